@@ -1,0 +1,18 @@
+//! Compiles `campaign/v1/*.proto` with protox (pure Rust, no `protoc`) into
+//! OUT_DIR, and writes the file descriptor set that server reflection serves.
+use prost::Message;
+use std::{env, fs, path::PathBuf};
+
+fn main() {
+    let protos = ["campaign/v1/campaign.proto"];
+    for p in protos {
+        println!("cargo:rerun-if-changed={p}");
+    }
+    let fds = protox::compile(protos, ["."]).expect("protox could not compile the protos");
+    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    fs::write(out.join("engine_descriptor.bin"), fds.encode_to_vec())
+        .expect("write file descriptor set");
+    tonic_prost_build::configure()
+        .compile_fds(fds)
+        .expect("tonic-prost-build could not generate code");
+}

@@ -1,0 +1,86 @@
+//! Domain: the engine's rules as pure functions and types, no I/O.
+//!
+//! Everything here is deterministic given its inputs (the clock and random
+//! bytes come in as arguments), so it is unit-tested exhaustively beside the
+//! code. The storage layer calls these functions inside its transactions;
+//! the transport layer converts protos into the validated types defined here.
+
+pub mod credential;
+pub mod idempotency;
+pub mod wheel;
+
+use thiserror::Error;
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type Millis = i64;
+
+/// A request that can never succeed as sent: a field is missing or out of
+/// range. Always names the field (proto field name) so callers can fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{field}: {reason}")]
+pub struct InvalidField {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl InvalidField {
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A well-formed request that the current state refuses. Decided by the
+/// store from guarded SQL; the transport maps each to one gRPC code.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Rejection {
+    #[error(
+        "the campaign is {0}; only a draft can be edited (a published wheel's odds, prizes and stock cannot change)"
+    )]
+    NotDraft(&'static str),
+    #[error("cannot {action} a campaign that is {from}")]
+    InvalidTransition {
+        from: &'static str,
+        action: &'static str,
+    },
+    #[error("the campaign is {0}, not running")]
+    NotRunning(&'static str),
+    #[error("the campaign has not started yet")]
+    NotStarted,
+    #[error("the campaign's time window is over")]
+    WindowOver,
+    #[error("no draws left today")]
+    NoChancesToday,
+    #[error("no draws left in this campaign")]
+    NoChancesLeft,
+    #[error("a wheel has at most {0} slots")]
+    TooManySlots(usize),
+    #[error("publishing needs at least one slot with weight > 0")]
+    NoWeightedSlot,
+    #[error("publishing needs a fallback slot (SetFallbackSlot)")]
+    NoFallback,
+    #[error("the fallback slot must be a THANKS slot")]
+    FallbackNotThanks,
+    #[error("the fallback slot must keep kind THANKS")]
+    FallbackKindChange,
+    #[error("slot {0} does not exist")]
+    NoSuchSlot(u32),
+    #[error("this prize is not a physical item")]
+    NotPhysical,
+    #[error("the prize is {0}; only a WON prize can be claimed")]
+    NotClaimable(&'static str),
+    #[error("the claim deadline has passed; the prize expired")]
+    ClaimExpired,
+    #[error("the prize is {0}; only a CLAIMED prize can be shipped")]
+    NotShippable(&'static str),
+    #[error("this idempotency key was used with a different request")]
+    IdempotencyKeyReused,
+    #[error("the API key is already revoked")]
+    AlreadyRevoked,
+    #[error("another merchant already uses this issuer")]
+    IssuerTaken,
+    #[error("a campaign with this id already exists")]
+    CampaignExists,
+}

@@ -1,0 +1,436 @@
+//! AdminService: marketing staff of one merchant (GetCampaign also for
+//! auditors).
+
+use std::sync::Arc;
+
+use engine_proto::campaign::v1::{self as pb, admin_service_server::AdminService};
+use prost::Message;
+use tonic::{Request, Response, Status};
+
+use super::{
+    Shared,
+    convert::{
+        award_to_proto, campaign_to_proto, idempotency, key_to_proto, required, role_from_proto,
+        slot_from_proto, uuid_field,
+    },
+    error::invalid,
+    respond, traced,
+};
+use crate::{
+    domain::{
+        InvalidField,
+        credential::{MIN_TOKEN_SECRET, Role},
+        wheel::{Transition, WheelRules},
+    },
+    store::db::Db,
+};
+
+pub struct AdminApi<D: Db> {
+    shared: Arc<Shared<D>>,
+}
+
+impl<D: Db> AdminApi<D> {
+    pub fn new(shared: Arc<Shared<D>>) -> Self {
+        Self { shared }
+    }
+
+    async fn transition(
+        &self,
+        request: Request<pb::CampaignTransitionRequest>,
+        t: Transition,
+        method: &'static str,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        let s = &self.shared;
+        let who = s.auth.authenticate(request.metadata()).await?;
+        let merchant = who.admin()?;
+        let req = request.get_ref();
+        let id = uuid_field("campaign_id", &req.campaign_id)?;
+        let idem = idempotency(&who, method, req)?;
+        let out = s
+            .store
+            .transition(merchant, id, t, s.clock.now_ms(), &idem, |c| {
+                campaign_to_proto(c).encode_to_vec()
+            })
+            .await?;
+        respond(out, campaign_to_proto)
+    }
+}
+
+#[tonic::async_trait]
+impl<D: Db> AdminService for AdminApi<D> {
+    #[tracing::instrument(name = "CreateApiKey", skip_all, fields(outcome))]
+    async fn create_api_key(
+        &self,
+        request: Request<pb::CreateApiKeyRequest>,
+    ) -> Result<Response<pb::CreateApiKeyResponse>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let merchant = who.admin()?;
+                let req = request.get_ref();
+                let role = role_from_proto(req.role)?;
+                let store_id = match (role, req.store_id.trim()) {
+                    (Role::Pos, _) => Some(required("store_id", &req.store_id, 64)?),
+                    (_, "") => None,
+                    (_, _) => {
+                        return Err(invalid(InvalidField::new(
+                            "store_id",
+                            "only POS keys are bound to a store",
+                        )));
+                    }
+                };
+                let label = req.label.trim();
+                if label.chars().count() > 200 {
+                    return Err(invalid(InvalidField::new(
+                        "label",
+                        "at most 200 characters",
+                    )));
+                }
+                let idem = idempotency(&who, "CreateApiKey", req)?;
+                let convert = |k: &crate::store::access::CreatedKey| pb::CreateApiKeyResponse {
+                    key: Some(key_to_proto(&k.record)),
+                    api_key: k.full.clone(),
+                };
+                let out = s
+                    .store
+                    .create_api_key(
+                        merchant,
+                        role,
+                        store_id,
+                        label,
+                        s.clock.now_ms(),
+                        &idem,
+                        |k| convert(k).encode_to_vec(),
+                    )
+                    .await?;
+                respond(out, convert)
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "RevokeApiKey", skip_all, fields(outcome))]
+    async fn revoke_api_key(
+        &self,
+        request: Request<pb::RevokeApiKeyRequest>,
+    ) -> Result<Response<pb::RevokeApiKeyResponse>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let merchant = who.admin()?;
+                let req = request.get_ref();
+                let key_id = required("key_id", &req.key_id, 64)?;
+                let idem = idempotency(&who, "RevokeApiKey", req)?;
+                let convert = |k: &crate::store::access::ApiKeyRecord| pb::RevokeApiKeyResponse {
+                    key: Some(key_to_proto(k)),
+                };
+                let out = s
+                    .store
+                    .revoke_api_key(merchant, key_id, s.clock.now_ms(), &idem, |k| {
+                        convert(k).encode_to_vec()
+                    })
+                    .await?;
+                respond(out, convert)
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "ListApiKeys", skip_all, fields(outcome))]
+    async fn list_api_keys(
+        &self,
+        request: Request<pb::ListApiKeysRequest>,
+    ) -> Result<Response<pb::ListApiKeysResponse>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let merchant = who.admin()?;
+                let keys = s.store.list_api_keys(merchant).await?;
+                Ok(Response::new(pb::ListApiKeysResponse {
+                    keys: keys.iter().map(key_to_proto).collect(),
+                }))
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "SetPlayerTokenKey", skip_all, fields(outcome))]
+    async fn set_player_token_key(
+        &self,
+        request: Request<pb::SetPlayerTokenKeyRequest>,
+    ) -> Result<Response<pb::SetPlayerTokenKeyResponse>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let merchant = who.admin()?;
+                let req = request.get_ref();
+                let issuer = required("issuer", &req.issuer, 200)?;
+                if req.secret.len() < MIN_TOKEN_SECRET || req.secret.len() > 512 {
+                    return Err(invalid(InvalidField::new(
+                        "secret",
+                        format!("must be {MIN_TOKEN_SECRET} to 512 bytes"),
+                    )));
+                }
+                let idem = idempotency(&who, "SetPlayerTokenKey", req)?;
+                let convert = |i: &str| pb::SetPlayerTokenKeyResponse {
+                    issuer: i.to_owned(),
+                };
+                let out = s
+                    .store
+                    .set_player_token_key(
+                        merchant,
+                        issuer,
+                        &req.secret,
+                        s.clock.now_ms(),
+                        &idem,
+                        |i| convert(i).encode_to_vec(),
+                    )
+                    .await?;
+                respond(out, |i: &String| convert(i))
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "CreateWheel", skip_all, fields(outcome, campaign.id))]
+    async fn create_wheel(
+        &self,
+        request: Request<pb::CreateWheelRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let merchant = who.admin()?;
+                let req = request.get_ref();
+                let rules = WheelRules::parse(
+                    &req.name,
+                    req.starts_at_ms,
+                    req.ends_at_ms,
+                    &req.time_zone,
+                    req.draws_per_day,
+                    req.draws_total,
+                )
+                .map_err(invalid)?;
+                let idem = idempotency(&who, "CreateWheel", req)?;
+                let out = s
+                    .store
+                    .create_wheel(merchant, &rules, s.clock.now_ms(), &idem, |c| {
+                        campaign_to_proto(c).encode_to_vec()
+                    })
+                    .await?;
+                let resp = respond(out, campaign_to_proto)?;
+                tracing::Span::current().record("campaign.id", &resp.get_ref().campaign_id);
+                Ok(resp)
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "AddPrizeSlot", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn add_prize_slot(
+        &self,
+        request: Request<pb::AddPrizeSlotRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let merchant = who.admin()?;
+                let req = request.get_ref();
+                let id = uuid_field("campaign_id", &req.campaign_id)?;
+                let spec = slot_from_proto(req.slot.clone())?;
+                let idem = idempotency(&who, "AddPrizeSlot", req)?;
+                let out = s
+                    .store
+                    .add_slot(merchant, id, &spec, s.clock.now_ms(), &idem, |c| {
+                        campaign_to_proto(c).encode_to_vec()
+                    })
+                    .await?;
+                respond(out, campaign_to_proto)
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "UpdatePrizeSlot", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn update_prize_slot(
+        &self,
+        request: Request<pb::UpdatePrizeSlotRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let merchant = who.admin()?;
+                let req = request.get_ref();
+                let id = uuid_field("campaign_id", &req.campaign_id)?;
+                let spec = slot_from_proto(req.slot.clone())?;
+                let idem = idempotency(&who, "UpdatePrizeSlot", req)?;
+                let out = s
+                    .store
+                    .update_slot(
+                        merchant,
+                        id,
+                        req.index,
+                        &spec,
+                        s.clock.now_ms(),
+                        &idem,
+                        |c| campaign_to_proto(c).encode_to_vec(),
+                    )
+                    .await?;
+                respond(out, campaign_to_proto)
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "SetFallbackSlot", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn set_fallback_slot(
+        &self,
+        request: Request<pb::SetFallbackSlotRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let merchant = who.admin()?;
+                let req = request.get_ref();
+                let id = uuid_field("campaign_id", &req.campaign_id)?;
+                let idem = idempotency(&who, "SetFallbackSlot", req)?;
+                let out = s
+                    .store
+                    .set_fallback(merchant, id, req.index, s.clock.now_ms(), &idem, |c| {
+                        campaign_to_proto(c).encode_to_vec()
+                    })
+                    .await?;
+                respond(out, campaign_to_proto)
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "PublishCampaign", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn publish_campaign(
+        &self,
+        request: Request<pb::CampaignTransitionRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        traced(
+            self.transition(request, Transition::Publish, "PublishCampaign")
+                .await,
+        )
+    }
+
+    #[tracing::instrument(name = "PauseCampaign", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn pause_campaign(
+        &self,
+        request: Request<pb::CampaignTransitionRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        traced(
+            self.transition(request, Transition::Pause, "PauseCampaign")
+                .await,
+        )
+    }
+
+    #[tracing::instrument(name = "ResumeCampaign", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn resume_campaign(
+        &self,
+        request: Request<pb::CampaignTransitionRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        traced(
+            self.transition(request, Transition::Resume, "ResumeCampaign")
+                .await,
+        )
+    }
+
+    #[tracing::instrument(name = "EndCampaign", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn end_campaign(
+        &self,
+        request: Request<pb::CampaignTransitionRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        traced(
+            self.transition(request, Transition::End, "EndCampaign")
+                .await,
+        )
+    }
+
+    #[tracing::instrument(name = "GetCampaign", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn get_campaign(
+        &self,
+        request: Request<pb::GetCampaignRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let merchant = who.admin_or_auditor()?;
+                let id = uuid_field("campaign_id", &request.get_ref().campaign_id)?;
+                let c = s.store.get_campaign(merchant, id).await?;
+                Ok(Response::new(campaign_to_proto(&c)))
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "ListWinners", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn list_winners(
+        &self,
+        request: Request<pb::ListWinnersRequest>,
+    ) -> Result<Response<pb::ListWinnersResponse>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let merchant = who.admin()?;
+                let req = request.get_ref();
+                let id = uuid_field("campaign_id", &req.campaign_id)?;
+                let limit = match req.limit {
+                    0 => 100,
+                    l @ 1..=500 => i64::from(l),
+                    _ => return Err(invalid(InvalidField::new("limit", "at most 500"))),
+                };
+                let now = s.clock.now_ms();
+                let awards = s.store.list_winners(merchant, id, limit).await?;
+                Ok(Response::new(pb::ListWinnersResponse {
+                    awards: awards
+                        .iter()
+                        .map(|a| award_to_proto(a, now, true))
+                        .collect(),
+                }))
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "ShipPrize", skip_all, fields(outcome))]
+    async fn ship_prize(
+        &self,
+        request: Request<pb::ShipPrizeRequest>,
+    ) -> Result<Response<pb::PrizeAward>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let merchant = who.admin()?;
+                let req = request.get_ref();
+                let award_id = uuid_field("award_id", &req.award_id)?.to_string();
+                let tracking = required("tracking_number", &req.tracking_number, 100)?;
+                let idem = idempotency(&who, "ShipPrize", req)?;
+                let now = s.clock.now_ms();
+                let convert = |a: &crate::store::wheel::AwardRecord| award_to_proto(a, now, true);
+                let out = s
+                    .store
+                    .ship_prize(merchant, &award_id, tracking, now, &idem, |a| {
+                        convert(a).encode_to_vec()
+                    })
+                    .await?;
+                respond(out, convert)
+            }
+            .await,
+        )
+    }
+}

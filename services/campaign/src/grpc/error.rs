@@ -1,0 +1,70 @@
+//! One exhaustive mapping from the lower layers' errors to gRPC statuses.
+//! Client faults get precise codes and messages; internal faults are logged
+//! with their cause and answered with a fixed message.
+
+use tonic::{Code, Status};
+
+use crate::{
+    domain::{InvalidField, Rejection},
+    store::StoreError,
+};
+
+pub fn invalid(e: InvalidField) -> Status {
+    Status::invalid_argument(e.to_string())
+}
+
+pub fn rejection(r: Rejection) -> Status {
+    let code = match r {
+        Rejection::NoChancesToday | Rejection::NoChancesLeft | Rejection::TooManySlots(_) => {
+            Code::ResourceExhausted
+        }
+        Rejection::IssuerTaken | Rejection::CampaignExists => Code::AlreadyExists,
+        Rejection::NoSuchSlot(_) => Code::NotFound,
+        Rejection::NotDraft(_)
+        | Rejection::InvalidTransition { .. }
+        | Rejection::NotRunning(_)
+        | Rejection::NotStarted
+        | Rejection::WindowOver
+        | Rejection::NoWeightedSlot
+        | Rejection::NoFallback
+        | Rejection::FallbackNotThanks
+        | Rejection::FallbackKindChange
+        | Rejection::NotPhysical
+        | Rejection::NotClaimable(_)
+        | Rejection::ClaimExpired
+        | Rejection::NotShippable(_)
+        | Rejection::IdempotencyKeyReused
+        | Rejection::AlreadyRevoked => Code::FailedPrecondition,
+    };
+    Status::new(code, r.to_string())
+}
+
+pub fn internal(cause: &dyn std::fmt::Display) -> Status {
+    tracing::error!(error = %cause, "internal error");
+    Status::internal("internal error")
+}
+
+impl From<StoreError> for Status {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => Status::not_found(format!("{what} not found")),
+            StoreError::PermissionDenied => {
+                Status::permission_denied("this belongs to another merchant")
+            }
+            StoreError::Rejected(r) => rejection(r),
+            StoreError::Conflict(m) => {
+                tracing::info!(reason = %m, "conflict");
+                Status::aborted(
+                    "a concurrent request changed the same thing; retry with the same idempotency key",
+                )
+            }
+            StoreError::Unavailable(m) => {
+                tracing::warn!(reason = %m, "database unavailable");
+                Status::unavailable(
+                    "database busy or unavailable; retry with the same idempotency key",
+                )
+            }
+            e @ (StoreError::Database(_) | StoreError::Corrupt(_)) => internal(&e),
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! Transport: tonic handlers. Each handler authenticates, authorizes,
+//! validates and converts the request (`convert.rs`), calls one store method,
+//! and maps errors with one exhaustive function (`error.rs`). No SQL here.
+
+pub mod admin;
+pub mod auth;
+pub mod convert;
+pub mod error;
+pub mod player;
+
+use std::sync::Arc;
+
+use prost::Message;
+use tonic::{Response, Status};
+
+use crate::{
+    clock::Clock,
+    store::{Outcome, Store, db::Db},
+};
+use auth::Authenticator;
+
+/// What every handler needs.
+pub struct Shared<D: Db> {
+    pub store: Store<D>,
+    pub auth: Authenticator<D>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Turns a store outcome into the answer: a fresh result is converted, a
+/// replay returns the stored bytes of the first answer.
+pub fn respond<T, R: Message + Default>(
+    outcome: Outcome<T>,
+    convert: impl Fn(&T) -> R,
+) -> Result<Response<R>, Status> {
+    match outcome {
+        Outcome::Fresh(t) => Ok(Response::new(convert(&t))),
+        Outcome::Replay(bytes) => R::decode(bytes.as_slice())
+            .map(Response::new)
+            .map_err(|e| error::internal(&e)),
+    }
+}
+
+/// Records the outcome on the RPC's span: `ok` or the status code.
+pub fn traced<R>(result: Result<R, Status>) -> Result<R, Status> {
+    let span = tracing::Span::current();
+    match &result {
+        Ok(_) => span.record("outcome", "ok"),
+        Err(s) => span.record("outcome", tracing::field::debug(s.code())),
+    };
+    result
+}

@@ -1,0 +1,148 @@
+//! PlayerService: one end user (openid) through the merchant's H5 page.
+
+use std::sync::Arc;
+
+use engine_proto::campaign::v1::{self as pb, player_service_server::PlayerService};
+use prost::Message;
+use tonic::{Request, Response, Status};
+
+use super::{
+    Shared,
+    convert::{
+        award_to_proto, draw_to_proto, idempotency, shipping_from_proto, uuid_field, wheel_to_proto,
+    },
+    error::invalid,
+    respond, traced,
+};
+use crate::{
+    domain::{InvalidField, wheel::CampaignStatus},
+    store::{StoreError, db::Db, wheel::DrawCommand},
+};
+
+pub struct PlayerApi<D: Db> {
+    shared: Arc<Shared<D>>,
+}
+
+impl<D: Db> PlayerApi<D> {
+    pub fn new(shared: Arc<Shared<D>>) -> Self {
+        Self { shared }
+    }
+}
+
+#[tonic::async_trait]
+impl<D: Db> PlayerService for PlayerApi<D> {
+    #[tracing::instrument(name = "GetWheel", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn get_wheel(
+        &self,
+        request: Request<pb::GetWheelRequest>,
+    ) -> Result<Response<pb::Wheel>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let (merchant, _) = who.player()?;
+                let id = uuid_field("campaign_id", &request.get_ref().campaign_id)?;
+                let c = s.store.get_campaign(merchant, id).await?;
+                if c.status == CampaignStatus::Draft {
+                    // Drafts are invisible to players.
+                    return Err(StoreError::NotFound("campaign").into());
+                }
+                Ok(Response::new(wheel_to_proto(&c)))
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "Draw", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn draw(
+        &self,
+        request: Request<pb::DrawRequest>,
+    ) -> Result<Response<pb::DrawResponse>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let (merchant, player) = who.player()?;
+                let req = request.get_ref();
+                let id = uuid_field("campaign_id", &req.campaign_id)?;
+                let channel = req.channel.trim();
+                if channel.len() > 64 {
+                    return Err(invalid(InvalidField::new("channel", "at most 64 bytes")));
+                }
+                let idem = idempotency(&who, "Draw", req)?;
+                let cmd = DrawCommand {
+                    merchant_id: merchant.to_owned(),
+                    player_id: player.to_owned(),
+                    campaign_id: id,
+                    channel: Some(channel.to_owned()).filter(|c| !c.is_empty()),
+                    now: s.clock.now_ms(),
+                };
+                let out = s
+                    .store
+                    .draw(&cmd, &idem, |d| draw_to_proto(d).encode_to_vec())
+                    .await?;
+                respond(out, draw_to_proto)
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "ListMyPrizes", skip_all, fields(outcome))]
+    async fn list_my_prizes(
+        &self,
+        request: Request<pb::ListMyPrizesRequest>,
+    ) -> Result<Response<pb::ListMyPrizesResponse>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let (merchant, player) = who.player()?;
+                let req = request.get_ref();
+                let campaign = match req.campaign_id.trim() {
+                    "" => None,
+                    c => Some(uuid_field("campaign_id", c)?),
+                };
+                let now = s.clock.now_ms();
+                let awards = s
+                    .store
+                    .list_player_awards(merchant, player, campaign)
+                    .await?;
+                Ok(Response::new(pb::ListMyPrizesResponse {
+                    awards: awards
+                        .iter()
+                        .map(|a| award_to_proto(a, now, false))
+                        .collect(),
+                }))
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "ClaimPrize", skip_all, fields(outcome))]
+    async fn claim_prize(
+        &self,
+        request: Request<pb::ClaimPrizeRequest>,
+    ) -> Result<Response<pb::PrizeAward>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let (merchant, player) = who.player()?;
+                let req = request.get_ref();
+                let award_id = uuid_field("award_id", &req.award_id)?.to_string();
+                let shipping = shipping_from_proto(req.shipping.clone())?;
+                let idem = idempotency(&who, "ClaimPrize", req)?;
+                let now = s.clock.now_ms();
+                let convert = |a: &crate::store::wheel::AwardRecord| award_to_proto(a, now, false);
+                let out = s
+                    .store
+                    .claim_prize(merchant, player, &award_id, &shipping, now, &idem, |a| {
+                        convert(a).encode_to_vec()
+                    })
+                    .await?;
+                respond(out, convert)
+            }
+            .await,
+        )
+    }
+}

@@ -1,0 +1,158 @@
+//! Campaign engine: lucky-wheel draws with prize inventories, exact under
+//! any concurrency, on SQLite (embedded default) or PostgreSQL.
+//!
+//! # Layout
+//! - [`grpc`]: transport. tonic handlers authenticate the caller
+//!   ([`grpc::auth`]), validate and convert the request
+//!   ([`grpc::convert`]), call one store method, map errors to a status
+//!   ([`grpc::error`]).
+//! - [`domain`]: pure rules: slot validation, the life cycle, the
+//!   campaign's day, the roll, credentials, idempotency keys. No I/O.
+//! - [`store`]: every transaction, written once over the [`store::db::Db`]
+//!   seam, with one module per backend ([`store::sqlite`],
+//!   [`store::postgres`]).
+//! - [`config`], [`telemetry`], [`clock`]: settings, logs, the time
+//!   authority.
+//!
+//! [`run`] starts everything on a listener and stops when `shutdown`
+//! resolves, draining calls in flight; tests call it with a port-0
+//! listener and a oneshot.
+
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod grpc;
+pub mod store;
+pub mod telemetry;
+
+use std::{future::Future, path::Path, sync::Arc, time::Duration};
+
+use engine_proto::campaign::v1::{
+    admin_service_server::AdminServiceServer, player_service_server::PlayerServiceServer,
+};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use clock::Clock;
+use config::Settings;
+use grpc::{Shared, admin::AdminApi, auth::Authenticator, player::PlayerApi};
+use store::{Store, StoreError, db::Db, postgres::PgDb, sqlite::SqliteDb};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("unsupported database URL {0:?}: use sqlite:<path> or postgres://...")]
+    UnsupportedUrl(String),
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("writing the bootstrap key file {0}: {1}")]
+    BootstrapFile(String, std::io::Error),
+}
+
+/// Where the first admin key went, if this start created it.
+pub type Bootstrapped = Option<std::path::PathBuf>;
+
+/// Runs the engine on `listener` until `shutdown` resolves.
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    clock: Arc<dyn Clock>,
+) -> Result<(), ServerError> {
+    let url = settings.database_url.clone();
+    if url.starts_with("sqlite:") {
+        let db = SqliteDb::connect(&url).await?;
+        let result = serve(db.clone(), &settings, listener, shutdown, clock).await;
+        db.close().await;
+        result
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let db = PgDb::connect(&url, settings.pg_max_connections).await?;
+        let result = serve(db.clone(), &settings, listener, shutdown, clock).await;
+        db.close().await;
+        result
+    } else {
+        Err(ServerError::UnsupportedUrl(config::redact_url(&url)))
+    }
+}
+
+/// Writes the first admin key to `path`, readable by the owner only.
+fn write_key_file(path: &Path, key: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    std::io::Write::write_all(&mut opts.open(path)?, format!("{key}\n").as_bytes())
+}
+
+async fn serve<D: Db>(
+    db: D,
+    settings: &Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    clock: Arc<dyn Clock>,
+) -> Result<(), ServerError> {
+    let store = Store::new(db);
+    if let Some((merchant, key)) = store.bootstrap(clock.now_ms()).await? {
+        let path = &settings.bootstrap_key_file;
+        write_key_file(path, &key.full)
+            .map_err(|e| ServerError::BootstrapFile(path.display().to_string(), e))?;
+        tracing::info!(merchant.id = %merchant, key.id = %key.record.key_id, file = %path.display(),
+            "empty database: created the default merchant and its first admin API key");
+    }
+    let shared = Arc::new(Shared {
+        auth: Authenticator::new(
+            store.clone(),
+            settings.player_token_audience.clone(),
+            clock.clone(),
+        ),
+        store: store.clone(),
+        clock: clock.clone(),
+    });
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<AdminServiceServer<AdminApi<D>>>()
+        .await;
+    health
+        .set_serving::<PlayerServiceServer<PlayerApi<D>>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(engine_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+
+    // Marks unclaimed physical prizes EXPIRED once their deadline passes.
+    let sweeper = {
+        let (store, clock) = (store.clone(), clock.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                match store.expire_unclaimed(clock.now_ms()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(expired = n, "unclaimed prizes expired"),
+                    Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+                }
+            }
+        })
+    };
+
+    tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        backend = store.db().backend_name(), "campaign engine serving");
+    let result = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(AdminServiceServer::new(AdminApi::new(shared.clone())))
+        .add_service(PlayerServiceServer::new(PlayerApi::new(shared)))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await;
+    sweeper.abort();
+    tracing::info!("campaign engine stopped");
+    Ok(result?)
+}

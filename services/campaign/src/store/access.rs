@@ -1,0 +1,297 @@
+//! Merchants, API keys and player-token keys.
+
+use rand::RngCore;
+
+use super::{
+    Outcome, Store, StoreError, claim_key,
+    db::{Db, DbRow, DbTx, args, fetch_one},
+    finish, new_id,
+};
+use crate::domain::{
+    Millis, Rejection,
+    credential::{Role, new_api_key},
+    idempotency::Idempotency,
+};
+
+#[derive(Debug, Clone)]
+pub struct ApiKeyRecord {
+    pub key_id: String,
+    pub merchant_id: String,
+    pub role: Role,
+    pub store_id: Option<String>,
+    pub label: String,
+    pub secret_hash: Vec<u8>,
+    pub created_at: Millis,
+    pub revoked_at: Option<Millis>,
+}
+
+/// A created key: its record and the full secret string, shown once.
+#[derive(Debug, Clone)]
+pub struct CreatedKey {
+    pub record: ApiKeyRecord,
+    pub full: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenKey {
+    pub merchant_id: String,
+    pub issuer: String,
+    pub secret: Vec<u8>,
+}
+
+const SELECT_KEY: &str = "SELECT key_id, merchant_id, role, store_id, label, secret_hash, \
+                          created_at, revoked_at FROM api_key WHERE key_id = $1";
+
+fn key_from_row(r: &impl DbRow) -> Result<ApiKeyRecord, StoreError> {
+    let role = r.text(2)?;
+    Ok(ApiKeyRecord {
+        key_id: r.text(0)?,
+        merchant_id: r.text(1)?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role}")))?,
+        store_id: r.opt_text(3)?,
+        label: r.text(4)?,
+        secret_hash: r.bytes(5)?,
+        created_at: r.int(6)?,
+        revoked_at: r.opt_int(7)?,
+    })
+}
+
+fn random_key() -> ([u8; 8], [u8; 32]) {
+    let mut rng = rand::rng();
+    let mut id = [0u8; 8];
+    let mut secret = [0u8; 32];
+    rng.fill_bytes(&mut id);
+    rng.fill_bytes(&mut secret);
+    (id, secret)
+}
+
+async fn insert_key<T: DbTx>(
+    tx: &mut T,
+    merchant_id: &str,
+    role: Role,
+    store_id: Option<&str>,
+    label: &str,
+    now: Millis,
+) -> Result<CreatedKey, StoreError> {
+    let (id, secret) = random_key();
+    let key = new_api_key(id, secret);
+    tx.execute(
+        "INSERT INTO api_key (key_id, merchant_id, role, store_id, label, secret_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        args![
+            &key.key_id,
+            merchant_id,
+            role.as_str(),
+            store_id,
+            label,
+            key.secret_hash.clone(),
+            now
+        ],
+    )
+    .await?;
+    Ok(CreatedKey {
+        record: ApiKeyRecord {
+            key_id: key.key_id,
+            merchant_id: merchant_id.to_owned(),
+            role,
+            store_id: store_id.map(str::to_owned),
+            label: label.to_owned(),
+            secret_hash: key.secret_hash,
+            created_at: now,
+            revoked_at: None,
+        },
+        full: key.full,
+    })
+}
+
+impl<D: Db> Store<D> {
+    /// Creates a merchant and its first admin key.
+    pub async fn create_merchant(
+        &self,
+        name: &str,
+        now: Millis,
+    ) -> Result<(String, CreatedKey), StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        let merchant_id = new_id();
+        tx.execute(
+            "INSERT INTO merchant (merchant_id, name, created_at) VALUES ($1, $2, $3)",
+            args![&merchant_id, name, now],
+        )
+        .await?;
+        let key = insert_key(
+            &mut tx,
+            &merchant_id,
+            Role::Admin,
+            None,
+            "bootstrap admin",
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((merchant_id, key))
+    }
+
+    /// On an empty database, creates the default merchant and its first
+    /// admin key; otherwise does nothing.
+    pub async fn bootstrap(&self, now: Millis) -> Result<Option<(String, CreatedKey)>, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        let any = tx
+            .fetch_optional("SELECT merchant_id FROM merchant LIMIT 1", args![])
+            .await?;
+        if any.is_some() {
+            return Ok(None);
+        }
+        let merchant_id = new_id();
+        tx.execute(
+            "INSERT INTO merchant (merchant_id, name, created_at) VALUES ($1, $2, $3)",
+            args![&merchant_id, "default", now],
+        )
+        .await?;
+        let key = insert_key(
+            &mut tx,
+            &merchant_id,
+            Role::Admin,
+            None,
+            "bootstrap admin",
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some((merchant_id, key)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn find_api_key(&self, key_id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let mut tx = self.db.begin_read().await?;
+        tx.fetch_optional(SELECT_KEY, args![key_id])
+            .await?
+            .map(|r| key_from_row(&r))
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn find_token_key(&self, issuer: &str) -> Result<Option<TokenKey>, StoreError> {
+        let mut tx = self.db.begin_read().await?;
+        let row = tx
+            .fetch_optional(
+                "SELECT merchant_id, token_issuer, token_secret FROM merchant \
+                 WHERE token_issuer = $1 AND token_secret IS NOT NULL",
+                args![issuer],
+            )
+            .await?;
+        row.map(|r| {
+            Ok(TokenKey {
+                merchant_id: r.text(0)?,
+                issuer: r.text(1)?,
+                secret: r.bytes(2)?,
+            })
+        })
+        .transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(role = role.as_str()))]
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_api_key(
+        &self,
+        merchant_id: &str,
+        role: Role,
+        store_id: Option<&str>,
+        label: &str,
+        now: Millis,
+        idem: &Idempotency,
+        encode: impl FnOnce(&CreatedKey) -> Vec<u8> + Send,
+    ) -> Result<Outcome<CreatedKey>, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
+            return Ok(Outcome::Replay(bytes));
+        }
+        let key = insert_key(&mut tx, merchant_id, role, store_id, label, now).await?;
+        finish(tx, idem, encode(&key)).await?;
+        Ok(Outcome::Fresh(key))
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn revoke_api_key(
+        &self,
+        merchant_id: &str,
+        key_id: &str,
+        now: Millis,
+        idem: &Idempotency,
+        encode: impl FnOnce(&ApiKeyRecord) -> Vec<u8> + Send,
+    ) -> Result<Outcome<ApiKeyRecord>, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
+            return Ok(Outcome::Replay(bytes));
+        }
+        let row = fetch_one(&mut tx, "api key", SELECT_KEY, args![key_id]).await?;
+        let mut key = key_from_row(&row)?;
+        if key.merchant_id != merchant_id {
+            return Err(StoreError::PermissionDenied);
+        }
+        let n = tx
+            .execute(
+                "UPDATE api_key SET revoked_at = $2 WHERE key_id = $1 AND revoked_at IS NULL",
+                args![key_id, now],
+            )
+            .await?;
+        if n == 0 {
+            return Err(Rejection::AlreadyRevoked.into());
+        }
+        key.revoked_at = Some(now);
+        finish(tx, idem, encode(&key)).await?;
+        Ok(Outcome::Fresh(key))
+    }
+
+    pub async fn list_api_keys(&self, merchant_id: &str) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let mut tx = self.db.begin_read().await?;
+        tx.fetch_all(
+            "SELECT key_id, merchant_id, role, store_id, label, secret_hash, created_at, revoked_at \
+             FROM api_key WHERE merchant_id = $1 ORDER BY created_at, key_id",
+            args![merchant_id],
+        )
+        .await?
+        .iter()
+        .map(key_from_row)
+        .collect()
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn set_player_token_key(
+        &self,
+        merchant_id: &str,
+        issuer: &str,
+        secret: &[u8],
+        now: Millis,
+        idem: &Idempotency,
+        encode: impl FnOnce(&str) -> Vec<u8> + Send,
+    ) -> Result<Outcome<String>, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
+            return Ok(Outcome::Replay(bytes));
+        }
+        let taken = tx
+            .fetch_optional(
+                "SELECT merchant_id FROM merchant WHERE token_issuer = $1 AND merchant_id <> $2",
+                args![issuer, merchant_id],
+            )
+            .await?;
+        if taken.is_some() {
+            return Err(Rejection::IssuerTaken.into());
+        }
+        let n = tx
+            .execute(
+                "UPDATE merchant SET token_issuer = $2, token_secret = $3 WHERE merchant_id = $1",
+                args![merchant_id, issuer, secret],
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => Rejection::IssuerTaken.into(),
+                e => e,
+            })?;
+        if n == 0 {
+            return Err(StoreError::NotFound("merchant"));
+        }
+        finish(tx, idem, encode(issuer)).await?;
+        Ok(Outcome::Fresh(issuer.to_owned()))
+    }
+}

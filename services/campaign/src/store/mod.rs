@@ -1,0 +1,155 @@
+//! Storage: every transaction the engine runs, on SQLite or PostgreSQL.
+//!
+//! `Store<D>` offers intention-revealing methods (`draw`, `claim_prize`,
+//! `create_api_key`, ...) and is monomorphised over a backend `D: Db`
+//! (`sqlite.rs`, `postgres.rs`), chosen once at start-up from the database
+//! URL. Each method opens its transaction visibly, and every scarce thing
+//! is guarded in SQL in the same transaction as the effect: conditional
+//! updates (`remaining > 0`), guarded upserts (`... DO UPDATE ... WHERE
+//! draws < $limit`), UNIQUE keys and CHECK constraints as a backstop.
+//!
+//! Mutating methods take an [`Idempotency`] and an `encode` function: the
+//! key row is claimed first, the effect runs, and the encoded answer is
+//! stored before commit, so a retry gets the same bytes back
+//! ([`Outcome::Replay`]).
+
+pub mod access;
+pub mod db;
+mod glue;
+pub mod postgres;
+pub mod sqlite;
+pub mod wheel;
+
+use thiserror::Error;
+
+use crate::domain::{Millis, Rejection, idempotency::Idempotency};
+use db::{DbRow, DbTx, args};
+
+/// What the store reports; the transport maps each variant to one code.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The thing exists but belongs to another merchant.
+    #[error("belongs to another merchant")]
+    PermissionDenied,
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    /// A concurrent change won a uniqueness race; retrying is safe.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database is busy or unreachable; retrying with the same
+    /// idempotency key is safe.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Database(String),
+    /// A stored value the engine does not understand.
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub(crate) fn from_sqlx(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::RowNotFound => Self::NotFound("row"),
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Self::Unavailable(e.to_string())
+            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Self::Conflict(db.message().to_owned())
+            }
+            other => Self::Database(other.to_string()),
+        }
+    }
+}
+
+/// The answer of a mutating method: freshly applied, or the stored answer
+/// of an earlier request with the same idempotency key.
+#[derive(Debug)]
+pub enum Outcome<T> {
+    Fresh(T),
+    Replay(Vec<u8>),
+}
+
+/// The store, over one backend.
+#[derive(Clone)]
+pub struct Store<D: db::Db> {
+    db: D,
+}
+
+impl<D: db::Db> Store<D> {
+    pub fn new(db: D) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &D {
+        &self.db
+    }
+}
+
+/// Claims the idempotency key inside `tx`. `Ok(None)`: first time, go on.
+/// `Ok(Some(bytes))`: the stored answer of the same request. A different
+/// request under the same key is rejected. On PostgreSQL a concurrent copy
+/// blocks on the key's index entry until the first commits or aborts.
+async fn claim_key<T: DbTx>(
+    tx: &mut T,
+    idem: &Idempotency,
+    now: Millis,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let inserted = tx
+        .execute(
+            "INSERT INTO idempotency (scope, method, idem_key, fingerprint, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope, method, idem_key) DO NOTHING",
+            args![
+                &idem.scope,
+                idem.method,
+                idem.key.as_str(),
+                idem.fingerprint.clone(),
+                now
+            ],
+        )
+        .await?;
+    if inserted == 1 {
+        return Ok(None);
+    }
+    let row = db::fetch_one(
+        tx,
+        "idempotency key",
+        "SELECT fingerprint, response FROM idempotency \
+         WHERE scope = $1 AND method = $2 AND idem_key = $3",
+        args![&idem.scope, idem.method, idem.key.as_str()],
+    )
+    .await?;
+    if row.bytes(0)? != idem.fingerprint {
+        return Err(Rejection::IdempotencyKeyReused.into());
+    }
+    match row.opt_bytes(1)? {
+        Some(bytes) => Ok(Some(bytes)),
+        // Only visible to a concurrent copy that read before the first
+        // committed; retrying resolves it.
+        None => Err(StoreError::Conflict("request in progress".into())),
+    }
+}
+
+/// Stores the answer under the claimed key and commits the transaction.
+async fn finish<T: DbTx>(
+    mut tx: T,
+    idem: &Idempotency,
+    response: Vec<u8>,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE idempotency SET response = $4 WHERE scope = $1 AND method = $2 AND idem_key = $3",
+        args![&idem.scope, idem.method, idem.key.as_str(), response],
+    )
+    .await?;
+    tx.commit().await
+}
+
+fn parse_uuid(s: &str) -> Result<uuid::Uuid, StoreError> {
+    uuid::Uuid::parse_str(s).map_err(|_| StoreError::Corrupt(format!("uuid {s:?}")))
+}
+
+fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

@@ -1,0 +1,79 @@
+//! PostgreSQL backend, the production store.
+//!
+//! READ COMMITTED with single-statement guarded writes: a conditional
+//! `UPDATE ... WHERE remaining > 0` that meets a concurrent change waits and
+//! re-checks its condition on the new row version, so it cannot oversell and
+//! raises no serialization errors. Upserts with `ON CONFLICT ... DO UPDATE
+//! ... WHERE` guard per-player counters the same way.
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+
+use super::{StoreError, db::Db, glue::sqlx_glue};
+
+pub struct PgTx(sqlx::Transaction<'static, sqlx::Postgres>);
+
+#[derive(Clone)]
+pub struct PgDb {
+    pool: PgPool,
+}
+
+impl PgDb {
+    /// Connects to `url` (`postgres://...`) and applies the embedded
+    /// migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let opts = PgConnectOptions::from_str(url).map_err(map_err)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts)
+            .await
+            .map_err(map_err)?;
+        sqlx::migrate!("../../migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl Db for PgDb {
+    type Tx = PgTx;
+
+    async fn begin_write(&self) -> Result<PgTx, StoreError> {
+        Ok(PgTx(self.pool.begin().await.map_err(map_err)?))
+    }
+
+    async fn begin_read(&self) -> Result<PgTx, StoreError> {
+        Ok(PgTx(
+            self.pool
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await
+                .map_err(map_err)?,
+        ))
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "postgres"
+    }
+}
+
+/// Serialization failures, deadlocks and lost connections are retryable.
+fn map_err(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if matches!(
+            db.code().as_deref(),
+            Some("40001" | "40P01" | "57P01" | "57P03")
+        ) {
+            return StoreError::Unavailable(db.message().to_owned());
+        }
+    }
+    StoreError::from_sqlx(e)
+}
+
+sqlx_glue!(sqlx::Postgres, PgTx, PgRow, map_err);

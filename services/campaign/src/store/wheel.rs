@@ -1,0 +1,907 @@
+//! Lucky-wheel transactions: configuration, life cycle, draws, fulfilment.
+//!
+//! A draw is one write transaction: claim the idempotency key, count the
+//! player's draw today and in total with guarded upserts (the limit is in
+//! the `WHERE`), roll, then try to take the rolled prize inside a savepoint
+//! (per-user cap, daily release cap, stock: each a guarded write, the stock
+//! row last); if any guard refuses, roll the savepoint back and give the
+//! fallback slot. Then the draw row, the award row and the stored answer,
+//! and commit.
+
+use rand::RngCore;
+use uuid::Uuid;
+
+use super::{
+    Outcome, Store, StoreError, claim_key,
+    db::{Db, DbRow, DbTx, Value, args, fetch_one},
+    finish, new_id, parse_uuid,
+};
+use crate::domain::{
+    Millis, Rejection,
+    idempotency::Idempotency,
+    wheel::{
+        CampaignStatus, FallbackReason, MAX_SLOTS, PrizeKind, RollInput, SlotSpec, Transition,
+        WheelRules, campaign_day, check_publishable, check_window, claim_deadline, draw_roll,
+        remaining_chances, slot_for_roll, total_weight,
+    },
+};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotRecord {
+    pub index: u32,
+    pub spec: SlotSpec,
+    pub remaining: i64,
+}
+
+impl SlotRecord {
+    /// Units given so far: `won + remaining == stock`.
+    pub fn won(&self) -> i64 {
+        self.spec.stock - self.remaining
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignRecord {
+    pub id: Uuid,
+    pub merchant_id: String,
+    pub rules: WheelRules,
+    pub status: CampaignStatus,
+    pub fallback_slot: Option<u32>,
+    pub created_at: Millis,
+    pub slots: Vec<SlotRecord>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwardStatus {
+    Granted,
+    Won,
+    Claimed,
+    Shipped,
+    Expired,
+}
+
+impl AwardStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Granted => "granted",
+            Self::Won => "won",
+            Self::Claimed => "claimed",
+            Self::Shipped => "shipped",
+            Self::Expired => "expired",
+        }
+    }
+    fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Granted,
+            Self::Won,
+            Self::Claimed,
+            Self::Shipped,
+            Self::Expired,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shipping {
+    pub recipient: String,
+    pub phone: String,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwardRecord {
+    pub award_id: String,
+    pub campaign_id: String,
+    pub draw_id: String,
+    pub player_id: String,
+    pub slot_index: u32,
+    pub prize_name: String,
+    pub kind: PrizeKind,
+    pub status: AwardStatus,
+    pub won_at: Millis,
+    pub claim_deadline: Option<Millis>,
+    pub shipping: Option<Shipping>,
+    pub tracking_number: Option<String>,
+}
+
+impl AwardRecord {
+    /// A WON prize past its deadline is EXPIRED, whether or not the sweep
+    /// has written that yet.
+    pub fn status_at(&self, now: Millis) -> AwardStatus {
+        match (self.status, self.claim_deadline) {
+            (AwardStatus::Won, Some(d)) if now > d => AwardStatus::Expired,
+            (s, _) => s,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrawOutcome {
+    pub draw_id: String,
+    pub draw_sequence: i64,
+    pub rolled_slot: u32,
+    pub slot: u32,
+    pub prize_name: String,
+    pub kind: PrizeKind,
+    pub fallback: FallbackReason,
+    pub remaining_today: i64,
+    pub remaining_total: i64,
+    pub award: Option<AwardRecord>,
+    pub drawn_at: Millis,
+}
+
+/// Who draws, where, when.
+#[derive(Debug, Clone)]
+pub struct DrawCommand {
+    pub merchant_id: String,
+    pub player_id: String,
+    pub campaign_id: Uuid,
+    pub channel: Option<String>,
+    pub now: Millis,
+}
+
+const SELECT_CAMPAIGN: &str = "SELECT campaign_id, merchant_id, name, status, starts_at, ends_at, \
+     time_zone, draws_per_day, draws_total, fallback_slot, created_at \
+     FROM campaign WHERE campaign_id = $1";
+const SELECT_SLOTS: &str = "SELECT slot_index, name, kind, weight, initial_stock, remaining, \
+     daily_cap, per_user_cap, reference, amount, claim_days \
+     FROM prize_slot WHERE campaign_id = $1 ORDER BY slot_index";
+const SELECT_AWARD: &str = "SELECT a.award_id, a.campaign_id, a.draw_id, a.player_id, a.slot_index, \
+     a.prize_name, a.kind, a.status, a.won_at, a.claim_deadline, a.recipient, a.phone, a.address, \
+     a.tracking_number, c.merchant_id \
+     FROM prize_award a JOIN campaign c ON c.campaign_id = a.campaign_id WHERE a.award_id = $1";
+
+fn corrupt(what: &str, v: impl std::fmt::Debug) -> StoreError {
+    StoreError::Corrupt(format!("{what} {v:?}"))
+}
+
+fn status_of(s: &str) -> Result<CampaignStatus, StoreError> {
+    CampaignStatus::parse(s).ok_or_else(|| corrupt("campaign status", s))
+}
+
+fn kind_of(s: &str) -> Result<PrizeKind, StoreError> {
+    PrizeKind::parse(s).ok_or_else(|| corrupt("prize kind", s))
+}
+
+fn index_of(v: i64) -> Result<u32, StoreError> {
+    u32::try_from(v).map_err(|_| corrupt("slot index", v))
+}
+
+fn slot_from_row(r: &impl DbRow) -> Result<SlotRecord, StoreError> {
+    Ok(SlotRecord {
+        index: index_of(r.int(0)?)?,
+        spec: SlotSpec {
+            name: r.text(1)?,
+            kind: kind_of(&r.text(2)?)?,
+            weight: r.int(3)?,
+            stock: r.int(4)?,
+            daily_cap: r.opt_int(6)?,
+            per_user_cap: r.opt_int(7)?,
+            reference: r.opt_text(8)?,
+            amount: r.int(9)?,
+            claim_days: r.int(10)?,
+        },
+        remaining: r.int(5)?,
+    })
+}
+
+/// An award row (SELECT_AWARD's columns) and its campaign's merchant.
+fn award_from_row(r: &impl DbRow) -> Result<(AwardRecord, String), StoreError> {
+    let shipping = match (r.opt_text(10)?, r.opt_text(11)?, r.opt_text(12)?) {
+        (Some(recipient), Some(phone), Some(address)) => Some(Shipping {
+            recipient,
+            phone,
+            address,
+        }),
+        _ => None,
+    };
+    let status = r.text(7)?;
+    Ok((
+        AwardRecord {
+            award_id: r.text(0)?,
+            campaign_id: r.text(1)?,
+            draw_id: r.text(2)?,
+            player_id: r.text(3)?,
+            slot_index: index_of(r.int(4)?)?,
+            prize_name: r.text(5)?,
+            kind: kind_of(&r.text(6)?)?,
+            status: AwardStatus::parse(&status).ok_or_else(|| corrupt("award status", &status))?,
+            won_at: r.int(8)?,
+            claim_deadline: r.opt_int(9)?,
+            shipping,
+            tracking_number: r.opt_text(13)?,
+        },
+        r.text(14)?,
+    ))
+}
+
+async fn load_campaign<T: DbTx>(tx: &mut T, id: Uuid) -> Result<CampaignRecord, StoreError> {
+    let r = fetch_one(tx, "campaign", SELECT_CAMPAIGN, args![id.to_string()]).await?;
+    let slots = tx
+        .fetch_all(SELECT_SLOTS, args![id.to_string()])
+        .await?
+        .iter()
+        .map(slot_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(CampaignRecord {
+        id: parse_uuid(&r.text(0)?)?,
+        merchant_id: r.text(1)?,
+        rules: WheelRules {
+            name: r.text(2)?,
+            starts_at: r.int(4)?,
+            ends_at: r.int(5)?,
+            time_zone: r.text(6)?,
+            draws_per_day: r.int(7)?,
+            draws_total: r.int(8)?,
+        },
+        status: status_of(&r.text(3)?)?,
+        fallback_slot: r.opt_int(9)?.map(index_of).transpose()?,
+        created_at: r.int(10)?,
+        slots,
+    })
+}
+
+/// Locks the campaign row of this merchant for an edit (the UPDATE takes the
+/// row lock on PostgreSQL; SQLite's writer is already exclusive) and
+/// explains a refusal: unknown, another merchant's, or not in `want`.
+async fn lock_campaign<T: DbTx>(
+    tx: &mut T,
+    merchant_id: &str,
+    id: Uuid,
+    draft_only: bool,
+    now: Millis,
+) -> Result<(), StoreError> {
+    let n = if draft_only {
+        tx.execute(
+            "UPDATE campaign SET updated_at = $3 \
+             WHERE campaign_id = $1 AND merchant_id = $2 AND status = 'draft'",
+            args![id.to_string(), merchant_id, now],
+        )
+        .await?
+    } else {
+        tx.execute(
+            "UPDATE campaign SET updated_at = $3 WHERE campaign_id = $1 AND merchant_id = $2",
+            args![id.to_string(), merchant_id, now],
+        )
+        .await?
+    };
+    if n == 1 {
+        return Ok(());
+    }
+    let r = fetch_one(
+        tx,
+        "campaign",
+        "SELECT merchant_id, status FROM campaign WHERE campaign_id = $1",
+        args![id.to_string()],
+    )
+    .await?;
+    if r.text(0)? != merchant_id {
+        return Err(StoreError::PermissionDenied);
+    }
+    Err(Rejection::NotDraft(status_of(&r.text(1)?)?.as_str()).into())
+}
+
+/// Reads a campaign of this merchant: unknown is NotFound, another
+/// merchant's is PermissionDenied.
+async fn own_campaign<T: DbTx>(
+    tx: &mut T,
+    merchant_id: &str,
+    id: Uuid,
+) -> Result<CampaignRecord, StoreError> {
+    let c = load_campaign(tx, id).await?;
+    if c.merchant_id != merchant_id {
+        return Err(StoreError::PermissionDenied);
+    }
+    Ok(c)
+}
+
+fn slot_args(id: Uuid, index: u32, s: &SlotSpec) -> Vec<Value> {
+    args![
+        id.to_string(),
+        i64::from(index),
+        &s.name,
+        s.kind.as_str(),
+        s.weight,
+        s.stock,
+        s.daily_cap,
+        s.per_user_cap,
+        s.reference.clone(),
+        s.amount,
+        s.claim_days
+    ]
+}
+
+/// Tries to take one unit of `slot` for the player: every guard is a
+/// conditional write, the contended stock row last. `Err` only for database
+/// failures; a refused guard is the fallback reason.
+async fn take_prize<T: DbTx>(
+    tx: &mut T,
+    cmd: &DrawCommand,
+    day: &str,
+    slot: &SlotRecord,
+) -> Result<FallbackReason, StoreError> {
+    let campaign = cmd.campaign_id.to_string();
+    let index = i64::from(slot.index);
+    if let Some(cap) = slot.spec.per_user_cap {
+        let ok = tx
+            .fetch_optional(
+                "INSERT INTO player_prize_count (campaign_id, slot_index, player_id, won) \
+                 VALUES ($1, $2, $3, 1) \
+                 ON CONFLICT (campaign_id, slot_index, player_id) \
+                 DO UPDATE SET won = player_prize_count.won + 1 WHERE player_prize_count.won < $4 \
+                 RETURNING won",
+                args![&campaign, index, &cmd.player_id, cap],
+            )
+            .await?;
+        if ok.is_none() {
+            return Ok(FallbackReason::UserCap);
+        }
+    }
+    if let Some(cap) = slot.spec.daily_cap {
+        let ok = tx
+            .fetch_optional(
+                "INSERT INTO prize_daily_release (campaign_id, slot_index, day, released) \
+                 VALUES ($1, $2, $3, 1) \
+                 ON CONFLICT (campaign_id, slot_index, day) \
+                 DO UPDATE SET released = prize_daily_release.released + 1 \
+                 WHERE prize_daily_release.released < $4 \
+                 RETURNING released",
+                args![&campaign, index, day, cap],
+            )
+            .await?;
+        if ok.is_none() {
+            return Ok(FallbackReason::DailyCap);
+        }
+    }
+    let taken = tx
+        .execute(
+            "UPDATE prize_slot SET remaining = remaining - 1 \
+             WHERE campaign_id = $1 AND slot_index = $2 AND remaining > 0",
+            args![&campaign, index],
+        )
+        .await?;
+    Ok(if taken == 1 {
+        FallbackReason::None
+    } else {
+        FallbackReason::OutOfStock
+    })
+}
+
+impl<D: Db> Store<D> {
+    #[tracing::instrument(skip_all)]
+    pub async fn create_wheel(
+        &self,
+        merchant_id: &str,
+        rules: &WheelRules,
+        now: Millis,
+        idem: &Idempotency,
+        encode: impl FnOnce(&CampaignRecord) -> Vec<u8> + Send,
+    ) -> Result<Outcome<CampaignRecord>, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
+            return Ok(Outcome::Replay(bytes));
+        }
+        let id = Uuid::now_v7();
+        let mut secret = [0u8; 32];
+        rand::rng().fill_bytes(&mut secret);
+        tx.execute(
+            "INSERT INTO campaign (campaign_id, merchant_id, name, status, starts_at, ends_at, \
+             time_zone, draws_per_day, draws_total, roll_secret, created_at, updated_at) \
+             VALUES ($1, $2, $3, 'draft', $4, $5, $6, $7, $8, $9, $10, $10)",
+            args![
+                id.to_string(),
+                merchant_id,
+                &rules.name,
+                rules.starts_at,
+                rules.ends_at,
+                &rules.time_zone,
+                rules.draws_per_day,
+                rules.draws_total,
+                secret.to_vec(),
+                now
+            ],
+        )
+        .await?;
+        let c = load_campaign(&mut tx, id).await?;
+        finish(tx, idem, encode(&c)).await?;
+        Ok(Outcome::Fresh(c))
+    }
+
+    #[tracing::instrument(skip_all, fields(campaign.id = %id))]
+    pub async fn add_slot(
+        &self,
+        merchant_id: &str,
+        id: Uuid,
+        spec: &SlotSpec,
+        now: Millis,
+        idem: &Idempotency,
+        encode: impl FnOnce(&CampaignRecord) -> Vec<u8> + Send,
+    ) -> Result<Outcome<CampaignRecord>, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
+            return Ok(Outcome::Replay(bytes));
+        }
+        lock_campaign(&mut tx, merchant_id, id, true, now).await?;
+        let count = fetch_one(
+            &mut tx,
+            "slots",
+            "SELECT COUNT(*) FROM prize_slot WHERE campaign_id = $1",
+            args![id.to_string()],
+        )
+        .await?
+        .int(0)?;
+        if count >= MAX_SLOTS as i64 {
+            return Err(Rejection::TooManySlots(MAX_SLOTS).into());
+        }
+        tx.execute(
+            "INSERT INTO prize_slot (campaign_id, slot_index, name, kind, weight, initial_stock, \
+             remaining, daily_cap, per_user_cap, reference, amount, claim_days) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11)",
+            slot_args(id, index_of(count)?, spec),
+        )
+        .await?;
+        let c = load_campaign(&mut tx, id).await?;
+        finish(tx, idem, encode(&c)).await?;
+        Ok(Outcome::Fresh(c))
+    }
+
+    #[tracing::instrument(skip_all, fields(campaign.id = %id))]
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_slot(
+        &self,
+        merchant_id: &str,
+        id: Uuid,
+        index: u32,
+        spec: &SlotSpec,
+        now: Millis,
+        idem: &Idempotency,
+        encode: impl FnOnce(&CampaignRecord) -> Vec<u8> + Send,
+    ) -> Result<Outcome<CampaignRecord>, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
+            return Ok(Outcome::Replay(bytes));
+        }
+        lock_campaign(&mut tx, merchant_id, id, true, now).await?;
+        let c = load_campaign(&mut tx, id).await?;
+        if !c.slots.iter().any(|s| s.index == index) {
+            return Err(Rejection::NoSuchSlot(index).into());
+        }
+        if c.fallback_slot == Some(index) && spec.kind != PrizeKind::Thanks {
+            return Err(Rejection::FallbackKindChange.into());
+        }
+        tx.execute(
+            "UPDATE prize_slot SET name = $3, kind = $4, weight = $5, initial_stock = $6, \
+             remaining = $6, daily_cap = $7, per_user_cap = $8, reference = $9, amount = $10, \
+             claim_days = $11 WHERE campaign_id = $1 AND slot_index = $2",
+            slot_args(id, index, spec),
+        )
+        .await?;
+        let c = load_campaign(&mut tx, id).await?;
+        finish(tx, idem, encode(&c)).await?;
+        Ok(Outcome::Fresh(c))
+    }
+
+    #[tracing::instrument(skip_all, fields(campaign.id = %id))]
+    pub async fn set_fallback(
+        &self,
+        merchant_id: &str,
+        id: Uuid,
+        index: u32,
+        now: Millis,
+        idem: &Idempotency,
+        encode: impl FnOnce(&CampaignRecord) -> Vec<u8> + Send,
+    ) -> Result<Outcome<CampaignRecord>, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
+            return Ok(Outcome::Replay(bytes));
+        }
+        lock_campaign(&mut tx, merchant_id, id, true, now).await?;
+        let c = load_campaign(&mut tx, id).await?;
+        match c.slots.iter().find(|s| s.index == index) {
+            None => return Err(Rejection::NoSuchSlot(index).into()),
+            Some(s) if s.spec.kind != PrizeKind::Thanks => {
+                return Err(Rejection::FallbackNotThanks.into());
+            }
+            Some(_) => {}
+        }
+        tx.execute(
+            "UPDATE campaign SET fallback_slot = $2 WHERE campaign_id = $1",
+            args![id.to_string(), i64::from(index)],
+        )
+        .await?;
+        let c = load_campaign(&mut tx, id).await?;
+        finish(tx, idem, encode(&c)).await?;
+        Ok(Outcome::Fresh(c))
+    }
+
+    #[tracing::instrument(skip_all, fields(campaign.id = %id, action = t.as_str()))]
+    pub async fn transition(
+        &self,
+        merchant_id: &str,
+        id: Uuid,
+        t: Transition,
+        now: Millis,
+        idem: &Idempotency,
+        encode: impl FnOnce(&CampaignRecord) -> Vec<u8> + Send,
+    ) -> Result<Outcome<CampaignRecord>, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
+            return Ok(Outcome::Replay(bytes));
+        }
+        lock_campaign(&mut tx, merchant_id, id, false, now).await?;
+        let c = load_campaign(&mut tx, id).await?;
+        let next = t.apply(c.status)?;
+        if t == Transition::Publish {
+            let slots: Vec<_> = c
+                .slots
+                .iter()
+                .map(|s| (s.index, s.spec.kind, s.spec.weight))
+                .collect();
+            check_publishable(&slots, c.fallback_slot)?;
+        }
+        tx.execute(
+            "UPDATE campaign SET status = $2 WHERE campaign_id = $1 AND status = $3",
+            args![id.to_string(), next.as_str(), c.status.as_str()],
+        )
+        .await?;
+        let c = CampaignRecord { status: next, ..c };
+        finish(tx, idem, encode(&c)).await?;
+        Ok(Outcome::Fresh(c))
+    }
+
+    /// A campaign of this merchant, with live stock.
+    pub async fn get_campaign(
+        &self,
+        merchant_id: &str,
+        id: Uuid,
+    ) -> Result<CampaignRecord, StoreError> {
+        let mut tx = self.db.begin_read().await?;
+        own_campaign(&mut tx, merchant_id, id).await
+    }
+
+    /// Prizes won in a campaign, newest first.
+    pub async fn list_winners(
+        &self,
+        merchant_id: &str,
+        id: Uuid,
+        limit: i64,
+    ) -> Result<Vec<AwardRecord>, StoreError> {
+        let mut tx = self.db.begin_read().await?;
+        own_campaign(&mut tx, merchant_id, id).await?;
+        tx.fetch_all(
+            "SELECT a.award_id, a.campaign_id, a.draw_id, a.player_id, a.slot_index, \
+             a.prize_name, a.kind, a.status, a.won_at, a.claim_deadline, a.recipient, a.phone, \
+             a.address, a.tracking_number, c.merchant_id \
+             FROM prize_award a JOIN campaign c ON c.campaign_id = a.campaign_id \
+             WHERE a.campaign_id = $1 ORDER BY a.won_at DESC, a.award_id DESC LIMIT $2",
+            args![id.to_string(), limit],
+        )
+        .await?
+        .iter()
+        .map(|r| award_from_row(r).map(|(a, _)| a))
+        .collect()
+    }
+
+    /// One player's prizes at this merchant (optionally one campaign).
+    pub async fn list_player_awards(
+        &self,
+        merchant_id: &str,
+        player_id: &str,
+        campaign: Option<Uuid>,
+    ) -> Result<Vec<AwardRecord>, StoreError> {
+        let mut tx = self.db.begin_read().await?;
+        let campaign = campaign.map(|c| c.to_string()).unwrap_or_default();
+        tx.fetch_all(
+            "SELECT a.award_id, a.campaign_id, a.draw_id, a.player_id, a.slot_index, \
+             a.prize_name, a.kind, a.status, a.won_at, a.claim_deadline, a.recipient, a.phone, \
+             a.address, a.tracking_number, c.merchant_id \
+             FROM prize_award a JOIN campaign c ON c.campaign_id = a.campaign_id \
+             WHERE c.merchant_id = $1 AND a.player_id = $2 AND ($3 = '' OR a.campaign_id = $3) \
+             ORDER BY a.won_at DESC, a.award_id DESC LIMIT 1000",
+            args![merchant_id, player_id, campaign],
+        )
+        .await?
+        .iter()
+        .map(|r| award_from_row(r).map(|(a, _)| a))
+        .collect()
+    }
+
+    /// Spins the wheel once for a player.
+    #[tracing::instrument(skip_all, fields(campaign.id = %cmd.campaign_id))]
+    pub async fn draw(
+        &self,
+        cmd: &DrawCommand,
+        idem: &Idempotency,
+        encode: impl FnOnce(&DrawOutcome) -> Vec<u8> + Send,
+    ) -> Result<Outcome<DrawOutcome>, StoreError> {
+        let now = cmd.now;
+        let campaign = cmd.campaign_id.to_string();
+        let mut tx = self.db.begin_write().await?;
+        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
+            return Ok(Outcome::Replay(bytes));
+        }
+        let r = fetch_one(
+            &mut tx,
+            "campaign",
+            "SELECT merchant_id, status, starts_at, ends_at, time_zone, draws_per_day, \
+             draws_total, fallback_slot, roll_secret FROM campaign WHERE campaign_id = $1",
+            args![&campaign],
+        )
+        .await?;
+        if r.text(0)? != cmd.merchant_id {
+            return Err(StoreError::PermissionDenied);
+        }
+        match status_of(&r.text(1)?)? {
+            // Drafts are invisible to players.
+            CampaignStatus::Draft => return Err(StoreError::NotFound("campaign")),
+            CampaignStatus::Published => {}
+            s => return Err(Rejection::NotRunning(s.as_str()).into()),
+        }
+        check_window(now, r.int(2)?, r.int(3)?)?;
+        let time_zone = r.text(4)?;
+        let (per_day, per_campaign) = (r.int(5)?, r.int(6)?);
+        let fallback_index = r
+            .opt_int(7)?
+            .map(index_of)
+            .transpose()?
+            .ok_or_else(|| corrupt("fallback slot", "missing on a published wheel"))?;
+        let secret = r.bytes(8)?;
+        let day = campaign_day(now, &time_zone).map_err(|e| corrupt("time zone", e))?;
+
+        let today = tx
+            .fetch_optional(
+                "INSERT INTO player_daily_draws (campaign_id, player_id, day, draws) \
+                 VALUES ($1, $2, $3, 1) ON CONFLICT (campaign_id, player_id, day) \
+                 DO UPDATE SET draws = player_daily_draws.draws + 1 \
+                 WHERE player_daily_draws.draws < $4 RETURNING draws",
+                args![&campaign, &cmd.player_id, &day, per_day],
+            )
+            .await?
+            .ok_or(Rejection::NoChancesToday)?
+            .int(0)?;
+        let total = tx
+            .fetch_optional(
+                "INSERT INTO player_draws (campaign_id, player_id, draws) VALUES ($1, $2, 1) \
+                 ON CONFLICT (campaign_id, player_id) \
+                 DO UPDATE SET draws = player_draws.draws + 1 \
+                 WHERE player_draws.draws < $3 RETURNING draws",
+                args![&campaign, &cmd.player_id, per_campaign],
+            )
+            .await?
+            .ok_or(Rejection::NoChancesLeft)?
+            .int(0)?;
+
+        let slots = tx
+            .fetch_all(SELECT_SLOTS, args![&campaign])
+            .await?
+            .iter()
+            .map(slot_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let weights: Vec<i64> = slots.iter().map(|s| s.spec.weight).collect();
+        let input = RollInput {
+            campaign_id: cmd.campaign_id,
+            player_id: &cmd.player_id,
+            draw_sequence: total,
+        };
+        let roll = draw_roll(&secret, &input, total_weight(&weights));
+        let rolled = slot_for_roll(&weights, roll)
+            .and_then(|i| slots.get(i))
+            .ok_or_else(|| corrupt("roll", roll))?;
+        let fallback = if rolled.spec.kind == PrizeKind::Thanks {
+            FallbackReason::None
+        } else {
+            tx.execute("SAVEPOINT take_prize", args![]).await?;
+            let reason = take_prize(&mut tx, cmd, &day, rolled).await?;
+            if reason != FallbackReason::None {
+                tx.execute("ROLLBACK TO SAVEPOINT take_prize", args![])
+                    .await?;
+            }
+            tx.execute("RELEASE SAVEPOINT take_prize", args![]).await?;
+            reason
+        };
+        let given = if fallback == FallbackReason::None {
+            rolled
+        } else {
+            slots
+                .iter()
+                .find(|s| s.index == fallback_index)
+                .ok_or_else(|| corrupt("fallback slot", fallback_index))?
+        };
+
+        let draw_id = new_id();
+        tx.execute(
+            "INSERT INTO draw (draw_id, campaign_id, player_id, draw_seq, day, roll, rolled_slot, \
+             awarded_slot, fallback_reason, channel, drawn_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            args![
+                &draw_id,
+                &campaign,
+                &cmd.player_id,
+                total,
+                &day,
+                i64::try_from(roll).map_err(|_| corrupt("roll", roll))?,
+                i64::from(rolled.index),
+                i64::from(given.index),
+                fallback.as_str(),
+                cmd.channel.clone(),
+                now
+            ],
+        )
+        .await?;
+        let award = if given.spec.kind == PrizeKind::Thanks {
+            None
+        } else {
+            let physical = given.spec.kind == PrizeKind::Physical;
+            let award = AwardRecord {
+                award_id: new_id(),
+                campaign_id: campaign.clone(),
+                draw_id: draw_id.clone(),
+                player_id: cmd.player_id.clone(),
+                slot_index: given.index,
+                prize_name: given.spec.name.clone(),
+                kind: given.spec.kind,
+                status: if physical {
+                    AwardStatus::Won
+                } else {
+                    AwardStatus::Granted
+                },
+                won_at: now,
+                claim_deadline: physical.then(|| claim_deadline(now, given.spec.claim_days)),
+                shipping: None,
+                tracking_number: None,
+            };
+            tx.execute(
+                "INSERT INTO prize_award (award_id, campaign_id, draw_id, player_id, slot_index, \
+                 prize_name, kind, status, won_at, claim_deadline, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9)",
+                args![
+                    &award.award_id,
+                    &campaign,
+                    &draw_id,
+                    &cmd.player_id,
+                    i64::from(award.slot_index),
+                    &award.prize_name,
+                    award.kind.as_str(),
+                    award.status.as_str(),
+                    now,
+                    award.claim_deadline
+                ],
+            )
+            .await?;
+            Some(award)
+        };
+        let (remaining_today, remaining_total) =
+            remaining_chances(per_day, per_campaign, today, total);
+        let out = DrawOutcome {
+            draw_id,
+            draw_sequence: total,
+            rolled_slot: rolled.index,
+            slot: given.index,
+            prize_name: given.spec.name.clone(),
+            kind: given.spec.kind,
+            fallback,
+            remaining_today,
+            remaining_total,
+            award,
+            drawn_at: now,
+        };
+        finish(tx, idem, encode(&out)).await?;
+        Ok(Outcome::Fresh(out))
+    }
+
+    /// WON -> CLAIMED with shipping details, by the winner, before the
+    /// deadline. Someone else's prize is NotFound.
+    #[tracing::instrument(skip_all)]
+    #[allow(clippy::too_many_arguments)]
+    pub async fn claim_prize(
+        &self,
+        merchant_id: &str,
+        player_id: &str,
+        award_id: &str,
+        shipping: &Shipping,
+        now: Millis,
+        idem: &Idempotency,
+        encode: impl FnOnce(&AwardRecord) -> Vec<u8> + Send,
+    ) -> Result<Outcome<AwardRecord>, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
+            return Ok(Outcome::Replay(bytes));
+        }
+        let row = fetch_one(&mut tx, "prize", SELECT_AWARD, args![award_id]).await?;
+        let (award, merchant) = award_from_row(&row)?;
+        if merchant != merchant_id || award.player_id != player_id {
+            return Err(StoreError::NotFound("prize"));
+        }
+        if award.kind != PrizeKind::Physical {
+            return Err(Rejection::NotPhysical.into());
+        }
+        match award.status_at(now) {
+            AwardStatus::Won => {}
+            AwardStatus::Expired => return Err(Rejection::ClaimExpired.into()),
+            s => return Err(Rejection::NotClaimable(s.as_str()).into()),
+        }
+        let n = tx
+            .execute(
+                "UPDATE prize_award SET status = 'claimed', recipient = $2, phone = $3, \
+                 address = $4, updated_at = $5 \
+                 WHERE award_id = $1 AND status = 'won' AND claim_deadline >= $5",
+                args![
+                    award_id,
+                    &shipping.recipient,
+                    &shipping.phone,
+                    &shipping.address,
+                    now
+                ],
+            )
+            .await?;
+        if n != 1 {
+            return Err(StoreError::Conflict("prize changed concurrently".into()));
+        }
+        let award = AwardRecord {
+            status: AwardStatus::Claimed,
+            shipping: Some(shipping.clone()),
+            ..award
+        };
+        finish(tx, idem, encode(&award)).await?;
+        Ok(Outcome::Fresh(award))
+    }
+
+    /// CLAIMED -> SHIPPED, by an admin of the campaign's merchant.
+    #[tracing::instrument(skip_all)]
+    pub async fn ship_prize(
+        &self,
+        merchant_id: &str,
+        award_id: &str,
+        tracking_number: &str,
+        now: Millis,
+        idem: &Idempotency,
+        encode: impl FnOnce(&AwardRecord) -> Vec<u8> + Send,
+    ) -> Result<Outcome<AwardRecord>, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
+            return Ok(Outcome::Replay(bytes));
+        }
+        let row = fetch_one(&mut tx, "prize", SELECT_AWARD, args![award_id]).await?;
+        let (award, merchant) = award_from_row(&row)?;
+        if merchant != merchant_id {
+            return Err(StoreError::PermissionDenied);
+        }
+        if award.kind != PrizeKind::Physical {
+            return Err(Rejection::NotPhysical.into());
+        }
+        let n = tx
+            .execute(
+                "UPDATE prize_award SET status = 'shipped', tracking_number = $2, updated_at = $3 \
+                 WHERE award_id = $1 AND status = 'claimed'",
+                args![award_id, tracking_number, now],
+            )
+            .await?;
+        if n != 1 {
+            return Err(Rejection::NotShippable(award.status_at(now).as_str()).into());
+        }
+        let award = AwardRecord {
+            status: AwardStatus::Shipped,
+            tracking_number: Some(tracking_number.to_owned()),
+            ..award
+        };
+        finish(tx, idem, encode(&award)).await?;
+        Ok(Outcome::Fresh(award))
+    }
+
+    /// Marks WON physical prizes past their deadline EXPIRED; returns how
+    /// many. Safe to run any number of times.
+    pub async fn expire_unclaimed(&self, now: Millis) -> Result<u64, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        let n = tx
+            .execute(
+                "UPDATE prize_award SET status = 'expired', updated_at = $1 \
+                 WHERE status = 'won' AND claim_deadline < $1",
+                args![now],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+}
