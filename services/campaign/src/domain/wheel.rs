@@ -180,14 +180,13 @@ impl SlotSpec {
             _ => {}
         }
         match kind {
-            PrizeKind::Points | PrizeKind::Cash => {
-                if !(1..=100_000_000).contains(&raw.amount) {
-                    return Err(InvalidField::new(
-                        "slot.amount",
-                        "must be between 1 and 100000000",
-                    ));
-                }
+            PrizeKind::Points | PrizeKind::Cash if !(1..=100_000_000).contains(&raw.amount) => {
+                return Err(InvalidField::new(
+                    "slot.amount",
+                    "must be between 1 and 100000000",
+                ));
             }
+            PrizeKind::Points | PrizeKind::Cash => {}
             _ if raw.amount != 0 => {
                 return Err(InvalidField::new(
                     "slot.amount",

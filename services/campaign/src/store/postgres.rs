@@ -65,13 +65,13 @@ impl Db for PgDb {
 
 /// Serialization failures, deadlocks and lost connections are retryable.
 fn map_err(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if matches!(
+    if let sqlx::Error::Database(db) = &e
+        && matches!(
             db.code().as_deref(),
             Some("40001" | "40P01" | "57P01" | "57P03")
-        ) {
-            return StoreError::Unavailable(db.message().to_owned());
-        }
+        )
+    {
+        return StoreError::Unavailable(db.message().to_owned());
     }
     StoreError::from_sqlx(e)
 }

@@ -1,0 +1,549 @@
+//! Test harness: a real engine on a port-0 listener over a fresh database
+//! (a temp SQLite file, or a new database on the PostgreSQL cluster named by
+//! `CAMPAIGN_TEST_PG_URL`), typed gRPC clients, and direct SQL for the
+//! invariant checks.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+use campaign::{
+    ServerError,
+    clock::ManualClock,
+    config::Settings,
+    domain::credential::{PlayerClaims, sign_player_token},
+};
+use engine_proto::campaign::v1::{
+    self as pb, admin_service_client::AdminServiceClient,
+    player_service_client::PlayerServiceClient,
+};
+use sqlx::{Connection, Row};
+use tokio::{sync::oneshot, task::JoinHandle};
+use tonic::{Code, Request, Status, transport::Channel};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// 2026-11-26 12:00 Asia/Shanghai.
+pub const T0: i64 = 1_795_665_600_000;
+pub const HOUR: i64 = 3_600_000;
+pub const DAY: i64 = 24 * HOUR;
+
+/// A fresh database and a scratch directory, removed on drop (PostgreSQL
+/// databases live and die with the throwaway cluster).
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: String,
+    pub dir: PathBuf,
+}
+
+fn pg_base_url() -> String {
+    std::env::var("CAMPAIGN_TEST_PG_URL").unwrap_or_else(|_| {
+        panic!(
+            "CAMPAIGN_TEST_PG_URL is not set: the PostgreSQL suite needs a server. \
+             Run `bash scripts/test.sh`, which starts a throwaway cluster."
+        )
+    })
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let dir = std::env::temp_dir().join(format!("campaign-test-{id}"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let url = match backend {
+            Backend::Sqlite => format!("sqlite:{}", dir.join("engine.db").display()),
+            Backend::Postgres => {
+                let base = pg_base_url();
+                let mut conn = sqlx::PgConnection::connect(&base)
+                    .await
+                    .expect("connect to the test PostgreSQL cluster");
+                let name = format!("t_{id}");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let cut = base.rfind('/').expect("database URL has a path");
+                format!("{}/{name}", &base[..cut])
+            }
+        };
+        Self { backend, url, dir }
+    }
+
+    /// Runs a query whose rows are (i64, i64) pairs, binding `$1`.
+    pub async fn pairs(&self, sql: &'static str, arg: &str) -> Vec<(i64, i64)> {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("open sqlite");
+                sqlx::query(sql)
+                    .bind(arg)
+                    .fetch_all(&mut c)
+                    .await
+                    .expect("query")
+                    .iter()
+                    .map(|r| (r.get::<i64, _>(0), r.get::<i64, _>(1)))
+                    .collect()
+            }
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&self.url)
+                    .await
+                    .expect("open pg");
+                sqlx::query(sql)
+                    .bind(arg)
+                    .fetch_all(&mut c)
+                    .await
+                    .expect("query")
+                    .iter()
+                    .map(|r| (r.get::<i64, _>(0), r.get::<i64, _>(1)))
+                    .collect()
+            }
+        }
+    }
+
+    /// One i64 from a query binding `$1`.
+    pub async fn scalar(&self, sql: &'static str, arg: &str) -> i64 {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("open sqlite");
+                sqlx::query(sql)
+                    .bind(arg)
+                    .fetch_one(&mut c)
+                    .await
+                    .expect("query")
+                    .get(0)
+            }
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&self.url)
+                    .await
+                    .expect("open pg");
+                sqlx::query(sql)
+                    .bind(arg)
+                    .fetch_one(&mut c)
+                    .await
+                    .expect("query")
+                    .get(0)
+            }
+        }
+    }
+
+    /// Invariant 1 for every slot of a campaign: won + remaining == initial,
+    /// remaining >= 0, and "won" counted from the draw ledger.
+    pub async fn assert_stock_balances(&self, campaign_id: &str) {
+        let initial: Vec<(i64, i64)> = self
+            .pairs(
+                "SELECT slot_index, initial_stock FROM prize_slot WHERE campaign_id = $1 ORDER BY slot_index",
+                campaign_id,
+            )
+            .await;
+        let remaining = self
+            .pairs(
+                "SELECT slot_index, remaining FROM prize_slot WHERE campaign_id = $1 ORDER BY slot_index",
+                campaign_id,
+            )
+            .await;
+        let won = self
+            .pairs(
+                "SELECT d.awarded_slot, COUNT(*) FROM draw d JOIN prize_slot s \
+                 ON s.campaign_id = d.campaign_id AND s.slot_index = d.awarded_slot \
+                 WHERE d.campaign_id = $1 AND s.kind <> 'thanks' GROUP BY d.awarded_slot",
+                campaign_id,
+            )
+            .await;
+        let awards = self
+            .pairs(
+                "SELECT slot_index, COUNT(*) FROM prize_award WHERE campaign_id = $1 GROUP BY slot_index",
+                campaign_id,
+            )
+            .await;
+        assert_eq!(won, awards, "every won unit has exactly one award");
+        for ((slot, init), (_, rem)) in initial.iter().zip(&remaining) {
+            let w = won.iter().find(|(s, _)| s == slot).map_or(0, |(_, n)| *n);
+            assert!(*rem >= 0, "slot {slot}: remaining {rem} < 0");
+            assert_eq!(
+                w + rem,
+                *init,
+                "slot {slot}: won {w} + remaining {rem} != initial {init}"
+            );
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub struct TestApp {
+    pub db: TestDb,
+    pub clock: ManualClock,
+    pub channel: Channel,
+    /// The bootstrap admin key of the default merchant.
+    pub admin_key: String,
+    pub issuer: String,
+    pub token_secret: Vec<u8>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<Result<(), ServerError>>>,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let db = TestDb::new(backend).await;
+    spawn_on(db).await
+}
+
+/// Waits until the health service reports SERVING on `addr`.
+pub async fn wait_serving(addr: SocketAddr) -> Channel {
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    for _ in 0..300 {
+        if let Ok(ch) = Channel::from_shared(format!("http://{addr}"))
+            .expect("uri")
+            .connect()
+            .await
+        {
+            let ok = HealthClient::new(ch.clone())
+                .check(HealthCheckRequest {
+                    service: "campaign.v1.AdminService".into(),
+                })
+                .await
+                .is_ok_and(|r| r.get_ref().status == 1);
+            if ok {
+                return ch;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("engine on {addr} did not become healthy in 30 s");
+}
+
+pub async fn read_key(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .expect("bootstrap key file")
+        .trim()
+        .to_owned()
+}
+
+async fn spawn_on(db: TestDb) -> TestApp {
+    let clock = ManualClock::new(T0);
+    let key_file = db.dir.join("admin.key");
+    let settings = Settings {
+        database_url: db.url.clone(),
+        bootstrap_key_file: key_file.clone(),
+        ..Settings::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = oneshot::channel::<()>();
+    let mut server = tokio::spawn(campaign::run(
+        settings,
+        listener,
+        async {
+            let _ = rx.await;
+        },
+        Arc::new(clock.clone()),
+    ));
+    let channel = tokio::select! {
+        ch = wait_serving(addr) => ch,
+        res = &mut server => panic!("engine stopped during start-up: {res:?}"),
+    };
+    let admin_key = read_key(&key_file).await;
+    let app = TestApp {
+        db,
+        clock,
+        channel,
+        admin_key,
+        issuer: format!("gw-{}", uuid::Uuid::new_v4()),
+        token_secret: uuid::Uuid::new_v4().as_bytes().repeat(2),
+        shutdown: Some(tx),
+        server: Some(server),
+    };
+    app.admin()
+        .set_player_token_key(with(
+            &app.admin_key,
+            pb::SetPlayerTokenKeyRequest {
+                idempotency_key: key(),
+                issuer: app.issuer.clone(),
+                secret: app.token_secret.clone(),
+            },
+        ))
+        .await
+        .expect("register the gateway's token key");
+    app
+}
+
+impl TestApp {
+    pub fn admin(&self) -> AdminServiceClient<Channel> {
+        AdminServiceClient::new(self.channel.clone())
+    }
+
+    pub fn player(&self) -> PlayerServiceClient<Channel> {
+        PlayerServiceClient::new(self.channel.clone())
+    }
+
+    /// A player token for `openid`, valid for 10 minutes from the engine's
+    /// clock.
+    pub fn token(&self, openid: &str) -> String {
+        let now = self.clock_now() / 1000;
+        sign_player_token(
+            &self.token_secret,
+            &PlayerClaims {
+                iss: self.issuer.clone(),
+                aud: "campaign-engine".into(),
+                sub: openid.into(),
+                iat: now,
+                exp: now + 600,
+            },
+        )
+    }
+
+    pub fn clock_now(&self) -> i64 {
+        use campaign::clock::Clock;
+        self.clock.now_ms()
+    }
+
+    /// A key of another role for this merchant.
+    pub async fn api_key(&self, role: pb::Role, store_id: &str) -> String {
+        self.admin()
+            .create_api_key(with(
+                &self.admin_key,
+                pb::CreateApiKeyRequest {
+                    idempotency_key: key(),
+                    role: role as i32,
+                    store_id: store_id.into(),
+                    label: "test".into(),
+                },
+            ))
+            .await
+            .expect("create key")
+            .into_inner()
+            .api_key
+    }
+
+    /// Creates a wheel with these slots; `fallback` names a THANKS slot;
+    /// publishes it when `publish`.
+    pub async fn wheel(
+        &self,
+        rules: pb::CreateWheelRequest,
+        slots: Vec<pb::PrizeSlotSpec>,
+        fallback: u32,
+        publish: bool,
+    ) -> pb::Campaign {
+        let mut admin = self.admin();
+        let mut c = admin
+            .create_wheel(with(&self.admin_key, rules))
+            .await
+            .expect("create wheel")
+            .into_inner();
+        for s in slots {
+            c = admin
+                .add_prize_slot(with(
+                    &self.admin_key,
+                    pb::AddPrizeSlotRequest {
+                        idempotency_key: key(),
+                        campaign_id: c.campaign_id.clone(),
+                        slot: Some(s),
+                    },
+                ))
+                .await
+                .expect("add slot")
+                .into_inner();
+        }
+        c = admin
+            .set_fallback_slot(with(
+                &self.admin_key,
+                pb::SetFallbackSlotRequest {
+                    idempotency_key: key(),
+                    campaign_id: c.campaign_id.clone(),
+                    index: fallback,
+                },
+            ))
+            .await
+            .expect("set fallback")
+            .into_inner();
+        if publish {
+            c = admin
+                .publish_campaign(with(
+                    &self.admin_key,
+                    pb::CampaignTransitionRequest {
+                        idempotency_key: key(),
+                        campaign_id: c.campaign_id.clone(),
+                    },
+                ))
+                .await
+                .expect("publish")
+                .into_inner();
+        }
+        c
+    }
+
+    pub async fn draw(&self, openid: &str, campaign_id: &str) -> Result<pb::DrawResponse, Status> {
+        self.player()
+            .draw(with(
+                &self.token(openid),
+                pb::DrawRequest {
+                    idempotency_key: key(),
+                    campaign_id: campaign_id.into(),
+                    channel: String::new(),
+                },
+            ))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn get_campaign(&self, campaign_id: &str) -> pb::Campaign {
+        self.admin()
+            .get_campaign(with(
+                &self.admin_key,
+                pb::GetCampaignRequest {
+                    campaign_id: campaign_id.into(),
+                },
+            ))
+            .await
+            .expect("get campaign")
+            .into_inner()
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            let _ = h.await;
+        }
+    }
+}
+
+/// A request with `Bearer <credential>` (none when empty).
+pub fn with<T>(credential: &str, msg: T) -> Request<T> {
+    let mut r = Request::new(msg);
+    if credential.is_empty() {
+        return r;
+    }
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {credential}")
+            .parse()
+            .expect("ascii credential"),
+    );
+    r
+}
+
+/// A fresh idempotency key.
+pub fn key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Default rules: open from a day before T0 to 30 days after.
+pub fn rules(per_day: i64, total: i64) -> pb::CreateWheelRequest {
+    pb::CreateWheelRequest {
+        idempotency_key: key(),
+        name: "Autumn wheel".into(),
+        starts_at_ms: T0 - DAY,
+        ends_at_ms: T0 + 30 * DAY,
+        time_zone: String::new(),
+        draws_per_day: per_day,
+        draws_total: total,
+    }
+}
+
+pub fn slot(name: &str, kind: pb::PrizeKind, weight: i64, stock: i64) -> pb::PrizeSlotSpec {
+    pb::PrizeSlotSpec {
+        name: name.into(),
+        kind: kind as i32,
+        weight,
+        stock,
+        reference: if matches!(kind, pb::PrizeKind::Coupon | pb::PrizeKind::TopupCode) {
+            "template-1".into()
+        } else {
+            String::new()
+        },
+        amount: if matches!(kind, pb::PrizeKind::Points | pb::PrizeKind::Cash) {
+            100
+        } else {
+            0
+        },
+        ..Default::default()
+    }
+}
+
+pub fn thanks(weight: i64) -> pb::PrizeSlotSpec {
+    slot("Thanks for taking part", pb::PrizeKind::Thanks, weight, 0)
+}
+
+/// Asserts the code (and, when given, that the message names `field`).
+#[track_caller]
+pub fn assert_code<T: std::fmt::Debug>(r: Result<T, Status>, code: Code, field: Option<&str>) {
+    match r {
+        Ok(v) => panic!("expected {code:?}, got Ok({v:?})"),
+        Err(s) => {
+            assert_eq!(s.code(), code, "message: {}", s.message());
+            if let Some(f) = field {
+                assert!(
+                    s.message().starts_with(&format!("{f}:")),
+                    "message {:?} should name {f}",
+                    s.message()
+                );
+            }
+        }
+    }
+}
+
+/// Creates another merchant in the same database (as the
+/// `create-merchant` command does) and returns its admin key.
+pub async fn other_merchant(db: &TestDb) -> String {
+    use campaign::store::{Store, postgres::PgDb, sqlite::SqliteDb};
+    let (_, key) = match db.backend {
+        Backend::Sqlite => {
+            let s = SqliteDb::connect(&db.url).await.expect("open");
+            let r = Store::new(s.clone()).create_merchant("other", T0).await;
+            s.close().await;
+            r
+        }
+        Backend::Postgres => {
+            let s = PgDb::connect(&db.url, 2).await.expect("open");
+            let r = Store::new(s.clone()).create_merchant("other", T0).await;
+            s.close().await;
+            r
+        }
+    }
+    .expect("create merchant");
+    key.full
+}
+
+/// Row counts of every table a refused or invalid call must not touch.
+pub async fn state_digest(db: &TestDb) -> Vec<i64> {
+    let mut v = Vec::new();
+    for sql in [
+        "SELECT COUNT(*) FROM campaign WHERE $1 = $1",
+        "SELECT COUNT(*) FROM prize_slot WHERE $1 = $1",
+        "SELECT CAST(COALESCE(SUM(remaining), 0) AS BIGINT) FROM prize_slot WHERE $1 = $1",
+        "SELECT COUNT(*) FROM draw WHERE $1 = $1",
+        "SELECT COUNT(*) FROM prize_award WHERE $1 = $1",
+        "SELECT COUNT(*) FROM api_key WHERE revoked_at IS NULL AND $1 = $1",
+        "SELECT COUNT(*) FROM idempotency WHERE $1 = $1",
+        "SELECT COUNT(*) FROM merchant WHERE token_issuer IS NOT NULL AND $1 = $1",
+        "SELECT COUNT(*) FROM prize_award WHERE status <> 'won' AND $1 = $1",
+    ] {
+        v.push(db.scalar(sql, "x").await);
+    }
+    v.push(
+        db.scalar(
+            "SELECT COUNT(*) FROM campaign WHERE status = 'published' AND $1 = $1",
+            "x",
+        )
+        .await,
+    );
+    v
+}

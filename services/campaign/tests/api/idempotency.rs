@@ -1,0 +1,207 @@
+//! Exactly once: retries return the same answer with no second effect; a
+//! reused key with other parameters is refused and changes nothing; copies
+//! racing at once give one effect.
+
+use engine_proto::campaign::v1::{self as pb, PrizeKind};
+use prost::Message;
+use tokio::task::JoinSet;
+use tonic::Code;
+
+use crate::helpers::*;
+
+async fn retries_replay_and_conflicting_reuse_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let c = app
+        .wheel(
+            rules(10, 10),
+            vec![slot("Cup", PrizeKind::Physical, 1, 100), thanks(1)],
+            1,
+            true,
+        )
+        .await;
+    let id = c.campaign_id;
+    let token = app.token("gina");
+    let req = pb::DrawRequest {
+        idempotency_key: "draw-1".into(),
+        campaign_id: id.clone(),
+        channel: "poster".into(),
+    };
+
+    // Same key, same request: the same answer, byte for byte, one draw.
+    let first = app
+        .player()
+        .draw(with(&token, req.clone()))
+        .await
+        .expect("draw")
+        .into_inner();
+    let again = app
+        .player()
+        .draw(with(&token, req.clone()))
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(first.encode_to_vec(), again.encode_to_vec());
+    assert_eq!(
+        app.db
+            .scalar("SELECT COUNT(*) FROM draw WHERE campaign_id = $1", &id)
+            .await,
+        1
+    );
+
+    // Same key, other parameters: FAILED_PRECONDITION, nothing changes.
+    let before = state_digest(&app.db).await;
+    let other = pb::DrawRequest {
+        channel: "qr".into(),
+        ..req.clone()
+    };
+    assert_code(
+        app.player().draw(with(&token, other)).await,
+        Code::FailedPrecondition,
+        None,
+    );
+    assert_eq!(state_digest(&app.db).await, before);
+
+    // The key is scoped to the caller: another player's "draw-1" is his own.
+    let hers = app
+        .player()
+        .draw(with(&app.token("hank"), req.clone()))
+        .await
+        .expect("hank")
+        .into_inner();
+    assert_ne!(hers.draw_id, first.draw_id);
+
+    // An admin retry of CreateWheel makes one campaign.
+    let r = rules(1, 1);
+    let a1 = app
+        .admin()
+        .create_wheel(with(&app.admin_key, r.clone()))
+        .await
+        .expect("create")
+        .into_inner();
+    let a2 = app
+        .admin()
+        .create_wheel(with(&app.admin_key, r.clone()))
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(a1, a2);
+    let changed = pb::CreateWheelRequest {
+        name: "Other".into(),
+        ..r
+    };
+    assert_code(
+        app.admin()
+            .create_wheel(with(&app.admin_key, changed))
+            .await,
+        Code::FailedPrecondition,
+        None,
+    );
+
+    // A retried CreateApiKey returns the same key (not a second one).
+    let kreq = pb::CreateApiKeyRequest {
+        idempotency_key: key(),
+        role: pb::Role::Auditor as i32,
+        store_id: String::new(),
+        label: "x".into(),
+    };
+    let k1 = app
+        .admin()
+        .create_api_key(with(&app.admin_key, kreq.clone()))
+        .await
+        .expect("key")
+        .into_inner();
+    let k2 = app
+        .admin()
+        .create_api_key(with(&app.admin_key, kreq))
+        .await
+        .expect("key")
+        .into_inner();
+    assert_eq!(k1.api_key, k2.api_key);
+
+    // A refused request stores nothing under its key: after a rejection the
+    // same key can succeed once the cause is gone.
+    let t = app.token("ivy");
+    let paused = pb::CampaignTransitionRequest {
+        idempotency_key: key(),
+        campaign_id: id.clone(),
+    };
+    app.admin()
+        .pause_campaign(with(&app.admin_key, paused))
+        .await
+        .expect("pause");
+    let dreq = pb::DrawRequest {
+        idempotency_key: "ivy-1".into(),
+        campaign_id: id.clone(),
+        channel: String::new(),
+    };
+    assert_code(
+        app.player().draw(with(&t, dreq.clone())).await,
+        Code::FailedPrecondition,
+        None,
+    );
+    let resume = pb::CampaignTransitionRequest {
+        idempotency_key: key(),
+        campaign_id: id.clone(),
+    };
+    app.admin()
+        .resume_campaign(with(&app.admin_key, resume))
+        .await
+        .expect("resume");
+    app.player()
+        .draw(with(&t, dreq))
+        .await
+        .expect("draw after resume");
+    app.db.assert_stock_balances(&id).await;
+    app.stop().await;
+}
+
+async fn racing_copies_of_one_request_apply_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let c = app
+        .wheel(
+            rules(50, 50),
+            vec![slot("Cup", PrizeKind::Physical, 1, 1000), thanks(1)],
+            1,
+            true,
+        )
+        .await;
+    let id = c.campaign_id;
+    let token = app.token("jack");
+    let req = pb::DrawRequest {
+        idempotency_key: "same-key".into(),
+        campaign_id: id.clone(),
+        channel: String::new(),
+    };
+    let mut set = JoinSet::new();
+    for _ in 0..20 {
+        let (mut p, r) = (app.player(), with(&token, req.clone()));
+        set.spawn(async move { p.draw(r).await.map(|r| r.into_inner().encode_to_vec()) });
+    }
+    let mut answers = Vec::new();
+    while let Some(r) = set.join_next().await {
+        answers.push(r.expect("task").expect("every copy gets the answer"));
+    }
+    assert!(
+        answers.windows(2).all(|w| w[0] == w[1]),
+        "copies got different answers"
+    );
+    assert_eq!(
+        app.db
+            .scalar("SELECT COUNT(*) FROM draw WHERE campaign_id = $1", &id)
+            .await,
+        1
+    );
+    assert_eq!(
+        app.db
+            .scalar("SELECT draws FROM player_draws WHERE campaign_id = $1", &id)
+            .await,
+        1
+    );
+    app.db.assert_stock_balances(&id).await;
+    app.stop().await;
+}
+
+both_backends!(
+    retries_replay_and_conflicting_reuse_is_refused,
+    racing_copies_of_one_request_apply_once
+);

@@ -1,0 +1,33 @@
+//! The behavioural suite, run through the real gRPC server on port 0, once
+//! on SQLite and once on PostgreSQL (`sqlite::*` and `postgres::*` tests).
+
+/// Generates `sqlite::<name>` and `postgres::<name>` tests that run the
+/// async fn `<name>(Backend)` of the enclosing module.
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::helpers::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+mod access;
+mod concurrency;
+mod helpers;
+mod idempotency;
+mod restart;
+mod story;
+mod validation;
