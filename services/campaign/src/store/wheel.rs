@@ -551,6 +551,19 @@ impl<D: Db> Store<D> {
         Ok(Outcome::Fresh(c))
     }
 
+    /// The merchant a campaign belongs to.
+    pub async fn campaign_merchant(&self, id: Uuid) -> Result<String, StoreError> {
+        let mut tx = self.db.begin_read().await?;
+        fetch_one(
+            &mut tx,
+            "campaign",
+            "SELECT merchant_id FROM campaign WHERE campaign_id = $1",
+            args![id.to_string()],
+        )
+        .await?
+        .text(0)
+    }
+
     /// A campaign of this merchant, with live stock.
     pub async fn get_campaign(
         &self,
