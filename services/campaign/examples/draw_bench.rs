@@ -254,11 +254,10 @@ async fn main() -> anyhow::Result<()> {
         if let Ok(c) = Channel::from_shared(format!("http://{addr}"))?
             .connect()
             .await
+            && dir.join("admin.key").exists()
         {
-            if dir.join("admin.key").exists() {
-                channel = Some(c);
-                break;
-            }
+            channel = Some(c);
+            break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
