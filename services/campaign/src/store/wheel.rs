@@ -2,10 +2,10 @@
 //!
 //! A draw is one write transaction: claim the idempotency key, count the
 //! player's draw today and in total with guarded upserts (the limit is in
-//! the `WHERE`), roll, then try to take the rolled prize inside a savepoint
-//! (per-user cap, daily release cap, stock: each a guarded write, the stock
-//! row last); if any guard refuses, roll the savepoint back and give the
-//! fallback slot. Then the draw row, the award row and the stored answer,
+//! the `WHERE`), roll, then try to take the rolled prize (per-user cap,
+//! daily release cap, stock: each a guarded write, the stock row last); if
+//! any guard refuses, undo the guards already passed and give the fallback
+//! slot. Then the draw row, the award row and the stored answer,
 //! and commit.
 
 use rand::RngCore;
@@ -170,20 +170,25 @@ fn index_of(v: i64) -> Result<u32, StoreError> {
 }
 
 fn slot_from_row(r: &impl DbRow) -> Result<SlotRecord, StoreError> {
+    slot_from_row_at(r, 0)
+}
+
+/// A slot from SELECT_SLOTS's columns, starting at column `at`.
+fn slot_from_row_at(r: &impl DbRow, at: usize) -> Result<SlotRecord, StoreError> {
     Ok(SlotRecord {
-        index: index_of(r.int(0)?)?,
+        index: index_of(r.int(at)?)?,
         spec: SlotSpec {
-            name: r.text(1)?,
-            kind: kind_of(&r.text(2)?)?,
-            weight: r.int(3)?,
-            stock: r.int(4)?,
-            daily_cap: r.opt_int(6)?,
-            per_user_cap: r.opt_int(7)?,
-            reference: r.opt_text(8)?,
-            amount: r.int(9)?,
-            claim_days: r.int(10)?,
+            name: r.text(at + 1)?,
+            kind: kind_of(&r.text(at + 2)?)?,
+            weight: r.int(at + 3)?,
+            stock: r.int(at + 4)?,
+            daily_cap: r.opt_int(at + 6)?,
+            per_user_cap: r.opt_int(at + 7)?,
+            reference: r.opt_text(at + 8)?,
+            amount: r.int(at + 9)?,
+            claim_days: r.int(at + 10)?,
         },
-        remaining: r.int(5)?,
+        remaining: r.int(at + 5)?,
     })
 }
 
@@ -314,8 +319,10 @@ fn slot_args(id: Uuid, index: u32, s: &SlotSpec) -> Vec<Value> {
 }
 
 /// Tries to take one unit of `slot` for the player: every guard is a
-/// conditional write, the contended stock row last. `Err` only for database
-/// failures; a refused guard is the fallback reason.
+/// conditional write, the contended stock row last. A refused guard undoes
+/// the guards already passed in this transaction (cheaper than a savepoint
+/// on the common path, where nothing is refused) and is the fallback
+/// reason. `Err` only for database failures.
 async fn take_prize<T: DbTx>(
     tx: &mut T,
     cmd: &DrawCommand,
@@ -324,49 +331,70 @@ async fn take_prize<T: DbTx>(
 ) -> Result<FallbackReason, StoreError> {
     let campaign = cmd.campaign_id.to_string();
     let index = i64::from(slot.index);
-    if let Some(cap) = slot.spec.per_user_cap {
-        let ok = tx
-            .fetch_optional(
-                "INSERT INTO player_prize_count (campaign_id, slot_index, player_id, won) \
-                 VALUES ($1, $2, $3, 1) \
-                 ON CONFLICT (campaign_id, slot_index, player_id) \
-                 DO UPDATE SET won = player_prize_count.won + 1 WHERE player_prize_count.won < $4 \
-                 RETURNING won",
-                args![&campaign, index, &cmd.player_id, cap],
+    let mut user_counted = false;
+    let mut day_counted = false;
+    let refused = 'guards: {
+        if let Some(cap) = slot.spec.per_user_cap {
+            let ok = tx
+                .fetch_optional(
+                    "INSERT INTO player_prize_count (campaign_id, slot_index, player_id, won) \
+                     VALUES ($1, $2, $3, 1) \
+                     ON CONFLICT (campaign_id, slot_index, player_id) \
+                     DO UPDATE SET won = player_prize_count.won + 1 \
+                     WHERE player_prize_count.won < $4 RETURNING won",
+                    args![&campaign, index, &cmd.player_id, cap],
+                )
+                .await?;
+            if ok.is_none() {
+                break 'guards FallbackReason::UserCap;
+            }
+            user_counted = true;
+        }
+        if let Some(cap) = slot.spec.daily_cap {
+            let ok = tx
+                .fetch_optional(
+                    "INSERT INTO prize_daily_release (campaign_id, slot_index, day, released) \
+                     VALUES ($1, $2, $3, 1) \
+                     ON CONFLICT (campaign_id, slot_index, day) \
+                     DO UPDATE SET released = prize_daily_release.released + 1 \
+                     WHERE prize_daily_release.released < $4 RETURNING released",
+                    args![&campaign, index, day, cap],
+                )
+                .await?;
+            if ok.is_none() {
+                break 'guards FallbackReason::DailyCap;
+            }
+            day_counted = true;
+        }
+        let taken = tx
+            .execute(
+                "UPDATE prize_slot SET remaining = remaining - 1 \
+                 WHERE campaign_id = $1 AND slot_index = $2 AND remaining > 0",
+                args![&campaign, index],
             )
             .await?;
-        if ok.is_none() {
-            return Ok(FallbackReason::UserCap);
+        if taken == 1 {
+            return Ok(FallbackReason::None);
         }
-    }
-    if let Some(cap) = slot.spec.daily_cap {
-        let ok = tx
-            .fetch_optional(
-                "INSERT INTO prize_daily_release (campaign_id, slot_index, day, released) \
-                 VALUES ($1, $2, $3, 1) \
-                 ON CONFLICT (campaign_id, slot_index, day) \
-                 DO UPDATE SET released = prize_daily_release.released + 1 \
-                 WHERE prize_daily_release.released < $4 \
-                 RETURNING released",
-                args![&campaign, index, day, cap],
-            )
-            .await?;
-        if ok.is_none() {
-            return Ok(FallbackReason::DailyCap);
-        }
-    }
-    let taken = tx
-        .execute(
-            "UPDATE prize_slot SET remaining = remaining - 1 \
-             WHERE campaign_id = $1 AND slot_index = $2 AND remaining > 0",
-            args![&campaign, index],
+        FallbackReason::OutOfStock
+    };
+    if user_counted {
+        tx.execute(
+            "UPDATE player_prize_count SET won = won - 1 \
+             WHERE campaign_id = $1 AND slot_index = $2 AND player_id = $3",
+            args![&campaign, index, &cmd.player_id],
         )
         .await?;
-    Ok(if taken == 1 {
-        FallbackReason::None
-    } else {
-        FallbackReason::OutOfStock
-    })
+    }
+    if day_counted {
+        tx.execute(
+            "UPDATE prize_daily_release SET released = released - 1 \
+             WHERE campaign_id = $1 AND slot_index = $2 AND day = $3",
+            args![&campaign, index, day],
+        )
+        .await?;
+    }
+    Ok(refused)
 }
 
 impl<D: Db> Store<D> {
@@ -635,14 +663,20 @@ impl<D: Db> Store<D> {
         if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
             return Ok(Outcome::Replay(bytes));
         }
-        let r = fetch_one(
-            &mut tx,
-            "campaign",
-            "SELECT merchant_id, status, starts_at, ends_at, time_zone, draws_per_day, \
-             draws_total, fallback_slot, roll_secret FROM campaign WHERE campaign_id = $1",
-            args![&campaign],
-        )
-        .await?;
+        // The campaign and its slots in one round trip: one row per slot.
+        let rows = tx
+            .fetch_all(
+                "SELECT c.merchant_id, c.status, c.starts_at, c.ends_at, c.time_zone, \
+                 c.draws_per_day, c.draws_total, c.fallback_slot, c.roll_secret, \
+                 s.slot_index, s.name, s.kind, s.weight, s.initial_stock, s.remaining, \
+                 s.daily_cap, s.per_user_cap, s.reference, s.amount, s.claim_days \
+                 FROM campaign c JOIN prize_slot s ON s.campaign_id = c.campaign_id \
+                 WHERE c.campaign_id = $1 ORDER BY s.slot_index",
+                args![&campaign],
+            )
+            .await?;
+        // No rows: unknown, or a draft without slots (drafts are invisible).
+        let r = rows.first().ok_or(StoreError::NotFound("campaign"))?;
         if r.text(0)? != cmd.merchant_id {
             return Err(StoreError::PermissionDenied);
         }
@@ -686,11 +720,9 @@ impl<D: Db> Store<D> {
             .ok_or(Rejection::NoChancesLeft)?
             .int(0)?;
 
-        let slots = tx
-            .fetch_all(SELECT_SLOTS, args![&campaign])
-            .await?
+        let slots = rows
             .iter()
-            .map(slot_from_row)
+            .map(|r| slot_from_row_at(r, 9))
             .collect::<Result<Vec<_>, _>>()?;
         let weights: Vec<i64> = slots.iter().map(|s| s.spec.weight).collect();
         let input = RollInput {
@@ -705,14 +737,7 @@ impl<D: Db> Store<D> {
         let fallback = if rolled.spec.kind == PrizeKind::Thanks {
             FallbackReason::None
         } else {
-            tx.execute("SAVEPOINT take_prize", args![]).await?;
-            let reason = take_prize(&mut tx, cmd, &day, rolled).await?;
-            if reason != FallbackReason::None {
-                tx.execute("ROLLBACK TO SAVEPOINT take_prize", args![])
-                    .await?;
-            }
-            tx.execute("RELEASE SAVEPOINT take_prize", args![]).await?;
-            reason
+            take_prize(&mut tx, cmd, &day, rolled).await?
         };
         let given = if fallback == FallbackReason::None {
             rolled

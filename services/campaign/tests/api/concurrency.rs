@@ -129,7 +129,36 @@ async fn daily_and_per_user_caps_hold_under_concurrency(backend: Backend) {
     app.db.assert_stock_balances(&id).await;
 }
 
+async fn a_refused_guard_does_not_count_against_the_player(backend: Backend) {
+    // Arrange: 1 per day, 1 per player; every roll lands on the prize.
+    let app = spawn_app(backend).await;
+    let mut prize = slot("Kettle", PrizeKind::Physical, 1, 10);
+    prize.daily_cap = 1;
+    prize.per_user_cap = 1;
+    let c = app
+        .wheel(rules(1, 5), vec![prize, thanks(0)], 1, true)
+        .await;
+    let id = c.campaign_id;
+
+    // Act: ann takes today's unit; ben passes his per-user guard but is
+    // refused by the daily cap.
+    let ann = app.draw("ann", &id).await.expect("ann");
+    assert_eq!(ann.kind, PrizeKind::Physical as i32);
+    let ben = app.draw("ben", &id).await.expect("ben");
+    assert_eq!(ben.fallback_reason, FallbackReason::DailyCap as i32);
+
+    // Assert: tomorrow ben still has his one allowed unit; ann does not.
+    app.clock.advance(DAY);
+    let ben2 = app.draw("ben", &id).await.expect("ben tomorrow");
+    assert_eq!(ben2.kind, PrizeKind::Physical as i32, "{ben2:?}");
+    app.clock.advance(DAY);
+    let ann2 = app.draw("ann", &id).await.expect("ann later");
+    assert_eq!(ann2.fallback_reason, FallbackReason::UserCap as i32);
+    app.db.assert_stock_balances(&id).await;
+}
+
 both_backends!(
     two_hundred_draws_race_for_the_last_unit,
-    daily_and_per_user_caps_hold_under_concurrency
+    daily_and_per_user_caps_hold_under_concurrency,
+    a_refused_guard_does_not_count_against_the_player
 );
