@@ -238,6 +238,8 @@ async fn spawn_on(db: TestDb) -> TestApp {
     let settings = Settings {
         database_url: db.url.clone(),
         bootstrap_key_file: key_file.clone(),
+        // Tests run in parallel against one cluster: keep pools small.
+        pg_max_connections: 8,
         ..Settings::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -37,7 +37,7 @@ fn start_engine(db: &TestDb, port: u16) -> Child {
         .expect("start campaign-engine")
 }
 
-async fn acknowledged_draws_survive_kill_9(backend: Backend) {
+async fn acknowledged_draws_survive_kill_9_and_sigterm_drains(backend: Backend) {
     // Arrange: the real binary on a fresh database, with a wheel open now.
     let db = TestDb::new(backend).await;
     let port = free_port();
@@ -162,7 +162,7 @@ async fn acknowledged_draws_survive_kill_9(backend: Backend) {
 
     // Assert: after a restart, every acknowledged draw is in the ledger,
     // and a retry of each replays the exact same answer.
-    let mut child = start_engine(&db, port);
+    let child = start_engine(&db, port);
     let channel = wait_serving(addr).await;
     let mut client = pb::player_service_client::PlayerServiceClient::new(channel);
     for (_, _, bytes) in &acked {
@@ -185,8 +185,26 @@ async fn acknowledged_draws_survive_kill_9(backend: Backend) {
         );
     }
     db.assert_stock_balances(&id).await;
-    let _ = child.kill();
-    let _ = child.wait();
+
+    // SIGTERM drains and exits cleanly (status 0) within a few seconds.
+    let pid = child.id().to_string();
+    let sent = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill -TERM");
+    assert!(sent.success());
+    let status = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::task::spawn_blocking(move || {
+            let mut child = child;
+            child.wait()
+        }),
+    )
+    .await
+    .expect("engine exits after SIGTERM")
+    .expect("join")
+    .expect("wait");
+    assert!(status.success(), "exit status after SIGTERM: {status:?}");
 }
 
-both_backends!(acknowledged_draws_survive_kill_9);
+both_backends!(acknowledged_draws_survive_kill_9_and_sigterm_drains);
