@@ -2,14 +2,22 @@
 # Runs every test: unit tests, and the behavioural suite on SQLite and on a
 # throwaway PostgreSQL cluster started here (or the one in
 # CAMPAIGN_TEST_PG_URL). Fails, never skips, when PostgreSQL cannot start.
+# Ends with one line "tests: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${CAMPAIGN_TEST_PG_URL:-}" ]; then
-  read -r PGDIR CAMPAIGN_TEST_PG_URL < <(bash scripts/pg-throwaway.sh) \
-    || { echo "could not start a throwaway PostgreSQL cluster" >&2; exit 1; }
+  read -r PGDIR CAMPAIGN_TEST_PG_URL < <(bash scripts/pg-throwaway.sh) || true
   [ -n "${CAMPAIGN_TEST_PG_URL:-}" ] || { echo "could not start a throwaway PostgreSQL cluster" >&2; exit 1; }
   trap 'bash scripts/pg-throwaway.sh stop "$PGDIR"' EXIT
   export CAMPAIGN_TEST_PG_URL
   echo "throwaway PostgreSQL at $CAMPAIGN_TEST_PG_URL"
 fi
-cargo test --workspace "$@"
+log=$(mktemp)
+status=0
+cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
+[ "${PIPESTATUS[0]}" = 0 ] || status=1
+passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '^test result: .*; ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+rm -f "$log"
+echo "tests: $passed passed, $failed failed"
+exit $status
