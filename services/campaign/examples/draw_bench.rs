@@ -46,7 +46,7 @@ fn key() -> String {
 
 struct Stats {
     ok: usize,
-    errors: usize,
+    errors: std::collections::BTreeMap<String, usize>,
     lat_us: Vec<u64>,
     secs: f64,
 }
@@ -61,7 +61,7 @@ impl Stats {
                 .unwrap_or(0)
         };
         println!(
-            "{name:<28} {:>9.0} draws/s  p50 {:>6} us  p99 {:>6} us  p99.9 {:>6} us  ok {} errors {}",
+            "{name:<28} {:>9.0} draws/s  p50 {:>6} us  p99 {:>6} us  p99.9 {:>6} us  ok {}  errors {:?}",
             self.ok as f64 / self.secs,
             p(0.50),
             p(0.99),
@@ -145,7 +145,7 @@ async fn new_wheel(
 async fn closed_loop<F, Fut>(in_flight: usize, secs: u64, call: F) -> Stats
 where
     F: Fn(usize, u64) -> Fut + Send + Sync + Clone + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
+    Fut: std::future::Future<Output = Result<(), String>> + Send,
 {
     let deadline = Instant::now() + Duration::from_secs(secs);
     let start = Instant::now();
@@ -153,15 +153,16 @@ where
     for t in 0..in_flight {
         let call = call.clone();
         set.spawn(async move {
-            let (mut ok, mut errors, mut lat) = (0, 0, Vec::new());
+            let (mut ok, mut errors, mut lat) = (0, std::collections::BTreeMap::new(), Vec::new());
             let mut n = 0u64;
             while Instant::now() < deadline {
                 let t0 = Instant::now();
-                if call(t, n).await {
-                    ok += 1;
-                    lat.push(t0.elapsed().as_micros() as u64);
-                } else {
-                    errors += 1;
+                match call(t, n).await {
+                    Ok(()) => {
+                        ok += 1;
+                        lat.push(t0.elapsed().as_micros() as u64);
+                    }
+                    Err(code) => *errors.entry(code).or_insert(0) += 1,
                 }
                 n += 1;
             }
@@ -170,13 +171,15 @@ where
     }
     let mut s = Stats {
         ok: 0,
-        errors: 0,
+        errors: Default::default(),
         lat_us: Vec::new(),
         secs: 0.0,
     };
     while let Some(Ok((ok, errors, lat))) = set.join_next().await {
         s.ok += ok;
-        s.errors += errors;
+        for (code, n) in errors {
+            *s.errors.entry(code).or_insert(0) += n;
+        }
         s.lat_us.extend(lat);
     }
     s.secs = start.elapsed().as_secs_f64();
@@ -201,7 +204,7 @@ async fn direct<D: Db>(
                 now: SystemClock.now_ms(),
             };
             let Ok(k) = IdempotencyKey::parse(&key()) else {
-                return false;
+                return Err("bad key".into());
             };
             let idem = Idempotency {
                 scope: format!("player:{merchant}:{}", cmd.player_id),
@@ -209,7 +212,11 @@ async fn direct<D: Db>(
                 key: k,
                 fingerprint: vec![0; 32],
             };
-            store.draw(&cmd, &idem, |_| Vec::new()).await.is_ok()
+            store
+                .draw(&cmd, &idem, |_| Vec::new())
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
         }
     })
     .await
@@ -233,6 +240,24 @@ async fn main() -> anyhow::Result<()> {
         campaign::config::redact_url(&url)
     );
 
+    // A merchant of its own, so the bench runs on any database, new or not.
+    let admin_key = if url.starts_with("sqlite:") {
+        let db = SqliteDb::connect(&url).await?;
+        let k = Store::new(db.clone())
+            .create_merchant("bench", SystemClock.now_ms())
+            .await?
+            .1;
+        db.close().await;
+        k.full
+    } else {
+        let db = PgDb::connect(&url, 2).await?;
+        let k = Store::new(db.clone())
+            .create_merchant("bench", SystemClock.now_ms())
+            .await?
+            .1;
+        db.close().await;
+        k.full
+    };
     let settings = Settings {
         database_url: url.clone(),
         bootstrap_key_file: dir.join("admin.key"),
@@ -254,7 +279,6 @@ async fn main() -> anyhow::Result<()> {
         if let Ok(c) = Channel::from_shared(format!("http://{addr}"))?
             .connect()
             .await
-            && dir.join("admin.key").exists()
         {
             channel = Some(c);
             break;
@@ -262,17 +286,15 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let channel = channel.context("engine did not start")?;
-    let admin_key = std::fs::read_to_string(dir.join("admin.key"))?
-        .trim()
-        .to_owned();
     let mut admin = AdminServiceClient::new(channel.clone());
     let secret = vec![3u8; 32];
+    let issuer = format!("bench-{}", uuid::Uuid::new_v4());
     admin
         .set_player_token_key(with(
             &admin_key,
             pb::SetPlayerTokenKeyRequest {
                 idempotency_key: key(),
-                issuer: "bench".into(),
+                issuer: issuer.clone(),
                 secret: secret.clone(),
             },
         ))
@@ -289,7 +311,7 @@ async fn main() -> anyhow::Result<()> {
                 sign_player_token(
                     &secret,
                     &PlayerClaims {
-                        iss: "bench".into(),
+                        iss: issuer.clone(),
                         aud: "campaign-engine".into(),
                         sub: format!("grpc-{i}"),
                         iat: s,
@@ -319,7 +341,8 @@ async fn main() -> anyhow::Result<()> {
                         },
                     ))
                     .await
-                    .is_ok()
+                    .map(drop)
+                    .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
             }
         })
         .await
