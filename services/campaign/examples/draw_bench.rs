@@ -186,14 +186,15 @@ where
     s
 }
 
+/// The baseline: the same draw transaction on the store, no gRPC.
 async fn direct<D: Db>(
     store: Store<D>,
-    merchant: String,
     campaign: uuid::Uuid,
     in_flight: usize,
     secs: u64,
-) -> Stats {
-    closed_loop(in_flight, secs, move |t, n| {
+) -> anyhow::Result<Stats> {
+    let merchant = store.campaign_merchant(campaign).await?;
+    let stats = closed_loop(in_flight, secs, move |t, n| {
         let (store, merchant) = (store.clone(), merchant.clone());
         async move {
             let cmd = DrawCommand {
@@ -219,7 +220,16 @@ async fn direct<D: Db>(
                 .map_err(|e| e.to_string())
         }
     })
-    .await
+    .await;
+    Ok(stats)
+}
+
+/// A merchant of the bench's own, so any database will do; its admin key.
+async fn bench_merchant<D: Db>(db: D) -> anyhow::Result<String> {
+    let (_, key) = Store::new(db)
+        .create_merchant("bench", SystemClock.now_ms())
+        .await?;
+    Ok(key.full)
 }
 
 #[tokio::main]
@@ -242,21 +252,9 @@ async fn main() -> anyhow::Result<()> {
 
     // A merchant of its own, so the bench runs on any database, new or not.
     let admin_key = if url.starts_with("sqlite:") {
-        let db = SqliteDb::connect(&url).await?;
-        let k = Store::new(db.clone())
-            .create_merchant("bench", SystemClock.now_ms())
-            .await?
-            .1;
-        db.close().await;
-        k.full
+        bench_merchant(SqliteDb::connect(&url).await?).await?
     } else {
-        let db = PgDb::connect(&url, 2).await?;
-        let k = Store::new(db.clone())
-            .create_merchant("bench", SystemClock.now_ms())
-            .await?
-            .1;
-        db.close().await;
-        k.full
+        bench_merchant(PgDb::connect(&url, 2).await?).await?
     };
     let settings = Settings {
         database_url: url.clone(),
@@ -351,19 +349,21 @@ async fn main() -> anyhow::Result<()> {
     // Baseline: the same transaction straight on the store, no gRPC.
     let campaign_uuid = uuid::Uuid::parse_str(&direct_campaign)?;
     let base = if url.starts_with("sqlite:") {
-        let db = SqliteDb::connect(&url).await?;
-        let store = Store::new(db.clone());
-        let m = store.campaign_merchant(campaign_uuid).await?;
-        let s = direct(store, m, campaign_uuid, in_flight, secs).await;
-        db.close().await;
-        s
+        direct(
+            Store::new(SqliteDb::connect(&url).await?),
+            campaign_uuid,
+            in_flight,
+            secs,
+        )
+        .await?
     } else {
-        let db = PgDb::connect(&url, 16).await?;
-        let store = Store::new(db.clone());
-        let m = store.campaign_merchant(campaign_uuid).await?;
-        let s = direct(store, m, campaign_uuid, in_flight, secs).await;
-        db.close().await;
-        s
+        direct(
+            Store::new(PgDb::connect(&url, 16).await?),
+            campaign_uuid,
+            in_flight,
+            secs,
+        )
+        .await?
     };
 
     grpc.print("engine over gRPC");

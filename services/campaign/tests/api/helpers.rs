@@ -76,64 +76,57 @@ impl TestDb {
         Self { backend, url, dir }
     }
 
-    /// Runs a query whose rows are (i64, i64) pairs, binding `$1`.
-    pub async fn pairs(&self, sql: &'static str, arg: &str) -> Vec<(i64, i64)> {
+    /// Runs a query binding `$1` whose columns are all integers.
+    pub async fn int_rows(&self, sql: &'static str, arg: &str) -> Vec<Vec<i64>> {
+        fn ints<R: Row>(rows: Vec<R>) -> Vec<Vec<i64>>
+        where
+            usize: sqlx::ColumnIndex<R>,
+            i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        {
+            rows.iter()
+                .map(|r| (0..r.len()).map(|i| r.get::<i64, _>(i)).collect())
+                .collect()
+        }
         match self.backend {
             Backend::Sqlite => {
                 let mut c = sqlx::SqliteConnection::connect(&self.url)
                     .await
                     .expect("open sqlite");
-                sqlx::query(sql)
-                    .bind(arg)
-                    .fetch_all(&mut c)
-                    .await
-                    .expect("query")
-                    .iter()
-                    .map(|r| (r.get::<i64, _>(0), r.get::<i64, _>(1)))
-                    .collect()
+                ints(
+                    sqlx::query(sql)
+                        .bind(arg)
+                        .fetch_all(&mut c)
+                        .await
+                        .expect("query"),
+                )
             }
             Backend::Postgres => {
                 let mut c = sqlx::PgConnection::connect(&self.url)
                     .await
                     .expect("open pg");
-                sqlx::query(sql)
-                    .bind(arg)
-                    .fetch_all(&mut c)
-                    .await
-                    .expect("query")
-                    .iter()
-                    .map(|r| (r.get::<i64, _>(0), r.get::<i64, _>(1)))
-                    .collect()
+                ints(
+                    sqlx::query(sql)
+                        .bind(arg)
+                        .fetch_all(&mut c)
+                        .await
+                        .expect("query"),
+                )
             }
         }
     }
 
-    /// One i64 from a query binding `$1`.
+    /// Rows of two integer columns.
+    pub async fn pairs(&self, sql: &'static str, arg: &str) -> Vec<(i64, i64)> {
+        self.int_rows(sql, arg)
+            .await
+            .iter()
+            .map(|r| (r[0], r[1]))
+            .collect()
+    }
+
+    /// One integer.
     pub async fn scalar(&self, sql: &'static str, arg: &str) -> i64 {
-        match self.backend {
-            Backend::Sqlite => {
-                let mut c = sqlx::SqliteConnection::connect(&self.url)
-                    .await
-                    .expect("open sqlite");
-                sqlx::query(sql)
-                    .bind(arg)
-                    .fetch_one(&mut c)
-                    .await
-                    .expect("query")
-                    .get(0)
-            }
-            Backend::Postgres => {
-                let mut c = sqlx::PgConnection::connect(&self.url)
-                    .await
-                    .expect("open pg");
-                sqlx::query(sql)
-                    .bind(arg)
-                    .fetch_one(&mut c)
-                    .await
-                    .expect("query")
-                    .get(0)
-            }
-        }
+        self.int_rows(sql, arg).await[0][0]
     }
 
     /// Invariant 1 for every slot of a campaign: won + remaining == initial,
