@@ -820,6 +820,29 @@ mod tests {
     }
 
     #[test]
+    fn odds_follow_the_published_weights() {
+        // Weights 1 : 10 : 89 over 100k rolls; chi-square, 2 dof, p < 0.001
+        // critical value 13.8. The thin slot still shows up (~1,000 times).
+        let secret = [9u8; 32];
+        let weights = [1i64, 10, 89];
+        let n = 100_000i64;
+        let mut counts = [0i64; 3];
+        for s in 1..=n {
+            let roll = draw_roll(&secret, &input(s), total_weight(&weights));
+            counts[slot_for_roll(&weights, roll).expect("in range")] += 1;
+        }
+        let chi: f64 = counts
+            .iter()
+            .zip(weights)
+            .map(|(c, w)| {
+                let e = n as f64 * w as f64 / 100.0;
+                (*c as f64 - e).powi(2) / e
+            })
+            .sum();
+        assert!(chi < 13.8, "chi-square {chi} counts {counts:?}");
+    }
+
+    #[test]
     fn message_encoding_is_unambiguous() {
         let a = RollInput {
             player_id: "ab",
