@@ -101,7 +101,15 @@ impl<D: Db> AdminService for AdminApi<D> {
                         label,
                         s.clock.now_ms(),
                         &idem,
-                        |k| convert(k).encode_to_vec(),
+                        // The secret never rests in the database: the stored
+                        // answer that a retry replays leaves it out.
+                        |k| {
+                            pb::CreateApiKeyResponse {
+                                api_key: String::new(),
+                                ..convert(k)
+                            }
+                            .encode_to_vec()
+                        },
                     )
                     .await?;
                 respond(out, convert)

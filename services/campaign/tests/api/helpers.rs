@@ -115,6 +115,34 @@ impl TestDb {
         }
     }
 
+    /// How many stored idempotency answers contain `needle` (raw bytes).
+    pub async fn stored_answers_containing(&self, needle: &[u8]) -> usize {
+        let answers: Vec<Vec<u8>> = match self.backend {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("open sqlite");
+                sqlx::query_scalar("SELECT response FROM idempotency WHERE response IS NOT NULL")
+                    .fetch_all(&mut c)
+                    .await
+                    .expect("query")
+            }
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&self.url)
+                    .await
+                    .expect("open pg");
+                sqlx::query_scalar("SELECT response FROM idempotency WHERE response IS NOT NULL")
+                    .fetch_all(&mut c)
+                    .await
+                    .expect("query")
+            }
+        };
+        answers
+            .iter()
+            .filter(|a| a.windows(needle.len()).any(|w| w == needle))
+            .count()
+    }
+
     /// Rows of two integer columns.
     pub async fn pairs(&self, sql: &'static str, arg: &str) -> Vec<(i64, i64)> {
         self.int_rows(sql, arg)

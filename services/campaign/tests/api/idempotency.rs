@@ -97,7 +97,8 @@ async fn retries_replay_and_conflicting_reuse_is_refused(backend: Backend) {
         None,
     );
 
-    // A retried CreateApiKey returns the same key (not a second one).
+    // A retried CreateApiKey returns the same key (not a second one), and
+    // its secret is stored nowhere: the replay leaves it out.
     let kreq = pb::CreateApiKeyRequest {
         idempotency_key: key(),
         role: pb::Role::Auditor as i32,
@@ -116,7 +117,15 @@ async fn retries_replay_and_conflicting_reuse_is_refused(backend: Backend) {
         .await
         .expect("key")
         .into_inner();
-    assert_eq!(k1.api_key, k2.api_key);
+    assert_eq!(k1.key, k2.key);
+    assert!(k1.api_key.starts_with("cek_"));
+    assert!(k2.api_key.is_empty());
+    let secret = k1.api_key.rsplit('_').next().expect("secret");
+    assert_eq!(
+        app.db.stored_answers_containing(secret.as_bytes()).await,
+        0,
+        "the API key secret is stored in an idempotency answer"
+    );
 
     // A refused request stores nothing under its key: after a rejection the
     // same key can succeed once the cause is gone.
