@@ -48,12 +48,7 @@ pub enum ServerError {
     Transport(#[from] tonic::transport::Error),
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
-    #[error("writing the bootstrap key file {0}: {1}")]
-    BootstrapFile(String, std::io::Error),
 }
-
-/// Where the first admin key went, if this start created it.
-pub type Bootstrapped = Option<std::path::PathBuf>;
 
 /// Runs the engine on `listener` until `shutdown` resolves.
 pub async fn run(
@@ -98,10 +93,17 @@ async fn serve<D: Db>(
     clock: Arc<dyn Clock>,
 ) -> Result<(), ServerError> {
     let store = Store::new(db);
-    if let Some((merchant, key)) = store.bootstrap(clock.now_ms()).await? {
-        let path = &settings.bootstrap_key_file;
-        write_key_file(path, &key.full)
-            .map_err(|e| ServerError::BootstrapFile(path.display().to_string(), e))?;
+    let path = &settings.bootstrap_key_file;
+    let persist = |key: &store::access::CreatedKey| {
+        write_key_file(path, &key.full).map_err(|e| {
+            format!(
+                "writing the first admin key to {}: {e} (remove a stale file or set \
+                 CAMPAIGN_BOOTSTRAP_KEY_FILE)",
+                path.display()
+            )
+        })
+    };
+    if let Some((merchant, key)) = store.bootstrap(clock.now_ms(), persist).await? {
         tracing::info!(merchant.id = %merchant, key.id = %key.record.key_id, file = %path.display(),
             "empty database: created the default merchant and its first admin API key");
     }

@@ -64,7 +64,9 @@ impl From<StoreError> for Status {
                     "database busy or unavailable; retry with the same idempotency key",
                 )
             }
-            e @ (StoreError::Database(_) | StoreError::Corrupt(_)) => internal(&e),
+            e @ (StoreError::Database(_) | StoreError::Corrupt(_) | StoreError::Bootstrap(_)) => {
+                internal(&e)
+            }
         }
     }
 }

@@ -56,6 +56,9 @@ fn key_from_row(r: &impl DbRow) -> Result<ApiKeyRecord, StoreError> {
     })
 }
 
+/// The merchant created on an empty database.
+pub const DEFAULT_MERCHANT_ID: &str = "00000000-0000-7000-8000-000000000001";
+
 fn random_key() -> ([u8; 8], [u8; 32]) {
     let mut rng = rand::rng();
     let mut id = [0u8; 8];
@@ -132,8 +135,16 @@ impl<D: Db> Store<D> {
     }
 
     /// On an empty database, creates the default merchant and its first
-    /// admin key; otherwise does nothing.
-    pub async fn bootstrap(&self, now: Millis) -> Result<Option<(String, CreatedKey)>, StoreError> {
+    /// admin key, and hands the key to `persist` (which writes it where the
+    /// operator can read it) *before* committing: if `persist` fails nothing
+    /// is created, so the next start tries again instead of leaving a
+    /// merchant whose only admin key was never shown. Replicas starting at
+    /// once on PostgreSQL race on the default merchant's fixed id; one wins.
+    pub async fn bootstrap(
+        &self,
+        now: Millis,
+        persist: impl FnOnce(&CreatedKey) -> Result<(), String> + Send,
+    ) -> Result<Option<(String, CreatedKey)>, StoreError> {
         let mut tx = self.db.begin_write().await?;
         let any = tx
             .fetch_optional("SELECT merchant_id FROM merchant LIMIT 1", args![])
@@ -141,23 +152,28 @@ impl<D: Db> Store<D> {
         if any.is_some() {
             return Ok(None);
         }
-        let merchant_id = new_id();
-        tx.execute(
-            "INSERT INTO merchant (merchant_id, name, created_at) VALUES ($1, $2, $3)",
-            args![&merchant_id, "default", now],
-        )
-        .await?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO merchant (merchant_id, name, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (merchant_id) DO NOTHING",
+                args![DEFAULT_MERCHANT_ID, "default", now],
+            )
+            .await?;
+        if inserted == 0 {
+            return Ok(None);
+        }
         let key = insert_key(
             &mut tx,
-            &merchant_id,
+            DEFAULT_MERCHANT_ID,
             Role::Admin,
             None,
             "bootstrap admin",
             now,
         )
         .await?;
+        persist(&key).map_err(StoreError::Bootstrap)?;
         tx.commit().await?;
-        Ok(Some((merchant_id, key)))
+        Ok(Some((DEFAULT_MERCHANT_ID.to_owned(), key)))
     }
 
     #[tracing::instrument(skip_all)]

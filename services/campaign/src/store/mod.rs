@@ -44,6 +44,9 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database error: {0}")]
     Database(String),
+    /// The first admin key could not be handed over; nothing was created.
+    #[error("bootstrap: {0}")]
+    Bootstrap(String),
     /// A stored value the engine does not understand.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),

@@ -577,8 +577,60 @@ async fn health_and_reflection_are_served(backend: Backend) {
     app.stop().await;
 }
 
+async fn bootstrap_hands_over_the_key_before_committing(backend: Backend) {
+    use std::sync::Arc;
+    // Arrange: a stale key file where the first admin key must go.
+    let db = TestDb::new(backend).await;
+    let key_file = db.dir.join("admin.key");
+    std::fs::write(&key_file, "stale").expect("stale file");
+    let settings = campaign::config::Settings {
+        database_url: db.url.clone(),
+        bootstrap_key_file: key_file.clone(),
+        pg_max_connections: 2,
+        ..Default::default()
+    };
+    let start = |settings| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        // Shut down as soon as it serves: only the start-up matters here.
+        campaign::run(
+            settings,
+            listener,
+            async {},
+            Arc::new(campaign::clock::ManualClock::new(T0)),
+        )
+        .await
+    };
+
+    // Act + Assert: the start fails clearly and creates nothing ...
+    let e = start(settings.clone())
+        .await
+        .expect_err("cannot hand over the key");
+    assert!(e.to_string().contains("first admin key"), "{e}");
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM merchant WHERE $1 = $1", "x")
+            .await,
+        0
+    );
+    // ... so once the stale file is gone, the next start bootstraps.
+    std::fs::remove_file(&key_file).expect("remove");
+    start(settings.clone()).await.expect("bootstrap");
+    let key = std::fs::read_to_string(&key_file).expect("key file");
+    assert!(key.starts_with("cek_"));
+    // A later start leaves the key and the merchant alone.
+    start(settings).await.expect("restart");
+    assert_eq!(std::fs::read_to_string(&key_file).expect("key file"), key);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM merchant WHERE $1 = $1", "x")
+            .await,
+        1
+    );
+}
+
 both_backends!(
     every_rpc_refuses_the_wrong_caller,
     api_keys_are_hashed_listed_and_revocable,
-    health_and_reflection_are_served
+    health_and_reflection_are_served,
+    bootstrap_hands_over_the_key_before_committing
 );
