@@ -202,7 +202,6 @@ async fn direct<D: Db>(
                 player_id: format!("direct-{t}-{}", n / 5000),
                 campaign_id: campaign,
                 channel: None,
-                now: SystemClock.now_ms(),
             };
             let Ok(k) = IdempotencyKey::parse(&key()) else {
                 return Err("bad key".into());
@@ -214,7 +213,7 @@ async fn direct<D: Db>(
                 fingerprint: vec![0; 32],
             };
             store
-                .draw(&cmd, &idem, |_| Vec::new())
+                .draw(&cmd, &SystemClock, &idem, |_| Vec::new())
                 .await
                 .map(drop)
                 .map_err(|e| e.to_string())

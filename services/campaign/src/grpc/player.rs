@@ -75,11 +75,12 @@ impl<D: Db> PlayerService for PlayerApi<D> {
                     player_id: player.to_owned(),
                     campaign_id: id,
                     channel: Some(channel.to_owned()).filter(|c| !c.is_empty()),
-                    now: s.clock.now_ms(),
                 };
                 let out = s
                     .store
-                    .draw(&cmd, &idem, |d| draw_to_proto(d).encode_to_vec())
+                    .draw(&cmd, s.clock.as_ref(), &idem, |d| {
+                        draw_to_proto(d).encode_to_vec()
+                    })
                     .await?;
                 respond(out, draw_to_proto)
             }

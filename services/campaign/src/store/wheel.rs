@@ -16,6 +16,7 @@ use super::{
     db::{Db, DbRow, DbTx, Value, args, fetch_one},
     finish, new_id, parse_uuid,
 };
+use crate::clock::Clock;
 use crate::domain::{
     Millis, Rejection,
     idempotency::Idempotency,
@@ -139,7 +140,6 @@ pub struct DrawCommand {
     pub player_id: String,
     pub campaign_id: Uuid,
     pub channel: Option<String>,
-    pub now: Millis,
 }
 
 const SELECT_CAMPAIGN: &str = "SELECT campaign_id, merchant_id, name, status, starts_at, ends_at, \
@@ -654,12 +654,15 @@ impl<D: Db> Store<D> {
     pub async fn draw(
         &self,
         cmd: &DrawCommand,
+        clock: &dyn Clock,
         idem: &Idempotency,
         encode: impl FnOnce(&DrawOutcome) -> Vec<u8> + Send,
     ) -> Result<Outcome<DrawOutcome>, StoreError> {
-        let now = cmd.now;
         let campaign = cmd.campaign_id.to_string();
         let mut tx = self.db.begin_write().await?;
+        // "Now" once the write lock is held: waiting for it must not let a
+        // draw land outside the window or on the wrong campaign day.
+        let now = clock.now_ms();
         if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
             return Ok(Outcome::Replay(bytes));
         }
