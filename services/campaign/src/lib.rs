@@ -28,14 +28,15 @@ pub mod telemetry;
 use std::{future::Future, path::Path, sync::Arc, time::Duration};
 
 use engine_proto::campaign::v1::{
-    admin_service_server::AdminServiceServer, player_service_server::PlayerServiceServer,
+    admin_service_server::AdminServiceServer, audit_service_server::AuditServiceServer,
+    player_service_server::PlayerServiceServer,
 };
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use clock::Clock;
 use config::Settings;
-use grpc::{Shared, admin::AdminApi, auth::Authenticator, player::PlayerApi};
+use grpc::{Shared, admin::AdminApi, audit::AuditApi, auth::Authenticator, player::PlayerApi};
 use store::{Store, StoreError, db::Db, postgres::PgDb, sqlite::SqliteDb};
 
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +152,7 @@ async fn serve<D: Db>(
         .add_service(health_service)
         .add_service(reflection)
         .add_service(AdminServiceServer::new(AdminApi::new(shared.clone())))
+        .add_service(AuditServiceServer::new(AuditApi::new(shared.clone())))
         .add_service(PlayerServiceServer::new(PlayerApi::new(shared)))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;

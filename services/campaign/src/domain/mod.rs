@@ -6,6 +6,7 @@
 //! the transport layer converts protos into the validated types defined here.
 
 pub mod credential;
+pub mod fairness;
 pub mod idempotency;
 pub mod wheel;
 
@@ -83,4 +84,6 @@ pub enum Rejection {
     IssuerTaken,
     #[error("a campaign with this id already exists")]
     CampaignExists,
+    #[error("the campaign is not published yet; there is nothing to verify")]
+    NotPublished,
 }

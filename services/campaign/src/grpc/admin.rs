@@ -377,7 +377,7 @@ impl<D: Db> AdminService for AdminApi<D> {
                 let who = s.auth.authenticate(request.metadata()).await?;
                 let merchant = who.admin_or_auditor()?;
                 let id = uuid_field("campaign_id", &request.get_ref().campaign_id)?;
-                let c = s.store.get_campaign(merchant, id).await?;
+                let c = s.store.get_campaign(merchant, id, s.clock.now_ms()).await?;
                 Ok(Response::new(campaign_to_proto(&c)))
             }
             .await,

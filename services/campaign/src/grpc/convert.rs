@@ -17,7 +17,10 @@ use crate::{
     },
     store::{
         access::ApiKeyRecord,
-        wheel::{AwardRecord, AwardStatus, CampaignRecord, DrawOutcome, Shipping, SlotRecord},
+        wheel::{
+            AwardRecord, AwardStatus, CampaignRecord, DrawOutcome, FairnessRecord, Shipping,
+            SlotRecord,
+        },
     },
 };
 
@@ -209,6 +212,17 @@ pub fn campaign_to_proto(c: &CampaignRecord) -> pb::Campaign {
         slots: c.slots.iter().map(slot_to_proto).collect(),
         fallback_slot: c.fallback_slot,
         created_at_ms: c.created_at,
+        fairness: c.fairness.as_ref().map(fairness_to_proto),
+    }
+}
+
+fn fairness_to_proto(f: &FairnessRecord) -> pb::Fairness {
+    pb::Fairness {
+        prize_table_json: f.prize_table.clone(),
+        prize_table_hash: f.prize_table_hash.clone(),
+        seed_commitment: f.seed_commitment.clone(),
+        published_at_ms: f.published_at,
+        revealed_seed: f.revealed_seed.clone().unwrap_or_default(),
     }
 }
 
@@ -234,6 +248,7 @@ pub fn wheel_to_proto(c: &CampaignRecord) -> pb::Wheel {
             .collect(),
         fallback_slot: c.fallback_slot.unwrap_or(0),
         fallback_rule: crate::domain::wheel::FALLBACK_RULE.to_owned(),
+        fairness: c.fairness.as_ref().map(fairness_to_proto),
     }
 }
 

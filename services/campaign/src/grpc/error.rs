@@ -34,7 +34,8 @@ pub fn rejection(r: Rejection) -> Status {
         | Rejection::ClaimExpired
         | Rejection::NotShippable(_)
         | Rejection::IdempotencyKeyReused
-        | Rejection::AlreadyRevoked => Code::FailedPrecondition,
+        | Rejection::AlreadyRevoked
+        | Rejection::NotPublished => Code::FailedPrecondition,
     };
     Status::new(code, r.to_string())
 }

@@ -3,6 +3,7 @@
 //! and maps errors with one exhaustive function (`error.rs`). No SQL here.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod convert;
 pub mod error;

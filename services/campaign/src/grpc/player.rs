@@ -42,7 +42,7 @@ impl<D: Db> PlayerService for PlayerApi<D> {
                 let who = s.auth.authenticate(request.metadata()).await?;
                 let (merchant, _) = who.player()?;
                 let id = uuid_field("campaign_id", &request.get_ref().campaign_id)?;
-                let c = s.store.get_campaign(merchant, id).await?;
+                let c = s.store.get_campaign(merchant, id, s.clock.now_ms()).await?;
                 if c.status == CampaignStatus::Draft {
                     // Drafts are invisible to players.
                     return Err(StoreError::NotFound("campaign").into());

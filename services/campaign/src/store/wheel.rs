@@ -19,6 +19,7 @@ use super::{
 use crate::clock::Clock;
 use crate::domain::{
     Millis, Rejection,
+    fairness::{canonical_prize_table, player_pseudonym, prize_table_hash, seed_commitment},
     idempotency::Idempotency,
     wheel::{
         CampaignStatus, FallbackReason, MAX_SLOTS, PrizeKind, RollInput, SlotSpec, Transition,
@@ -41,6 +42,18 @@ impl SlotRecord {
     }
 }
 
+/// What a published wheel committed to, and the seed once revealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FairnessRecord {
+    /// Canonical JSON of the prize table and rules (FAIRNESS.md).
+    pub prize_table: String,
+    pub prize_table_hash: Vec<u8>,
+    pub seed_commitment: Vec<u8>,
+    pub published_at: Millis,
+    /// Set when the campaign has ended (by an admin or by its window).
+    pub revealed_seed: Option<Vec<u8>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CampaignRecord {
     pub id: Uuid,
@@ -50,6 +63,8 @@ pub struct CampaignRecord {
     pub fallback_slot: Option<u32>,
     pub created_at: Millis,
     pub slots: Vec<SlotRecord>,
+    /// Present once published.
+    pub fairness: Option<FairnessRecord>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +148,33 @@ pub struct DrawOutcome {
     pub drawn_at: Millis,
 }
 
+/// One draw as the ledger holds it, with every input of its roll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerDraw {
+    pub ledger_seq: i64,
+    pub draw_id: String,
+    pub player_pseudonym: String,
+    pub draw_sequence: i64,
+    pub day: String,
+    pub drawn_at: Millis,
+    pub roll: i64,
+    pub rolled_slot: u32,
+    pub awarded_slot: u32,
+    pub fallback: String,
+}
+
+/// What an export streams, in order: the campaign, its draws in ledger
+/// order, then the stock as of the same snapshot.
+#[derive(Debug, Clone)]
+pub enum ExportItem {
+    Campaign(Box<CampaignRecord>),
+    Draw(LedgerDraw),
+    Stock {
+        draws: i64,
+        remaining: Vec<(u32, i64)>,
+    },
+}
+
 /// Who draws, where, when.
 #[derive(Debug, Clone)]
 pub struct DrawCommand {
@@ -142,8 +184,12 @@ pub struct DrawCommand {
     pub channel: Option<String>,
 }
 
+// The seed is read only once revealed: the campaign has ended, or its
+// window is over at $2 (now).
 const SELECT_CAMPAIGN: &str = "SELECT campaign_id, merchant_id, name, status, starts_at, ends_at, \
-     time_zone, draws_per_day, draws_total, fallback_slot, created_at \
+     time_zone, draws_per_day, draws_total, fallback_slot, created_at, prize_table, \
+     prize_table_hash, seed_commitment, published_at, \
+     CASE WHEN status = 'ended' OR ends_at <= $2 THEN roll_secret END \
      FROM campaign WHERE campaign_id = $1";
 const SELECT_SLOTS: &str = "SELECT slot_index, name, kind, weight, initial_stock, remaining, \
      daily_cap, per_user_cap, reference, amount, claim_days \
@@ -222,8 +268,29 @@ fn award_from_row(r: &impl DbRow) -> Result<(AwardRecord, String), StoreError> {
     ))
 }
 
-async fn load_campaign<T: DbTx>(tx: &mut T, id: Uuid) -> Result<CampaignRecord, StoreError> {
-    let r = fetch_one(tx, "campaign", SELECT_CAMPAIGN, args![id.to_string()]).await?;
+async fn load_campaign<T: DbTx>(
+    tx: &mut T,
+    id: Uuid,
+    now: Millis,
+) -> Result<CampaignRecord, StoreError> {
+    let r = fetch_one(tx, "campaign", SELECT_CAMPAIGN, args![id.to_string(), now]).await?;
+    let fairness = match (
+        r.opt_text(11)?,
+        r.opt_bytes(12)?,
+        r.opt_bytes(13)?,
+        r.opt_int(14)?,
+    ) {
+        (Some(prize_table), Some(prize_table_hash), Some(seed_commitment), Some(published_at)) => {
+            Some(FairnessRecord {
+                prize_table,
+                prize_table_hash,
+                seed_commitment,
+                published_at,
+                revealed_seed: r.opt_bytes(15)?,
+            })
+        }
+        _ => None,
+    };
     let slots = tx
         .fetch_all(SELECT_SLOTS, args![id.to_string()])
         .await?
@@ -245,6 +312,7 @@ async fn load_campaign<T: DbTx>(tx: &mut T, id: Uuid) -> Result<CampaignRecord, 
         fallback_slot: r.opt_int(9)?.map(index_of).transpose()?,
         created_at: r.int(10)?,
         slots,
+        fairness,
     })
 }
 
@@ -294,8 +362,9 @@ async fn own_campaign<T: DbTx>(
     tx: &mut T,
     merchant_id: &str,
     id: Uuid,
+    now: Millis,
 ) -> Result<CampaignRecord, StoreError> {
-    let c = load_campaign(tx, id).await?;
+    let c = load_campaign(tx, id, now).await?;
     if c.merchant_id != merchant_id {
         return Err(StoreError::PermissionDenied);
     }
@@ -432,7 +501,7 @@ impl<D: Db> Store<D> {
             ],
         )
         .await?;
-        let c = load_campaign(&mut tx, id).await?;
+        let c = load_campaign(&mut tx, id, now).await?;
         finish(tx, idem, encode(&c)).await?;
         Ok(Outcome::Fresh(c))
     }
@@ -470,7 +539,7 @@ impl<D: Db> Store<D> {
             slot_args(id, index_of(count)?, spec),
         )
         .await?;
-        let c = load_campaign(&mut tx, id).await?;
+        let c = load_campaign(&mut tx, id, now).await?;
         finish(tx, idem, encode(&c)).await?;
         Ok(Outcome::Fresh(c))
     }
@@ -492,7 +561,7 @@ impl<D: Db> Store<D> {
             return Ok(Outcome::Replay(bytes));
         }
         lock_campaign(&mut tx, merchant_id, id, true, now).await?;
-        let c = load_campaign(&mut tx, id).await?;
+        let c = load_campaign(&mut tx, id, now).await?;
         if !c.slots.iter().any(|s| s.index == index) {
             return Err(Rejection::NoSuchSlot(index).into());
         }
@@ -506,7 +575,7 @@ impl<D: Db> Store<D> {
             slot_args(id, index, spec),
         )
         .await?;
-        let c = load_campaign(&mut tx, id).await?;
+        let c = load_campaign(&mut tx, id, now).await?;
         finish(tx, idem, encode(&c)).await?;
         Ok(Outcome::Fresh(c))
     }
@@ -526,7 +595,7 @@ impl<D: Db> Store<D> {
             return Ok(Outcome::Replay(bytes));
         }
         lock_campaign(&mut tx, merchant_id, id, true, now).await?;
-        let c = load_campaign(&mut tx, id).await?;
+        let c = load_campaign(&mut tx, id, now).await?;
         match c.slots.iter().find(|s| s.index == index) {
             None => return Err(Rejection::NoSuchSlot(index).into()),
             Some(s) if s.spec.kind != PrizeKind::Thanks => {
@@ -539,7 +608,7 @@ impl<D: Db> Store<D> {
             args![id.to_string(), i64::from(index)],
         )
         .await?;
-        let c = load_campaign(&mut tx, id).await?;
+        let c = load_campaign(&mut tx, id, now).await?;
         finish(tx, idem, encode(&c)).await?;
         Ok(Outcome::Fresh(c))
     }
@@ -559,7 +628,7 @@ impl<D: Db> Store<D> {
             return Ok(Outcome::Replay(bytes));
         }
         lock_campaign(&mut tx, merchant_id, id, false, now).await?;
-        let c = load_campaign(&mut tx, id).await?;
+        let c = load_campaign(&mut tx, id, now).await?;
         let next = t.apply(c.status)?;
         if t == Transition::Publish {
             let slots: Vec<_> = c
@@ -568,13 +637,44 @@ impl<D: Db> Store<D> {
                 .map(|s| (s.index, s.spec.kind, s.spec.weight))
                 .collect();
             check_publishable(&slots, c.fallback_slot)?;
+            // The seed is drawn now, from the OS CSPRNG, and committed to
+            // together with the exact prize table it will roll against.
+            let mut seed = [0u8; 32];
+            rand::rng().fill_bytes(&mut seed);
+            let table_slots: Vec<(u32, &SlotSpec)> =
+                c.slots.iter().map(|s| (s.index, &s.spec)).collect();
+            let fallback = c.fallback_slot.ok_or(Rejection::NoFallback)?;
+            let table = canonical_prize_table(id, &c.rules, &table_slots, fallback);
+            let table_hash = prize_table_hash(&table);
+            let commitment = seed_commitment(&seed, &table_hash);
+            tx.execute(
+                "UPDATE campaign SET status = 'published', roll_secret = $2, prize_table = $3, \
+                 prize_table_hash = $4, seed_commitment = $5, published_at = $6 \
+                 WHERE campaign_id = $1 AND status = 'draft'",
+                args![
+                    id.to_string(),
+                    seed.to_vec(),
+                    table,
+                    table_hash,
+                    commitment,
+                    now
+                ],
+            )
+            .await?;
+        } else {
+            tx.execute(
+                "UPDATE campaign SET status = $2, revealed_at = $4 \
+                 WHERE campaign_id = $1 AND status = $3",
+                args![
+                    id.to_string(),
+                    next.as_str(),
+                    c.status.as_str(),
+                    (next == CampaignStatus::Ended).then_some(now)
+                ],
+            )
+            .await?;
         }
-        tx.execute(
-            "UPDATE campaign SET status = $2 WHERE campaign_id = $1 AND status = $3",
-            args![id.to_string(), next.as_str(), c.status.as_str()],
-        )
-        .await?;
-        let c = CampaignRecord { status: next, ..c };
+        let c = load_campaign(&mut tx, id, now).await?;
         finish(tx, idem, encode(&c)).await?;
         Ok(Outcome::Fresh(c))
     }
@@ -593,13 +693,73 @@ impl<D: Db> Store<D> {
     }
 
     /// A campaign of this merchant, with live stock.
+    /// `now` decides whether the seed is revealed (the window is over).
     pub async fn get_campaign(
         &self,
         merchant_id: &str,
         id: Uuid,
+        now: Millis,
     ) -> Result<CampaignRecord, StoreError> {
         let mut tx = self.db.begin_read().await?;
-        own_campaign(&mut tx, merchant_id, id).await
+        own_campaign(&mut tx, merchant_id, id, now).await
+    }
+
+    /// Streams a published campaign's audit export into `sink`, all read
+    /// from one snapshot so the closing stock matches the draws. Stops early
+    /// (Ok) if the receiver goes away.
+    pub async fn export(
+        &self,
+        merchant_id: &str,
+        id: Uuid,
+        now: Millis,
+        sink: tokio::sync::mpsc::Sender<ExportItem>,
+    ) -> Result<(), StoreError> {
+        const PAGE: i64 = 1000;
+        let mut tx = self.db.begin_read().await?;
+        let c = own_campaign(&mut tx, merchant_id, id, now).await?;
+        if c.fairness.is_none() {
+            return Err(Rejection::NotPublished.into());
+        }
+        let remaining: Vec<(u32, i64)> = c.slots.iter().map(|s| (s.index, s.remaining)).collect();
+        if sink.send(ExportItem::Campaign(Box::new(c))).await.is_err() {
+            return Ok(());
+        }
+        let (mut after, mut draws) = (0i64, 0i64);
+        loop {
+            let rows = tx
+                .fetch_all(
+                    "SELECT ledger_seq, draw_id, player_pseudonym, draw_seq, day, drawn_at, roll, \
+                     rolled_slot, awarded_slot, fallback_reason FROM draw \
+                     WHERE campaign_id = $1 AND ledger_seq > $2 ORDER BY ledger_seq LIMIT $3",
+                    args![id.to_string(), after, PAGE],
+                )
+                .await?;
+            let n = rows.len() as i64;
+            for r in rows {
+                let d = LedgerDraw {
+                    ledger_seq: r.int(0)?,
+                    draw_id: r.text(1)?,
+                    player_pseudonym: r.text(2)?,
+                    draw_sequence: r.int(3)?,
+                    day: r.text(4)?,
+                    drawn_at: r.int(5)?,
+                    roll: r.int(6)?,
+                    rolled_slot: index_of(r.int(7)?)?,
+                    awarded_slot: index_of(r.int(8)?)?,
+                    fallback: r.text(9)?,
+                };
+                after = d.ledger_seq;
+                draws += 1;
+                if sink.send(ExportItem::Draw(d)).await.is_err() {
+                    return Ok(());
+                }
+            }
+            if n < PAGE {
+                break;
+            }
+        }
+        let _ = sink.send(ExportItem::Stock { draws, remaining }).await;
+        Ok(())
     }
 
     /// Prizes won in a campaign, newest first.
@@ -610,7 +770,17 @@ impl<D: Db> Store<D> {
         limit: i64,
     ) -> Result<Vec<AwardRecord>, StoreError> {
         let mut tx = self.db.begin_read().await?;
-        own_campaign(&mut tx, merchant_id, id).await?;
+        let owner = fetch_one(
+            &mut tx,
+            "campaign",
+            "SELECT merchant_id FROM campaign WHERE campaign_id = $1",
+            args![id.to_string()],
+        )
+        .await?
+        .text(0)?;
+        if owner != merchant_id {
+            return Err(StoreError::PermissionDenied);
+        }
         tx.fetch_all(
             "SELECT a.award_id, a.campaign_id, a.draw_id, a.player_id, a.slot_index, \
              a.prize_name, a.kind, a.status, a.won_at, a.claim_deadline, a.recipient, a.phone, \
@@ -666,6 +836,19 @@ impl<D: Db> Store<D> {
         if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
             return Ok(Outcome::Replay(bytes));
         }
+        // The campaign row's draw counter is the ledger sequence: bumping it
+        // first takes the row lock until commit, so draws of one campaign
+        // commit in ledger order (an auditor replays them in that order),
+        // and End / Pause wait for the draws in flight.
+        let ledger_seq = tx
+            .fetch_optional(
+                "UPDATE campaign SET draw_count = draw_count + 1 WHERE campaign_id = $1 \
+                 RETURNING draw_count",
+                args![&campaign],
+            )
+            .await?
+            .ok_or(StoreError::NotFound("campaign"))?
+            .int(0)?;
         // The campaign and its slots in one round trip: one row per slot.
         let rows = tx
             .fetch_all(
@@ -728,9 +911,10 @@ impl<D: Db> Store<D> {
             .map(|r| slot_from_row_at(r, 9))
             .collect::<Result<Vec<_>, _>>()?;
         let weights: Vec<i64> = slots.iter().map(|s| s.spec.weight).collect();
+        let pseudonym = player_pseudonym(cmd.campaign_id, &cmd.player_id);
         let input = RollInput {
             campaign_id: cmd.campaign_id,
-            player_id: &cmd.player_id,
+            player_id: &pseudonym,
             draw_sequence: total,
         };
         let roll = draw_roll(&secret, &input, total_weight(&weights));
@@ -754,8 +938,8 @@ impl<D: Db> Store<D> {
         let draw_id = new_id();
         tx.execute(
             "INSERT INTO draw (draw_id, campaign_id, player_id, draw_seq, day, roll, rolled_slot, \
-             awarded_slot, fallback_reason, channel, drawn_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             awarded_slot, fallback_reason, channel, drawn_at, ledger_seq, player_pseudonym) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             args![
                 &draw_id,
                 &campaign,
@@ -767,7 +951,9 @@ impl<D: Db> Store<D> {
                 i64::from(given.index),
                 fallback.as_str(),
                 cmd.channel.clone(),
-                now
+                now,
+                ledger_seq,
+                &pseudonym
             ],
         )
         .await?;

@@ -1,0 +1,136 @@
+//! AuditService: the export an outside verifier checks (FAIRNESS.md).
+
+use std::{collections::BTreeMap, pin::Pin, sync::Arc};
+
+use engine_proto::campaign::v1::{self as pb, audit_service_server::AuditService};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_stream::{Stream, wrappers::ReceiverStream};
+use tonic::{Request, Response, Status};
+
+use super::{Shared, convert::uuid_field, traced};
+use crate::store::{
+    db::Db,
+    wheel::{ExportItem, LedgerDraw},
+};
+
+pub const EXPORT_FORMAT: &str = "campaign-export/v1";
+
+pub struct AuditApi<D: Db> {
+    shared: Arc<Shared<D>>,
+}
+
+impl<D: Db> AuditApi<D> {
+    pub fn new(shared: Arc<Shared<D>>) -> Self {
+        Self { shared }
+    }
+}
+
+/// One export item as one JSON line (documented in FAIRNESS.md).
+pub fn export_line(item: &ExportItem) -> String {
+    let v = match item {
+        ExportItem::Campaign(c) => {
+            let f = c.fairness.as_ref();
+            json!({
+                "type": "campaign",
+                "format": EXPORT_FORMAT,
+                "campaign_id": c.id.to_string(),
+                "status": c.status.as_str(),
+                "prize_table_json": f.map(|f| f.prize_table.clone()),
+                "prize_table_hash": f.map(|f| hex::encode(&f.prize_table_hash)),
+                "seed_commitment": f.map(|f| hex::encode(&f.seed_commitment)),
+                "published_at_ms": f.map(|f| f.published_at),
+                "seed": f.and_then(|f| f.revealed_seed.as_ref()).map(hex::encode),
+            })
+        }
+        ExportItem::Draw(d) => draw_json(d),
+        ExportItem::Stock { draws, remaining } => json!({
+            "type": "stock",
+            "draws": draws,
+            "slots": remaining
+                .iter()
+                .map(|(i, r)| json!({"index": i, "remaining": r}))
+                .collect::<Vec<_>>(),
+        }),
+    };
+    v.to_string()
+}
+
+fn draw_json(d: &LedgerDraw) -> Value {
+    let m: BTreeMap<&str, Value> = BTreeMap::from([
+        ("type", "draw".into()),
+        ("ledger_seq", d.ledger_seq.into()),
+        ("draw_id", d.draw_id.clone().into()),
+        ("player", d.player_pseudonym.clone().into()),
+        ("draw_seq", d.draw_sequence.into()),
+        ("day", d.day.clone().into()),
+        ("drawn_at_ms", d.drawn_at.into()),
+        ("roll", d.roll.into()),
+        ("rolled_slot", d.rolled_slot.into()),
+        ("awarded_slot", d.awarded_slot.into()),
+        ("fallback_reason", d.fallback.clone().into()),
+    ]);
+    serde_json::to_value(m).unwrap_or(Value::Null)
+}
+
+type LineStream = Pin<Box<dyn Stream<Item = Result<pb::ExportLine, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl<D: Db> AuditService for AuditApi<D> {
+    type ExportCampaignStream = LineStream;
+
+    #[tracing::instrument(name = "ExportCampaign", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn export_campaign(
+        &self,
+        request: Request<pb::ExportCampaignRequest>,
+    ) -> Result<Response<Self::ExportCampaignStream>, Status> {
+        traced(
+            async {
+                let s = self.shared.clone();
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let merchant = who.admin_or_auditor()?.to_owned();
+                let id = uuid_field("campaign_id", &request.get_ref().campaign_id)?;
+                let now = s.clock.now_ms();
+                let (items_tx, mut items_rx) = mpsc::channel::<ExportItem>(256);
+                let (lines_tx, lines_rx) = mpsc::channel::<Result<pb::ExportLine, Status>>(256);
+                let store = s.store.clone();
+                let export =
+                    tokio::spawn(async move { store.export(&merchant, id, now, items_tx).await });
+                // The first item tells whether the export can start at all,
+                // so refusals are a plain status, not a broken stream.
+                let first = match items_rx.recv().await {
+                    Some(item) => item,
+                    None => {
+                        return Err(match export.await {
+                            Ok(Err(e)) => e.into(),
+                            Ok(Ok(())) => Status::internal("internal error"),
+                            Err(e) => super::error::internal(&e),
+                        });
+                    }
+                };
+                tokio::spawn(async move {
+                    let mut item = Some(first);
+                    while let Some(i) = item {
+                        if lines_tx
+                            .send(Ok(pb::ExportLine {
+                                json: export_line(&i),
+                            }))
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                        item = items_rx.recv().await;
+                    }
+                    if let Ok(Err(e)) = export.await {
+                        let _ = lines_tx.send(Err(e.into())).await;
+                    }
+                });
+                Ok(Response::new(
+                    Box::pin(ReceiverStream::new(lines_rx)) as LineStream
+                ))
+            }
+            .await,
+        )
+    }
+}
