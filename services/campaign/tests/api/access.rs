@@ -27,9 +27,10 @@ enum Rpc {
     Draw,
     ListMyPrizes,
     ClaimPrize,
+    ExportCampaign,
 }
 
-const ALL: [Rpc; 19] = [
+const ALL: [Rpc; 20] = [
     Rpc::CreateApiKey,
     Rpc::RevokeApiKey,
     Rpc::ListApiKeys,
@@ -49,6 +50,7 @@ const ALL: [Rpc; 19] = [
     Rpc::Draw,
     Rpc::ListMyPrizes,
     Rpc::ClaimPrize,
+    Rpc::ExportCampaign,
 ];
 
 /// Ids the calls point at: merchant A's things.
@@ -203,6 +205,19 @@ async fn call(app: &TestApp, rpc: Rpc, cred: &str, t: &Targets) -> Result<(), St
             .list_my_prizes(with(cred, pb::ListMyPrizesRequest::default()))
             .await
             .map(drop),
+        Rpc::ExportCampaign => {
+            engine_proto::campaign::v1::audit_service_client::AuditServiceClient::new(
+                app.channel.clone(),
+            )
+            .export_campaign(with(
+                cred,
+                pb::ExportCampaignRequest {
+                    campaign_id: t.published.clone(),
+                },
+            ))
+            .await
+            .map(drop)
+        }
         Rpc::ClaimPrize => p
             .claim_prize(with(
                 cred,
@@ -356,7 +371,7 @@ async fn every_rpc_refuses_the_wrong_caller(backend: Backend) {
         if is_admin_rpc(rpc) {
             denied.push(("pos", &pos));
             denied.push(("player", &mallory));
-            if rpc != Rpc::GetCampaign {
+            if !matches!(rpc, Rpc::GetCampaign | Rpc::ExportCampaign) {
                 denied.push(("auditor", &auditor));
             }
             if targets_a_thing(rpc) {

@@ -26,6 +26,7 @@ macro_rules! both_backends {
 
 mod access;
 mod concurrency;
+mod fairness;
 mod helpers;
 mod idempotency;
 mod restart;

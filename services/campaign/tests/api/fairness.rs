@@ -1,0 +1,223 @@
+//! A whole campaign verified by the independent script, and tampered
+//! exports rejected by it.
+
+use std::{path::PathBuf, process::Command, sync::Arc};
+
+use engine_proto::campaign::v1::{self as pb, PrizeKind, audit_service_client::AuditServiceClient};
+use sha2::{Digest, Sha256};
+use tokio::task::JoinSet;
+
+use crate::helpers::*;
+
+fn verifier() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tools/verify_fairness.py")
+}
+
+/// Runs the verifier on `lines`; (exit success, stdout).
+fn verify(dir: &std::path::Path, name: &str, lines: &[String], extra: &[&str]) -> (bool, String) {
+    let path = dir.join(name);
+    std::fs::write(&path, lines.join("\n") + "\n").expect("write export");
+    let out = Command::new("python3")
+        .arg(verifier())
+        .arg(&path)
+        .args(extra)
+        .output()
+        .expect("python3 runs the verifier");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+async fn export(app: &TestApp, credential: &str, id: &str) -> Vec<String> {
+    let mut stream = AuditServiceClient::new(app.channel.clone())
+        .export_campaign(with(
+            credential,
+            pb::ExportCampaignRequest {
+                campaign_id: id.into(),
+            },
+        ))
+        .await
+        .expect("export")
+        .into_inner();
+    let mut lines = Vec::new();
+    while let Some(line) = stream.message().await.expect("line") {
+        lines.push(line.json);
+    }
+    lines
+}
+
+fn edit(lines: &[String], f: impl Fn(&mut Vec<serde_json::Value>)) -> Vec<String> {
+    let mut v: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    f(&mut v);
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+async fn a_whole_campaign_verifies_and_tampering_is_caught(backend: Backend) {
+    // Arrange: caps and small stock, so every fallback reason happens.
+    let app = Arc::new(spawn_app(backend).await);
+    let mut cup = slot("Cup", PrizeKind::Physical, 3, 6);
+    cup.daily_cap = 3;
+    cup.per_user_cap = 1;
+    let c = app
+        .wheel(
+            rules(3, 6),
+            vec![cup, slot("Points", PrizeKind::Points, 3, 40), thanks(4)],
+            2,
+            true,
+        )
+        .await;
+    let id = c.campaign_id.clone();
+    let f = c.fairness.expect("published wheels carry their commitment");
+    assert_eq!(f.seed_commitment.len(), 32);
+    assert_eq!(
+        Sha256::digest(f.prize_table_json.as_bytes()).to_vec(),
+        f.prize_table_hash
+    );
+    assert!(
+        f.revealed_seed.is_empty(),
+        "the seed must not be out before the end"
+    );
+    let wheel = app
+        .player()
+        .get_wheel(with(
+            &app.token("p0"),
+            pb::GetWheelRequest {
+                campaign_id: id.clone(),
+            },
+        ))
+        .await
+        .expect("wheel")
+        .into_inner();
+    assert_eq!(
+        wheel.fairness.as_ref().expect("commitment").seed_commitment,
+        f.seed_commitment
+    );
+
+    // Act: 30 players draw 3 times a day, concurrently, for two days.
+    for day in 0..2 {
+        let mut set = JoinSet::new();
+        for p in 0..30 {
+            for _ in 0..3 {
+                let (app, id) = (app.clone(), id.clone());
+                set.spawn(async move { app.draw(&format!("p{p}"), &id).await });
+            }
+        }
+        while let Some(r) = set.join_next().await {
+            r.expect("task")
+                .unwrap_or_else(|e| panic!("day {day}: {e:?}"));
+        }
+        app.clock.advance(DAY);
+    }
+    let dir = app.db.dir.clone();
+    // Before the end the seed is secret: the export cannot be verified.
+    let live = export(&app, &app.admin_key, &id).await;
+    let (ok, out) = verify(&dir, "live.jsonl", &live, &[]);
+    assert!(!ok && out.contains("not revealed"), "{out}");
+
+    app.admin()
+        .end_campaign(with(
+            &app.admin_key,
+            pb::CampaignTransitionRequest {
+                idempotency_key: key(),
+                campaign_id: id.clone(),
+            },
+        ))
+        .await
+        .expect("end");
+    let ended = app.get_campaign(&id).await.fairness.expect("fairness");
+    assert_eq!(ended.revealed_seed.len(), 32);
+    let mut h = Sha256::new();
+    h.update(b"wheel-commit/v1");
+    h.update(&ended.revealed_seed);
+    h.update(&ended.prize_table_hash);
+    assert_eq!(h.finalize().to_vec(), f.seed_commitment);
+
+    // Assert: the auditor's export verifies ...
+    let auditor = app.api_key(pb::Role::Auditor, "").await;
+    let lines = export(&app, &auditor, &id).await;
+    assert_eq!(lines.len(), 2 + 180, "campaign line, 180 draws, stock line");
+    let (ok, out) = verify(&dir, "export.jsonl", &lines, &[]);
+    assert!(ok, "verifier: {out}");
+    assert!(out.contains("180 draws"), "{out}");
+    let reasons: Vec<String> = lines[1..181]
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["fallback_reason"]
+                .to_string()
+        })
+        .collect();
+    for r in ["\"none\"", "\"user_cap\"", "\"out_of_stock\""] {
+        assert!(
+            reasons.iter().any(|x| x == r),
+            "no draw with fallback {r}: the test must exercise it"
+        );
+    }
+
+    // ... and every kind of tampering is caught.
+    let won = lines[1..181]
+        .iter()
+        .position(|l| {
+            l.contains("\"fallback_reason\":\"none\"") && l.contains("\"awarded_slot\":0")
+        })
+        .expect("a cup was won")
+        + 1;
+    let tampered: Vec<(&str, Vec<String>, Vec<&str>)> = vec![
+        (
+            "one prize changed",
+            edit(&lines, |v| v[won]["awarded_slot"] = 1.into()),
+            vec![],
+        ),
+        (
+            "one draw removed",
+            edit(&lines, |v| drop(v.remove(90))),
+            vec![],
+        ),
+        (
+            "one weight changed (hash recomputed)",
+            edit(&lines, |v| {
+                let t = v[0]["prize_table_json"]
+                    .as_str()
+                    .expect("table")
+                    .replace("\"weight\":3", "\"weight\":30");
+                v[0]["prize_table_hash"] = hex::encode(Sha256::digest(t.as_bytes())).into();
+                v[0]["prize_table_json"] = t.into();
+            }),
+            vec![],
+        ),
+        (
+            "stock line altered",
+            edit(&lines, |v| v[181]["slots"][0]["remaining"] = 5.into()),
+            vec![],
+        ),
+        (
+            "a wrong seed",
+            lines.clone(),
+            vec!["--seed", "11".repeat(32).leak()],
+        ),
+    ];
+    for (what, bad, extra) in tampered {
+        let (ok, out) = verify(&dir, "tampered.jsonl", &bad, &extra);
+        assert!(!ok, "{what}: the verifier accepted it: {out}");
+        assert!(out.starts_with("INVALID"), "{what}: {out}");
+    }
+
+    // Players and other roles cannot export.
+    let refused = AuditServiceClient::new(app.channel.clone())
+        .export_campaign(with(
+            &app.token("p0"),
+            pb::ExportCampaignRequest {
+                campaign_id: id.clone(),
+            },
+        ))
+        .await;
+    assert_eq!(
+        refused.err().map(|s| s.code()),
+        Some(tonic::Code::PermissionDenied)
+    );
+}
+
+both_backends!(a_whole_campaign_verifies_and_tampering_is_caught);

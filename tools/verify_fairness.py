@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Verify a lucky-wheel campaign from its export, trusting nothing the engine says.
+
+    python3 tools/verify_fairness.py EXPORT.jsonl [--seed HEX]
+
+EXPORT.jsonl is the output of AuditService.ExportCampaign (one JSON object per
+line, format "campaign-export/v1", see FAIRNESS.md). The seed is taken from
+the export once revealed, or from --seed. The script shares no code with the
+engine: Python standard library only. It checks
+
+  * the prize table is canonical JSON and hashes to prize_table_hash;
+  * the commitment published at launch is SHA-256("wheel-commit/v1" || seed ||
+    prize_table_hash);
+  * every draw, in ledger (commit) order: the ledger has no gap, the draw is
+    inside the window, its day is the campaign's day in its time zone, the
+    player's draw number and daily/total limits, the roll recomputed from the
+    seed, the slot it lands on, and the prize given or the fallback and its
+    reason, replaying per-user caps, daily release caps and stock;
+  * the closing stock equals the replayed stock.
+
+Prints "VALID: ..." and exits 0, or "INVALID: ..." and exits 1.
+"""
+
+import hashlib
+import hmac
+import json
+import struct
+import sys
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+FORMAT = "campaign-export/v1"
+
+
+class Invalid(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Invalid(msg)
+
+
+def canonical(obj):
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def draw_roll(seed, campaign_uuid_bytes, draw_seq, player, total_weight):
+    """HMAC-SHA-256 rejection sampling onto [0, total_weight) (FAIRNESS.md)."""
+    if total_weight == 0:
+        return 0
+    max64 = 2**64 - 1
+    zone = max64 - (max64 % total_weight)
+    p = player.encode("utf-8")
+    counter = 0
+    while True:
+        msg = (
+            b"wheel-roll/v1"
+            + campaign_uuid_bytes
+            + struct.pack(">Q", draw_seq)
+            + struct.pack(">I", len(p))
+            + p
+            + struct.pack(">I", counter)
+        )
+        x = struct.unpack(">Q", hmac.new(seed, msg, hashlib.sha256).digest()[:8])[0]
+        if x < zone:
+            return x % total_weight
+        counter += 1
+
+
+def slot_for_roll(weights, roll):
+    acc = 0
+    for i, w in enumerate(weights):
+        acc += w
+        if roll < acc:
+            return i
+    raise Invalid(f"roll {roll} is outside the total weight {acc}")
+
+
+def verify(lines, seed_hex=None):
+    check(lines, "empty export")
+    head = lines[0]
+    check(head.get("type") == "campaign", "the first line is not the campaign")
+    check(head.get("format") == FORMAT, f"unknown format {head.get('format')!r}")
+    check(lines[-1].get("type") == "stock", "the export does not end with the stock line")
+    draws = lines[1:-1]
+    check(all(d.get("type") == "draw" for d in draws), "a line between the first and last is not a draw")
+
+    # Prize table and commitment.
+    table_json = head["prize_table_json"]
+    check(isinstance(table_json, str), "no prize table")
+    table_hash = hashlib.sha256(table_json.encode("utf-8")).digest()
+    check(table_hash.hex() == head["prize_table_hash"], "the prize table does not hash to prize_table_hash")
+    table = json.loads(table_json)
+    check(canonical(table) == table_json, "the prize table is not in canonical form")
+    check(table.get("format") == "prize-table/v1", "unknown prize table format")
+    check(table["campaign_id"] == head["campaign_id"], "the prize table names another campaign")
+    seed_hex = seed_hex or head.get("seed")
+    check(seed_hex, "the seed is not revealed yet (campaign still running); pass --seed")
+    seed = bytes.fromhex(seed_hex)
+    check(len(seed) == 32, "the seed is not 32 bytes")
+    commitment = hashlib.sha256(b"wheel-commit/v1" + seed + table_hash).hexdigest()
+    check(commitment == head["seed_commitment"], "the seed does not match the published commitment")
+
+    slots = sorted(table["slots"], key=lambda s: s["index"])
+    check([s["index"] for s in slots] == list(range(len(slots))), "slot indexes are not 0..n-1")
+    weights = [s["weight"] for s in slots]
+    total_weight = sum(weights)
+    fallback = table["fallback_slot"]
+    check(0 <= fallback < len(slots) and slots[fallback]["kind"] == "thanks", "the fallback is not a THANKS slot")
+    tz = ZoneInfo(table["time_zone"])
+    cid = uuid.UUID(table["campaign_id"]).bytes
+
+    # Replay in ledger order.
+    remaining = {s["index"]: s["stock"] for s in slots}
+    released, user_won, player_total, player_day = {}, {}, {}, {}
+    seen_ids = set()
+    given = fallbacks = 0
+    for n, d in enumerate(draws, start=1):
+        where = f"draw {d.get('draw_id')} (ledger {d.get('ledger_seq')})"
+        check(d["ledger_seq"] == n, f"{where}: ledger sequence {d['ledger_seq']} where {n} was due (a draw is missing or moved)")
+        check(d["draw_id"] not in seen_ids, f"{where}: duplicate draw id")
+        seen_ids.add(d["draw_id"])
+        at = d["drawn_at_ms"]
+        check(table["starts_at_ms"] <= at < table["ends_at_ms"], f"{where}: outside the campaign window")
+        day = datetime.fromtimestamp(at // 1000, tz).date().isoformat()
+        check(day == d["day"], f"{where}: day {d['day']} but the campaign's day was {day}")
+        player = d["player"]
+        player_total[player] = player_total.get(player, 0) + 1
+        check(d["draw_seq"] == player_total[player], f"{where}: player draw number {d['draw_seq']}, expected {player_total[player]}")
+        check(player_total[player] <= table["draws_total"], f"{where}: over the player's total draws")
+        player_day[(player, day)] = player_day.get((player, day), 0) + 1
+        check(player_day[(player, day)] <= table["draws_per_day"], f"{where}: over the player's draws that day")
+
+        roll = draw_roll(seed, cid, d["draw_seq"], player, total_weight)
+        check(roll == d["roll"], f"{where}: roll {d['roll']} but the seed gives {roll}")
+        rolled = slot_for_roll(weights, roll)
+        check(rolled == d["rolled_slot"], f"{where}: rolled slot {d['rolled_slot']} but the roll lands on {rolled}")
+        s = slots[rolled]
+        reason = "none"
+        if s["kind"] != "thanks":
+            i = rolled
+            if s["per_user_cap"] and user_won.get((i, player), 0) >= s["per_user_cap"]:
+                reason = "user_cap"
+            elif s["daily_cap"] and released.get((i, day), 0) >= s["daily_cap"]:
+                reason = "daily_cap"
+            elif remaining[i] <= 0:
+                reason = "out_of_stock"
+            else:
+                user_won[(i, player)] = user_won.get((i, player), 0) + 1
+                released[(i, day)] = released.get((i, day), 0) + 1
+                remaining[i] -= 1
+                given += 1
+        expect_slot = rolled if reason == "none" else fallback
+        check(d["fallback_reason"] == reason, f"{where}: fallback reason {d['fallback_reason']!r}, the replay says {reason!r}")
+        check(d["awarded_slot"] == expect_slot, f"{where}: prize slot {d['awarded_slot']}, the replay gives {expect_slot}")
+        if reason != "none":
+            fallbacks += 1
+
+    stock = lines[-1]
+    check(stock["draws"] == len(draws), f"the stock line counts {stock['draws']} draws, the export has {len(draws)}")
+    final = {s["index"]: s["remaining"] for s in stock["slots"]}
+    for i, r in remaining.items():
+        check(final.get(i) == r, f"slot {i}: stock {final.get(i)} left, the replay leaves {r}")
+        check(r >= 0, f"slot {i}: negative stock")
+    return f"{len(draws)} draws, {given} prizes given, {fallbacks} fallbacks; commitment, prize table and stock verified"
+
+
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__)
+        return 2
+    seed = None
+    if "--seed" in argv:
+        seed = argv[argv.index("--seed") + 1]
+    with open(argv[1], encoding="utf-8") as f:
+        lines = [json.loads(line) for line in f if line.strip()]
+    try:
+        print("VALID:", verify(lines, seed))
+        return 0
+    except (Invalid, KeyError, ValueError, TypeError) as e:
+        print("INVALID:", e if isinstance(e, Invalid) else f"malformed export ({type(e).__name__}: {e})")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
