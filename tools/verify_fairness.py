@@ -2,6 +2,11 @@
 """Verify a lucky-wheel campaign from its export, trusting nothing the engine says.
 
     python3 tools/verify_fairness.py EXPORT.jsonl [--seed HEX]
+    python3 tools/verify_fairness.py AUDIT.jsonl          (an ExportAuditLog export)
+
+An audit-trail export is checked as a hash chain: consecutive numbers from 1,
+each entry linked to the previous entry's hash, each hash recomputed from the
+entry, and the last one equal to the published head.
 
 EXPORT.jsonl is the output of AuditService.ExportCampaign (one JSON object per
 line, format "campaign-export/v1", see FAIRNESS.md). The seed is taken from
@@ -167,6 +172,29 @@ def verify(lines, seed_hex=None):
     return f"{len(draws)} draws, {given} prizes given, {fallbacks} fallbacks; commitment, prize table and stock verified"
 
 
+def verify_audit(lines):
+    check(lines and lines[-1].get("type") == "audit_head", "the export does not end with the audit_head line")
+    entries = lines[:-1]
+    prev = bytes(32)
+    for n, e in enumerate(entries, start=1):
+        check(e.get("type") == "audit", f"line {n} is not an audit entry")
+        check(e["seq"] == n, f"entry {e['seq']} where {n} was due (an entry is missing or moved)")
+        check(bytes.fromhex(e["prev_hash"]) == prev, f"entry {n} does not link to the entry before it")
+        detail = json.loads(e["detail"])
+        check(canonical(detail) == e["detail"], f"entry {n}: detail is not canonical JSON")
+        body = canonical({
+            "action": e["action"], "actor": e["actor"], "at": e["at_ms"],
+            "campaign_id": e["campaign_id"], "detail": detail, "seq": e["seq"],
+        })
+        h = hashlib.sha256(b"audit-entry/v1" + prev + body.encode("utf-8")).digest()
+        check(h.hex() == e["entry_hash"], f"entry {n} ({e['action']}) was altered: its hash does not match")
+        prev = h
+    head = lines[-1]
+    check(head["seq"] == len(entries), f"the head says {head['seq']} entries, the export has {len(entries)}")
+    check(head["hash"] == (prev.hex() if entries else None), "the last entry is not the published head")
+    return f"{len(entries)} audit entries, hash chain intact up to the head"
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__)
@@ -177,7 +205,8 @@ def main(argv):
     with open(argv[1], encoding="utf-8") as f:
         lines = [json.loads(line) for line in f if line.strip()]
     try:
-        print("VALID:", verify(lines, seed))
+        audit = bool(lines) and lines[0].get("type") in ("audit", "audit_head")
+        print("VALID:", verify_audit(lines) if audit else verify(lines, seed))
         return 0
     except (Invalid, KeyError, ValueError, TypeError) as e:
         print("INVALID:", e if isinstance(e, Invalid) else f"malformed export ({type(e).__name__}: {e})")

@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 
 use super::{Shared, convert::uuid_field, traced};
 use crate::store::{
+    audit::AuditRecord,
     db::Db,
     wheel::{ExportItem, LedgerDraw},
 };
@@ -75,9 +76,57 @@ fn draw_json(d: &LedgerDraw) -> Value {
 
 type LineStream = Pin<Box<dyn Stream<Item = Result<pb::ExportLine, Status>> + Send>>;
 
+/// One audit entry as one JSON line.
+pub fn audit_line(e: &AuditRecord) -> String {
+    json!({
+        "type": "audit",
+        "seq": e.seq,
+        "at_ms": e.at,
+        "actor": e.actor,
+        "action": e.action,
+        "campaign_id": e.campaign_id,
+        "detail": e.detail,
+        "prev_hash": hex::encode(&e.prev_hash),
+        "entry_hash": hex::encode(&e.entry_hash),
+    })
+    .to_string()
+}
+
 #[tonic::async_trait]
 impl<D: Db> AuditService for AuditApi<D> {
     type ExportCampaignStream = LineStream;
+    type ExportAuditLogStream = LineStream;
+
+    #[tracing::instrument(name = "ExportAuditLog", skip_all, fields(outcome))]
+    async fn export_audit_log(
+        &self,
+        request: Request<pb::ExportAuditLogRequest>,
+    ) -> Result<Response<Self::ExportAuditLogStream>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let merchant = who.admin_or_auditor()?;
+                let (entries, seq, head) = s.store.audit_log(merchant).await?;
+                let mut lines: Vec<Result<pb::ExportLine, Status>> = entries
+                    .iter()
+                    .map(|e| {
+                        Ok(pb::ExportLine {
+                            json: audit_line(e),
+                        })
+                    })
+                    .collect();
+                let head = json!({"type": "audit_head", "seq": seq, "hash": head.map(hex::encode)});
+                lines.push(Ok(pb::ExportLine {
+                    json: head.to_string(),
+                }));
+                Ok(Response::new(
+                    Box::pin(tokio_stream::iter(lines)) as LineStream
+                ))
+            }
+            .await,
+        )
+    }
 
     #[tracing::instrument(name = "ExportCampaign", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
     async fn export_campaign(

@@ -2,8 +2,12 @@
 
 use rand::RngCore;
 
+use serde_json::json;
+
 use super::{
-    Outcome, Store, StoreError, claim_key,
+    Outcome, Store, StoreError,
+    audit::append_audit,
+    claim_key,
     db::{Db, DbRow, DbTx, args, fetch_one},
     finish, new_id,
 };
@@ -130,6 +134,17 @@ impl<D: Db> Store<D> {
             now,
         )
         .await?;
+        let detail = json!({"after": {"name": name, "admin_key_id": key.record.key_id}});
+        append_audit(
+            &mut tx,
+            &merchant_id,
+            "cli",
+            "merchant.create",
+            None,
+            detail,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok((merchant_id, key))
     }
@@ -168,6 +183,17 @@ impl<D: Db> Store<D> {
             Role::Admin,
             None,
             "bootstrap admin",
+            now,
+        )
+        .await?;
+        let detail = json!({"after": {"name": "default", "admin_key_id": key.record.key_id}});
+        append_audit(
+            &mut tx,
+            DEFAULT_MERCHANT_ID,
+            "bootstrap",
+            "merchant.create",
+            None,
+            detail,
             now,
         )
         .await?;
@@ -222,6 +248,19 @@ impl<D: Db> Store<D> {
             return Ok(Outcome::Replay(bytes));
         }
         let key = insert_key(&mut tx, merchant_id, role, store_id, label, now).await?;
+        let detail = json!({"after": {
+            "key_id": key.record.key_id, "role": role.as_str(), "store_id": store_id, "label": label,
+        }});
+        append_audit(
+            &mut tx,
+            merchant_id,
+            &idem.scope,
+            "api_key.create",
+            None,
+            detail,
+            now,
+        )
+        .await?;
         finish(tx, idem, encode(&key)).await?;
         Ok(Outcome::Fresh(key))
     }
@@ -254,6 +293,18 @@ impl<D: Db> Store<D> {
             return Err(Rejection::AlreadyRevoked.into());
         }
         key.revoked_at = Some(now);
+        let detail =
+            json!({"key_id": key_id, "before": {"revoked_at": null}, "after": {"revoked_at": now}});
+        append_audit(
+            &mut tx,
+            merchant_id,
+            &idem.scope,
+            "api_key.revoke",
+            None,
+            detail,
+            now,
+        )
+        .await?;
         finish(tx, idem, encode(&key)).await?;
         Ok(Outcome::Fresh(key))
     }
@@ -294,6 +345,15 @@ impl<D: Db> Store<D> {
         if taken.is_some() {
             return Err(Rejection::IssuerTaken.into());
         }
+        let before = tx
+            .fetch_optional(
+                "SELECT token_issuer FROM merchant WHERE merchant_id = $1",
+                args![merchant_id],
+            )
+            .await?
+            .map(|r| r.opt_text(0))
+            .transpose()?
+            .flatten();
         let n = tx
             .execute(
                 "UPDATE merchant SET token_issuer = $2, token_secret = $3 WHERE merchant_id = $1",
@@ -307,6 +367,18 @@ impl<D: Db> Store<D> {
         if n == 0 {
             return Err(StoreError::NotFound("merchant"));
         }
+        // The secret itself never enters the trail.
+        let detail = json!({"before": {"issuer": before}, "after": {"issuer": issuer}});
+        append_audit(
+            &mut tx,
+            merchant_id,
+            &idem.scope,
+            "player_token_key.set",
+            None,
+            detail,
+            now,
+        )
+        .await?;
         finish(tx, idem, encode(issuer)).await?;
         Ok(Outcome::Fresh(issuer.to_owned()))
     }

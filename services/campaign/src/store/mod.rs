@@ -14,6 +14,7 @@
 //! ([`Outcome::Replay`]).
 
 pub mod access;
+pub mod audit;
 pub mod db;
 mod glue;
 pub mod postgres;

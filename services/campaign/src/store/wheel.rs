@@ -9,10 +9,13 @@
 //! and commit.
 
 use rand::RngCore;
+use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
 use super::{
-    Outcome, Store, StoreError, claim_key,
+    Outcome, Store, StoreError,
+    audit::append_audit,
+    claim_key,
     db::{Db, DbRow, DbTx, Value, args, fetch_one},
     finish, new_id, parse_uuid,
 };
@@ -387,6 +390,51 @@ fn slot_args(id: Uuid, index: u32, s: &SlotSpec) -> Vec<Value> {
     ]
 }
 
+/// The audit trail's view of a campaign: its configuration, status and
+/// commitments (never the seed).
+fn campaign_json(c: &CampaignRecord) -> Json {
+    json!({
+        "status": c.status.as_str(),
+        "name": c.rules.name,
+        "starts_at_ms": c.rules.starts_at,
+        "ends_at_ms": c.rules.ends_at,
+        "time_zone": c.rules.time_zone,
+        "draws_per_day": c.rules.draws_per_day,
+        "draws_total": c.rules.draws_total,
+        "fallback_slot": c.fallback_slot,
+        "slots": c.slots.iter().map(|s| json!({
+            "index": s.index,
+            "name": s.spec.name,
+            "kind": s.spec.kind.as_str(),
+            "weight": s.spec.weight,
+            "stock": s.spec.stock,
+            "daily_cap": s.spec.daily_cap,
+            "per_user_cap": s.spec.per_user_cap,
+            "reference": s.spec.reference,
+            "amount": s.spec.amount,
+            "claim_days": s.spec.claim_days,
+        })).collect::<Vec<_>>(),
+        "prize_table_hash": c.fairness.as_ref().map(|f| hex::encode(&f.prize_table_hash)),
+        "seed_commitment": c.fairness.as_ref().map(|f| hex::encode(&f.seed_commitment)),
+    })
+}
+
+/// Appends an admin's change of a campaign to the audit trail.
+#[allow(clippy::too_many_arguments)]
+async fn record_change<T: DbTx>(
+    tx: &mut T,
+    merchant_id: &str,
+    idem: &Idempotency,
+    action: &str,
+    id: Uuid,
+    before: Option<&CampaignRecord>,
+    after: &CampaignRecord,
+    now: Millis,
+) -> Result<(), StoreError> {
+    let detail = json!({"before": before.map(campaign_json), "after": campaign_json(after)});
+    append_audit(tx, merchant_id, &idem.scope, action, Some(id), detail, now).await
+}
+
 /// Tries to take one unit of `slot` for the player: every guard is a
 /// conditional write, the contended stock row last. A refused guard undoes
 /// the guards already passed in this transaction (cheaper than a savepoint
@@ -501,9 +549,20 @@ impl<D: Db> Store<D> {
             ],
         )
         .await?;
-        let c = load_campaign(&mut tx, id, now).await?;
-        finish(tx, idem, encode(&c)).await?;
-        Ok(Outcome::Fresh(c))
+        let after = load_campaign(&mut tx, id, now).await?;
+        record_change(
+            &mut tx,
+            merchant_id,
+            idem,
+            "campaign.create",
+            id,
+            None,
+            &after,
+            now,
+        )
+        .await?;
+        finish(tx, idem, encode(&after)).await?;
+        Ok(Outcome::Fresh(after))
     }
 
     #[tracing::instrument(skip_all, fields(campaign.id = %id))]
@@ -521,14 +580,8 @@ impl<D: Db> Store<D> {
             return Ok(Outcome::Replay(bytes));
         }
         lock_campaign(&mut tx, merchant_id, id, true, now).await?;
-        let count = fetch_one(
-            &mut tx,
-            "slots",
-            "SELECT COUNT(*) FROM prize_slot WHERE campaign_id = $1",
-            args![id.to_string()],
-        )
-        .await?
-        .int(0)?;
+        let before = load_campaign(&mut tx, id, now).await?;
+        let count = before.slots.len() as i64;
         if count >= MAX_SLOTS as i64 {
             return Err(Rejection::TooManySlots(MAX_SLOTS).into());
         }
@@ -539,9 +592,20 @@ impl<D: Db> Store<D> {
             slot_args(id, index_of(count)?, spec),
         )
         .await?;
-        let c = load_campaign(&mut tx, id, now).await?;
-        finish(tx, idem, encode(&c)).await?;
-        Ok(Outcome::Fresh(c))
+        let after = load_campaign(&mut tx, id, now).await?;
+        record_change(
+            &mut tx,
+            merchant_id,
+            idem,
+            "campaign.add_slot",
+            id,
+            Some(&before),
+            &after,
+            now,
+        )
+        .await?;
+        finish(tx, idem, encode(&after)).await?;
+        Ok(Outcome::Fresh(after))
     }
 
     #[tracing::instrument(skip_all, fields(campaign.id = %id))]
@@ -575,9 +639,20 @@ impl<D: Db> Store<D> {
             slot_args(id, index, spec),
         )
         .await?;
-        let c = load_campaign(&mut tx, id, now).await?;
-        finish(tx, idem, encode(&c)).await?;
-        Ok(Outcome::Fresh(c))
+        let after = load_campaign(&mut tx, id, now).await?;
+        record_change(
+            &mut tx,
+            merchant_id,
+            idem,
+            "campaign.update_slot",
+            id,
+            Some(&c),
+            &after,
+            now,
+        )
+        .await?;
+        finish(tx, idem, encode(&after)).await?;
+        Ok(Outcome::Fresh(after))
     }
 
     #[tracing::instrument(skip_all, fields(campaign.id = %id))]
@@ -608,9 +683,20 @@ impl<D: Db> Store<D> {
             args![id.to_string(), i64::from(index)],
         )
         .await?;
-        let c = load_campaign(&mut tx, id, now).await?;
-        finish(tx, idem, encode(&c)).await?;
-        Ok(Outcome::Fresh(c))
+        let after = load_campaign(&mut tx, id, now).await?;
+        record_change(
+            &mut tx,
+            merchant_id,
+            idem,
+            "campaign.set_fallback",
+            id,
+            Some(&c),
+            &after,
+            now,
+        )
+        .await?;
+        finish(tx, idem, encode(&after)).await?;
+        Ok(Outcome::Fresh(after))
     }
 
     #[tracing::instrument(skip_all, fields(campaign.id = %id, action = t.as_str()))]
@@ -674,9 +760,21 @@ impl<D: Db> Store<D> {
             )
             .await?;
         }
-        let c = load_campaign(&mut tx, id, now).await?;
-        finish(tx, idem, encode(&c)).await?;
-        Ok(Outcome::Fresh(c))
+        let after = load_campaign(&mut tx, id, now).await?;
+        let action = format!("campaign.{}", t.as_str());
+        record_change(
+            &mut tx,
+            merchant_id,
+            idem,
+            &action,
+            id,
+            Some(&c),
+            &after,
+            now,
+        )
+        .await?;
+        finish(tx, idem, encode(&after)).await?;
+        Ok(Outcome::Fresh(after))
     }
 
     /// The merchant a campaign belongs to.
@@ -1108,6 +1206,22 @@ impl<D: Db> Store<D> {
         if n != 1 {
             return Err(Rejection::NotShippable(award.status_at(now).as_str()).into());
         }
+        let detail = json!({
+            "award_id": award_id,
+            "before": {"status": "claimed"},
+            "after": {"status": "shipped", "tracking_number": tracking_number},
+        });
+        let campaign = parse_uuid(&award.campaign_id)?;
+        append_audit(
+            &mut tx,
+            merchant_id,
+            &idem.scope,
+            "prize.ship",
+            Some(campaign),
+            detail,
+            now,
+        )
+        .await?;
         let award = AwardRecord {
             status: AwardStatus::Shipped,
             tracking_number: Some(tracking_number.to_owned()),

@@ -28,9 +28,10 @@ enum Rpc {
     ListMyPrizes,
     ClaimPrize,
     ExportCampaign,
+    ExportAuditLog,
 }
 
-const ALL: [Rpc; 20] = [
+const ALL: [Rpc; 21] = [
     Rpc::CreateApiKey,
     Rpc::RevokeApiKey,
     Rpc::ListApiKeys,
@@ -51,6 +52,7 @@ const ALL: [Rpc; 20] = [
     Rpc::ListMyPrizes,
     Rpc::ClaimPrize,
     Rpc::ExportCampaign,
+    Rpc::ExportAuditLog,
 ];
 
 /// Ids the calls point at: merchant A's things.
@@ -205,6 +207,14 @@ async fn call(app: &TestApp, rpc: Rpc, cred: &str, t: &Targets) -> Result<(), St
             .list_my_prizes(with(cred, pb::ListMyPrizesRequest::default()))
             .await
             .map(drop),
+        Rpc::ExportAuditLog => {
+            engine_proto::campaign::v1::audit_service_client::AuditServiceClient::new(
+                app.channel.clone(),
+            )
+            .export_audit_log(with(cred, pb::ExportAuditLogRequest {}))
+            .await
+            .map(drop)
+        }
         Rpc::ExportCampaign => {
             engine_proto::campaign::v1::audit_service_client::AuditServiceClient::new(
                 app.channel.clone(),
@@ -253,6 +263,7 @@ fn targets_a_thing(r: Rpc) -> bool {
             | Rpc::SetPlayerTokenKey
             | Rpc::CreateWheel
             | Rpc::ListMyPrizes
+            | Rpc::ExportAuditLog
     )
 }
 
@@ -371,7 +382,10 @@ async fn every_rpc_refuses_the_wrong_caller(backend: Backend) {
         if is_admin_rpc(rpc) {
             denied.push(("pos", &pos));
             denied.push(("player", &mallory));
-            if !matches!(rpc, Rpc::GetCampaign | Rpc::ExportCampaign) {
+            if !matches!(
+                rpc,
+                Rpc::GetCampaign | Rpc::ExportCampaign | Rpc::ExportAuditLog
+            ) {
                 denied.push(("auditor", &auditor));
             }
             if targets_a_thing(rpc) {

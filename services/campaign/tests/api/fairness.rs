@@ -220,4 +220,137 @@ async fn a_whole_campaign_verifies_and_tampering_is_caught(backend: Backend) {
     );
 }
 
-both_backends!(a_whole_campaign_verifies_and_tampering_is_caught);
+async fn audit_trail_is_a_verified_hash_chain(backend: Backend) {
+    // Arrange: a merchant's admin configures, publishes, pauses, resumes and
+    // ends a wheel, and creates and revokes a key.
+    let app = spawn_app(backend).await;
+    let c = app
+        .wheel(
+            rules(1, 1),
+            vec![slot("Cup", PrizeKind::Physical, 1, 3), thanks(1)],
+            1,
+            true,
+        )
+        .await;
+    let id = c.campaign_id.clone();
+    let mut admin = app.admin();
+    let tr = |k: &str| {
+        with(
+            &app.admin_key,
+            pb::CampaignTransitionRequest {
+                idempotency_key: k.into(),
+                campaign_id: id.clone(),
+            },
+        )
+    };
+    admin.pause_campaign(tr("p")).await.expect("pause");
+    admin.resume_campaign(tr("r")).await.expect("resume");
+    let auditor = app.api_key(pb::Role::Auditor, "").await;
+    let extra = app.api_key(pb::Role::Pos, "store-9").await;
+    admin
+        .revoke_api_key(with(
+            &app.admin_key,
+            pb::RevokeApiKeyRequest {
+                idempotency_key: key(),
+                key_id: extra.split('_').nth(1).expect("id").into(),
+            },
+        ))
+        .await
+        .expect("revoke");
+    admin.end_campaign(tr("e")).await.expect("end");
+
+    // Act: the auditor exports the trail.
+    let mut stream = AuditServiceClient::new(app.channel.clone())
+        .export_audit_log(with(&auditor, pb::ExportAuditLogRequest {}))
+        .await
+        .expect("export")
+        .into_inner();
+    let mut lines = Vec::new();
+    while let Some(l) = stream.message().await.expect("line") {
+        lines.push(l.json);
+    }
+
+    // Assert: every change is there, in order, and the chain verifies.
+    let actions: Vec<String> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["action"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "merchant.create",
+            "player_token_key.set",
+            "campaign.create",
+            "campaign.add_slot",
+            "campaign.add_slot",
+            "campaign.set_fallback",
+            "campaign.publish",
+            "campaign.pause",
+            "campaign.resume",
+            "api_key.create",
+            "api_key.create",
+            "api_key.revoke",
+            "campaign.end",
+        ]
+    );
+    let publish: serde_json::Value = serde_json::from_str(&lines[6]).expect("json");
+    let detail: serde_json::Value =
+        serde_json::from_str(publish["detail"].as_str().expect("detail")).expect("json");
+    assert_eq!(detail["before"]["status"], "draft");
+    assert_eq!(
+        detail["after"]["seed_commitment"],
+        hex::encode(c.fairness.expect("fairness").seed_commitment)
+    );
+    let all = lines.join("\n");
+    assert!(
+        !all.contains(&hex::encode(&app.token_secret)),
+        "a token secret entered the trail"
+    );
+    assert!(
+        !all.contains(extra.rsplit('_').next().expect("secret")),
+        "an API key secret entered the trail"
+    );
+    let dir = app.db.dir.clone();
+    let (ok, out) = verify(&dir, "audit.jsonl", &lines, &[]);
+    assert!(ok, "{out}");
+
+    // Tampering of any kind breaks the chain.
+    let tampered: Vec<(&str, Vec<String>)> = vec![
+        (
+            "detail edited",
+            edit(&lines, |v| {
+                v[7]["detail"] = v[7]["detail"]
+                    .as_str()
+                    .expect("d")
+                    .replace("paused", "ended")
+                    .into()
+            }),
+        ),
+        ("entry removed", edit(&lines, |v| drop(v.remove(3)))),
+        (
+            "last entry removed",
+            edit(&lines, |v| drop(v.remove(v.len() - 2))),
+        ),
+        (
+            "actor changed",
+            edit(&lines, |v| v[9]["actor"] = "key:someone-else".into()),
+        ),
+        ("entries swapped", edit(&lines, |v| v.swap(7, 8))),
+    ];
+    for (what, bad) in tampered {
+        let (ok, out) = verify(&dir, "audit-bad.jsonl", &bad, &[]);
+        assert!(!ok && out.starts_with("INVALID"), "{what}: {out}");
+    }
+
+    // The database itself refuses to edit or delete the trail.
+    for sql in ["UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log"] {
+        let e = app.db.execute(sql).await.expect_err("append-only");
+        assert!(e.contains("append-only"), "{sql}: {e}");
+    }
+}
+
+both_backends!(
+    a_whole_campaign_verifies_and_tampering_is_caught,
+    audit_trail_is_a_verified_hash_chain
+);

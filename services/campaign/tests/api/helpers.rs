@@ -143,6 +143,32 @@ impl TestDb {
             .count()
     }
 
+    /// Runs one statement directly (bypassing the engine); the error text
+    /// if the database refuses it.
+    pub async fn execute(&self, sql: &'static str) -> Result<u64, String> {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("open sqlite");
+                sqlx::query(sql)
+                    .execute(&mut c)
+                    .await
+                    .map(|r| r.rows_affected())
+            }
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&self.url)
+                    .await
+                    .expect("open pg");
+                sqlx::query(sql)
+                    .execute(&mut c)
+                    .await
+                    .map(|r| r.rows_affected())
+            }
+        }
+        .map_err(|e| e.to_string())
+    }
+
     /// Rows of two integer columns.
     pub async fn pairs(&self, sql: &'static str, arg: &str) -> Vec<(i64, i64)> {
         self.int_rows(sql, arg)
