@@ -92,33 +92,51 @@ def verify(lines, seed_hex=None):
     draws = lines[1:-1]
     check(all(d.get("type") == "draw" for d in draws), "a line between the first and last is not a draw")
 
-    # Prize table and commitment.
-    table_json = head["prize_table_json"]
-    check(isinstance(table_json, str), "no prize table")
-    table_hash = hashlib.sha256(table_json.encode("utf-8")).digest()
-    check(table_hash.hex() == head["prize_table_hash"], "the prize table does not hash to prize_table_hash")
-    table = json.loads(table_json)
-    check(canonical(table) == table_json, "the prize table is not in canonical form")
-    check(table.get("format") == "prize-table/v1", "unknown prize table format")
-    check(table["campaign_id"] == head["campaign_id"], "the prize table names another campaign")
+    # Prize tables (one per version) and their commitments to the one seed.
     seed_hex = seed_hex or head.get("seed")
     check(seed_hex, "the seed is not revealed yet (campaign still running); pass --seed")
     seed = bytes.fromhex(seed_hex)
     check(len(seed) == 32, "the seed is not 32 bytes")
-    commitment = hashlib.sha256(b"wheel-commit/v1" + seed + table_hash).hexdigest()
-    check(commitment == head["seed_commitment"], "the seed does not match the published commitment")
+    versions = head.get("versions") or []
+    check(versions, "no prize table")
+    tables = []
+    for n, v in enumerate(versions, start=1):
+        table_json = v["prize_table_json"]
+        table_hash = hashlib.sha256(table_json.encode("utf-8")).digest()
+        check(table_hash.hex() == v["prize_table_hash"], f"version {n}: the prize table does not hash to prize_table_hash")
+        table = json.loads(table_json)
+        check(canonical(table) == table_json, f"version {n}: the prize table is not in canonical form")
+        check(table.get("format") == "prize-table/v1", "unknown prize table format")
+        check(table.get("version") == n == v["version"], f"version {n}: numbered {v['version']} / {table.get('version')}")
+        check(table["campaign_id"] == head["campaign_id"], f"version {n}: the prize table names another campaign")
+        commitment = hashlib.sha256(b"wheel-commit/v1" + seed + table_hash).hexdigest()
+        check(commitment == v["seed_commitment"], f"version {n}: the seed does not match the published commitment")
+        if tables:
+            same = lambda t: {k: x for k, x in t.items() if k not in ("slots", "version")}
+            check(same(table) == same(tables[0]), f"version {n}: changes more than the slots")
+            check(len(table["slots"]) == len(tables[0]["slots"]), f"version {n}: changes the number of slots")
+            check(v["first_ledger_seq"] >= versions[n - 2]["first_ledger_seq"], f"version {n}: applies before the version it replaces")
+        else:
+            check(v["first_ledger_seq"] == 1, "version 1 does not apply from the first draw")
+        tables.append(table)
 
-    slots = sorted(table["slots"], key=lambda s: s["index"])
-    check([s["index"] for s in slots] == list(range(len(slots))), "slot indexes are not 0..n-1")
-    weights = [s["weight"] for s in slots]
+    def load(table):
+        slots = sorted(table["slots"], key=lambda s: s["index"])
+        check([s["index"] for s in slots] == list(range(len(slots))), "slot indexes are not 0..n-1")
+        fb = table["fallback_slot"]
+        check(0 <= fb < len(slots) and slots[fb]["kind"] == "thanks", "the fallback is not a THANKS slot")
+        return slots, [s["weight"] for s in slots], fb
+
+    table = tables[0]
+    slots, weights, fallback = load(table)
     total_weight = sum(weights)
-    fallback = table["fallback_slot"]
-    check(0 <= fallback < len(slots) and slots[fallback]["kind"] == "thanks", "the fallback is not a THANKS slot")
     tz = ZoneInfo(table["time_zone"])
     cid = uuid.UUID(table["campaign_id"]).bytes
+    current = 1
 
     # Replay in ledger order.
     remaining = {s["index"]: s["stock"] for s in slots}
+    won = {s["index"]: 0 for s in slots}
     released, user_won, player_total, player_day = {}, {}, {}, {}
     seen_ids = set()
     given = fallbacks = 0
@@ -126,6 +144,16 @@ def verify(lines, seed_hex=None):
         where = f"draw {d.get('draw_id')} (ledger {d.get('ledger_seq')})"
         check(d["ledger_seq"] == n, f"{where}: ledger sequence {d['ledger_seq']} where {n} was due (a draw is missing or moved)")
         check(d["draw_id"] not in seen_ids, f"{where}: duplicate draw id")
+        # A new prize-table version applies from its first ledger sequence on;
+        # stock becomes the new total minus what was already won.
+        while current < len(versions) and d["ledger_seq"] >= versions[current]["first_ledger_seq"]:
+            slots, weights, fallback = load(tables[current])
+            total_weight = sum(weights)
+            current += 1
+            for s_ in slots:
+                remaining[s_["index"]] = s_["stock"] - won[s_["index"]]
+                check(remaining[s_["index"]] >= 0, f"version {current}: slot {s_['index']} stock below what was won")
+        check(d["table_version"] == current, f"{where}: used prize table version {d['table_version']}, version {current} applied")
         seen_ids.add(d["draw_id"])
         at = d["drawn_at_ms"]
         check(table["starts_at_ms"] <= at < table["ends_at_ms"], f"{where}: outside the campaign window")
@@ -156,6 +184,7 @@ def verify(lines, seed_hex=None):
                 user_won[(i, player)] = user_won.get((i, player), 0) + 1
                 released[(i, day)] = released.get((i, day), 0) + 1
                 remaining[i] -= 1
+                won[i] += 1
                 given += 1
         expect_slot = rolled if reason == "none" else fallback
         check(d["fallback_reason"] == reason, f"{where}: fallback reason {d['fallback_reason']!r}, the replay says {reason!r}")
@@ -163,6 +192,12 @@ def verify(lines, seed_hex=None):
         if reason != "none":
             fallbacks += 1
 
+    # Versions published after the last draw still set the closing stock.
+    while current < len(versions):
+        slots, weights, fallback = load(tables[current])
+        current += 1
+        for s_ in slots:
+            remaining[s_["index"]] = s_["stock"] - won[s_["index"]]
     stock = lines[-1]
     check(stock["draws"] == len(draws), f"the stock line counts {stock['draws']} draws, the export has {len(draws)}")
     final = {s["index"]: s["remaining"] for s in stock["slots"]}

@@ -15,6 +15,7 @@ use super::wheel::{SlotSpec, WheelRules};
 /// `json.dumps(t, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`).
 pub fn canonical_prize_table(
     campaign_id: Uuid,
+    version: u32,
     rules: &WheelRules,
     slots: &[(u32, &SlotSpec)],
     fallback_slot: u32,
@@ -48,6 +49,7 @@ pub fn canonical_prize_table(
         ("slots", Value::Array(slots)),
         ("starts_at_ms", rules.starts_at.into()),
         ("time_zone", rules.time_zone.clone().into()),
+        ("version", version.into()),
     ]);
     serde_json::to_string(&table).unwrap_or_default()
 }
@@ -145,7 +147,7 @@ mod tests {
             amount: 0,
             claim_days: 0,
         };
-        canonical_prize_table(Uuid::from_u128(7), &rules, &[(0, &cup), (1, &thanks)], 1)
+        canonical_prize_table(Uuid::from_u128(7), 1, &rules, &[(0, &cup), (1, &thanks)], 1)
     }
 
     #[test]
@@ -193,8 +195,8 @@ mod tests {
     const KNOWN_AUDIT_HASH: &str =
         "bba821ef1a027fbf7a94f0c4f823660cf33f2bc7bc8f05a3132ed7ab1e1d7456";
     const KNOWN_TABLE_HASH: &str =
-        "57b976e490fa2d2c7dbcf053f53fe058698e6bd0469b776e81b728c175721c26";
+        "300731bbdb7e83469a34cb5064566c5321b6832877253807738d997cc3bd5587";
     const KNOWN_COMMITMENT: &str =
-        "11cdc1a6105c4064117ebe735849881bc220afa6542227ece64eebf81053f0d4";
+        "9350d9b5e51ab08152a9942e571ed0f60a6ecb7d7f607e88768b38d9906eeb70";
     const KNOWN_PSEUDONYM: &str = "73ce4b8f13797041515bd5f3e062ae8c";
 }

@@ -86,4 +86,12 @@ pub enum Rejection {
     CampaignExists,
     #[error("the campaign is not published yet; there is nothing to verify")]
     NotPublished,
+    #[error(
+        "the campaign is {0}; only a published or paused wheel can be revised (edit a draft directly)"
+    )]
+    NotRevisable(&'static str),
+    #[error("a revision keeps the wheel's {0} slots, in order")]
+    SlotCountChange(usize),
+    #[error("slot {index}: {won} already won, the new stock cannot be lower")]
+    StockBelowWon { index: u32, won: i64 },
 }

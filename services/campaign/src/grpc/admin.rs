@@ -297,6 +297,42 @@ impl<D: Db> AdminService for AdminApi<D> {
         )
     }
 
+    #[tracing::instrument(name = "ReviseWheel", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn revise_wheel(
+        &self,
+        request: Request<pb::ReviseWheelRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let merchant = who.admin()?;
+                let req = request.get_ref();
+                let id = uuid_field("campaign_id", &req.campaign_id)?;
+                if req.slots.is_empty() {
+                    return Err(invalid(InvalidField::new(
+                        "slots",
+                        "every slot of the wheel, in order",
+                    )));
+                }
+                let specs = req
+                    .slots
+                    .iter()
+                    .map(|s| slot_from_proto(Some(s.clone())))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let idem = idempotency(&who, "ReviseWheel", req)?;
+                let out = s
+                    .store
+                    .revise_wheel(merchant, id, &specs, s.clock.now_ms(), &idem, |c| {
+                        campaign_to_proto(c).encode_to_vec()
+                    })
+                    .await?;
+                respond(out, campaign_to_proto)
+            }
+            .await,
+        )
+    }
+
     #[tracing::instrument(name = "SetFallbackSlot", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
     async fn set_fallback_slot(
         &self,

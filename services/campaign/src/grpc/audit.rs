@@ -30,18 +30,22 @@ impl<D: Db> AuditApi<D> {
 /// One export item as one JSON line (documented in FAIRNESS.md).
 pub fn export_line(item: &ExportItem) -> String {
     let v = match item {
-        ExportItem::Campaign(c) => {
+        ExportItem::Campaign(c, versions) => {
             let f = c.fairness.as_ref();
             json!({
                 "type": "campaign",
                 "format": EXPORT_FORMAT,
                 "campaign_id": c.id.to_string(),
                 "status": c.status.as_str(),
-                "prize_table_json": f.map(|f| f.prize_table.clone()),
-                "prize_table_hash": f.map(|f| hex::encode(&f.prize_table_hash)),
-                "seed_commitment": f.map(|f| hex::encode(&f.seed_commitment)),
                 "published_at_ms": f.map(|f| f.published_at),
                 "seed": f.and_then(|f| f.revealed_seed.as_ref()).map(hex::encode),
+                "versions": versions.iter().map(|v| json!({
+                    "version": v.version,
+                    "prize_table_json": v.prize_table,
+                    "prize_table_hash": hex::encode(&v.prize_table_hash),
+                    "seed_commitment": hex::encode(&v.seed_commitment),
+                    "first_ledger_seq": v.first_ledger_seq,
+                })).collect::<Vec<_>>(),
             })
         }
         ExportItem::Draw(d) => draw_json(d),
@@ -70,6 +74,7 @@ fn draw_json(d: &LedgerDraw) -> Value {
         ("rolled_slot", d.rolled_slot.into()),
         ("awarded_slot", d.awarded_slot.into()),
         ("fallback_reason", d.fallback.clone().into()),
+        ("table_version", d.table_version.into()),
     ]);
     serde_json::to_value(m).unwrap_or(Value::Null)
 }

@@ -45,6 +45,7 @@ keyed!(
     pb::CreateWheelRequest,
     pb::AddPrizeSlotRequest,
     pb::UpdatePrizeSlotRequest,
+    pb::ReviseWheelRequest,
     pb::SetFallbackSlotRequest,
     pb::CampaignTransitionRequest,
     pb::ShipPrizeRequest,
@@ -223,6 +224,7 @@ fn fairness_to_proto(f: &FairnessRecord) -> pb::Fairness {
         seed_commitment: f.seed_commitment.clone(),
         published_at_ms: f.published_at,
         revealed_seed: f.revealed_seed.clone().unwrap_or_default(),
+        version: f.version,
     }
 }
 
@@ -295,6 +297,7 @@ pub fn draw_to_proto(d: &DrawOutcome) -> pb::DrawResponse {
             .as_ref()
             .map(|a| award_to_proto(a, d.drawn_at, false)),
         drawn_at_ms: d.drawn_at,
+        table_version: d.table_version,
     }
 }
 

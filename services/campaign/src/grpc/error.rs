@@ -35,7 +35,10 @@ pub fn rejection(r: Rejection) -> Status {
         | Rejection::NotShippable(_)
         | Rejection::IdempotencyKeyReused
         | Rejection::AlreadyRevoked
-        | Rejection::NotPublished => Code::FailedPrecondition,
+        | Rejection::NotPublished
+        | Rejection::NotRevisable(_)
+        | Rejection::SlotCountChange(_)
+        | Rejection::StockBelowWon { .. } => Code::FailedPrecondition,
     };
     Status::new(code, r.to_string())
 }

@@ -48,6 +48,8 @@ impl SlotRecord {
 /// What a published wheel committed to, and the seed once revealed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FairnessRecord {
+    /// The current version of the prize table (1 at publish).
+    pub version: u32,
     /// Canonical JSON of the prize table and rules (FAIRNESS.md).
     pub prize_table: String,
     pub prize_table_hash: Vec<u8>,
@@ -149,6 +151,7 @@ pub struct DrawOutcome {
     pub remaining_total: i64,
     pub award: Option<AwardRecord>,
     pub drawn_at: Millis,
+    pub table_version: u32,
 }
 
 /// One draw as the ledger holds it, with every input of its roll.
@@ -164,13 +167,24 @@ pub struct LedgerDraw {
     pub rolled_slot: u32,
     pub awarded_slot: u32,
     pub fallback: String,
+    pub table_version: i64,
+}
+
+/// One version of a campaign's prize table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableVersion {
+    pub version: i64,
+    pub prize_table: String,
+    pub prize_table_hash: Vec<u8>,
+    pub seed_commitment: Vec<u8>,
+    pub first_ledger_seq: i64,
 }
 
 /// What an export streams, in order: the campaign, its draws in ledger
 /// order, then the stock as of the same snapshot.
 #[derive(Debug, Clone)]
 pub enum ExportItem {
-    Campaign(Box<CampaignRecord>),
+    Campaign(Box<CampaignRecord>, Vec<TableVersion>),
     Draw(LedgerDraw),
     Stock {
         draws: i64,
@@ -192,7 +206,7 @@ pub struct DrawCommand {
 const SELECT_CAMPAIGN: &str = "SELECT campaign_id, merchant_id, name, status, starts_at, ends_at, \
      time_zone, draws_per_day, draws_total, fallback_slot, created_at, prize_table, \
      prize_table_hash, seed_commitment, published_at, \
-     CASE WHEN status = 'ended' OR ends_at <= $2 THEN roll_secret END \
+     CASE WHEN status = 'ended' OR ends_at <= $2 THEN roll_secret END, table_version \
      FROM campaign WHERE campaign_id = $1";
 const SELECT_SLOTS: &str = "SELECT slot_index, name, kind, weight, initial_stock, remaining, \
      daily_cap, per_user_cap, reference, amount, claim_days \
@@ -285,6 +299,7 @@ async fn load_campaign<T: DbTx>(
     ) {
         (Some(prize_table), Some(prize_table_hash), Some(seed_commitment), Some(published_at)) => {
             Some(FairnessRecord {
+                version: index_of(r.int(16)?)?,
                 prize_table,
                 prize_table_hash,
                 seed_commitment,
@@ -388,6 +403,27 @@ fn slot_args(id: Uuid, index: u32, s: &SlotSpec) -> Vec<Value> {
         s.amount,
         s.claim_days
     ]
+}
+
+/// Records version `version` of a campaign's prize table; it applies from
+/// the next draw in ledger order.
+async fn insert_table_version<T: DbTx>(
+    tx: &mut T,
+    id: Uuid,
+    version: i64,
+    table: &str,
+    table_hash: &[u8],
+    commitment: &[u8],
+    now: Millis,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO prize_table_version (campaign_id, version, prize_table, prize_table_hash, \
+         seed_commitment, first_ledger_seq, created_at) \
+         SELECT $1, $2, $3, $4, $5, draw_count + 1, $6 FROM campaign WHERE campaign_id = $1",
+        args![id.to_string(), version, table, table_hash, commitment, now],
+    )
+    .await?;
+    Ok(())
 }
 
 /// The audit trail's view of a campaign: its configuration, status and
@@ -730,23 +766,24 @@ impl<D: Db> Store<D> {
             let table_slots: Vec<(u32, &SlotSpec)> =
                 c.slots.iter().map(|s| (s.index, &s.spec)).collect();
             let fallback = c.fallback_slot.ok_or(Rejection::NoFallback)?;
-            let table = canonical_prize_table(id, &c.rules, &table_slots, fallback);
+            let table = canonical_prize_table(id, 1, &c.rules, &table_slots, fallback);
             let table_hash = prize_table_hash(&table);
             let commitment = seed_commitment(&seed, &table_hash);
             tx.execute(
                 "UPDATE campaign SET status = 'published', roll_secret = $2, prize_table = $3, \
-                 prize_table_hash = $4, seed_commitment = $5, published_at = $6 \
+                 prize_table_hash = $4, seed_commitment = $5, published_at = $6, table_version = 1 \
                  WHERE campaign_id = $1 AND status = 'draft'",
                 args![
                     id.to_string(),
                     seed.to_vec(),
-                    table,
-                    table_hash,
-                    commitment,
+                    table.clone(),
+                    table_hash.clone(),
+                    commitment.clone(),
                     now
                 ],
             )
             .await?;
+            insert_table_version(&mut tx, id, 1, &table, &table_hash, &commitment, now).await?;
         } else {
             tx.execute(
                 "UPDATE campaign SET status = $2, revealed_at = $4 \
@@ -767,6 +804,118 @@ impl<D: Db> Store<D> {
             merchant_id,
             idem,
             &action,
+            id,
+            Some(&c),
+            &after,
+            now,
+        )
+        .await?;
+        finish(tx, idem, encode(&after)).await?;
+        Ok(Outcome::Fresh(after))
+    }
+
+    /// A new version of a published (or paused) wheel's prize table: the
+    /// same slots by index with new names, kinds, odds, stock and caps. Stock
+    /// is the new total: what is left becomes `stock - won`, so it can never
+    /// fall below what was already given. The table gets a new commitment to
+    /// the same seed, applies from the next draw in ledger order (draws lock
+    /// the campaign row too), and the change is in the audit trail.
+    #[tracing::instrument(skip_all, fields(campaign.id = %id))]
+    pub async fn revise_wheel(
+        &self,
+        merchant_id: &str,
+        id: Uuid,
+        specs: &[SlotSpec],
+        now: Millis,
+        idem: &Idempotency,
+        encode: impl FnOnce(&CampaignRecord) -> Vec<u8> + Send,
+    ) -> Result<Outcome<CampaignRecord>, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
+            return Ok(Outcome::Replay(bytes));
+        }
+        lock_campaign(&mut tx, merchant_id, id, false, now).await?;
+        let c = load_campaign(&mut tx, id, now).await?;
+        if !matches!(c.status, CampaignStatus::Published | CampaignStatus::Paused) {
+            return Err(Rejection::NotRevisable(c.status.as_str()).into());
+        }
+        if specs.len() != c.slots.len() {
+            return Err(Rejection::SlotCountChange(c.slots.len()).into());
+        }
+        let fallback = c.fallback_slot.ok_or(Rejection::NoFallback)?;
+        let shape: Vec<_> = c
+            .slots
+            .iter()
+            .zip(specs)
+            .map(|(s, n)| (s.index, n.kind, n.weight))
+            .collect();
+        check_publishable(&shape, Some(fallback)).map_err(|e| match e {
+            Rejection::FallbackNotThanks => Rejection::FallbackKindChange,
+            e => e,
+        })?;
+        for (old, new) in c.slots.iter().zip(specs) {
+            if new.stock < old.won() {
+                return Err(Rejection::StockBelowWon {
+                    index: old.index,
+                    won: old.won(),
+                }
+                .into());
+            }
+            tx.execute(
+                "UPDATE prize_slot SET name = $3, kind = $4, weight = $5, \
+                 remaining = $6 - (initial_stock - remaining), initial_stock = $6, \
+                 daily_cap = $7, per_user_cap = $8, reference = $9, amount = $10, claim_days = $11 \
+                 WHERE campaign_id = $1 AND slot_index = $2",
+                slot_args(id, old.index, new),
+            )
+            .await?;
+        }
+        let version = c.fairness.as_ref().map_or(1, |f| f.version) + 1;
+        let seed = fetch_one(
+            &mut tx,
+            "campaign",
+            "SELECT roll_secret FROM campaign WHERE campaign_id = $1",
+            args![id.to_string()],
+        )
+        .await?
+        .bytes(0)?;
+        let table_slots: Vec<(u32, &SlotSpec)> = c
+            .slots
+            .iter()
+            .zip(specs)
+            .map(|(s, n)| (s.index, n))
+            .collect();
+        let table = canonical_prize_table(id, version, &c.rules, &table_slots, fallback);
+        let table_hash = prize_table_hash(&table);
+        let commitment = seed_commitment(&seed, &table_hash);
+        tx.execute(
+            "UPDATE campaign SET prize_table = $2, prize_table_hash = $3, seed_commitment = $4, \
+             table_version = $5 WHERE campaign_id = $1",
+            args![
+                id.to_string(),
+                table.clone(),
+                table_hash.clone(),
+                commitment.clone(),
+                i64::from(version)
+            ],
+        )
+        .await?;
+        insert_table_version(
+            &mut tx,
+            id,
+            i64::from(version),
+            &table,
+            &table_hash,
+            &commitment,
+            now,
+        )
+        .await?;
+        let after = load_campaign(&mut tx, id, now).await?;
+        record_change(
+            &mut tx,
+            merchant_id,
+            idem,
+            "campaign.revise",
             id,
             Some(&c),
             &after,
@@ -819,7 +968,29 @@ impl<D: Db> Store<D> {
             return Err(Rejection::NotPublished.into());
         }
         let remaining: Vec<(u32, i64)> = c.slots.iter().map(|s| (s.index, s.remaining)).collect();
-        if sink.send(ExportItem::Campaign(Box::new(c))).await.is_err() {
+        let versions = tx
+            .fetch_all(
+                "SELECT version, prize_table, prize_table_hash, seed_commitment, first_ledger_seq \
+                 FROM prize_table_version WHERE campaign_id = $1 ORDER BY version",
+                args![id.to_string()],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(TableVersion {
+                    version: r.int(0)?,
+                    prize_table: r.text(1)?,
+                    prize_table_hash: r.bytes(2)?,
+                    seed_commitment: r.bytes(3)?,
+                    first_ledger_seq: r.int(4)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        if sink
+            .send(ExportItem::Campaign(Box::new(c), versions))
+            .await
+            .is_err()
+        {
             return Ok(());
         }
         let (mut after, mut draws) = (0i64, 0i64);
@@ -827,7 +998,7 @@ impl<D: Db> Store<D> {
             let rows = tx
                 .fetch_all(
                     "SELECT ledger_seq, draw_id, player_pseudonym, draw_seq, day, drawn_at, roll, \
-                     rolled_slot, awarded_slot, fallback_reason FROM draw \
+                     rolled_slot, awarded_slot, fallback_reason, table_version FROM draw \
                      WHERE campaign_id = $1 AND ledger_seq > $2 ORDER BY ledger_seq LIMIT $3",
                     args![id.to_string(), after, PAGE],
                 )
@@ -845,6 +1016,7 @@ impl<D: Db> Store<D> {
                     rolled_slot: index_of(r.int(7)?)?,
                     awarded_slot: index_of(r.int(8)?)?,
                     fallback: r.text(9)?,
+                    table_version: r.int(10)?,
                 };
                 after = d.ledger_seq;
                 draws += 1;
@@ -941,12 +1113,12 @@ impl<D: Db> Store<D> {
         let ledger_seq = tx
             .fetch_optional(
                 "UPDATE campaign SET draw_count = draw_count + 1 WHERE campaign_id = $1 \
-                 RETURNING draw_count",
+                 RETURNING draw_count, table_version",
                 args![&campaign],
             )
             .await?
-            .ok_or(StoreError::NotFound("campaign"))?
-            .int(0)?;
+            .ok_or(StoreError::NotFound("campaign"))?;
+        let (ledger_seq, table_version) = (ledger_seq.int(0)?, ledger_seq.int(1)?);
         // The campaign and its slots in one round trip: one row per slot.
         let rows = tx
             .fetch_all(
@@ -1036,8 +1208,9 @@ impl<D: Db> Store<D> {
         let draw_id = new_id();
         tx.execute(
             "INSERT INTO draw (draw_id, campaign_id, player_id, draw_seq, day, roll, rolled_slot, \
-             awarded_slot, fallback_reason, channel, drawn_at, ledger_seq, player_pseudonym) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             awarded_slot, fallback_reason, channel, drawn_at, ledger_seq, player_pseudonym, \
+             table_version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             args![
                 &draw_id,
                 &campaign,
@@ -1051,7 +1224,8 @@ impl<D: Db> Store<D> {
                 cmd.channel.clone(),
                 now,
                 ledger_seq,
-                &pseudonym
+                &pseudonym,
+                table_version
             ],
         )
         .await?;
@@ -1111,6 +1285,7 @@ impl<D: Db> Store<D> {
             remaining_total,
             award,
             drawn_at: now,
+            table_version: index_of(table_version)?,
         };
         finish(tx, idem, encode(&out)).await?;
         Ok(Outcome::Fresh(out))

@@ -29,9 +29,10 @@ enum Rpc {
     ClaimPrize,
     ExportCampaign,
     ExportAuditLog,
+    ReviseWheel,
 }
 
-const ALL: [Rpc; 21] = [
+const ALL: [Rpc; 22] = [
     Rpc::CreateApiKey,
     Rpc::RevokeApiKey,
     Rpc::ListApiKeys,
@@ -53,6 +54,7 @@ const ALL: [Rpc; 21] = [
     Rpc::ClaimPrize,
     Rpc::ExportCampaign,
     Rpc::ExportAuditLog,
+    Rpc::ReviseWheel,
 ];
 
 /// Ids the calls point at: merchant A's things.
@@ -205,6 +207,17 @@ async fn call(app: &TestApp, rpc: Rpc, cred: &str, t: &Targets) -> Result<(), St
             .map(drop),
         Rpc::ListMyPrizes => p
             .list_my_prizes(with(cred, pb::ListMyPrizesRequest::default()))
+            .await
+            .map(drop),
+        Rpc::ReviseWheel => a
+            .revise_wheel(with(
+                cred,
+                pb::ReviseWheelRequest {
+                    idempotency_key: k.clone(),
+                    campaign_id: t.published.clone(),
+                    slots: vec![slot("Cup", PrizeKind::Physical, 1, 9), thanks(0)],
+                },
+            ))
             .await
             .map(drop),
         Rpc::ExportAuditLog => {

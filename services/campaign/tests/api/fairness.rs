@@ -179,12 +179,13 @@ async fn a_whole_campaign_verifies_and_tampering_is_caught(backend: Backend) {
         (
             "one weight changed (hash recomputed)",
             edit(&lines, |v| {
-                let t = v[0]["prize_table_json"]
+                let t = v[0]["versions"][0]["prize_table_json"]
                     .as_str()
                     .expect("table")
                     .replace("\"weight\":3", "\"weight\":30");
-                v[0]["prize_table_hash"] = hex::encode(Sha256::digest(t.as_bytes())).into();
-                v[0]["prize_table_json"] = t.into();
+                v[0]["versions"][0]["prize_table_hash"] =
+                    hex::encode(Sha256::digest(t.as_bytes())).into();
+                v[0]["versions"][0]["prize_table_json"] = t.into();
             }),
             vec![],
         ),
@@ -350,7 +351,154 @@ async fn audit_trail_is_a_verified_hash_chain(backend: Backend) {
     }
 }
 
+async fn a_revised_wheel_is_a_new_committed_version(backend: Backend) {
+    // Arrange: a published wheel with some draws.
+    let app = spawn_app(backend).await;
+    let spec = |cup_w: i64, cup_stock: i64, pts_w: i64, pts_stock: i64, thanks_w: i64| {
+        vec![
+            slot("Cup", PrizeKind::Physical, cup_w, cup_stock),
+            slot("Points", PrizeKind::Points, pts_w, pts_stock),
+            thanks(thanks_w),
+        ]
+    };
+    let c = app.wheel(rules(5, 5), spec(5, 4, 3, 10, 2), 2, true).await;
+    let id = c.campaign_id.clone();
+    let v1 = c.fairness.expect("v1");
+    assert_eq!(v1.version, 1);
+    for p in 0..10 {
+        for _ in 0..2 {
+            assert_eq!(
+                app.draw(&format!("r{p}"), &id)
+                    .await
+                    .expect("draw")
+                    .table_version,
+                1
+            );
+        }
+    }
+    let before = app.get_campaign(&id).await;
+    let (cup_won, pts_won) = (before.slots[0].won, before.slots[1].won);
+    let revise = |slots: Vec<pb::PrizeSlotSpec>| {
+        with(
+            &app.admin_key,
+            pb::ReviseWheelRequest {
+                idempotency_key: key(),
+                campaign_id: id.clone(),
+                slots,
+            },
+        )
+    };
+    let mut admin = app.admin();
+
+    // Refused revisions change nothing.
+    let digest = state_digest(&app.db).await;
+    if cup_won > 0 {
+        assert_code(
+            admin
+                .revise_wheel(revise(spec(1, cup_won - 1, 6, 50, 3)))
+                .await,
+            tonic::Code::FailedPrecondition,
+            None,
+        );
+    }
+    assert_code(
+        admin
+            .revise_wheel(revise(spec(1, 20, 6, 50, 3)[..2].to_vec()))
+            .await,
+        tonic::Code::FailedPrecondition,
+        None,
+    );
+    let mut no_thanks = spec(1, 20, 6, 50, 3);
+    no_thanks[2] = slot("Mug", PrizeKind::Physical, 3, 5);
+    assert_code(
+        admin.revise_wheel(revise(no_thanks)).await,
+        tonic::Code::FailedPrecondition,
+        None,
+    );
+    assert_code(
+        admin.revise_wheel(revise(vec![])).await,
+        tonic::Code::InvalidArgument,
+        Some("slots"),
+    );
+    assert_eq!(state_digest(&app.db).await, digest);
+
+    // Act: version 2 with new odds and stock.
+    let c2 = admin
+        .revise_wheel(revise(spec(1, 20, 6, pts_won + 5, 3)))
+        .await
+        .expect("revise")
+        .into_inner();
+    let v2 = c2.fairness.expect("v2");
+    assert_eq!(v2.version, 2);
+    assert_ne!(v2.seed_commitment, v1.seed_commitment);
+    assert_eq!(
+        c2.slots[0].remaining,
+        20 - cup_won,
+        "new stock is the new total minus what was won"
+    );
+    assert_eq!(c2.slots[1].remaining, 5);
+    for p in 0..10 {
+        for _ in 0..2 {
+            assert_eq!(
+                app.draw(&format!("r{p}"), &id)
+                    .await
+                    .expect("draw")
+                    .table_version,
+                2
+            );
+        }
+    }
+    app.db.assert_stock_balances(&id).await;
+    app.admin()
+        .end_campaign(with(
+            &app.admin_key,
+            pb::CampaignTransitionRequest {
+                idempotency_key: key(),
+                campaign_id: id.clone(),
+            },
+        ))
+        .await
+        .expect("end");
+    assert_code(
+        admin.revise_wheel(revise(spec(1, 20, 6, 50, 3))).await,
+        tonic::Code::FailedPrecondition,
+        None,
+    );
+
+    // Assert: both versions verify, and the draws' versions are checked.
+    let lines = export(&app, &app.admin_key, &id).await;
+    let head: serde_json::Value = serde_json::from_str(&lines[0]).expect("json");
+    assert_eq!(head["versions"].as_array().expect("versions").len(), 2);
+    assert_eq!(head["versions"][1]["first_ledger_seq"], 21);
+    let dir = app.db.dir.clone();
+    let (ok, out) = verify(&dir, "revised.jsonl", &lines, &[]);
+    assert!(ok, "{out}");
+    for (what, bad) in [
+        (
+            "a v2 draw claims v1",
+            edit(&lines, |v| v[25]["table_version"] = 1.into()),
+        ),
+        (
+            "v2 applied earlier",
+            edit(&lines, |v| {
+                v[0]["versions"][1]["first_ledger_seq"] = 15.into()
+            }),
+        ),
+        (
+            "v2 commitment swapped",
+            edit(&lines, |v| {
+                v[0]["versions"][1]["seed_commitment"] =
+                    v[0]["versions"][0]["seed_commitment"].clone()
+            }),
+        ),
+    ] {
+        let (ok, out) = verify(&dir, "revised-bad.jsonl", &bad, &[]);
+        assert!(!ok && out.starts_with("INVALID"), "{what}: {out}");
+    }
+}
+
 both_backends!(
     a_whole_campaign_verifies_and_tampering_is_caught,
-    audit_trail_is_a_verified_hash_chain
+    audit_trail_is_a_verified_hash_chain,
+    a_revised_wheel_is_a_new_committed_version
 );
