@@ -8,6 +8,7 @@
 pub mod credential;
 pub mod fairness;
 pub mod idempotency;
+pub mod simulation;
 pub mod wheel;
 
 use thiserror::Error;

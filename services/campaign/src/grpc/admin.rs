@@ -13,13 +13,14 @@ use super::{
         award_to_proto, campaign_to_proto, idempotency, key_to_proto, required, role_from_proto,
         slot_from_proto, uuid_field,
     },
-    error::invalid,
+    error::{invalid, rejection},
     respond, traced,
 };
 use crate::{
     domain::{
-        InvalidField,
+        InvalidField, Rejection,
         credential::{MIN_TOKEN_SECRET, Role},
+        simulation::{Scenario, simulate},
         wheel::{Transition, WheelRules},
     },
     store::db::Db,
@@ -444,6 +445,67 @@ impl<D: Db> AdminService for AdminApi<D> {
                         .iter()
                         .map(|a| award_to_proto(a, now, true))
                         .collect(),
+                }))
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "SimulateWheel", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn simulate_wheel(
+        &self,
+        request: Request<pb::SimulateWheelRequest>,
+    ) -> Result<Response<pb::SimulationReport>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let merchant = who.admin()?;
+                let req = request.get_ref();
+                let id = uuid_field("campaign_id", &req.campaign_id)?;
+                let c = s.store.get_campaign(merchant, id, s.clock.now_ms()).await?;
+                let fallback = c
+                    .fallback_slot
+                    .ok_or(Rejection::NoFallback)
+                    .map_err(rejection)?;
+                let window_days = (c.rules.ends_at - c.rules.starts_at + 86_399_999) / 86_400_000;
+                let scenario = Scenario {
+                    days: match req.days {
+                        0 => u32::try_from(window_days.clamp(1, 366)).unwrap_or(366),
+                        d => d,
+                    },
+                    players: req.players_per_day,
+                    draws_per_player: match req.draws_per_player_per_day {
+                        0 => u32::try_from(c.rules.draws_per_day).unwrap_or(u32::MAX),
+                        d => d,
+                    },
+                    draws_per_day: c.rules.draws_per_day,
+                    draws_total: c.rules.draws_total,
+                    runs: if req.runs == 0 { 100 } else { req.runs },
+                    rng_seed: req.rng_seed,
+                };
+                scenario.validate().map_err(invalid)?;
+                let slots: Vec<_> = c.slots.iter().map(|x| x.spec.clone()).collect();
+                let (days, runs) = (scenario.days, scenario.runs);
+                let f = tokio::task::spawn_blocking(move || simulate(&slots, fallback, &scenario))
+                    .await
+                    .map_err(|e| super::error::internal(&e))?;
+                Ok(Response::new(pb::SimulationReport {
+                    slots: f
+                        .slots
+                        .iter()
+                        .map(|x| pb::SlotForecast {
+                            index: x.index,
+                            mean_given: x.mean_given,
+                            mean_payout: x.mean_payout,
+                            sold_out_share: x.sold_out_share,
+                            mean_sold_out_day: x.mean_sold_out_day.unwrap_or(0.0),
+                        })
+                        .collect(),
+                    fallback_share: f.fallback_share,
+                    mean_draws: f.mean_draws,
+                    days,
+                    runs,
                 }))
             }
             .await,

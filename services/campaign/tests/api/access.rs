@@ -30,9 +30,10 @@ enum Rpc {
     ExportCampaign,
     ExportAuditLog,
     ReviseWheel,
+    SimulateWheel,
 }
 
-const ALL: [Rpc; 22] = [
+const ALL: [Rpc; 23] = [
     Rpc::CreateApiKey,
     Rpc::RevokeApiKey,
     Rpc::ListApiKeys,
@@ -55,6 +56,7 @@ const ALL: [Rpc; 22] = [
     Rpc::ExportCampaign,
     Rpc::ExportAuditLog,
     Rpc::ReviseWheel,
+    Rpc::SimulateWheel,
 ];
 
 /// Ids the calls point at: merchant A's things.
@@ -207,6 +209,17 @@ async fn call(app: &TestApp, rpc: Rpc, cred: &str, t: &Targets) -> Result<(), St
             .map(drop),
         Rpc::ListMyPrizes => p
             .list_my_prizes(with(cred, pb::ListMyPrizesRequest::default()))
+            .await
+            .map(drop),
+        Rpc::SimulateWheel => a
+            .simulate_wheel(with(
+                cred,
+                pb::SimulateWheelRequest {
+                    campaign_id: t.draft.clone(),
+                    players_per_day: 1,
+                    ..Default::default()
+                },
+            ))
             .await
             .map(drop),
         Rpc::ReviseWheel => a

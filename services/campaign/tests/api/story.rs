@@ -323,8 +323,74 @@ async fn unclaimed_prize_expires(backend: Backend) {
     app.stop().await;
 }
 
+async fn simulation_forecasts_before_launch_and_changes_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut cup = slot("Cup", PrizeKind::Cash, 1, 10);
+    cup.daily_cap = 2;
+    let c = app
+        .wheel(rules(5, 50), vec![cup, thanks(0)], 1, false)
+        .await;
+    let before = state_digest(&app.db).await;
+    let sim = |players: u32, runs: u32| {
+        with(
+            &app.admin_key,
+            pb::SimulateWheelRequest {
+                campaign_id: c.campaign_id.clone(),
+                days: 5,
+                players_per_day: players,
+                draws_per_player_per_day: 0,
+                runs,
+                rng_seed: 7,
+            },
+        )
+    };
+    let mut admin = app.admin();
+    let r = admin
+        .simulate_wheel(sim(1, 10))
+        .await
+        .expect("simulate")
+        .into_inner();
+    // 2 a day out of 10: gone on day 5; 3 of every 5 draws fall back.
+    assert_eq!(r.slots[0].mean_sold_out_day, 5.0);
+    assert_eq!(r.slots[0].mean_payout, 1000.0);
+    assert!((r.fallback_share - 0.6).abs() < 1e-9, "{r:?}");
+    assert_eq!((r.days, r.runs), (5, 10));
+    assert_code(
+        admin.simulate_wheel(sim(0, 10)).await,
+        Code::InvalidArgument,
+        Some("players_per_day"),
+    );
+    assert_code(
+        admin.simulate_wheel(sim(1_000_000, 1000)).await,
+        Code::InvalidArgument,
+        Some("runs"),
+    );
+    assert_eq!(
+        state_digest(&app.db).await,
+        before,
+        "a simulation changed something"
+    );
+    let no_fallback = admin
+        .create_wheel(with(&app.admin_key, rules(1, 1)))
+        .await
+        .expect("create")
+        .into_inner();
+    let req = pb::SimulateWheelRequest {
+        campaign_id: no_fallback.campaign_id,
+        players_per_day: 1,
+        ..Default::default()
+    };
+    assert_code(
+        admin.simulate_wheel(with(&app.admin_key, req)).await,
+        Code::FailedPrecondition,
+        None,
+    );
+    app.stop().await;
+}
+
 both_backends!(
     wheel_story,
     time_window_and_day_boundary,
-    unclaimed_prize_expires
+    unclaimed_prize_expires,
+    simulation_forecasts_before_launch_and_changes_nothing
 );
