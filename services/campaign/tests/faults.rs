@@ -1,0 +1,621 @@
+//! Fault injection (RELIABILITY.md §4): the real engine binary, many client
+//! tasks drawing through a TCP fault proxy, kill -9 of the engine on a
+//! schedule, answers dropped after the server committed (ack lost),
+//! duplicated requests racing each other. Every operation goes into a
+//! history as ok / fail / unknown (a timeout, a reset or UNAVAILABLE is
+//! unknown, never assumed failed). Then the faults stop, every unknown
+//! operation is re-sent with its original key until it resolves, and a
+//! checker reads the database: no oversell, no acknowledged draw lost, one
+//! effect and one identical answer per key, limits held, SQLite integrity,
+//! progress after the last fault.
+//!
+//! Seeded: `FAULT_SEED=<u64>` reproduces a schedule (printed at start and on
+//! failure); `FAULT_PROFILE=long` runs ten times the CI size.
+
+#[path = "api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use engine_proto::campaign::v1::{
+    self as pb, PrizeKind, admin_service_client::AdminServiceClient,
+    player_service_client::PlayerServiceClient,
+};
+use helpers::*;
+use prost::Message;
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use sha2::Digest;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+    sync::Mutex,
+};
+use tonic::{Code, transport::Endpoint};
+
+const PLAYERS: usize = 24;
+const PER_PLAYER: i64 = 150;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Ok,
+    Fail,
+    Unknown,
+}
+
+#[derive(Debug, Clone)]
+struct Op {
+    key: String,
+    player: usize,
+    started: Duration,
+    ended: Duration,
+    outcome: Outcome,
+    /// Encoded answer, for ok operations.
+    answer: Vec<u8>,
+    code: Option<Code>,
+}
+
+/// What the proxy does to one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    Pass,
+    /// Forward the request; drop the answer once the server starts
+    /// answering a stream, then cut the connection.
+    AckLost,
+    /// Cut the connection before anything reaches the server.
+    Refuse,
+}
+
+/// Forwards client -> server untouched; forwards server -> client frame by
+/// frame, and for `AckLost` stops at the first HEADERS or DATA frame of a
+/// stream (the answer), so the server has done the work but the client
+/// never learns it.
+async fn serve_connection(client: TcpStream, backend: SocketAddr, fault: Fault) {
+    if fault == Fault::Refuse {
+        return;
+    }
+    let Ok(server) = TcpStream::connect(backend).await else {
+        return;
+    };
+    let (mut cr, mut cw) = client.into_split();
+    let (mut sr, mut sw) = server.into_split();
+    let up = tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut cr, &mut sw).await;
+    });
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    'pump: loop {
+        let n = match sr.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if fault == Fault::Pass {
+            if cw.write_all(&chunk[..n]).await.is_err() {
+                break;
+            }
+            continue;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        // The server preface is 9-byte-headed frames: forward whole frames
+        // until a response frame (HEADERS=1 or DATA=0 on a stream) appears.
+        while buf.len() >= 9 {
+            let len =
+                (usize::from(buf[0]) << 16) | (usize::from(buf[1]) << 8) | usize::from(buf[2]);
+            if buf.len() < 9 + len {
+                break;
+            }
+            let kind = buf[3];
+            let stream = u32::from_be_bytes([buf[5], buf[6], buf[7], buf[8]]) & 0x7fff_ffff;
+            if stream != 0 && (kind == 0 || kind == 1) {
+                // The answer: lose it, then drop the connection.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                break 'pump;
+            }
+            let frame: Vec<u8> = buf.drain(..9 + len).collect();
+            if cw.write_all(&frame).await.is_err() {
+                break 'pump;
+            }
+        }
+    }
+    up.abort();
+}
+
+async fn proxy(listener: TcpListener, backend: SocketAddr, faulty: Arc<AtomicBool>, seed: u64) {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x9e37_79b9);
+    loop {
+        let Ok((client, _)) = listener.accept().await else {
+            return;
+        };
+        let roll: f64 = rng.random();
+        let fault = if !faulty.load(Ordering::SeqCst) {
+            Fault::Pass
+        } else if roll < 0.10 {
+            Fault::AckLost
+        } else if roll < 0.13 {
+            Fault::Refuse
+        } else {
+            Fault::Pass
+        };
+        tokio::spawn(serve_connection(client, backend, fault));
+    }
+}
+
+fn start_engine(db: &TestDb, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_campaign-engine"))
+        .env("CAMPAIGN_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CAMPAIGN_DATABASE_URL", &db.url)
+        .env("CAMPAIGN_BOOTSTRAP_KEY_FILE", db.dir.join("admin.key"))
+        .env("CAMPAIGN_PG_MAX_CONNECTIONS", "8")
+        .env("RUST_LOG", "error")
+        .current_dir(&db.dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start campaign-engine")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// One draw over a fresh connection through the proxy.
+async fn draw_once(
+    proxy: SocketAddr,
+    token: &str,
+    req: &pb::DrawRequest,
+) -> (Outcome, Vec<u8>, Option<Code>) {
+    let attempt = async {
+        let ch = Endpoint::from_shared(format!("http://{proxy}"))
+            .map_err(|_| Code::Unknown)?
+            .connect_timeout(Duration::from_secs(2))
+            .connect()
+            .await
+            .map_err(|_| Code::Unavailable)?;
+        PlayerServiceClient::new(ch)
+            .draw(with(token, req.clone()))
+            .await
+            .map(|r| r.into_inner().encode_to_vec())
+            .map_err(|s| s.code())
+    };
+    match tokio::time::timeout(Duration::from_secs(5), attempt).await {
+        Ok(Ok(bytes)) => (Outcome::Ok, bytes, None),
+        // Definite refusals: the engine decided and changed nothing.
+        Ok(Err(
+            c @ (Code::ResourceExhausted
+            | Code::FailedPrecondition
+            | Code::InvalidArgument
+            | Code::NotFound
+            | Code::PermissionDenied),
+        )) => (Outcome::Fail, Vec::new(), Some(c)),
+        // A reset, UNAVAILABLE, ABORTED, an internal error after sending, or
+        // a timeout: the draw may or may not have happened.
+        Ok(Err(c)) => (Outcome::Unknown, Vec::new(), Some(c)),
+        Err(_) => (Outcome::Unknown, Vec::new(), None),
+    }
+}
+
+async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
+    let seed: u64 = std::env::var("FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| rand::rng().random());
+    let long = std::env::var("FAULT_PROFILE").is_ok_and(|p| p == "long");
+    let run_for = Duration::from_secs(if long { 200 } else { 20 });
+    let ctx = format!(
+        "FAULT_SEED={seed} profile={} backend={backend:?}",
+        if long { "long" } else { "ci" }
+    );
+    eprintln!("fault run: {ctx}");
+
+    // Arrange: the engine, a proxy in front of it, a wheel open now whose
+    // stock runs out mid-run, and the players' tokens.
+    let db = TestDb::new(backend).await;
+    let port = free_port();
+    let engine_addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let child = Arc::new(Mutex::new(start_engine(&db, port)));
+    let channel = wait_serving(engine_addr).await;
+    let admin_key = read_key(&db.dir.join("admin.key")).await;
+    let secret = vec![4u8; 32];
+    let mut admin = AdminServiceClient::new(channel.clone());
+    admin
+        .set_player_token_key(with(
+            &admin_key,
+            pb::SetPlayerTokenKeyRequest {
+                idempotency_key: key(),
+                issuer: "gw".into(),
+                secret: secret.clone(),
+            },
+        ))
+        .await
+        .expect("token key");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_millis() as i64;
+    let mut r = rules(PER_PLAYER, PER_PLAYER);
+    r.starts_at_ms = now - DAY;
+    r.ends_at_ms = now + DAY;
+    let mut c = admin
+        .create_wheel(with(&admin_key, r))
+        .await
+        .expect("create")
+        .into_inner();
+    let mut capped = slot("Phone", PrizeKind::Physical, 2, 40);
+    capped.per_user_cap = 3;
+    for s in [capped, slot("Points", PrizeKind::Points, 3, 300), thanks(5)] {
+        c = admin
+            .add_prize_slot(with(
+                &admin_key,
+                pb::AddPrizeSlotRequest {
+                    idempotency_key: key(),
+                    campaign_id: c.campaign_id.clone(),
+                    slot: Some(s),
+                },
+            ))
+            .await
+            .expect("slot")
+            .into_inner();
+    }
+    admin
+        .set_fallback_slot(with(
+            &admin_key,
+            pb::SetFallbackSlotRequest {
+                idempotency_key: key(),
+                campaign_id: c.campaign_id.clone(),
+                index: 2,
+            },
+        ))
+        .await
+        .expect("fallback");
+    admin
+        .publish_campaign(with(
+            &admin_key,
+            pb::CampaignTransitionRequest {
+                idempotency_key: key(),
+                campaign_id: c.campaign_id.clone(),
+            },
+        ))
+        .await
+        .expect("publish");
+    let id = c.campaign_id.clone();
+    let tokens: Arc<Vec<String>> = Arc::new(
+        (0..PLAYERS)
+            .map(|p| {
+                let s = now / 1000;
+                campaign::domain::credential::sign_player_token(
+                    &secret,
+                    &campaign::domain::credential::PlayerClaims {
+                        iss: "gw".into(),
+                        aud: "campaign-engine".into(),
+                        sub: format!("f{p}"),
+                        iat: s,
+                        exp: s + 3000,
+                    },
+                )
+            })
+            .collect(),
+    );
+    let proxy_listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy");
+    let proxy_addr = proxy_listener.local_addr().expect("addr");
+    let faulty = Arc::new(AtomicBool::new(true));
+    let proxy_task = tokio::spawn(proxy(proxy_listener, engine_addr, faulty.clone(), seed));
+
+    // Act: the nemesis kills the engine every 1.5-3.5 s and restarts it.
+    let t0 = Instant::now();
+    let history: Arc<Mutex<Vec<Op>>> = Arc::default();
+    let kills = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let nemesis = {
+        let (child, stop, kills, db_url, dir) = (
+            child.clone(),
+            stop.clone(),
+            kills.clone(),
+            db.url.clone(),
+            db.dir.clone(),
+        );
+        let mut rng = StdRng::seed_from_u64(seed);
+        tokio::spawn(async move {
+            let db = TestDb {
+                backend,
+                url: db_url,
+                dir,
+            };
+            while !stop.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(rng.random_range(1000..3000))).await;
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let mut c = child.lock().await;
+                let _ = c.kill();
+                let _ = c.wait();
+                kills.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(rng.random_range(50..400))).await;
+                *c = start_engine(&db, port);
+            }
+            std::mem::forget(db); // the outer TestDb owns the directory
+        })
+    };
+    let mut clients = tokio::task::JoinSet::new();
+    for p in 0..PLAYERS {
+        let (history, tokens, id) = (history.clone(), tokens.clone(), id.clone());
+        let mut rng = StdRng::seed_from_u64(seed.wrapping_add(p as u64 + 1));
+        clients.spawn(async move {
+            while t0.elapsed() < run_for {
+                let req = pb::DrawRequest {
+                    idempotency_key: key(),
+                    campaign_id: id.clone(),
+                    channel: String::new(),
+                };
+                // One in ten is sent twice at once: the copies race.
+                let copies = if rng.random_bool(0.1) { 2 } else { 1 };
+                let mut sends = tokio::task::JoinSet::new();
+                for _ in 0..copies {
+                    let (tok, req) = (tokens[p].clone(), req.clone());
+                    sends.spawn(async move {
+                        let started = t0.elapsed();
+                        let (outcome, answer, code) = draw_once(proxy_addr, &tok, &req).await;
+                        (started, outcome, answer, code)
+                    });
+                }
+                let mut spent = false;
+                let mut unsure = false;
+                while let Some(Ok((started, outcome, answer, code))) = sends.join_next().await {
+                    spent |= code == Some(Code::ResourceExhausted);
+                    unsure |= outcome == Outcome::Unknown;
+                    history.lock().await.push(Op {
+                        key: req.idempotency_key.clone(),
+                        player: p,
+                        started,
+                        ended: t0.elapsed(),
+                        outcome,
+                        answer,
+                        code,
+                    });
+                }
+                if spent {
+                    break; // this player's draws are used up
+                }
+                if unsure {
+                    // The engine may be down: back off a little.
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+            }
+        });
+    }
+    while clients.join_next().await.is_some() {}
+
+    // Final phase: faults off, the engine up, every unknown re-sent with
+    // its key until it resolves.
+    stop.store(true, Ordering::SeqCst);
+    let _ = nemesis.await;
+    faulty.store(false, Ordering::SeqCst);
+    // Liveness: a new player's first draw succeeds soon after the faults.
+    let last_fault = Instant::now();
+    let fresh = {
+        let s = now / 1000;
+        campaign::domain::credential::sign_player_token(
+            &secret,
+            &campaign::domain::credential::PlayerClaims {
+                iss: "gw".into(),
+                aud: "campaign-engine".into(),
+                sub: "fresh".into(),
+                iat: s,
+                exp: s + 3000,
+            },
+        )
+    };
+    let fresh_req = pb::DrawRequest {
+        idempotency_key: key(),
+        campaign_id: id.clone(),
+        channel: String::new(),
+    };
+    let progress_after = loop {
+        let (outcome, _, _) = draw_once(proxy_addr, &fresh, &fresh_req).await;
+        if outcome == Outcome::Ok || last_fault.elapsed() > Duration::from_secs(60) {
+            break last_fault.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut history = history.lock().await.clone();
+    let unknown: Vec<Op> = history
+        .iter()
+        .filter(|o| o.outcome == Outcome::Unknown)
+        .cloned()
+        .collect();
+    let mut resolving = tokio::task::JoinSet::new();
+    for chunk in unknown.chunks(unknown.len().div_ceil(8).max(1)) {
+        let (chunk, tokens, id, ctx) = (chunk.to_vec(), tokens.clone(), id.clone(), ctx.clone());
+        resolving.spawn(async move {
+            let mut out = Vec::new();
+            for op in chunk {
+                let req = pb::DrawRequest {
+                    idempotency_key: op.key.clone(),
+                    campaign_id: id.clone(),
+                    channel: String::new(),
+                };
+                let mut last = None;
+                for _ in 0..20 {
+                    let (outcome, answer, code) =
+                        draw_once(proxy_addr, &tokens[op.player], &req).await;
+                    if outcome != Outcome::Unknown {
+                        last = Some((outcome, answer, code));
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                let (outcome, answer, code) =
+                    last.unwrap_or_else(|| panic!("{ctx}: op {} never resolved", op.key));
+                out.push(Op {
+                    key: op.key,
+                    player: op.player,
+                    started: t0.elapsed(),
+                    ended: t0.elapsed(),
+                    outcome,
+                    answer,
+                    code,
+                });
+            }
+            out
+        });
+    }
+    while let Some(r) = resolving.join_next().await {
+        history.extend(r.expect("resolver"));
+    }
+    let resolved_ok = history[history.len() - unknown.len()..]
+        .iter()
+        .filter(|o| o.outcome == Outcome::Ok)
+        .count();
+
+    // The history, one JSON line per operation, kept for inspection.
+    let history_file =
+        std::env::temp_dir().join(format!("campaign-faults-{backend:?}-{seed}.jsonl"));
+    let lines: Vec<String> = history
+        .iter()
+        .map(|o| {
+            serde_json::json!({
+                "key": o.key, "player": o.player, "op": "draw",
+                "start_ms": o.started.as_millis() as u64, "end_ms": o.ended.as_millis() as u64,
+                "outcome": format!("{:?}", o.outcome).to_lowercase(),
+                "code": o.code.map(|c| format!("{c:?}")),
+                "answer_sha256": (!o.answer.is_empty()).then(|| hex::encode(sha2::Sha256::digest(&o.answer))),
+            })
+            .to_string()
+        })
+        .collect();
+    let _ = std::fs::write(&history_file, lines.join("\n") + "\n");
+    eprintln!("{ctx}: history in {}", history_file.display());
+
+    // Assert: the checker.
+    let ops = history.len();
+    let count = |o: Outcome| history.iter().filter(|x| x.outcome == o).count();
+    eprintln!(
+        "{ctx}: {ops} operations (ok {}, fail {}, unknown {} of which {} applied), {} kills, progress {:?} after the last fault",
+        count(Outcome::Ok),
+        count(Outcome::Fail),
+        unknown.len(),
+        resolved_ok,
+        kills.load(Ordering::SeqCst),
+        progress_after
+    );
+    assert!(
+        kills.load(Ordering::SeqCst) >= 2,
+        "{ctx}: the nemesis must have struck"
+    );
+    assert!(
+        !unknown.is_empty(),
+        "{ctx}: no operation was left unknown; the faults did not bite"
+    );
+    // C5: one answer per key, byte-identical for every ok copy.
+    let mut by_key: HashMap<&str, Vec<&Op>> = HashMap::new();
+    for op in &history {
+        by_key.entry(&op.key).or_default().push(op);
+    }
+    let mut applied_keys = 0i64;
+    for (k, ops) in &by_key {
+        let oks: Vec<&&Op> = ops.iter().filter(|o| o.outcome == Outcome::Ok).collect();
+        assert!(
+            oks.windows(2).all(|w| w[0].answer == w[1].answer),
+            "{ctx}: key {k} got different answers"
+        );
+        if let Some(ok) = oks.first() {
+            applied_keys += 1;
+            // C3: an acknowledged draw is in the ledger with its outcome.
+            let d = pb::DrawResponse::decode(ok.answer.as_slice()).expect("answer");
+            let slot = db
+                .int_rows(
+                    "SELECT awarded_slot, draw_seq FROM draw WHERE draw_id = $1",
+                    &d.draw_id,
+                )
+                .await;
+            assert_eq!(
+                slot,
+                vec![vec![i64::from(d.slot_index), d.draw_sequence]],
+                "{ctx}: acknowledged draw {} lost or changed",
+                d.draw_id
+            );
+        }
+    }
+    // C4: every unknown resolved; nothing applied without an ok answer
+    // (plus the liveness probe's one draw).
+    let draws = db
+        .scalar("SELECT COUNT(*) FROM draw WHERE campaign_id = $1", &id)
+        .await;
+    assert_eq!(
+        draws,
+        applied_keys + 1,
+        "{ctx}: draws in the ledger vs keys answered ok"
+    );
+    assert!(
+        count(Outcome::Fail) > 0,
+        "{ctx}: no player reached a limit; the run proves less"
+    );
+    // C1: stock and caps.
+    db.assert_stock_balances(&id).await;
+    assert!(
+        db.scalar(
+            "SELECT MAX(draws) FROM player_draws WHERE campaign_id = $1",
+            &id
+        )
+        .await
+            <= PER_PLAYER
+    );
+    assert!(
+        db.scalar(
+            "SELECT COALESCE(MAX(won), 0) FROM player_prize_count WHERE campaign_id = $1",
+            &id
+        )
+        .await
+            <= 3
+    );
+    // Ledger order has no gap even across crashes.
+    let (lo, hi) = db
+        .pairs(
+            "SELECT MIN(ledger_seq), MAX(ledger_seq) FROM draw WHERE campaign_id = $1",
+            &id,
+        )
+        .await[0];
+    assert_eq!((lo, hi), (1, draws), "{ctx}: ledger sequence has gaps");
+    // Liveness: progress within 30 s of the last fault.
+    assert!(
+        progress_after < Duration::from_secs(30),
+        "{ctx}: no progress for {progress_after:?} after the last fault"
+    );
+    if backend == Backend::Sqlite {
+        let path = db.url.trim_start_matches("sqlite:").to_owned();
+        let out = Command::new("python3")
+            .args(["-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])", &path])
+            .output()
+            .expect("python3");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "ok",
+            "{ctx}: integrity_check"
+        );
+    }
+    proxy_task.abort();
+    let mut c = child.lock().await;
+    let _ = c.kill();
+    let _ = c.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_draws_survive_crashes_lost_acks_and_duplicates() {
+    draws_survive_crashes_lost_acks_and_duplicates(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_draws_survive_crashes_lost_acks_and_duplicates() {
+    draws_survive_crashes_lost_acks_and_duplicates(Backend::Postgres).await
+}
