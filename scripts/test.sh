@@ -9,7 +9,8 @@ if [ -z "${CAMPAIGN_TEST_PG_URL:-}" ]; then
   read -r PGDIR CAMPAIGN_TEST_PG_URL < <(bash scripts/pg-throwaway.sh) || true
   [ -n "${CAMPAIGN_TEST_PG_URL:-}" ] || { echo "could not start a throwaway PostgreSQL cluster" >&2; exit 1; }
   trap 'bash scripts/pg-throwaway.sh stop "$PGDIR"' EXIT
-  export CAMPAIGN_TEST_PG_URL
+  # The fault suite restarts this cluster (pg_ctl restart -m immediate).
+  export CAMPAIGN_TEST_PG_URL CAMPAIGN_TEST_PG_DATA="$PGDIR/data"
   echo "throwaway PostgreSQL at $CAMPAIGN_TEST_PG_URL"
 fi
 log=$(mktemp)

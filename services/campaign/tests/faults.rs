@@ -163,6 +163,51 @@ fn start_engine(db: &TestDb, port: u16) -> Child {
         .expect("start campaign-engine")
 }
 
+/// Kills every server process of this test's database (RELIABILITY F3).
+async fn terminate_backends(url: &str) {
+    use sqlx::Connection;
+    if let Ok(mut c) = sqlx::PgConnection::connect(url).await {
+        let _ = sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .execute(&mut c)
+        .await;
+    }
+}
+
+/// `pg_ctl restart -m immediate` of the throwaway cluster (RELIABILITY
+/// F2), when scripts/test.sh told us where it lives.
+fn restart_postgres() -> bool {
+    let Ok(data) = std::env::var("CAMPAIGN_TEST_PG_DATA") else {
+        return false;
+    };
+    let Some(bin) = std::fs::read_dir("/usr/lib/postgresql").ok().and_then(|d| {
+        d.filter_map(Result::ok)
+            .map(|e| e.path().join("bin/pg_ctl"))
+            .find(|p| p.exists())
+    }) else {
+        return false;
+    };
+    let as_root = std::env::var("USER").is_ok_and(|u| u == "root")
+        || Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0"));
+    let mut cmd = if as_root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(&bin);
+        c
+    } else {
+        Command::new(&bin)
+    };
+    cmd.args(["-D", &data, "-m", "immediate", "-w", "-t", "60", "restart"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -316,16 +361,21 @@ async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
     let t0 = Instant::now();
     let history: Arc<Mutex<Vec<Op>>> = Arc::default();
     let kills = Arc::new(AtomicU64::new(0));
+    let pg_faults = Arc::new(AtomicU64::new(0));
+    let pg_restarts = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let nemesis = {
-        let (child, stop, kills, db_url, dir) = (
+        let (child, stop, kills, pg_faults, db_url, dir) = (
             child.clone(),
             stop.clone(),
             kills.clone(),
+            pg_faults.clone(),
             db.url.clone(),
             db.dir.clone(),
         );
         let mut rng = StdRng::seed_from_u64(seed);
+        let pg_restarts = pg_restarts.clone();
+        let mut round = 0u64;
         tokio::spawn(async move {
             let db = TestDb {
                 backend,
@@ -336,6 +386,22 @@ async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
                 tokio::time::sleep(Duration::from_millis(rng.random_range(1000..3000))).await;
                 if stop.load(Ordering::SeqCst) {
                     break;
+                }
+                // On PostgreSQL the nemesis cycles: engine kill, backends
+                // killed, cluster restarted at once.
+                round += 1;
+                if backend == Backend::Postgres && round % 3 == 2 {
+                    terminate_backends(&db.url).await;
+                    pg_faults.fetch_add(1, Ordering::SeqCst);
+                    continue;
+                }
+                if backend == Backend::Postgres && round % 3 == 0 {
+                    assert!(
+                        restart_postgres(),
+                        "could not restart PostgreSQL (CAMPAIGN_TEST_PG_DATA unset?)"
+                    );
+                    pg_restarts.fetch_add(1, Ordering::SeqCst);
+                    continue;
                 }
                 let mut c = child.lock().await;
                 let _ = c.kill();
@@ -501,14 +567,22 @@ async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
     let ops = history.len();
     let count = |o: Outcome| history.iter().filter(|x| x.outcome == o).count();
     eprintln!(
-        "{ctx}: {ops} operations (ok {}, fail {}, unknown {} of which {} applied), {} kills, progress {:?} after the last fault",
+        "{ctx}: {ops} operations (ok {}, fail {}, unknown {} of which {} applied), {} engine kills, {} PostgreSQL backend kills, {} PostgreSQL restarts, progress {:?} after the last fault",
         count(Outcome::Ok),
         count(Outcome::Fail),
         unknown.len(),
         resolved_ok,
         kills.load(Ordering::SeqCst),
+        pg_faults.load(Ordering::SeqCst),
+        pg_restarts.load(Ordering::SeqCst),
         progress_after
     );
+    if backend == Backend::Postgres {
+        assert!(
+            pg_faults.load(Ordering::SeqCst) >= 1,
+            "{ctx}: PostgreSQL was never faulted"
+        );
+    }
     assert!(
         kills.load(Ordering::SeqCst) >= 2,
         "{ctx}: the nemesis must have struck"
