@@ -395,7 +395,7 @@ async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
                     pg_faults.fetch_add(1, Ordering::SeqCst);
                     continue;
                 }
-                if backend == Backend::Postgres && round % 3 == 0 {
+                if backend == Backend::Postgres && round.is_multiple_of(3) {
                     assert!(
                         restart_postgres(),
                         "could not restart PostgreSQL (CAMPAIGN_TEST_PG_DATA unset?)"
