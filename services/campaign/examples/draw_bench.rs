@@ -258,6 +258,8 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings {
         database_url: url.clone(),
         bootstrap_key_file: dir.join("admin.key"),
+        // The load generator is one client hammering on purpose.
+        player_rate_per_sec: 0,
         ..Settings::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

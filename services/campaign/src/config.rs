@@ -22,6 +22,14 @@ pub struct Settings {
     /// Where the first admin API key is written on an empty database
     /// (mode 0600). Env: `CAMPAIGN_BOOTSTRAP_KEY_FILE`.
     pub bootstrap_key_file: PathBuf,
+    /// Player requests per second per player (token bucket, per replica);
+    /// 0 = no limit. Env: `CAMPAIGN_PLAYER_RATE_PER_SEC`.
+    pub player_rate_per_sec: u32,
+    /// Burst allowed above that rate. Env: `CAMPAIGN_PLAYER_RATE_BURST`.
+    pub player_rate_burst: u32,
+    /// Largest request message accepted, in bytes. Env:
+    /// `CAMPAIGN_MAX_REQUEST_BYTES`.
+    pub max_request_bytes: usize,
 }
 
 impl Default for Settings {
@@ -32,6 +40,9 @@ impl Default for Settings {
             pg_max_connections: 16,
             player_token_audience: "campaign-engine".into(),
             bootstrap_key_file: PathBuf::from(".campaign/bootstrap-admin.key"),
+            player_rate_per_sec: 20,
+            player_rate_burst: 40,
+            max_request_bytes: 64 * 1024,
         }
     }
 }
@@ -56,6 +67,9 @@ impl fmt::Debug for Settings {
             .field("pg_max_connections", &self.pg_max_connections)
             .field("player_token_audience", &self.player_token_audience)
             .field("bootstrap_key_file", &self.bootstrap_key_file)
+            .field("player_rate_per_sec", &self.player_rate_per_sec)
+            .field("player_rate_burst", &self.player_rate_burst)
+            .field("max_request_bytes", &self.max_request_bytes)
             .finish()
     }
 }
@@ -106,6 +120,19 @@ impl Settings {
         if let Some(v) = env("CAMPAIGN_BOOTSTRAP_KEY_FILE") {
             s.bootstrap_key_file = PathBuf::from(v);
         }
+        let number = |k: &'static str, v: String| {
+            v.parse::<usize>()
+                .map_err(|e| SettingsError::Env(k, e.to_string()))
+        };
+        if let Some(v) = env("CAMPAIGN_PLAYER_RATE_PER_SEC") {
+            s.player_rate_per_sec = number("CAMPAIGN_PLAYER_RATE_PER_SEC", v)? as u32;
+        }
+        if let Some(v) = env("CAMPAIGN_PLAYER_RATE_BURST") {
+            s.player_rate_burst = number("CAMPAIGN_PLAYER_RATE_BURST", v)? as u32;
+        }
+        if let Some(v) = env("CAMPAIGN_MAX_REQUEST_BYTES") {
+            s.max_request_bytes = number("CAMPAIGN_MAX_REQUEST_BYTES", v)?;
+        }
         Ok(s)
     }
 }
@@ -117,6 +144,9 @@ database_url = "sqlite:campaign.db"          # or "postgres://user:pass@host:543
 pg_max_connections = 16
 player_token_audience = "campaign-engine"
 bootstrap_key_file = ".campaign/bootstrap-admin.key"
+player_rate_per_sec = 20                      # 0 = no limit
+player_rate_burst = 40
+max_request_bytes = 65536
 "#;
 
 #[cfg(test)]

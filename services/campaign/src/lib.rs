@@ -116,7 +116,12 @@ async fn serve<D: Db>(
         ),
         store: store.clone(),
         clock: clock.clone(),
+        player_limit: grpc::limit::RateLimiter::new(
+            settings.player_rate_per_sec,
+            settings.player_rate_burst,
+        ),
     });
+    let max = settings.max_request_bytes;
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -151,9 +156,15 @@ async fn serve<D: Db>(
     let result = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(AdminServiceServer::new(AdminApi::new(shared.clone())))
-        .add_service(AuditServiceServer::new(AuditApi::new(shared.clone())))
-        .add_service(PlayerServiceServer::new(PlayerApi::new(shared)))
+        .add_service(
+            AdminServiceServer::new(AdminApi::new(shared.clone())).max_decoding_message_size(max),
+        )
+        .add_service(
+            AuditServiceServer::new(AuditApi::new(shared.clone())).max_decoding_message_size(max),
+        )
+        .add_service(
+            PlayerServiceServer::new(PlayerApi::new(shared)).max_decoding_message_size(max),
+        )
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
     sweeper.abort();

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod convert;
 pub mod error;
+pub mod limit;
 pub mod player;
 
 use std::sync::Arc;
@@ -25,6 +26,8 @@ pub struct Shared<D: Db> {
     pub store: Store<D>,
     pub auth: Authenticator<D>,
     pub clock: Arc<dyn Clock>,
+    /// Per-player request rate.
+    pub player_limit: limit::RateLimiter,
 }
 
 /// Turns a store outcome into the answer: a fresh result is converted, a

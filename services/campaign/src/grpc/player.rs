@@ -41,6 +41,7 @@ impl<D: Db> PlayerService for PlayerApi<D> {
                 let s = &self.shared;
                 let who = s.auth.authenticate(request.metadata()).await?;
                 let (merchant, _) = who.player()?;
+                s.player_limit.check(&who.scope())?;
                 let id = uuid_field("campaign_id", &request.get_ref().campaign_id)?;
                 let c = s.store.get_campaign(merchant, id, s.clock.now_ms()).await?;
                 if c.status == CampaignStatus::Draft {
@@ -63,6 +64,7 @@ impl<D: Db> PlayerService for PlayerApi<D> {
                 let s = &self.shared;
                 let who = s.auth.authenticate(request.metadata()).await?;
                 let (merchant, player) = who.player()?;
+                s.player_limit.check(&who.scope())?;
                 let req = request.get_ref();
                 let id = uuid_field("campaign_id", &req.campaign_id)?;
                 let channel = req.channel.trim();
@@ -98,6 +100,7 @@ impl<D: Db> PlayerService for PlayerApi<D> {
                 let s = &self.shared;
                 let who = s.auth.authenticate(request.metadata()).await?;
                 let (merchant, player) = who.player()?;
+                s.player_limit.check(&who.scope())?;
                 let req = request.get_ref();
                 let campaign = match req.campaign_id.trim() {
                     "" => None,
@@ -129,6 +132,7 @@ impl<D: Db> PlayerService for PlayerApi<D> {
                 let s = &self.shared;
                 let who = s.auth.authenticate(request.metadata()).await?;
                 let (merchant, player) = who.player()?;
+                s.player_limit.check(&who.scope())?;
                 let req = request.get_ref();
                 let award_id = uuid_field("award_id", &req.award_id)?.to_string();
                 let shipping = shipping_from_proto(req.shipping.clone())?;

@@ -244,8 +244,13 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// An engine whose settings `tweak` adjusts first.
+pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let db = TestDb::new(backend).await;
-    spawn_on(db).await
+    spawn_on(db, tweak).await
 }
 
 /// Waits until the health service reports SERVING on `addr`.
@@ -279,16 +284,17 @@ pub async fn read_key(path: &Path) -> String {
         .to_owned()
 }
 
-async fn spawn_on(db: TestDb) -> TestApp {
+async fn spawn_on(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let clock = ManualClock::new(T0);
     let key_file = db.dir.join("admin.key");
-    let settings = Settings {
+    let mut settings = Settings {
         database_url: db.url.clone(),
         bootstrap_key_file: key_file.clone(),
         // Tests run in parallel against one cluster: keep pools small.
         pg_max_connections: 8,
         ..Settings::default()
     };
+    tweak(&mut settings);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

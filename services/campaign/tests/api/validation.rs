@@ -555,7 +555,75 @@ async fn publish_rules_and_slot_limit(backend: Backend) {
     app.stop().await;
 }
 
+async fn abusive_players_are_slowed_and_oversized_requests_refused(backend: Backend) {
+    // Arrange: 2 requests a second, a burst of 5, 4 KiB messages.
+    let app = spawn_app_with(backend, |s| {
+        s.player_rate_per_sec = 2;
+        s.player_rate_burst = 5;
+        s.max_request_bytes = 4096;
+    })
+    .await;
+    let c = app
+        .wheel(
+            rules(100, 100),
+            vec![slot("Cup", PrizeKind::Physical, 1, 50), thanks(1)],
+            1,
+            true,
+        )
+        .await;
+    let id = c.campaign_id;
+
+    // Act: one player fires 12 draws at once; another player is unaffected.
+    let mut answers = Vec::new();
+    for _ in 0..12 {
+        answers.push(app.draw("bot", &id).await);
+    }
+    let limited = answers
+        .iter()
+        .filter(|r| matches!(r, Err(s) if s.code() == Code::ResourceExhausted))
+        .count();
+    let ok = answers.iter().filter(|r| r.is_ok()).count();
+
+    // Assert: the burst passes, the rest is refused and changes nothing.
+    assert!(
+        ok >= 5 && limited >= 5 && ok + limited == 12,
+        "ok {ok}, limited {limited}"
+    );
+    assert_eq!(
+        app.db
+            .scalar("SELECT COUNT(*) FROM draw WHERE campaign_id = $1", &id)
+            .await,
+        ok as i64
+    );
+    app.draw("human", &id)
+        .await
+        .expect("another player is not slowed");
+
+    // A request over the size cap is refused before it is decoded.
+    let before = state_digest(&app.db).await;
+    let huge = pb::DrawRequest {
+        idempotency_key: key(),
+        campaign_id: id.clone(),
+        channel: "x".repeat(8192),
+    };
+    let e = app
+        .player()
+        .draw(with(&app.token("human2"), huge))
+        .await
+        .expect_err("too large");
+    assert!(
+        matches!(
+            e.code(),
+            Code::OutOfRange | Code::ResourceExhausted | Code::InvalidArgument
+        ),
+        "{e:?}"
+    );
+    assert_eq!(state_digest(&app.db).await, before);
+    app.stop().await;
+}
+
 both_backends!(
     bad_input_is_refused_precisely_and_changes_nothing,
-    publish_rules_and_slot_limit
+    publish_rules_and_slot_limit,
+    abusive_players_are_slowed_and_oversized_requests_refused
 );
