@@ -286,6 +286,44 @@ async fn time_window_and_day_boundary(backend: Backend) {
     app.stop().await;
 }
 
+async fn a_backwards_clock_jump_reopens_no_day(backend: Backend) {
+    // RELIABILITY F6: the clock jumps back across the campaign's midnight.
+    let app = spawn_app(backend).await;
+    let c = app
+        .wheel(
+            rules(2, 5),
+            vec![slot("Cup", PrizeKind::Points, 1, 100), thanks(1)],
+            1,
+            true,
+        )
+        .await;
+    let id = c.campaign_id;
+    let midnight = T0 + 12 * HOUR; // 00:00 Asia/Shanghai after T0 (12:00)
+    app.clock.set(midnight - 2_000);
+    for _ in 0..2 {
+        app.draw("gus", &id).await.expect("day N");
+    }
+    assert_code(app.draw("gus", &id).await, Code::ResourceExhausted, None);
+    app.clock.set(midnight + 1_000);
+    for _ in 0..2 {
+        app.draw("gus", &id).await.expect("day N+1");
+    }
+    // Back to 23:59:59 of day N: that day is still full, and so is the total
+    // once day N+2 comes.
+    app.clock.set(midnight - 1_000);
+    assert_code(app.draw("gus", &id).await, Code::ResourceExhausted, None);
+    app.clock.set(midnight + DAY + 1_000);
+    app.draw("gus", &id).await.expect("day N+2");
+    assert_code(app.draw("gus", &id).await, Code::ResourceExhausted, None);
+    assert_eq!(
+        app.db
+            .scalar("SELECT COUNT(*) FROM draw WHERE campaign_id = $1", &id)
+            .await,
+        5
+    );
+    app.stop().await;
+}
+
 async fn unclaimed_prize_expires(backend: Backend) {
     let app = spawn_app(backend).await;
     let mut cup = slot("Cup", PrizeKind::Physical, 1, 5);
@@ -392,5 +430,6 @@ both_backends!(
     wheel_story,
     time_window_and_day_boundary,
     unclaimed_prize_expires,
-    simulation_forecasts_before_launch_and_changes_nothing
+    simulation_forecasts_before_launch_and_changes_nothing,
+    a_backwards_clock_jump_reopens_no_day
 );
