@@ -106,12 +106,9 @@ async fn no_secret_is_ever_logged(backend: Backend) {
         ("admin key", app.admin_key.clone()),
         (
             "admin key secret",
-            app.admin_key.rsplit('_').next().expect("secret").to_owned(),
+            api_key_secret(&app.admin_key).to_owned(),
         ),
-        (
-            "auditor key secret",
-            auditor.rsplit('_').next().expect("secret").to_owned(),
-        ),
+        ("auditor key secret", api_key_secret(&auditor).to_owned()),
         ("gateway secret hex", hex::encode(&app.token_secret)),
         ("gateway secret base64", b64.encode(&app.token_secret)),
         ("a player token", tokens[0].clone()),
@@ -121,6 +118,7 @@ async fn no_secret_is_ever_logged(backend: Backend) {
         ),
     ];
     for (what, secret) in forbidden {
+        assert!(secret.len() >= 16, "{what}: a short needle would prove nothing");
         assert!(!logs.contains(&secret), "{what} appears in the logs");
     }
     app.stop().await;

@@ -455,6 +455,25 @@ fn campaign_json(c: &CampaignRecord) -> Json {
     })
 }
 
+/// Ends an admin change of a campaign: reloads it, appends the change to the
+/// audit trail, stores the answer under the idempotency key, commits.
+#[allow(clippy::too_many_arguments)]
+async fn commit_change<T: DbTx>(
+    mut tx: T,
+    merchant_id: &str,
+    idem: &Idempotency,
+    action: &str,
+    id: Uuid,
+    before: Option<&CampaignRecord>,
+    now: Millis,
+    encode: impl FnOnce(&CampaignRecord) -> Vec<u8>,
+) -> Result<Outcome<CampaignRecord>, StoreError> {
+    let after = load_campaign(&mut tx, id, now).await?;
+    record_change(&mut tx, merchant_id, idem, action, id, before, &after, now).await?;
+    finish(tx, idem, encode(&after)).await?;
+    Ok(Outcome::Fresh(after))
+}
+
 /// Appends an admin's change of a campaign to the audit trail.
 #[allow(clippy::too_many_arguments)]
 async fn record_change<T: DbTx>(
@@ -585,20 +604,17 @@ impl<D: Db> Store<D> {
             ],
         )
         .await?;
-        let after = load_campaign(&mut tx, id, now).await?;
-        record_change(
-            &mut tx,
+        commit_change(
+            tx,
             merchant_id,
             idem,
             "campaign.create",
             id,
             None,
-            &after,
             now,
+            encode,
         )
-        .await?;
-        finish(tx, idem, encode(&after)).await?;
-        Ok(Outcome::Fresh(after))
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(campaign.id = %id))]
@@ -628,20 +644,17 @@ impl<D: Db> Store<D> {
             slot_args(id, index_of(count)?, spec),
         )
         .await?;
-        let after = load_campaign(&mut tx, id, now).await?;
-        record_change(
-            &mut tx,
+        commit_change(
+            tx,
             merchant_id,
             idem,
             "campaign.add_slot",
             id,
             Some(&before),
-            &after,
             now,
+            encode,
         )
-        .await?;
-        finish(tx, idem, encode(&after)).await?;
-        Ok(Outcome::Fresh(after))
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(campaign.id = %id))]
@@ -675,20 +688,17 @@ impl<D: Db> Store<D> {
             slot_args(id, index, spec),
         )
         .await?;
-        let after = load_campaign(&mut tx, id, now).await?;
-        record_change(
-            &mut tx,
+        commit_change(
+            tx,
             merchant_id,
             idem,
             "campaign.update_slot",
             id,
             Some(&c),
-            &after,
             now,
+            encode,
         )
-        .await?;
-        finish(tx, idem, encode(&after)).await?;
-        Ok(Outcome::Fresh(after))
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(campaign.id = %id))]
@@ -719,20 +729,17 @@ impl<D: Db> Store<D> {
             args![id.to_string(), i64::from(index)],
         )
         .await?;
-        let after = load_campaign(&mut tx, id, now).await?;
-        record_change(
-            &mut tx,
+        commit_change(
+            tx,
             merchant_id,
             idem,
             "campaign.set_fallback",
             id,
             Some(&c),
-            &after,
             now,
+            encode,
         )
-        .await?;
-        finish(tx, idem, encode(&after)).await?;
-        Ok(Outcome::Fresh(after))
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(campaign.id = %id, action = t.as_str()))]
@@ -797,21 +804,8 @@ impl<D: Db> Store<D> {
             )
             .await?;
         }
-        let after = load_campaign(&mut tx, id, now).await?;
         let action = format!("campaign.{}", t.as_str());
-        record_change(
-            &mut tx,
-            merchant_id,
-            idem,
-            &action,
-            id,
-            Some(&c),
-            &after,
-            now,
-        )
-        .await?;
-        finish(tx, idem, encode(&after)).await?;
-        Ok(Outcome::Fresh(after))
+        commit_change(tx, merchant_id, idem, &action, id, Some(&c), now, encode).await
     }
 
     /// A new version of a published (or paused) wheel's prize table: the
@@ -910,20 +904,17 @@ impl<D: Db> Store<D> {
             now,
         )
         .await?;
-        let after = load_campaign(&mut tx, id, now).await?;
-        record_change(
-            &mut tx,
+        commit_change(
+            tx,
             merchant_id,
             idem,
             "campaign.revise",
             id,
             Some(&c),
-            &after,
             now,
+            encode,
         )
-        .await?;
-        finish(tx, idem, encode(&after)).await?;
-        Ok(Outcome::Fresh(after))
+        .await
     }
 
     /// The merchant a campaign belongs to.

@@ -21,6 +21,8 @@ use engine_proto::campaign::v1::{
     player_service_client::PlayerServiceClient,
 };
 use sqlx::{Connection, Row};
+use std::process::{Child, Command, Stdio};
+
 use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::{Code, Request, Status, transport::Channel};
 
@@ -601,4 +603,35 @@ pub async fn state_digest(db: &TestDb) -> Vec<i64> {
         .await,
     );
     v
+}
+
+/// A free TCP port on 127.0.0.1 (for the engine binary).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Starts the real `campaign-engine` binary on `db`, listening on `port`.
+pub fn start_engine(db: &TestDb, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_campaign-engine"))
+        .env("CAMPAIGN_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CAMPAIGN_DATABASE_URL", &db.url)
+        .env("CAMPAIGN_BOOTSTRAP_KEY_FILE", db.dir.join("admin.key"))
+        .env("CAMPAIGN_PG_MAX_CONNECTIONS", "8")
+        // These clients hammer on purpose; the rate limit has its own test.
+        .env("CAMPAIGN_PLAYER_RATE_PER_SEC", "0")
+        .env("RUST_LOG", "error")
+        .current_dir(&db.dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start campaign-engine")
+}
+
+/// The secret part of `cek_<key id>_<secret>` (the secret is base64url and
+/// may itself contain `_`).
+pub fn api_key_secret(full: &str) -> &str {
+    full.splitn(3, '_').nth(2).expect("cek_<id>_<secret>")
 }

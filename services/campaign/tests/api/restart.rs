@@ -2,11 +2,7 @@
 //! is killed with SIGKILL are all there after a restart, and their
 //! retries replay the same answers.
 
-use std::{
-    process::{Child, Command, Stdio},
-    sync::Arc,
-    time::Duration,
-};
+use std::{process::Command, sync::Arc, time::Duration};
 
 use engine_proto::campaign::v1::{self as pb, PrizeKind};
 use prost::Message;
@@ -16,28 +12,6 @@ use crate::helpers::*;
 
 /// (player token, request, answer bytes) of an acknowledged draw.
 type Acked = (String, pb::DrawRequest, Vec<u8>);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn start_engine(db: &TestDb, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_campaign-engine"))
-        .env("CAMPAIGN_LISTEN", format!("127.0.0.1:{port}"))
-        .env("CAMPAIGN_DATABASE_URL", &db.url)
-        .env("CAMPAIGN_BOOTSTRAP_KEY_FILE", db.dir.join("admin.key"))
-        // These clients hammer on purpose; the rate limit has its own test.
-        .env("CAMPAIGN_PLAYER_RATE_PER_SEC", "0")
-        .env("RUST_LOG", "warn")
-        .current_dir(&db.dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start campaign-engine")
-}
 
 async fn acknowledged_draws_survive_kill_9_and_sigterm_drains(backend: Backend) {
     // Arrange: the real binary on a fresh database, with a wheel open now.
