@@ -378,7 +378,7 @@ async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
                 dir,
             };
             while !stop.load(Ordering::SeqCst) {
-                tokio::time::sleep(Duration::from_millis(rng.random_range(1000..3000))).await;
+                tokio::time::sleep(Duration::from_millis(rng.random_range(500..1500))).await;
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
