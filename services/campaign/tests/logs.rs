@@ -118,7 +118,10 @@ async fn no_secret_is_ever_logged(backend: Backend) {
         ),
     ];
     for (what, secret) in forbidden {
-        assert!(secret.len() >= 16, "{what}: a short needle would prove nothing");
+        assert!(
+            secret.len() >= 16,
+            "{what}: a short needle would prove nothing"
+        );
         assert!(!logs.contains(&secret), "{what} appears in the logs");
     }
     app.stop().await;
