@@ -287,48 +287,10 @@ async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
     let mut r = rules(per_player, per_player);
     r.starts_at_ms = now - DAY;
     r.ends_at_ms = now + DAY;
-    let mut c = admin
-        .create_wheel(with(&admin_key, r))
-        .await
-        .expect("create")
-        .into_inner();
     let mut capped = slot("Phone", PrizeKind::Physical, 2, 40);
     capped.per_user_cap = 3;
-    for s in [capped, slot("Points", PrizeKind::Points, 3, 300), thanks(5)] {
-        c = admin
-            .add_prize_slot(with(
-                &admin_key,
-                pb::AddPrizeSlotRequest {
-                    idempotency_key: key(),
-                    campaign_id: c.campaign_id.clone(),
-                    slot: Some(s),
-                },
-            ))
-            .await
-            .expect("slot")
-            .into_inner();
-    }
-    admin
-        .set_fallback_slot(with(
-            &admin_key,
-            pb::SetFallbackSlotRequest {
-                idempotency_key: key(),
-                campaign_id: c.campaign_id.clone(),
-                index: 2,
-            },
-        ))
-        .await
-        .expect("fallback");
-    admin
-        .publish_campaign(with(
-            &admin_key,
-            pb::CampaignTransitionRequest {
-                idempotency_key: key(),
-                campaign_id: c.campaign_id.clone(),
-            },
-        ))
-        .await
-        .expect("publish");
+    let slots = vec![capped, slot("Points", PrizeKind::Points, 3, 300), thanks(5)];
+    let c = build_wheel(&mut admin, &admin_key, r, slots, 2, true).await;
     let id = c.campaign_id.clone();
     let tokens: Arc<Vec<String>> = Arc::new(
         (0..PLAYERS)

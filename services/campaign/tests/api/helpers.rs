@@ -396,52 +396,15 @@ impl TestApp {
         fallback: u32,
         publish: bool,
     ) -> pb::Campaign {
-        let mut admin = self.admin();
-        let mut c = admin
-            .create_wheel(with(&self.admin_key, rules))
-            .await
-            .expect("create wheel")
-            .into_inner();
-        for s in slots {
-            c = admin
-                .add_prize_slot(with(
-                    &self.admin_key,
-                    pb::AddPrizeSlotRequest {
-                        idempotency_key: key(),
-                        campaign_id: c.campaign_id.clone(),
-                        slot: Some(s),
-                    },
-                ))
-                .await
-                .expect("add slot")
-                .into_inner();
-        }
-        c = admin
-            .set_fallback_slot(with(
-                &self.admin_key,
-                pb::SetFallbackSlotRequest {
-                    idempotency_key: key(),
-                    campaign_id: c.campaign_id.clone(),
-                    index: fallback,
-                },
-            ))
-            .await
-            .expect("set fallback")
-            .into_inner();
-        if publish {
-            c = admin
-                .publish_campaign(with(
-                    &self.admin_key,
-                    pb::CampaignTransitionRequest {
-                        idempotency_key: key(),
-                        campaign_id: c.campaign_id.clone(),
-                    },
-                ))
-                .await
-                .expect("publish")
-                .into_inner();
-        }
-        c
+        build_wheel(
+            &mut self.admin(),
+            &self.admin_key,
+            rules,
+            slots,
+            fallback,
+            publish,
+        )
+        .await
     }
 
     pub async fn draw(&self, openid: &str, campaign_id: &str) -> Result<pb::DrawResponse, Status> {
@@ -634,4 +597,61 @@ pub fn start_engine(db: &TestDb, port: u16) -> Child {
 /// may itself contain `_`).
 pub fn api_key_secret(full: &str) -> &str {
     full.splitn(3, '_').nth(2).expect("cek_<id>_<secret>")
+}
+
+/// Creates a wheel through `admin` with these slots and fallback, and
+/// publishes it when `publish`.
+pub async fn build_wheel(
+    admin: &mut AdminServiceClient<Channel>,
+    admin_key: &str,
+    rules: pb::CreateWheelRequest,
+    slots: Vec<pb::PrizeSlotSpec>,
+    fallback: u32,
+    publish: bool,
+) -> pb::Campaign {
+    let mut c = admin
+        .create_wheel(with(admin_key, rules))
+        .await
+        .expect("create wheel")
+        .into_inner();
+    for s in slots {
+        c = admin
+            .add_prize_slot(with(
+                admin_key,
+                pb::AddPrizeSlotRequest {
+                    idempotency_key: key(),
+                    campaign_id: c.campaign_id.clone(),
+                    slot: Some(s),
+                },
+            ))
+            .await
+            .expect("add slot")
+            .into_inner();
+    }
+    c = admin
+        .set_fallback_slot(with(
+            admin_key,
+            pb::SetFallbackSlotRequest {
+                idempotency_key: key(),
+                campaign_id: c.campaign_id.clone(),
+                index: fallback,
+            },
+        ))
+        .await
+        .expect("set fallback")
+        .into_inner();
+    if publish {
+        c = admin
+            .publish_campaign(with(
+                admin_key,
+                pb::CampaignTransitionRequest {
+                    idempotency_key: key(),
+                    campaign_id: c.campaign_id.clone(),
+                },
+            ))
+            .await
+            .expect("publish")
+            .into_inner();
+    }
+    c
 }

@@ -41,46 +41,15 @@ async fn acknowledged_draws_survive_kill_9_and_sigterm_drains(backend: Backend) 
     let mut r = rules(10_000, 10_000);
     r.starts_at_ms = now - DAY;
     r.ends_at_ms = now + DAY;
-    let mut c = admin
-        .create_wheel(with(&admin_key, r))
-        .await
-        .expect("create")
-        .into_inner();
-    for s in [slot("Cup", PrizeKind::Physical, 1, 100_000), thanks(1)] {
-        c = admin
-            .add_prize_slot(with(
-                &admin_key,
-                pb::AddPrizeSlotRequest {
-                    idempotency_key: key(),
-                    campaign_id: c.campaign_id.clone(),
-                    slot: Some(s),
-                },
-            ))
-            .await
-            .expect("slot")
-            .into_inner();
-    }
-    admin
-        .set_fallback_slot(with(
-            &admin_key,
-            pb::SetFallbackSlotRequest {
-                idempotency_key: key(),
-                campaign_id: c.campaign_id.clone(),
-                index: 1,
-            },
-        ))
-        .await
-        .expect("fallback");
-    admin
-        .publish_campaign(with(
-            &admin_key,
-            pb::CampaignTransitionRequest {
-                idempotency_key: key(),
-                campaign_id: c.campaign_id.clone(),
-            },
-        ))
-        .await
-        .expect("publish");
+    let c = build_wheel(
+        &mut admin,
+        &admin_key,
+        r,
+        vec![slot("Cup", PrizeKind::Physical, 1, 100_000), thanks(1)],
+        1,
+        true,
+    )
+    .await;
     let id = c.campaign_id.clone();
     let token = |who: &str| {
         let s = now / 1000;
