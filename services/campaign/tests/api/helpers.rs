@@ -655,3 +655,42 @@ pub async fn build_wheel(
     }
     c
 }
+
+/// For suites that run the real binary (wall clock): registers the gateway
+/// `gw` with `secret` and returns now in Unix milliseconds.
+pub async fn register_gateway(
+    admin: &mut AdminServiceClient<Channel>,
+    admin_key: &str,
+    secret: &[u8],
+) -> i64 {
+    admin
+        .set_player_token_key(with(
+            admin_key,
+            pb::SetPlayerTokenKeyRequest {
+                idempotency_key: key(),
+                issuer: "gw".into(),
+                secret: secret.to_vec(),
+            },
+        ))
+        .await
+        .expect("token key");
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_millis() as i64
+}
+
+/// A player token signed by the gateway `gw`, valid 50 minutes from `now_ms`.
+pub fn gateway_token(secret: &[u8], sub: &str, now_ms: i64) -> String {
+    let s = now_ms / 1000;
+    sign_player_token(
+        secret,
+        &PlayerClaims {
+            iss: "gw".into(),
+            aud: "campaign-engine".into(),
+            sub: sub.into(),
+            iat: s,
+            exp: s + 3000,
+        },
+    )
+}

@@ -23,21 +23,7 @@ async fn acknowledged_draws_survive_kill_9_and_sigterm_drains(backend: Backend) 
     let admin_key = read_key(&db.dir.join("admin.key")).await;
     let secret = vec![5u8; 32];
     let mut admin = pb::admin_service_client::AdminServiceClient::new(channel.clone());
-    admin
-        .set_player_token_key(with(
-            &admin_key,
-            pb::SetPlayerTokenKeyRequest {
-                idempotency_key: key(),
-                issuer: "gw".into(),
-                secret: secret.clone(),
-            },
-        ))
-        .await
-        .expect("token key");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("time")
-        .as_millis() as i64;
+    let now = register_gateway(&mut admin, &admin_key, &secret).await;
     let mut r = rules(10_000, 10_000);
     r.starts_at_ms = now - DAY;
     r.ends_at_ms = now + DAY;
@@ -51,19 +37,7 @@ async fn acknowledged_draws_survive_kill_9_and_sigterm_drains(backend: Backend) 
     )
     .await;
     let id = c.campaign_id.clone();
-    let token = |who: &str| {
-        let s = now / 1000;
-        campaign::domain::credential::sign_player_token(
-            &secret,
-            &campaign::domain::credential::PlayerClaims {
-                iss: "gw".into(),
-                aud: "campaign-engine".into(),
-                sub: who.into(),
-                iat: s,
-                exp: s + 600,
-            },
-        )
-    };
+    let token = |who: &str| gateway_token(&secret, who, now);
 
     // Act: 16 players draw in a loop; the process is killed mid-stream.
     let acked: Arc<Mutex<Vec<Acked>>> = Arc::default();
