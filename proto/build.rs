@@ -1,10 +1,10 @@
-//! Compiles `campaign/v1/*.proto` with protox (pure Rust, no `protoc`) into
+//! Compiles `campaign/v1` and `coupon/v1` with protox (pure Rust, no `protoc`) into
 //! OUT_DIR, and writes the file descriptor set that server reflection serves.
 use prost::Message;
 use std::{env, fs, path::PathBuf};
 
 fn main() {
-    let protos = ["campaign/v1/campaign.proto"];
+    let protos = ["campaign/v1/campaign.proto", "coupon/v1/coupon.proto"];
     for p in protos {
         println!("cargo:rerun-if-changed={p}");
     }

@@ -8,5 +8,12 @@ pub mod campaign {
     }
 }
 
+/// `coupon.v1`: templates, codes, issuance and the POS.
+pub mod coupon {
+    pub mod v1 {
+        tonic::include_proto!("coupon.v1");
+    }
+}
+
 /// Encoded `FileDescriptorSet` of every package here, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("engine_descriptor");

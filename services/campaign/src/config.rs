@@ -30,6 +30,22 @@ pub struct Settings {
     /// Largest request message accepted, in bytes. Env:
     /// `CAMPAIGN_MAX_REQUEST_BYTES`.
     pub max_request_bytes: usize,
+    /// Where won coupon and top-up-code prizes are delivered: `self` (the
+    /// coupon service on this engine's own listener, the default), a URL
+    /// such as `http://10.0.0.5:50051`, or `none` (prizes wait in the
+    /// outbox). Env: `CAMPAIGN_COUPON_ENDPOINT`.
+    pub coupon_endpoint: String,
+    /// Bearer secret the outbox worker presents to the coupon service's
+    /// DeliverPrize. Empty (default): a random one per process, which works
+    /// when both services run in one engine; set the same value on both
+    /// when they run apart. Env: `CAMPAIGN_DELIVERY_SECRET`.
+    pub delivery_secret: String,
+    /// Failed coupon lookups (unknown or mistyped codes) a till may make
+    /// within `till_failure_window_secs` before it is answered
+    /// RESOURCE_EXHAUSTED; 0 = no limit. Env: `CAMPAIGN_TILL_FAILURE_LIMIT`.
+    pub till_failure_limit: u32,
+    /// Env: `CAMPAIGN_TILL_FAILURE_WINDOW_SECS`.
+    pub till_failure_window_secs: u32,
 }
 
 impl Default for Settings {
@@ -43,6 +59,10 @@ impl Default for Settings {
             player_rate_per_sec: 20,
             player_rate_burst: 40,
             max_request_bytes: 64 * 1024,
+            coupon_endpoint: "self".into(),
+            delivery_secret: String::new(),
+            till_failure_limit: 20,
+            till_failure_window_secs: 600,
         }
     }
 }
@@ -70,6 +90,17 @@ impl fmt::Debug for Settings {
             .field("player_rate_per_sec", &self.player_rate_per_sec)
             .field("player_rate_burst", &self.player_rate_burst)
             .field("max_request_bytes", &self.max_request_bytes)
+            .field("coupon_endpoint", &self.coupon_endpoint)
+            .field(
+                "delivery_secret",
+                &if self.delivery_secret.is_empty() {
+                    ""
+                } else {
+                    "***"
+                },
+            )
+            .field("till_failure_limit", &self.till_failure_limit)
+            .field("till_failure_window_secs", &self.till_failure_window_secs)
             .finish()
     }
 }
@@ -133,6 +164,18 @@ impl Settings {
         if let Some(v) = env("CAMPAIGN_MAX_REQUEST_BYTES") {
             s.max_request_bytes = number("CAMPAIGN_MAX_REQUEST_BYTES", v)?;
         }
+        if let Some(v) = env("CAMPAIGN_COUPON_ENDPOINT") {
+            s.coupon_endpoint = v;
+        }
+        if let Some(v) = env("CAMPAIGN_DELIVERY_SECRET") {
+            s.delivery_secret = v;
+        }
+        if let Some(v) = env("CAMPAIGN_TILL_FAILURE_LIMIT") {
+            s.till_failure_limit = number("CAMPAIGN_TILL_FAILURE_LIMIT", v)? as u32;
+        }
+        if let Some(v) = env("CAMPAIGN_TILL_FAILURE_WINDOW_SECS") {
+            s.till_failure_window_secs = number("CAMPAIGN_TILL_FAILURE_WINDOW_SECS", v)? as u32;
+        }
         Ok(s)
     }
 }
@@ -147,6 +190,10 @@ bootstrap_key_file = ".campaign/bootstrap-admin.key"
 player_rate_per_sec = 20                      # 0 = no limit
 player_rate_burst = 40
 max_request_bytes = 65536
+coupon_endpoint = "self"                      # or "http://host:port", or "none"
+delivery_secret = ""                          # empty: random per process
+till_failure_limit = 20                       # failed coupon lookups per till ...
+till_failure_window_secs = 600                # ... within this window; 0 = off
 "#;
 
 #[cfg(test)]
@@ -161,7 +208,13 @@ mod tests {
             redact_url("postgres://u:secret@h:5432/db"),
             "postgres://u:***@h:5432/db"
         );
-        assert!(!format!("{s:?}").contains("secret"));
+        let with_secrets = Settings {
+            database_url: "postgres://u:hunter2@h/db".into(),
+            delivery_secret: "swordfish".into(),
+            ..s
+        };
+        let shown = format!("{with_secrets:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("swordfish"));
         assert_eq!(redact_url("sqlite:x.db"), "sqlite:x.db");
     }
 }

@@ -16,10 +16,14 @@
 //!
 //! [`run`] starts everything on a listener and stops when `shutdown`
 //! resolves, draining calls in flight; tests call it with a port-0
-//! listener and a oneshot.
+//! listener and a oneshot. [`run_with`] adds more services (an
+//! [`Extension`]) on the same listener, database and credentials: the whole
+//! engine adds the coupon service this way (`services/engine`).
 
+pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod delivery;
 pub mod domain;
 pub mod grpc;
 pub mod store;
@@ -31,8 +35,9 @@ use engine_proto::campaign::v1::{
     admin_service_server::AdminServiceServer, audit_service_server::AuditServiceServer,
     player_service_server::PlayerServiceServer,
 };
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::Notify};
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::RoutesBuilder;
 
 use clock::Clock;
 use config::Settings;
@@ -51,26 +56,134 @@ pub enum ServerError {
     Reflection(#[from] tonic_reflection::server::Error),
 }
 
-/// Runs the engine on `listener` until `shutdown` resolves.
+/// More gRPC services served beside (or instead of) the campaign
+/// services, on the same listener, database, credentials and clock.
+pub trait Extension: Send + 'static {
+    /// Adds services to `routes`, starts background tasks (aborted when the
+    /// server stops), and names the services to report SERVING on health.
+    fn install<D: Db>(self, ctx: ExtensionContext<'_, D>, routes: &mut RoutesBuilder) -> Installed;
+}
+
+/// What an extension gets to build its services from.
+pub struct ExtensionContext<'a, D: Db> {
+    pub db: &'a D,
+    /// The campaign store: merchants, keys and tokens for authentication.
+    pub store: &'a Store<D>,
+    pub settings: &'a Settings,
+    pub clock: Arc<dyn Clock>,
+    /// The secret the outbox worker presents to DeliverPrize.
+    pub delivery_secret: Arc<[u8]>,
+}
+
+#[derive(Default)]
+pub struct Installed {
+    pub serving: Vec<&'static str>,
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// No extension: the campaign service alone.
+pub struct CampaignOnly;
+
+impl Extension for CampaignOnly {
+    fn install<D: Db>(self, _: ExtensionContext<'_, D>, _: &mut RoutesBuilder) -> Installed {
+        Installed::default()
+    }
+}
+
+/// Which services one process serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Services {
+    /// The campaign services (and the prize delivery worker), plus the
+    /// extension's.
+    CampaignAndExtension,
+    /// Only the extension's services (for example the coupon service run
+    /// alone).
+    ExtensionOnly,
+}
+
+/// Runs the campaign service alone on `listener` until `shutdown` resolves.
 pub async fn run(
     settings: Settings,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
     clock: Arc<dyn Clock>,
 ) -> Result<(), ServerError> {
+    run_with(
+        settings,
+        listener,
+        shutdown,
+        clock,
+        Services::CampaignAndExtension,
+        CampaignOnly,
+    )
+    .await
+}
+
+/// Runs the chosen services on `listener` until `shutdown` resolves.
+pub async fn run_with<E: Extension>(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    clock: Arc<dyn Clock>,
+    services: Services,
+    ext: E,
+) -> Result<(), ServerError> {
     let url = settings.database_url.clone();
     if url.starts_with("sqlite:") {
         let db = SqliteDb::connect(&url).await?;
-        let result = serve(db.clone(), &settings, listener, shutdown, clock).await;
+        let result = serve(
+            db.clone(),
+            &settings,
+            listener,
+            shutdown,
+            clock,
+            services,
+            ext,
+        )
+        .await;
         db.close().await;
         result
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let db = PgDb::connect(&url, settings.pg_max_connections).await?;
-        let result = serve(db.clone(), &settings, listener, shutdown, clock).await;
+        let result = serve(
+            db.clone(),
+            &settings,
+            listener,
+            shutdown,
+            clock,
+            services,
+            ext,
+        )
+        .await;
         db.close().await;
         result
     } else {
         Err(ServerError::UnsupportedUrl(config::redact_url(&url)))
+    }
+}
+
+/// The delivery secret: configured, or random for this process.
+fn delivery_secret(settings: &Settings) -> Arc<[u8]> {
+    if !settings.delivery_secret.is_empty() {
+        return settings.delivery_secret.as_bytes().into();
+    }
+    let mut raw = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut raw);
+    hex::encode(raw).into_bytes().into()
+}
+
+/// The coupon service's address for the outbox worker, if any.
+fn coupon_endpoint(settings: &Settings, listener: &TcpListener) -> Option<String> {
+    match settings.coupon_endpoint.trim() {
+        "" | "none" => None,
+        "self" => {
+            let mut addr = listener.local_addr().ok()?;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            Some(format!("http://{addr}"))
+        }
+        other => Some(other.to_owned()),
     }
 }
 
@@ -86,14 +199,16 @@ fn write_key_file(path: &Path, key: &str) -> std::io::Result<()> {
     std::io::Write::write_all(&mut opts.open(path)?, format!("{key}\n").as_bytes())
 }
 
-async fn serve<D: Db>(
+async fn serve<D: Db, E: Extension>(
     db: D,
     settings: &Settings,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
     clock: Arc<dyn Clock>,
+    services: Services,
+    ext: E,
 ) -> Result<(), ServerError> {
-    let store = Store::new(db);
+    let store = Store::new(db.clone());
     let path = &settings.bootstrap_key_file;
     let persist = |key: &store::access::CreatedKey| {
         write_key_file(path, &key.full).map_err(|e| {
@@ -120,54 +235,97 @@ async fn serve<D: Db>(
             settings.player_rate_per_sec,
             settings.player_rate_burst,
         ),
+        outbox_wakeup: Arc::new(Notify::new()),
     });
     let max = settings.max_request_bytes;
 
+    let secret = delivery_secret(settings);
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<AdminServiceServer<AdminApi<D>>>()
-        .await;
-    health
-        .set_serving::<PlayerServiceServer<PlayerApi<D>>>()
-        .await;
+    let mut routes = RoutesBuilder::default();
+    let mut tasks = Vec::new();
+    if services == Services::CampaignAndExtension {
+        health
+            .set_serving::<AdminServiceServer<AdminApi<D>>>()
+            .await;
+        health
+            .set_serving::<PlayerServiceServer<PlayerApi<D>>>()
+            .await;
+        health
+            .set_serving::<AuditServiceServer<AuditApi<D>>>()
+            .await;
+        routes
+            .add_service(
+                AdminServiceServer::new(AdminApi::new(shared.clone()))
+                    .max_decoding_message_size(max),
+            )
+            .add_service(
+                AuditServiceServer::new(AuditApi::new(shared.clone()))
+                    .max_decoding_message_size(max),
+            )
+            .add_service(
+                PlayerServiceServer::new(PlayerApi::new(shared.clone()))
+                    .max_decoding_message_size(max),
+            );
+        tasks.push(spawn_sweeper(store.clone(), clock.clone()));
+        match coupon_endpoint(settings, &listener) {
+            Some(endpoint) => tasks.push(tokio::spawn(delivery::run_worker(
+                store.clone(),
+                endpoint,
+                secret.clone(),
+                shared.outbox_wakeup.clone(),
+            ))),
+            None => tracing::warn!(
+                "coupon_endpoint is none: won coupon and top-up prizes wait in the outbox"
+            ),
+        }
+    }
+    let installed = ext.install(
+        ExtensionContext {
+            db: &db,
+            store: &store,
+            settings,
+            clock: clock.clone(),
+            delivery_secret: secret,
+        },
+        &mut routes,
+    );
+    for name in installed.serving {
+        health
+            .set_service_status(name, tonic_health::ServingStatus::Serving)
+            .await;
+    }
+    tasks.extend(installed.tasks);
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(engine_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
 
-    // Marks unclaimed physical prizes EXPIRED once their deadline passes.
-    let sweeper = {
-        let (store, clock) = (store.clone(), clock.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                match store.expire_unclaimed(clock.now_ms()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(expired = n, "unclaimed prizes expired"),
-                    Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
-                }
-            }
-        })
-    };
-
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
         backend = store.db().backend_name(), "campaign engine serving");
     let result = tonic::transport::Server::builder()
+        .add_routes(routes.routes())
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(
-            AdminServiceServer::new(AdminApi::new(shared.clone())).max_decoding_message_size(max),
-        )
-        .add_service(
-            AuditServiceServer::new(AuditApi::new(shared.clone())).max_decoding_message_size(max),
-        )
-        .add_service(
-            PlayerServiceServer::new(PlayerApi::new(shared)).max_decoding_message_size(max),
-        )
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
-    sweeper.abort();
+    for t in tasks {
+        t.abort();
+    }
     tracing::info!("campaign engine stopped");
     Ok(result?)
+}
+
+/// Marks unclaimed physical prizes EXPIRED once their deadline passes.
+fn spawn_sweeper<D: Db>(store: Store<D>, clock: Arc<dyn Clock>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            match store.expire_unclaimed(clock.now_ms()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "unclaimed prizes expired"),
+                Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+            }
+        }
+    })
 }

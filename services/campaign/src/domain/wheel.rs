@@ -132,7 +132,11 @@ impl SlotSpec {
         }
         let daily_cap = optional_cap("slot.daily_cap", raw.daily_cap)?;
         let per_user_cap = optional_cap("slot.per_user_cap", raw.per_user_cap)?;
-        let reference = Some(raw.reference.trim().to_owned()).filter(|r| !r.is_empty());
+        // Canonical lowercase form, so the prize table hash and the coupon
+        // service see the same id however it was typed.
+        let reference = Some(raw.reference.trim().to_owned())
+            .filter(|r| !r.is_empty())
+            .map(|r| uuid::Uuid::parse_str(&r).map_or(r, |u| u.to_string()));
         if kind == PrizeKind::Thanks {
             if raw.stock != 0 {
                 return Err(InvalidField::new(
@@ -164,10 +168,10 @@ impl SlotSpec {
                         "the coupon template or code pool id is required",
                     ));
                 };
-                if r.len() > 128 {
+                if uuid::Uuid::parse_str(r).is_err() {
                     return Err(InvalidField::new(
                         "slot.reference",
-                        "at most 128 characters",
+                        "must be the UUID of a coupon template (COUPON) or code pool (TOPUP_CODE)",
                     ));
                 }
             }
@@ -513,7 +517,7 @@ mod tests {
             weight: 10,
             stock: if kind == PrizeKind::Thanks { 0 } else { 5 },
             reference: if matches!(kind, PrizeKind::Coupon | PrizeKind::TopupCode) {
-                "tpl-1".into()
+                "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into()
             } else {
                 String::new()
             },
@@ -610,6 +614,13 @@ mod tests {
         assert_eq!(
             field(RawSlot {
                 reference: String::new(),
+                ..raw(PrizeKind::Coupon)
+            }),
+            "slot.reference"
+        );
+        assert_eq!(
+            field(RawSlot {
+                reference: "template-1".into(),
                 ..raw(PrizeKind::Coupon)
             }),
             "slot.reference"

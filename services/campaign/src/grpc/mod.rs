@@ -28,6 +28,8 @@ pub struct Shared<D: Db> {
     pub clock: Arc<dyn Clock>,
     /// Per-player request rate.
     pub player_limit: limit::RateLimiter,
+    /// Wakes the prize delivery worker after a coupon or top-up win.
+    pub outbox_wakeup: Arc<tokio::sync::Notify>,
 }
 
 /// Turns a store outcome into the answer: a fresh result is converted, a

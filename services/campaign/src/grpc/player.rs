@@ -15,8 +15,11 @@ use super::{
     respond, traced,
 };
 use crate::{
-    domain::{InvalidField, wheel::CampaignStatus},
-    store::{StoreError, db::Db, wheel::DrawCommand},
+    domain::{
+        InvalidField,
+        wheel::{CampaignStatus, PrizeKind},
+    },
+    store::{Outcome, StoreError, db::Db, wheel::DrawCommand},
 };
 
 pub struct PlayerApi<D: Db> {
@@ -84,6 +87,13 @@ impl<D: Db> PlayerService for PlayerApi<D> {
                         draw_to_proto(d).encode_to_vec()
                     })
                     .await?;
+                if let Outcome::Fresh(d) = &out
+                    && d.award
+                        .as_ref()
+                        .is_some_and(|a| matches!(a.kind, PrizeKind::Coupon | PrizeKind::TopupCode))
+                {
+                    s.outbox_wakeup.notify_one();
+                }
                 respond(out, draw_to_proto)
             }
             .await,

@@ -17,6 +17,7 @@ pub mod access;
 pub mod audit;
 pub mod db;
 mod glue;
+pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
 pub mod wheel;
@@ -96,7 +97,7 @@ impl<D: db::Db> Store<D> {
 /// `Ok(Some(bytes))`: the stored answer of the same request. A different
 /// request under the same key is rejected. On PostgreSQL a concurrent copy
 /// blocks on the key's index entry until the first commits or aborts.
-async fn claim_key<T: DbTx>(
+pub async fn claim_key<T: DbTx>(
     tx: &mut T,
     idem: &Idempotency,
     now: Millis,
@@ -137,7 +138,7 @@ async fn claim_key<T: DbTx>(
 }
 
 /// Stores the answer under the claimed key and commits the transaction.
-async fn finish<T: DbTx>(
+pub async fn finish<T: DbTx>(
     mut tx: T,
     idem: &Idempotency,
     response: Vec<u8>,
@@ -154,6 +155,6 @@ fn parse_uuid(s: &str) -> Result<uuid::Uuid, StoreError> {
     uuid::Uuid::parse_str(s).map_err(|_| StoreError::Corrupt(format!("uuid {s:?}")))
 }
 
-fn new_id() -> String {
+pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }

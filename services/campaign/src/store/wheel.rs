@@ -1260,6 +1260,21 @@ impl<D: Db> Store<D> {
                 ],
             )
             .await?;
+            // Coupons and top-up codes come from the coupon service: the
+            // outbox row commits with the win, so the prize is delivered
+            // exactly once even if that service is down right now.
+            super::outbox::enqueue(
+                &mut tx,
+                &draw_id,
+                &award.award_id,
+                &cmd.merchant_id,
+                &campaign,
+                &cmd.player_id,
+                award.kind,
+                given.spec.reference.as_deref().unwrap_or(""),
+                now,
+            )
+            .await?;
             Some(award)
         };
         let (remaining_today, remaining_total) =

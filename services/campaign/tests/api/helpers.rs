@@ -1,18 +1,21 @@
 //! Test harness: a real engine on a port-0 listener over a fresh database
 //! (a temp SQLite file, or a new database on the PostgreSQL cluster named by
 //! `CAMPAIGN_TEST_PG_URL`), typed gRPC clients, and direct SQL for the
-//! invariant checks.
+//! invariant checks. The coupon suite includes this file too (`#[path]`)
+//! and runs the whole engine through [`spawn_app_running`].
 
 use std::{
+    future::Future,
     net::SocketAddr,
     path::{Path, PathBuf},
+    pin::Pin,
     sync::Arc,
     time::Duration,
 };
 
 use campaign::{
     ServerError,
-    clock::ManualClock,
+    clock::{Clock, ManualClock},
     config::Settings,
     domain::credential::{PlayerClaims, sign_player_token},
 };
@@ -251,12 +254,46 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// An engine whose settings `tweak` adjusts first.
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    let db = TestDb::new(backend).await;
-    spawn_on(db, tweak).await
+    spawn_app_running(backend, tweak, run_campaign, "campaign.v1.AdminService").await
 }
 
-/// Waits until the health service reports SERVING on `addr`.
+/// A server entry point: `campaign::run`, or the whole engine.
+pub type RunFn = fn(
+    Settings,
+    tokio::net::TcpListener,
+    Pin<Box<dyn Future<Output = ()> + Send>>,
+    Arc<dyn Clock>,
+) -> Pin<Box<dyn Future<Output = Result<(), ServerError>> + Send>>;
+
+fn run_campaign(
+    settings: Settings,
+    listener: tokio::net::TcpListener,
+    shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+    clock: Arc<dyn Clock>,
+) -> Pin<Box<dyn Future<Output = Result<(), ServerError>> + Send>> {
+    Box::pin(campaign::run(settings, listener, shutdown, clock))
+}
+
+/// A server started with `run` on a fresh database, healthy once
+/// `service` reports SERVING.
+pub async fn spawn_app_running(
+    backend: Backend,
+    tweak: impl FnOnce(&mut Settings),
+    run: RunFn,
+    service: &str,
+) -> TestApp {
+    let db = TestDb::new(backend).await;
+    spawn_on(db, tweak, run, service).await
+}
+
+/// Waits until the health service reports the campaign admin service
+/// SERVING on `addr`.
 pub async fn wait_serving(addr: SocketAddr) -> Channel {
+    wait_service(addr, "campaign.v1.AdminService").await
+}
+
+/// Waits until the health service reports `service` SERVING on `addr`.
+pub async fn wait_service(addr: SocketAddr, service: &str) -> Channel {
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
     for _ in 0..300 {
         if let Ok(ch) = Channel::from_shared(format!("http://{addr}"))
@@ -266,7 +303,7 @@ pub async fn wait_serving(addr: SocketAddr) -> Channel {
         {
             let ok = HealthClient::new(ch.clone())
                 .check(HealthCheckRequest {
-                    service: "campaign.v1.AdminService".into(),
+                    service: service.into(),
                 })
                 .await
                 .is_ok_and(|r| r.get_ref().status == 1);
@@ -286,7 +323,12 @@ pub async fn read_key(path: &Path) -> String {
         .to_owned()
 }
 
-async fn spawn_on(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+async fn spawn_on(
+    db: TestDb,
+    tweak: impl FnOnce(&mut Settings),
+    run: RunFn,
+    service: &str,
+) -> TestApp {
     let clock = ManualClock::new(T0);
     let key_file = db.dir.join("admin.key");
     let mut settings = Settings {
@@ -294,6 +336,9 @@ async fn spawn_on(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> TestApp {
         bootstrap_key_file: key_file.clone(),
         // Tests run in parallel against one cluster: keep pools small.
         pg_max_connections: 8,
+        // The campaign service alone: won coupon prizes wait in the outbox
+        // (delivery is the coupon suite's business).
+        coupon_endpoint: "none".into(),
         ..Settings::default()
     };
     tweak(&mut settings);
@@ -302,16 +347,16 @@ async fn spawn_on(db: TestDb, tweak: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = oneshot::channel::<()>();
-    let mut server = tokio::spawn(campaign::run(
+    let mut server = tokio::spawn(run(
         settings,
         listener,
-        async {
+        Box::pin(async {
             let _ = rx.await;
-        },
+        }),
         Arc::new(clock.clone()),
     ));
     let channel = tokio::select! {
-        ch = wait_serving(addr) => ch,
+        ch = wait_service(addr, service) => ch,
         res = &mut server => panic!("engine stopped during start-up: {res:?}"),
     };
     let admin_key = read_key(&key_file).await;
@@ -365,7 +410,6 @@ impl TestApp {
     }
 
     pub fn clock_now(&self) -> i64 {
-        use campaign::clock::Clock;
         self.clock.now_ms()
     }
 
@@ -485,7 +529,8 @@ pub fn slot(name: &str, kind: pb::PrizeKind, weight: i64, stock: i64) -> pb::Pri
         weight,
         stock,
         reference: if matches!(kind, pb::PrizeKind::Coupon | pb::PrizeKind::TopupCode) {
-            "template-1".into()
+            // Not delivered in these suites (coupon_endpoint = none).
+            "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into()
         } else {
             String::new()
         },
@@ -576,21 +621,28 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
-/// Starts the real `campaign-engine` binary on `db`, listening on `port`.
+/// Starts the real `campaign-service` binary on `db`, listening on `port`.
 pub fn start_engine(db: &TestDb, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_campaign-engine"))
+    // Only the campaign package builds this binary; other suites that
+    // include this file never start it.
+    let Some(bin) = option_env!("CARGO_BIN_EXE_campaign-service") else {
+        panic!("only the campaign package's suites start the campaign-service binary")
+    };
+    Command::new(bin)
         .env("CAMPAIGN_LISTEN", format!("127.0.0.1:{port}"))
         .env("CAMPAIGN_DATABASE_URL", &db.url)
         .env("CAMPAIGN_BOOTSTRAP_KEY_FILE", db.dir.join("admin.key"))
         .env("CAMPAIGN_PG_MAX_CONNECTIONS", "8")
         // These clients hammer on purpose; the rate limit has its own test.
         .env("CAMPAIGN_PLAYER_RATE_PER_SEC", "0")
+        // No coupon service in these suites; wins wait in the outbox.
+        .env("CAMPAIGN_COUPON_ENDPOINT", "none")
         .env("RUST_LOG", "error")
         .current_dir(&db.dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start campaign-engine")
+        .expect("start campaign-service")
 }
 
 /// The secret part of `cek_<key id>_<secret>` (the secret is base64url and

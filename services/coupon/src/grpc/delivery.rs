@@ -1,0 +1,84 @@
+//! CouponDeliveryService: the campaign service's outbox worker delivers won
+//! coupon and top-up-code prizes here. Authenticated with the shared
+//! delivery secret, compared in constant time; never a player or API key.
+
+use std::sync::Arc;
+
+use campaign::{
+    domain::InvalidField,
+    grpc::{error::invalid, traced},
+    store::db::Db,
+};
+use engine_proto::coupon::v1::{self as pb, coupon_delivery_service_server::CouponDeliveryService};
+use subtle::ConstantTimeEq;
+use tonic::{Request, Response, Status};
+
+use super::{
+    CouponShared,
+    convert::{coupon_to_proto, uuid_field},
+};
+use crate::store::PrizeKind;
+
+pub struct DeliveryApi<D: Db> {
+    shared: Arc<CouponShared<D>>,
+}
+
+impl<D: Db> DeliveryApi<D> {
+    pub fn new(shared: Arc<CouponShared<D>>) -> Self {
+        Self { shared }
+    }
+}
+
+fn authorized(secret: &[u8], meta: &tonic::metadata::MetadataMap) -> Result<(), Status> {
+    let given = meta
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if secret.is_empty() || !bool::from(given.as_bytes().ct_eq(secret)) {
+        return Err(Status::unauthenticated("missing or invalid credential"));
+    }
+    Ok(())
+}
+
+#[tonic::async_trait]
+impl<D: Db> CouponDeliveryService for DeliveryApi<D> {
+    #[tracing::instrument(name = "DeliverPrize", skip_all, fields(outcome, source.id = %request.get_ref().source_id))]
+    async fn deliver_prize(
+        &self,
+        request: Request<pb::DeliverPrizeRequest>,
+    ) -> Result<Response<pb::DeliverPrizeResponse>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                authorized(&s.delivery_secret, request.metadata())?;
+                let req = request.get_ref();
+                let source = uuid_field("source_id", &req.source_id)?;
+                let merchant = uuid_field("merchant_id", &req.merchant_id)?;
+                let reference = uuid_field("reference", &req.reference)?;
+                let player = req.player_id.trim();
+                if player.is_empty() || player.len() > 128 {
+                    return Err(invalid(InvalidField::new("player_id", "1..=128 bytes")));
+                }
+                let kind = PrizeKind::parse(&req.prize_kind).ok_or_else(|| {
+                    invalid(InvalidField::new("prize_kind", "COUPON or TOPUP_CODE"))
+                })?;
+                let c = s
+                    .coupons
+                    .deliver_prize(
+                        &source,
+                        &merchant,
+                        player,
+                        kind,
+                        &reference,
+                        s.clock.now_ms(),
+                    )
+                    .await?;
+                Ok(Response::new(pb::DeliverPrizeResponse {
+                    coupon: Some(coupon_to_proto(&c, true)),
+                }))
+            }
+            .await,
+        )
+    }
+}

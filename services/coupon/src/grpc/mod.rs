@@ -1,0 +1,33 @@
+//! Transport: tonic handlers of the four coupon services. Each
+//! authenticates (the campaign crate's authenticator: same keys, same
+//! tokens), authorizes, converts the request (`convert.rs`), calls one
+//! store method and maps errors (`error.rs`). No SQL here.
+
+pub mod admin;
+pub mod convert;
+pub mod delivery;
+pub mod error;
+pub mod guard;
+pub mod player;
+pub mod pos;
+
+use std::sync::Arc;
+
+use campaign::{clock::Clock, grpc::auth::Authenticator, grpc::limit::RateLimiter, store::db::Db};
+use tokio::sync::Notify;
+
+use crate::store::CouponStore;
+
+/// What every coupon handler needs.
+pub struct CouponShared<D: Db> {
+    pub coupons: CouponStore<D>,
+    pub auth: Authenticator<D>,
+    pub clock: Arc<dyn Clock>,
+    pub player_limit: RateLimiter,
+    /// Failed validations per till.
+    pub till_guard: guard::TillGuard,
+    /// The outbox worker's bearer secret for DeliverPrize.
+    pub delivery_secret: Vec<u8>,
+    /// Wakes the bulk-issue worker when a job starts.
+    pub bulk_wakeup: Arc<Notify>,
+}

@@ -1,0 +1,194 @@
+//! Coupon service: templates, codes, issuance (claims, won prizes, bulk
+//! print jobs, supplier code pools), and the POS: validate, redeem exactly
+//! once, reverse on refund.
+//!
+//! # Layout
+//! - [`grpc`]: transport, four tonic services (admin, player, POS, and the
+//!   delivery endpoint the campaign service's outbox worker calls).
+//! - [`domain`]: pure rules: codes and their check character, templates,
+//!   discounts, validity.
+//! - [`store`]: every coupon transaction over the campaign crate's `Db`
+//!   seam, so SQLite and PostgreSQL run the same SQL.
+//!
+//! The service shares the database, credentials and settings of the
+//! campaign service and owns its tables (`coupon_*`, `code_pool`,
+//! `pool_code`). [`CouponService`] is a [`campaign::Extension`]: the whole
+//! engine serves it beside the campaign services on one listener
+//! ([`run_engine`]); [`run_alone`] serves it by itself.
+
+pub mod domain;
+pub mod grpc;
+pub mod store;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use campaign::{
+    Extension, ExtensionContext, Installed, ServerError, Services,
+    clock::Clock,
+    config::Settings,
+    grpc::{auth::Authenticator, limit::RateLimiter},
+    store::db::Db,
+};
+use engine_proto::coupon::v1::{
+    coupon_admin_service_server::CouponAdminServiceServer,
+    coupon_delivery_service_server::CouponDeliveryServiceServer,
+    coupon_player_service_server::CouponPlayerServiceServer,
+    coupon_pos_service_server::CouponPosServiceServer,
+};
+use tokio::{net::TcpListener, sync::Notify};
+use tonic::{server::NamedService, service::RoutesBuilder};
+
+use grpc::{
+    CouponShared, admin::AdminApi, delivery::DeliveryApi, guard::TillGuard, player::PlayerApi,
+    pos::PosApi,
+};
+use store::{CouponStore, JobState};
+
+/// Admin calls carry bulk imports (up to 10,000 codes): a larger limit than
+/// the player and POS calls.
+const ADMIN_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
+/// The coupon service, to install on a campaign engine server.
+pub struct CouponService;
+
+impl Extension for CouponService {
+    fn install<D: Db>(self, ctx: ExtensionContext<'_, D>, routes: &mut RoutesBuilder) -> Installed {
+        let settings = ctx.settings;
+        let bulk_wakeup = Arc::new(Notify::new());
+        let shared = Arc::new(CouponShared {
+            coupons: CouponStore::new(ctx.db.clone()),
+            auth: Authenticator::new(
+                ctx.store.clone(),
+                settings.player_token_audience.clone(),
+                ctx.clock.clone(),
+            ),
+            clock: ctx.clock.clone(),
+            player_limit: RateLimiter::new(
+                settings.player_rate_per_sec,
+                settings.player_rate_burst,
+            ),
+            till_guard: TillGuard::new(
+                settings.till_failure_limit,
+                i64::from(settings.till_failure_window_secs) * 1000,
+            ),
+            delivery_secret: ctx.delivery_secret.to_vec(),
+            bulk_wakeup: bulk_wakeup.clone(),
+        });
+        let max = settings.max_request_bytes;
+        routes
+            .add_service(
+                CouponAdminServiceServer::new(AdminApi::new(shared.clone()))
+                    .max_decoding_message_size(ADMIN_MAX_REQUEST_BYTES.max(max)),
+            )
+            .add_service(
+                CouponPlayerServiceServer::new(PlayerApi::new(shared.clone()))
+                    .max_decoding_message_size(max),
+            )
+            .add_service(
+                CouponPosServiceServer::new(PosApi::new(shared.clone()))
+                    .max_decoding_message_size(max),
+            )
+            .add_service(
+                CouponDeliveryServiceServer::new(DeliveryApi::new(shared.clone()))
+                    .max_decoding_message_size(max),
+            );
+        let worker = tokio::spawn(run_bulk_worker(
+            shared.coupons.clone(),
+            ctx.clock.clone(),
+            bulk_wakeup,
+        ));
+        Installed {
+            serving: vec![
+                <CouponAdminServiceServer<AdminApi<D>> as NamedService>::NAME,
+                <CouponPlayerServiceServer<PlayerApi<D>> as NamedService>::NAME,
+                <CouponPosServiceServer<PosApi<D>> as NamedService>::NAME,
+                <CouponDeliveryServiceServer<DeliveryApi<D>> as NamedService>::NAME,
+            ],
+            tasks: vec![worker],
+        }
+    }
+}
+
+/// Issues the coupons of RUNNING bulk jobs, batch by batch; resumes jobs
+/// left running by a restart. Repeated failures of one job mark it FAILED
+/// and give back its unissued supply.
+async fn run_bulk_worker<D: Db>(
+    coupons: CouponStore<D>,
+    clock: Arc<dyn Clock>,
+    wakeup: Arc<Notify>,
+) {
+    loop {
+        let jobs = match coupons.running_jobs().await {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::warn!(error = %e, "listing bulk issue jobs failed");
+                Vec::new()
+            }
+        };
+        for job in jobs {
+            let mut failures = 0u32;
+            loop {
+                match coupons.bulk_issue_step(&job, clock.now_ms()).await {
+                    Ok(j) if j.state == JobState::Running => failures = 0,
+                    Ok(j) => {
+                        tracing::info!(job.id = %job, issued = j.issued, state = j.state.as_str(),
+                            "bulk issue job finished");
+                        break;
+                    }
+                    Err(e) => {
+                        failures += 1;
+                        tracing::warn!(job.id = %job, error = %e, failures, "bulk issue batch failed");
+                        if failures >= 5 {
+                            if let Err(e) =
+                                coupons.fail_job(&job, &e.to_string(), clock.now_ms()).await
+                            {
+                                tracing::warn!(job.id = %job, error = %e, "marking the job failed");
+                            }
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(200 << failures)).await;
+                    }
+                }
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), wakeup.notified()).await;
+    }
+}
+
+/// The whole engine: campaign and coupon services on one listener, the
+/// outbox worker delivering to this same process.
+pub async fn run_engine(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    clock: Arc<dyn Clock>,
+) -> Result<(), ServerError> {
+    campaign::run_with(
+        settings,
+        listener,
+        shutdown,
+        clock,
+        Services::CampaignAndExtension,
+        CouponService,
+    )
+    .await
+}
+
+/// The coupon service alone (a campaign service elsewhere delivers prizes
+/// to it with the shared `delivery_secret`).
+pub async fn run_alone(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    clock: Arc<dyn Clock>,
+) -> Result<(), ServerError> {
+    campaign::run_with(
+        settings,
+        listener,
+        shutdown,
+        clock,
+        Services::ExtensionOnly,
+        CouponService,
+    )
+    .await
+}

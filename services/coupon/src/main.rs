@@ -1,0 +1,11 @@
+//! `coupon-service`: the coupon service alone. Set the same
+//! `CAMPAIGN_DELIVERY_SECRET` here and on the campaign service that
+//! delivers prizes to it. Commands: `campaign::cli`.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    campaign::cli::main("coupon service", |settings, listener, shutdown, clock| {
+        coupon::run_alone(settings, listener, shutdown, clock)
+    })
+    .await
+}

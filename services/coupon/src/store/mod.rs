@@ -1,0 +1,796 @@
+//! Coupon storage: every coupon transaction, written once over the
+//! campaign crate's `Db` seam (SQLite or PostgreSQL).
+//!
+//! Scarce things are guarded in SQL in the same transaction as the effect:
+//! template supply (`issued < total_supply`), the per-user limit (a guarded
+//! upsert), one live redemption per coupon (a guarded update on
+//! `coupon.redemption_id` plus a partial UNIQUE index), one coupon per won
+//! prize (UNIQUE `source_id`), one hand-out per pool code (a guarded update,
+//! `FOR UPDATE SKIP LOCKED` on PostgreSQL).
+
+mod bulk;
+mod pool;
+
+use campaign::{
+    domain::{Millis, idempotency::Idempotency},
+    store::{
+        Outcome, StoreError, claim_key,
+        db::{Db, DbRow, DbTx, fetch_one},
+        finish, new_id,
+    },
+};
+use rand::{TryRngCore, rngs::OsRng};
+use thiserror::Error;
+
+use crate::domain::{
+    CouponRejection, Refusal,
+    code::{CouponCode, RANDOM_LEN},
+    template::{CouponUse, DiscountKind, Order, TemplateSpec, Validity, check_use},
+};
+
+pub use bulk::{BATCH, JobRecord, JobState, MAX_JOB};
+pub use pool::{MAX_IMPORT, PoolRecord};
+
+/// `args![a, b]`: the parameter list for `$1, $2`.
+macro_rules! args {
+    ($($v:expr),* $(,)?) => { vec![$(campaign::store::db::Value::from($v)),*] };
+}
+pub(crate) use args;
+
+#[derive(Debug, Error)]
+pub enum CouponError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Rejected(#[from] CouponRejection),
+}
+
+impl From<Refusal> for CouponError {
+    fn from(r: Refusal) -> Self {
+        Self::Rejected(CouponRejection::Unusable(r))
+    }
+}
+
+type Result<T, E = CouponError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateRecord {
+    pub template_id: String,
+    pub merchant_id: String,
+    pub spec: TemplateSpec,
+    pub issued: i64,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Claim,
+    Prize,
+    Bulk,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Claim => "claim",
+            Self::Prize => "prize",
+            Self::Bulk => "bulk",
+        }
+    }
+}
+
+/// A coupon as its owner sees it; or a supplier code handed out as a prize
+/// (`pool_code` set, no template).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CouponRecord {
+    pub coupon_id: String,
+    /// The template, or the pool of a supplier code.
+    pub template_id: String,
+    /// Normalised code (empty for a supplier code).
+    pub code: String,
+    pub redeemed: bool,
+    pub valid_from: Millis,
+    pub valid_until: Millis,
+    pub issued_at: Millis,
+    pub source: String,
+    pub pool_code: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedemptionRecord {
+    pub redemption_id: String,
+    pub coupon_id: String,
+    pub store_id: String,
+    pub order_amount_cents: i64,
+    pub discount_cents: i64,
+    pub order_ref: String,
+    pub redeemed_at: Millis,
+    pub reversal_id: Option<String>,
+    pub reversed_at: Option<Millis>,
+    pub code_tail: String,
+}
+
+/// What a till may use: the answer of a validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quote {
+    pub discount_cents: i64,
+    pub template_id: String,
+    pub gift_item: String,
+}
+
+/// Who is redeeming: the till's merchant, store and key.
+#[derive(Debug, Clone)]
+pub struct Till<'a> {
+    pub merchant_id: &'a str,
+    pub store_id: &'a str,
+    pub key_id: &'a str,
+}
+
+#[derive(Clone)]
+pub struct CouponStore<D: Db> {
+    db: D,
+}
+
+/// A fresh code from the OS CSPRNG.
+pub fn fresh_code() -> Result<CouponCode, StoreError> {
+    let mut bytes = [0u8; RANDOM_LEN];
+    OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| StoreError::Database(format!("OS random source: {e}")))?;
+    Ok(CouponCode::from_random(bytes))
+}
+
+fn corrupt(what: &str, v: impl std::fmt::Debug) -> StoreError {
+    StoreError::Corrupt(format!("{what} {v:?}"))
+}
+
+fn u32_of(what: &str, v: i64) -> Result<u32, StoreError> {
+    u32::try_from(v).map_err(|_| corrupt(what, v))
+}
+
+fn template_from_row(r: &impl DbRow, at: usize) -> Result<TemplateRecord, StoreError> {
+    let kind = r.text(at + 3)?;
+    let valid_days = u32_of("valid_days", r.int(at + 11)?)?;
+    let validity = if valid_days > 0 {
+        Validity::DaysFromIssue(valid_days)
+    } else {
+        Validity::Fixed {
+            from: r.opt_int(at + 9)?.unwrap_or(0),
+            until: r.opt_int(at + 10)?.unwrap_or(0),
+        }
+    };
+    let stores = r.text(at + 14)?;
+    Ok(TemplateRecord {
+        template_id: r.text(at)?,
+        merchant_id: r.text(at + 1)?,
+        spec: TemplateSpec {
+            name: r.text(at + 2)?,
+            kind: DiscountKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
+            amount_off_cents: r.int(at + 4)?,
+            percent_off: u32_of("percent_off", r.int(at + 5)?)?,
+            max_discount_cents: r.int(at + 6)?,
+            min_spend_cents: r.int(at + 7)?,
+            gift_item: r.text(at + 8)?,
+            validity,
+            total_supply: r.int(at + 12)?,
+            per_user_limit: u32_of("per_user_limit", r.int(at + 13)?)?,
+            store_ids: stores
+                .split('\n')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        },
+        issued: r.int(at + 15)?,
+        created_at: r.int(at + 16)?,
+    })
+}
+
+fn coupon_from_row(r: &impl DbRow) -> Result<CouponRecord, StoreError> {
+    Ok(CouponRecord {
+        coupon_id: r.text(0)?,
+        template_id: r.text(1)?,
+        code: r.text(2)?,
+        redeemed: r.int(3)? != 0,
+        valid_from: r.int(4)?,
+        valid_until: r.int(5)?,
+        issued_at: r.int(6)?,
+        source: r.text(7)?,
+        pool_code: String::new(),
+    })
+}
+
+fn redemption_from_row(r: &impl DbRow) -> Result<RedemptionRecord, StoreError> {
+    let code = r.text(9)?;
+    Ok(RedemptionRecord {
+        redemption_id: r.text(0)?,
+        coupon_id: r.text(1)?,
+        store_id: r.text(2)?,
+        order_amount_cents: r.int(3)?,
+        discount_cents: r.int(4)?,
+        order_ref: r.text(5)?,
+        redeemed_at: r.int(6)?,
+        reversal_id: r.opt_text(7)?,
+        reversed_at: r.opt_int(8)?,
+        code_tail: crate::domain::code::tail_of(&code).to_owned(),
+    })
+}
+
+/// Inserts one coupon of `template` (validity from `now`).
+#[allow(clippy::too_many_arguments)]
+async fn insert_coupon<T: DbTx>(
+    tx: &mut T,
+    template: &TemplateRecord,
+    player_id: Option<&str>,
+    source: Source,
+    source_id: Option<&str>,
+    code: &CouponCode,
+    now: Millis,
+) -> Result<CouponRecord, StoreError> {
+    let (from, until) = template.spec.validity.window(now);
+    let coupon = CouponRecord {
+        coupon_id: new_id(),
+        template_id: template.template_id.clone(),
+        code: code.as_str().to_owned(),
+        redeemed: false,
+        valid_from: from,
+        valid_until: until,
+        issued_at: now,
+        source: source.as_str().to_owned(),
+        pool_code: String::new(),
+    };
+    tx.execute(
+        "INSERT INTO coupon (coupon_id, merchant_id, template_id, code, player_id, source, \
+         source_id, bulk_job_id, valid_from, valid_until, redemption_id, issued_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, NULL, $10)",
+        args![
+            &coupon.coupon_id,
+            &template.merchant_id,
+            &template.template_id,
+            &coupon.code,
+            player_id,
+            source.as_str(),
+            source_id,
+            from,
+            until,
+            now
+        ],
+    )
+    .await?;
+    Ok(coupon)
+}
+
+/// The template of this merchant, read inside `tx`.
+async fn own_template<T: DbTx>(
+    tx: &mut T,
+    merchant_id: &str,
+    template_id: &str,
+) -> Result<TemplateRecord, StoreError> {
+    let row = fetch_one(
+        tx,
+        "coupon template",
+        // A static string: the columns are fixed, only the id is bound.
+        SELECT_TEMPLATE,
+        args![template_id],
+    )
+    .await?;
+    let t = template_from_row(&row, 0)?;
+    if t.merchant_id != merchant_id {
+        return Err(StoreError::PermissionDenied);
+    }
+    Ok(t)
+}
+
+const SELECT_TEMPLATE: &str = "SELECT t.template_id, t.merchant_id, t.name, t.kind, \
+     t.amount_off_cents, t.percent_off, t.max_discount_cents, t.min_spend_cents, t.gift_item, \
+     t.valid_from, t.valid_until, t.valid_days, t.total_supply, t.per_user_limit, t.store_ids, \
+     t.issued, t.created_at FROM coupon_template t WHERE t.template_id = $1";
+
+impl<D: Db> CouponStore<D> {
+    pub fn new(db: D) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &D {
+        &self.db
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn create_template(
+        &self,
+        merchant_id: &str,
+        spec: TemplateSpec,
+        idem: &Idempotency,
+        now: Millis,
+        encode: impl Fn(&TemplateRecord) -> Vec<u8>,
+    ) -> Result<Outcome<TemplateRecord>> {
+        let mut tx = self.db.begin_write().await?;
+        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
+            return Ok(Outcome::Replay(bytes));
+        }
+        let t = TemplateRecord {
+            template_id: new_id(),
+            merchant_id: merchant_id.to_owned(),
+            spec,
+            issued: 0,
+            created_at: now,
+        };
+        let (from, until) = match t.spec.validity {
+            Validity::Fixed { from, until } => (Some(from), Some(until)),
+            Validity::DaysFromIssue(_) => (None, None),
+        };
+        let days = match t.spec.validity {
+            Validity::DaysFromIssue(d) => i64::from(d),
+            Validity::Fixed { .. } => 0,
+        };
+        tx.execute(
+            "INSERT INTO coupon_template (template_id, merchant_id, name, kind, \
+             amount_off_cents, percent_off, max_discount_cents, min_spend_cents, gift_item, \
+             valid_from, valid_until, valid_days, total_supply, issued, per_user_limit, \
+             store_ids, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, $14, $15, $16)",
+            args![
+                &t.template_id,
+                merchant_id,
+                &t.spec.name,
+                t.spec.kind.as_str(),
+                t.spec.amount_off_cents,
+                i64::from(t.spec.percent_off),
+                t.spec.max_discount_cents,
+                t.spec.min_spend_cents,
+                &t.spec.gift_item,
+                from,
+                until,
+                days,
+                t.spec.total_supply,
+                i64::from(t.spec.per_user_limit),
+                t.spec.store_ids.join("\n"),
+                now
+            ],
+        )
+        .await?;
+        finish(tx, idem, encode(&t)).await?;
+        Ok(Outcome::Fresh(t))
+    }
+
+    pub async fn get_template(
+        &self,
+        merchant_id: &str,
+        template_id: &str,
+    ) -> Result<TemplateRecord> {
+        let mut tx = self.db.begin_read().await?;
+        Ok(own_template(&mut tx, merchant_id, template_id).await?)
+    }
+
+    /// A player claims one coupon: supply and per-user limit are guarded
+    /// writes in the same transaction as the coupon.
+    #[tracing::instrument(skip_all)]
+    pub async fn claim(
+        &self,
+        merchant_id: &str,
+        player_id: &str,
+        template_id: &str,
+        idem: &Idempotency,
+        now: Millis,
+        encode: impl Fn(&CouponRecord) -> Vec<u8>,
+    ) -> Result<Outcome<CouponRecord>> {
+        let code = fresh_code()?;
+        let mut tx = self.db.begin_write().await?;
+        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
+            return Ok(Outcome::Replay(bytes));
+        }
+        let template = own_template(&mut tx, merchant_id, template_id).await?;
+        if let Validity::Fixed { until, .. } = template.spec.validity
+            && now >= until
+        {
+            return Err(Refusal::Expired.into());
+        }
+        let supplied = tx
+            .execute(
+                "UPDATE coupon_template SET issued = issued + 1 \
+                 WHERE template_id = $1 AND issued < total_supply",
+                args![template_id],
+            )
+            .await?;
+        if supplied == 0 {
+            return Err(CouponRejection::SupplyExhausted.into());
+        }
+        let limit = match template.spec.per_user_limit {
+            0 => i64::MAX,
+            n => i64::from(n),
+        };
+        let counted = tx
+            .execute(
+                "INSERT INTO coupon_player_count (template_id, player_id, held) VALUES ($1, $2, 1) \
+                 ON CONFLICT (template_id, player_id) DO UPDATE \
+                 SET held = coupon_player_count.held + 1 WHERE coupon_player_count.held < $3",
+                args![template_id, player_id, limit],
+            )
+            .await?;
+        if counted == 0 {
+            return Err(CouponRejection::PerUserLimit.into());
+        }
+        let coupon = insert_coupon(
+            &mut tx,
+            &template,
+            Some(player_id),
+            Source::Claim,
+            None,
+            &code,
+            now,
+        )
+        .await?;
+        finish(tx, idem, encode(&coupon)).await?;
+        Ok(Outcome::Fresh(coupon))
+    }
+
+    /// The player's coupons and prize codes, newest first. `after` is the
+    /// `(issued_at, id)` of the last item of the previous page.
+    pub async fn list_player_coupons(
+        &self,
+        merchant_id: &str,
+        player_id: &str,
+        limit: u32,
+        after: Option<(Millis, String)>,
+    ) -> Result<Vec<CouponRecord>> {
+        let mut tx = self.db.begin_read().await?;
+        let (at, id) = after.unwrap_or((i64::MAX, String::new()));
+        let rows = tx
+            .fetch_all(
+                "SELECT id, template_id, code, redeemed, valid_from, valid_until, issued_at, \
+                 source, pool_code FROM ( \
+                   SELECT c.coupon_id AS id, c.template_id, c.code, \
+                     CAST(CASE WHEN c.redemption_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS redeemed, \
+                     c.valid_from, c.valid_until, c.issued_at, c.source, '' AS pool_code \
+                   FROM coupon c WHERE c.merchant_id = $1 AND c.player_id = $2 \
+                   UNION ALL \
+                   SELECT p.handout_id, p.pool_id, '', 0, 0, 0, p.handed_at, 'prize', p.code \
+                   FROM pool_code p JOIN code_pool cp ON cp.pool_id = p.pool_id \
+                   WHERE cp.merchant_id = $1 AND p.player_id = $2 \
+                 ) mine \
+                 WHERE issued_at < $3 OR (issued_at = $3 AND ($4 = '' OR id < $4)) \
+                 ORDER BY issued_at DESC, id DESC LIMIT $5",
+                args![merchant_id, player_id, at, id, i64::from(limit)],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let mut c = coupon_from_row(r)?;
+                c.pool_code = r.text(8)?;
+                Ok(c)
+            })
+            .collect()
+    }
+
+    /// One coupon of this player; another's is NotFound.
+    pub async fn player_coupon(
+        &self,
+        merchant_id: &str,
+        player_id: &str,
+        coupon_id: &str,
+    ) -> Result<CouponRecord> {
+        let mut tx = self.db.begin_read().await?;
+        let row = fetch_one(
+            &mut tx,
+            "coupon",
+            "SELECT c.coupon_id, c.template_id, c.code, \
+             CAST(CASE WHEN c.redemption_id IS NULL THEN 0 ELSE 1 END AS BIGINT), c.valid_from, \
+             c.valid_until, c.issued_at, c.source FROM coupon c \
+             WHERE c.coupon_id = $1 AND c.merchant_id = $2 AND c.player_id = $3",
+            args![coupon_id, merchant_id, player_id],
+        )
+        .await?;
+        Ok(coupon_from_row(&row)?)
+    }
+
+    /// Reads the coupon with this code of this merchant and its template.
+    async fn find_by_code<T: DbTx>(
+        tx: &mut T,
+        merchant_id: &str,
+        code: &CouponCode,
+    ) -> Result<(String, TemplateRecord, Millis, Millis, bool)> {
+        let row = tx
+            .fetch_optional(
+                "SELECT c.coupon_id, c.valid_from, c.valid_until, \
+                 CAST(CASE WHEN c.redemption_id IS NULL THEN 0 ELSE 1 END AS BIGINT), \
+                 t.template_id, t.merchant_id, t.name, t.kind, t.amount_off_cents, \
+                 t.percent_off, t.max_discount_cents, t.min_spend_cents, t.gift_item, \
+                 t.valid_from, t.valid_until, t.valid_days, t.total_supply, t.per_user_limit, \
+                 t.store_ids, t.issued, t.created_at \
+                 FROM coupon c JOIN coupon_template t ON t.template_id = c.template_id \
+                 WHERE c.code = $1 AND c.merchant_id = $2",
+                args![code.as_str(), merchant_id],
+            )
+            .await?
+            .ok_or(Refusal::NotFound)?;
+        Ok((
+            row.text(0)?,
+            template_from_row(&row, 4)?,
+            row.int(1)?,
+            row.int(2)?,
+            row.int(3)? != 0,
+        ))
+    }
+
+    /// What this coupon is worth for `order` at the till's store; changes
+    /// nothing.
+    pub async fn validate(
+        &self,
+        till: &Till<'_>,
+        code: &CouponCode,
+        order: &Order,
+        now: Millis,
+    ) -> Result<Quote> {
+        let mut tx = self.db.begin_read().await?;
+        let (_, template, from, until, redeemed) =
+            Self::find_by_code(&mut tx, till.merchant_id, code).await?;
+        let discount = check_use(
+            &CouponUse {
+                spec: &template.spec,
+                valid_from: from,
+                valid_until: until,
+                redeemed,
+            },
+            till.store_id,
+            order,
+            now,
+        )?;
+        Ok(Quote {
+            discount_cents: discount,
+            template_id: template.template_id,
+            gift_item: template.spec.gift_item,
+        })
+    }
+
+    /// Redeems exactly once: the guarded update on `coupon.redemption_id`
+    /// lets one of any number of racing tills through.
+    #[tracing::instrument(skip_all)]
+    #[allow(clippy::too_many_arguments)]
+    pub async fn redeem(
+        &self,
+        till: &Till<'_>,
+        code: &CouponCode,
+        order: &Order,
+        order_ref: &str,
+        idem: &Idempotency,
+        now: Millis,
+        encode: impl Fn(&RedemptionRecord) -> Vec<u8>,
+    ) -> Result<Outcome<RedemptionRecord>> {
+        let mut tx = self.db.begin_write().await?;
+        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
+            return Ok(Outcome::Replay(bytes));
+        }
+        let (coupon_id, template, from, until, redeemed) =
+            Self::find_by_code(&mut tx, till.merchant_id, code).await?;
+        let discount = check_use(
+            &CouponUse {
+                spec: &template.spec,
+                valid_from: from,
+                valid_until: until,
+                redeemed,
+            },
+            till.store_id,
+            order,
+            now,
+        )?;
+        let redemption_id = new_id();
+        let taken = tx
+            .execute(
+                "UPDATE coupon SET redemption_id = $1 \
+                 WHERE coupon_id = $2 AND redemption_id IS NULL",
+                args![&redemption_id, &coupon_id],
+            )
+            .await?;
+        if taken == 0 {
+            return Err(Refusal::AlreadyRedeemed.into());
+        }
+        tx.execute(
+            "INSERT INTO coupon_redemption (redemption_id, coupon_id, merchant_id, store_id, \
+             pos_key_id, idem_key, order_amount_cents, discount_cents, order_ref, redeemed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            args![
+                &redemption_id,
+                &coupon_id,
+                till.merchant_id,
+                till.store_id,
+                till.key_id,
+                idem.key.as_str(),
+                order.amount_cents,
+                discount,
+                order_ref,
+                now
+            ],
+        )
+        .await?;
+        let r = RedemptionRecord {
+            redemption_id,
+            coupon_id,
+            store_id: till.store_id.to_owned(),
+            order_amount_cents: order.amount_cents,
+            discount_cents: discount,
+            order_ref: order_ref.to_owned(),
+            redeemed_at: now,
+            reversal_id: None,
+            reversed_at: None,
+            code_tail: code.tail().to_owned(),
+        };
+        finish(tx, idem, encode(&r)).await?;
+        Ok(Outcome::Fresh(r))
+    }
+
+    /// Reverses a redemption on refund, once, at the store that made it;
+    /// the coupon is usable again.
+    #[tracing::instrument(skip_all)]
+    pub async fn reverse(
+        &self,
+        till: &Till<'_>,
+        redemption_id: &str,
+        reason: &str,
+        idem: &Idempotency,
+        now: Millis,
+        encode: impl Fn(&RedemptionRecord) -> Vec<u8>,
+    ) -> Result<Outcome<RedemptionRecord>> {
+        let mut tx = self.db.begin_write().await?;
+        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
+            return Ok(Outcome::Replay(bytes));
+        }
+        let row = tx
+            .fetch_optional(
+                "SELECT r.redemption_id, r.coupon_id, r.store_id, r.order_amount_cents, \
+                 r.discount_cents, r.order_ref, r.redeemed_at, r.reversal_id, r.reversed_at, \
+                 c.code FROM coupon_redemption r JOIN coupon c ON c.coupon_id = r.coupon_id \
+                 WHERE r.redemption_id = $1 AND r.merchant_id = $2",
+                args![redemption_id, till.merchant_id],
+            )
+            .await?
+            .ok_or(StoreError::NotFound("redemption"))?;
+        let mut r = redemption_from_row(&row)?;
+        if r.store_id != till.store_id {
+            return Err(CouponRejection::OtherStore.into());
+        }
+        let reversal_id = new_id();
+        let reversed = tx
+            .execute(
+                "UPDATE coupon_redemption SET reversal_id = $1, reversed_at = $2, \
+                 reversal_reason = $3 WHERE redemption_id = $4 AND reversed_at IS NULL",
+                args![&reversal_id, now, reason, redemption_id],
+            )
+            .await?;
+        if reversed == 0 {
+            return Err(CouponRejection::AlreadyReversed.into());
+        }
+        let freed = tx
+            .execute(
+                "UPDATE coupon SET redemption_id = NULL \
+                 WHERE coupon_id = $1 AND redemption_id = $2",
+                args![&r.coupon_id, redemption_id],
+            )
+            .await?;
+        if freed != 1 {
+            return Err(StoreError::Corrupt(format!(
+                "coupon {} does not point at its live redemption {redemption_id}",
+                r.coupon_id
+            ))
+            .into());
+        }
+        r.reversal_id = Some(reversal_id);
+        r.reversed_at = Some(now);
+        finish(tx, idem, encode(&r)).await?;
+        Ok(Outcome::Fresh(r))
+    }
+
+    /// The redemption this till made under `idem_key`, as it is now.
+    pub async fn redemption_by_key(
+        &self,
+        pos_key_id: &str,
+        idem_key: &str,
+    ) -> Result<RedemptionRecord> {
+        let mut tx = self.db.begin_read().await?;
+        let row = tx
+            .fetch_optional(
+                "SELECT r.redemption_id, r.coupon_id, r.store_id, r.order_amount_cents, \
+                 r.discount_cents, r.order_ref, r.redeemed_at, r.reversal_id, r.reversed_at, \
+                 c.code FROM coupon_redemption r JOIN coupon c ON c.coupon_id = r.coupon_id \
+                 WHERE r.pos_key_id = $1 AND r.idem_key = $2",
+                args![pos_key_id, idem_key],
+            )
+            .await?
+            .ok_or(StoreError::NotFound("redemption with this idempotency key"))?;
+        Ok(redemption_from_row(&row)?)
+    }
+
+    /// Delivers a won prize once per `source_id` (the draw id): a repeat
+    /// returns what the first delivery made. Prize coupons are limited by
+    /// the wheel's stock, so they count neither against the template's
+    /// supply nor its per-user limit.
+    #[tracing::instrument(skip_all, fields(source.id = %source_id))]
+    pub async fn deliver_prize(
+        &self,
+        source_id: &str,
+        merchant_id: &str,
+        player_id: &str,
+        kind: PrizeKind,
+        reference: &str,
+        now: Millis,
+    ) -> Result<CouponRecord> {
+        let code = fresh_code()?;
+        let mut tx = self.db.begin_write().await?;
+        if let Some(done) = self.delivered(&mut tx, source_id).await? {
+            if done.0 != merchant_id || done.1 != player_id || done.2.template_id != reference {
+                return Err(CouponRejection::SourceMismatch.into());
+            }
+            return Ok(done.2);
+        }
+        let coupon = match kind {
+            PrizeKind::Coupon => {
+                let template = own_template(&mut tx, merchant_id, reference).await?;
+                insert_coupon(
+                    &mut tx,
+                    &template,
+                    Some(player_id),
+                    Source::Prize,
+                    Some(source_id),
+                    &code,
+                    now,
+                )
+                .await?
+            }
+            PrizeKind::TopupCode => {
+                pool::hand_out(
+                    &self.db,
+                    &mut tx,
+                    merchant_id,
+                    reference,
+                    player_id,
+                    source_id,
+                    now,
+                )
+                .await?
+            }
+        };
+        tx.commit().await?;
+        Ok(coupon)
+    }
+
+    /// What an earlier delivery of `source_id` made: (merchant, player,
+    /// coupon).
+    async fn delivered<T: DbTx>(
+        &self,
+        tx: &mut T,
+        source_id: &str,
+    ) -> Result<Option<(String, String, CouponRecord)>> {
+        let coupon = tx
+            .fetch_optional(
+                "SELECT c.coupon_id, c.template_id, c.code, \
+                 CAST(CASE WHEN c.redemption_id IS NULL THEN 0 ELSE 1 END AS BIGINT), c.valid_from, \
+                 c.valid_until, c.issued_at, c.source, c.merchant_id, c.player_id \
+                 FROM coupon c WHERE c.source_id = $1",
+                args![source_id],
+            )
+            .await?;
+        if let Some(r) = coupon {
+            return Ok(Some((
+                r.text(8)?,
+                r.opt_text(9)?.unwrap_or_default(),
+                coupon_from_row(&r)?,
+            )));
+        }
+        Ok(pool::delivered(tx, source_id).await?)
+    }
+}
+
+/// What a won prize delivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrizeKind {
+    Coupon,
+    TopupCode,
+}
+
+impl PrizeKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "COUPON" => Some(Self::Coupon),
+            "TOPUP_CODE" => Some(Self::TopupCode),
+            _ => None,
+        }
+    }
+}

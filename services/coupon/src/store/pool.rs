@@ -1,0 +1,229 @@
+//! Imported supplier code pools (top-up / recharge codes): bulk import, and
+//! hand-out of each code at most once.
+
+use campaign::{
+    domain::{Millis, idempotency::Idempotency},
+    store::{
+        Outcome, StoreError, claim_key,
+        db::{Db, DbRow, DbTx, fetch_one},
+        finish, new_id,
+    },
+};
+
+use super::{CouponError, CouponRecord, CouponStore, args};
+use crate::domain::CouponRejection;
+
+/// Codes per import call.
+pub const MAX_IMPORT: usize = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolRecord {
+    pub pool_id: String,
+    pub name: String,
+    pub total: i64,
+    pub handed_out: i64,
+    /// Codes the last import skipped because the pool had them already.
+    pub duplicates: i64,
+}
+
+async fn pool_counts<T: DbTx>(
+    tx: &mut T,
+    merchant_id: &str,
+    pool_id: &str,
+) -> Result<PoolRecord, StoreError> {
+    let row = fetch_one(
+        tx,
+        "code pool",
+        "SELECT p.merchant_id, p.name, \
+         (SELECT COUNT(*) FROM pool_code c WHERE c.pool_id = p.pool_id), \
+         (SELECT COUNT(*) FROM pool_code c WHERE c.pool_id = p.pool_id \
+            AND c.source_id IS NOT NULL) \
+         FROM code_pool p WHERE p.pool_id = $1",
+        args![pool_id],
+    )
+    .await?;
+    if row.text(0)? != merchant_id {
+        return Err(StoreError::PermissionDenied);
+    }
+    Ok(PoolRecord {
+        pool_id: pool_id.to_owned(),
+        name: row.text(1)?,
+        total: row.int(2)?,
+        handed_out: row.int(3)?,
+        duplicates: 0,
+    })
+}
+
+/// Hands out the next free code of the pool to the winner of `source_id`.
+/// PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent deliveries take
+/// different codes without waiting; SQLite: the single writer serialises
+/// them. Either way the update is guarded (`source_id IS NULL`).
+pub(super) async fn hand_out<D: Db>(
+    db: &D,
+    tx: &mut D::Tx,
+    merchant_id: &str,
+    pool_id: &str,
+    player_id: &str,
+    source_id: &str,
+    now: Millis,
+) -> Result<CouponRecord, CouponError> {
+    pool_counts(tx, merchant_id, pool_id).await?;
+    let next = if db.backend_name() == "postgres" {
+        tx.fetch_optional(
+            "SELECT seq, code FROM pool_code WHERE pool_id = $1 AND source_id IS NULL \
+             ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED",
+            args![pool_id],
+        )
+        .await?
+    } else {
+        tx.fetch_optional(
+            "SELECT seq, code FROM pool_code WHERE pool_id = $1 AND source_id IS NULL \
+             ORDER BY seq LIMIT 1",
+            args![pool_id],
+        )
+        .await?
+    };
+    let row = next.ok_or(CouponRejection::PoolEmpty)?;
+    let (seq, code) = (row.int(0)?, row.text(1)?);
+    let handout_id = new_id();
+    let taken = tx
+        .execute(
+            "UPDATE pool_code SET player_id = $1, source_id = $2, handout_id = $3, \
+             handed_at = $4 WHERE pool_id = $5 AND seq = $6 AND source_id IS NULL",
+            args![player_id, source_id, &handout_id, now, pool_id, seq],
+        )
+        .await?;
+    if taken == 0 {
+        // Only possible if the lock was not held; retrying is safe.
+        return Err(StoreError::Conflict("pool code taken concurrently".into()).into());
+    }
+    Ok(CouponRecord {
+        coupon_id: handout_id,
+        template_id: pool_id.to_owned(),
+        code: String::new(),
+        redeemed: false,
+        valid_from: 0,
+        valid_until: 0,
+        issued_at: now,
+        source: "prize".into(),
+        pool_code: code,
+    })
+}
+
+/// The supplier code an earlier delivery of `source_id` handed out.
+pub(super) async fn delivered<T: DbTx>(
+    tx: &mut T,
+    source_id: &str,
+) -> Result<Option<(String, String, CouponRecord)>, StoreError> {
+    let Some(r) = tx
+        .fetch_optional(
+            "SELECT c.handout_id, c.pool_id, c.code, c.handed_at, p.merchant_id, c.player_id \
+             FROM pool_code c JOIN code_pool p ON p.pool_id = c.pool_id WHERE c.source_id = $1",
+            args![source_id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((
+        r.text(4)?,
+        r.opt_text(5)?.unwrap_or_default(),
+        CouponRecord {
+            coupon_id: r.opt_text(0)?.unwrap_or_default(),
+            template_id: r.text(1)?,
+            code: String::new(),
+            redeemed: false,
+            valid_from: 0,
+            valid_until: 0,
+            issued_at: r.opt_int(3)?.unwrap_or(0),
+            source: "prize".into(),
+            pool_code: r.text(2)?,
+        },
+    )))
+}
+
+impl<D: Db> CouponStore<D> {
+    /// Adds supplier codes to a pool (a new one when `pool_id` is None).
+    /// Codes already in the pool are skipped and counted.
+    #[tracing::instrument(skip_all, fields(codes = codes.len()))]
+    #[allow(clippy::too_many_arguments)]
+    pub async fn import_pool_codes(
+        &self,
+        merchant_id: &str,
+        pool_id: Option<&str>,
+        name: &str,
+        codes: &[String],
+        idem: &Idempotency,
+        now: Millis,
+        encode: impl Fn(&PoolRecord) -> Vec<u8>,
+    ) -> Result<Outcome<PoolRecord>, CouponError> {
+        let mut tx = self.db.begin_write().await?;
+        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
+            return Ok(Outcome::Replay(bytes));
+        }
+        let pool_id = match pool_id {
+            Some(id) => {
+                // Serialises imports into one pool on PostgreSQL and checks
+                // the owner.
+                let owner = tx
+                    .fetch_optional(
+                        "UPDATE code_pool SET name = name WHERE pool_id = $1 RETURNING merchant_id",
+                        args![id],
+                    )
+                    .await?
+                    .ok_or(StoreError::NotFound("code pool"))?;
+                if owner.text(0)? != merchant_id {
+                    return Err(StoreError::PermissionDenied.into());
+                }
+                id.to_owned()
+            }
+            None => {
+                let id = new_id();
+                tx.execute(
+                    "INSERT INTO code_pool (pool_id, merchant_id, name, created_at) \
+                     VALUES ($1, $2, $3, $4)",
+                    args![&id, merchant_id, name, now],
+                )
+                .await?;
+                id
+            }
+        };
+        let next = fetch_one(
+            &mut tx,
+            "code pool",
+            "SELECT COALESCE(MAX(seq), 0) FROM pool_code WHERE pool_id = $1",
+            args![&pool_id],
+        )
+        .await?
+        .int(0)?;
+        let mut seq = next;
+        let mut duplicates = 0;
+        for code in codes {
+            let added = tx
+                .execute(
+                    "INSERT INTO pool_code (pool_id, seq, code) VALUES ($1, $2, $3) \
+                     ON CONFLICT (pool_id, code) DO NOTHING",
+                    args![&pool_id, seq + 1, code],
+                )
+                .await?;
+            if added == 1 {
+                seq += 1;
+            } else {
+                duplicates += 1;
+            }
+        }
+        let mut pool = pool_counts(&mut tx, merchant_id, &pool_id).await?;
+        pool.duplicates = duplicates;
+        finish(tx, idem, encode(&pool)).await?;
+        Ok(Outcome::Fresh(pool))
+    }
+
+    pub async fn get_pool(
+        &self,
+        merchant_id: &str,
+        pool_id: &str,
+    ) -> Result<PoolRecord, CouponError> {
+        let mut tx = self.db.begin_read().await?;
+        Ok(pool_counts(&mut tx, merchant_id, pool_id).await?)
+    }
+}

@@ -1,0 +1,230 @@
+//! Coupon helpers over the shared harness: the whole engine, clients of
+//! the coupon services, template builders, and the invariant-4 checker.
+
+use std::{future::Future, pin::Pin, sync::Arc};
+
+use campaign::{ServerError, clock::Clock, config::Settings};
+use engine_proto::{
+    campaign::v1 as cpb,
+    coupon::v1::{
+        self as pb, coupon_admin_service_client::CouponAdminServiceClient,
+        coupon_player_service_client::CouponPlayerServiceClient,
+        coupon_pos_service_client::CouponPosServiceClient,
+    },
+};
+use tonic::transport::Channel;
+
+use crate::helpers::{Backend, DAY, T0, TestApp, TestDb, key, spawn_app_running, with};
+
+pub const POS_HEALTH: &str = "coupon.v1.CouponPosService";
+
+fn run_engine(
+    settings: Settings,
+    listener: tokio::net::TcpListener,
+    shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+    clock: Arc<dyn Clock>,
+) -> Pin<Box<dyn Future<Output = Result<(), ServerError>> + Send>> {
+    Box::pin(coupon::run_engine(settings, listener, shutdown, clock))
+}
+
+/// The whole engine (campaign + coupon on one listener) on a fresh database.
+pub async fn spawn_engine(backend: Backend) -> TestApp {
+    spawn_engine_with(backend, |_| {}).await
+}
+
+pub async fn spawn_engine_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_running(
+        backend,
+        |s| {
+            // Tills in these tests fail on purpose; the lock-out has its
+            // own test with its own limit.
+            s.till_failure_limit = 0;
+            s.player_rate_per_sec = 0;
+            s.delivery_secret = crate::outbox::SECRET.into();
+            // Won prizes are delivered to this same engine.
+            s.coupon_endpoint = "self".into();
+            tweak(s);
+        },
+        run_engine,
+        POS_HEALTH,
+    )
+    .await
+}
+
+pub fn admin(ch: &Channel) -> CouponAdminServiceClient<Channel> {
+    CouponAdminServiceClient::new(ch.clone())
+}
+pub fn player(ch: &Channel) -> CouponPlayerServiceClient<Channel> {
+    CouponPlayerServiceClient::new(ch.clone())
+}
+pub fn pos(ch: &Channel) -> CouponPosServiceClient<Channel> {
+    CouponPosServiceClient::new(ch.clone())
+}
+
+/// 5.00 off, valid 30 days from issue, 1000 in supply.
+pub fn amount_off(cents: i64) -> pb::CreateTemplateRequest {
+    pb::CreateTemplateRequest {
+        idempotency_key: key(),
+        name: format!("{cents} off"),
+        kind: pb::DiscountKind::AmountOff as i32,
+        amount_off_cents: cents,
+        valid_days: 30,
+        total_supply: 1000,
+        ..Default::default()
+    }
+}
+
+pub async fn create_template(app: &TestApp, t: pb::CreateTemplateRequest) -> pb::CouponTemplate {
+    admin(&app.channel)
+        .create_template(with(&app.admin_key, t))
+        .await
+        .expect("create template")
+        .into_inner()
+}
+
+pub async fn claim(app: &TestApp, openid: &str, template_id: &str) -> pb::Coupon {
+    player(&app.channel)
+        .claim_coupon(with(
+            &app.token(openid),
+            pb::ClaimCouponRequest {
+                idempotency_key: key(),
+                template_id: template_id.into(),
+            },
+        ))
+        .await
+        .expect("claim coupon")
+        .into_inner()
+}
+
+pub async fn pos_key(app: &TestApp, store: &str) -> String {
+    app.api_key(cpb::Role::Pos, store).await
+}
+
+pub fn order(cents: i64) -> (i64, Vec<pb::OrderLine>) {
+    (cents, Vec::new())
+}
+
+pub async fn validate(
+    app: &TestApp,
+    till: &str,
+    code: &str,
+    (amount, items): (i64, Vec<pb::OrderLine>),
+) -> pb::ValidateCouponResponse {
+    pos(&app.channel)
+        .validate_coupon(with(
+            till,
+            pb::ValidateCouponRequest {
+                code: code.into(),
+                order_amount_cents: amount,
+                items,
+            },
+        ))
+        .await
+        .expect("validate")
+        .into_inner()
+}
+
+pub fn redeem_req(code: &str, amount: i64) -> pb::RedeemCouponRequest {
+    pb::RedeemCouponRequest {
+        idempotency_key: key(),
+        code: code.into(),
+        order_amount_cents: amount,
+        items: Vec::new(),
+        order_ref: "order-1".into(),
+    }
+}
+
+/// A fixed window that starts `from_days` and ends `until_days` after T0.
+pub fn fixed_window(
+    mut t: pb::CreateTemplateRequest,
+    from_days: i64,
+    until_days: i64,
+) -> pb::CreateTemplateRequest {
+    t.valid_days = 0;
+    t.valid_from_ms = T0 + from_days * DAY;
+    t.valid_until_ms = T0 + until_days * DAY;
+    t
+}
+
+/// Invariant 4 and the supply ledger, checked from the tables:
+/// - no coupon has more than one live (unreversed) redemption, and
+///   `coupon.redemption_id` points at exactly the live one;
+/// - every template's `issued` equals its claimed and bulk-issued coupons,
+///   and never exceeds the supply;
+/// - every won coupon prize whose delivery is recorded has exactly one
+///   coupon, and no prize coupon exists without a win.
+pub async fn assert_coupon_invariants(db: &TestDb) {
+    let doubles = db
+        .int_rows(
+            "SELECT COUNT(*) FROM (SELECT coupon_id FROM coupon_redemption \
+             WHERE reversed_at IS NULL AND $1 = $1 GROUP BY coupon_id HAVING COUNT(*) > 1) d",
+            "",
+        )
+        .await;
+    assert_eq!(doubles, vec![vec![0]], "a coupon with two live redemptions");
+    let dangling = db
+        .scalar(
+            "SELECT COUNT(*) FROM coupon c WHERE $1 = $1 AND ( \
+               (c.redemption_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM coupon_redemption r \
+                  WHERE r.redemption_id = c.redemption_id AND r.coupon_id = c.coupon_id \
+                  AND r.reversed_at IS NULL)) \
+               OR (c.redemption_id IS NULL AND EXISTS (SELECT 1 FROM coupon_redemption r \
+                  WHERE r.coupon_id = c.coupon_id AND r.reversed_at IS NULL)))",
+            "",
+        )
+        .await;
+    assert_eq!(
+        dangling, 0,
+        "coupon.redemption_id disagrees with the ledger"
+    );
+    let supply = db
+        .scalar(
+            "SELECT COUNT(*) FROM coupon_template t WHERE $1 = $1 AND (t.issued > t.total_supply \
+             OR t.issued < (SELECT COUNT(*) FROM coupon c WHERE c.template_id = t.template_id \
+                AND c.source IN ('claim', 'bulk')))",
+            "",
+        )
+        .await;
+    assert_eq!(supply, 0, "issued counter disagrees with the coupons");
+    let claimed = db
+        .scalar(
+            "SELECT COUNT(*) FROM coupon_template t WHERE $1 = $1 AND t.issued <> \
+             (SELECT COUNT(*) FROM coupon c WHERE c.template_id = t.template_id \
+                AND c.source = 'claim') + \
+             (SELECT COALESCE(SUM(j.requested), 0) FROM coupon_bulk_job j \
+                WHERE j.template_id = t.template_id AND j.state <> 'FAILED') + \
+             (SELECT COALESCE(SUM(j.issued), 0) FROM coupon_bulk_job j \
+                WHERE j.template_id = t.template_id AND j.state = 'FAILED')",
+            "",
+        )
+        .await;
+    assert_eq!(claimed, 0, "issued != claims + reserved bulk supply");
+    let bulk = db
+        .scalar(
+            "SELECT COUNT(*) FROM coupon_bulk_job j WHERE $1 = $1 AND j.issued <> \
+             (SELECT COUNT(*) FROM coupon c WHERE c.bulk_job_id = j.job_id)",
+            "",
+        )
+        .await;
+    assert_eq!(bulk, 0, "a bulk job's progress disagrees with its coupons");
+    let orphans = db
+        .scalar(
+            "SELECT COUNT(*) FROM coupon c WHERE c.source = 'prize' AND $1 = $1 AND NOT EXISTS \
+             (SELECT 1 FROM prize_award a WHERE a.draw_id = c.source_id AND a.kind = 'coupon')",
+            "",
+        )
+        .await;
+    assert_eq!(orphans, 0, "a prize coupon without a won coupon prize");
+    let delivered_twice = db
+        .scalar(
+            "SELECT COUNT(*) FROM prize_outbox o WHERE o.delivered_at IS NOT NULL \
+             AND o.kind = 'COUPON' AND $1 = $1 AND \
+             (SELECT COUNT(*) FROM coupon c WHERE c.source_id = o.draw_id) <> 1",
+            "",
+        )
+        .await;
+    assert_eq!(
+        delivered_twice, 0,
+        "a delivered prize without exactly one coupon"
+    );
+}

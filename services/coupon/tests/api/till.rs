@@ -1,0 +1,456 @@
+//! At the store's POS: validate, redeem exactly once, reverse on refund,
+//! settle by key, and the lock-out against code guessing.
+
+use std::collections::HashMap;
+
+use engine_proto::coupon::v1 as pb;
+use tonic::Code;
+
+use crate::{
+    helpers::{Backend, DAY, assert_code, key, with},
+    kit::{
+        amount_off, assert_coupon_invariants, claim, create_template, fixed_window, order, pos,
+        pos_key, redeem_req, spawn_engine, spawn_engine_with, validate,
+    },
+};
+
+both_backends!(
+    every_refusal_is_precise_and_changes_nothing,
+    redeem_is_exactly_once_and_settles_by_key,
+    a_hundred_tills_race_for_one_coupon,
+    redeem_reverse_redeem,
+    failed_lookups_lock_a_till_out_for_a_while,
+);
+
+/// Counts of the redemption ledger and coupon states.
+async fn ledger(db: &crate::helpers::TestDb) -> Vec<i64> {
+    let mut v = Vec::new();
+    for sql in [
+        "SELECT COUNT(*) FROM coupon_redemption WHERE $1 = $1",
+        "SELECT COUNT(*) FROM coupon WHERE redemption_id IS NOT NULL AND $1 = $1",
+        "SELECT COUNT(*) FROM coupon_redemption WHERE reversed_at IS NOT NULL AND $1 = $1",
+    ] {
+        v.push(db.scalar(sql, "").await);
+    }
+    v
+}
+
+/// A code with its last random character changed and the check character
+/// left alone: one mistyped character.
+fn mistype(code: &str) -> String {
+    let mut chars: Vec<char> = code.chars().collect();
+    let i = 13; // XXXX-XXXX-XXX[X]-C
+    chars[i] = if chars[i] == '7' { '8' } else { '7' };
+    chars.into_iter().collect()
+}
+
+async fn every_refusal_is_precise_and_changes_nothing(backend: Backend) {
+    let app = spawn_engine(backend).await;
+    let s1 = pos_key(&app, "S1").await;
+    let s2 = pos_key(&app, "S2").await;
+    let only_s1 = create_template(
+        &app,
+        pb::CreateTemplateRequest {
+            store_ids: vec!["S1".into()],
+            min_spend_cents: 1000,
+            ..amount_off(500)
+        },
+    )
+    .await;
+    let later = create_template(&app, fixed_window(amount_off(500), 2, 5)).await;
+    let c = claim(&app, "alice", &only_s1.template_id).await;
+    let future = claim(&app, "alice", &later.template_id).await;
+    let before = ledger(&app.db).await;
+
+    let refusal = |v: pb::ValidateCouponResponse| {
+        assert!(!v.valid);
+        pb::Refusal::try_from(v.refusal).expect("known refusal")
+    };
+    assert_eq!(
+        refusal(validate(&app, &s1, "0000-0000-0000-0", order(5000)).await),
+        pb::Refusal::NotFound
+    );
+    assert_eq!(
+        refusal(validate(&app, &s1, "too-short", order(5000)).await),
+        pb::Refusal::NotFound
+    );
+    assert_eq!(
+        refusal(validate(&app, &s1, &mistype(&c.code), order(5000)).await),
+        pb::Refusal::Mistyped
+    );
+    assert_eq!(
+        refusal(validate(&app, &s2, &c.code, order(5000)).await),
+        pb::Refusal::WrongStore
+    );
+    assert_eq!(
+        refusal(validate(&app, &s1, &c.code, order(999)).await),
+        pb::Refusal::MinSpendNotMet
+    );
+    assert_eq!(
+        refusal(validate(&app, &s1, &future.code, order(5000)).await),
+        pb::Refusal::NotYetValid
+    );
+    assert_eq!(
+        validate(&app, &s1, &c.code, order(1000))
+            .await
+            .discount_cents,
+        500
+    );
+
+    // Redeem refuses the same way, with status codes.
+    let mut till = pos(&app.channel);
+    assert_code(
+        till.redeem_coupon(with(&s2, redeem_req(&c.code, 5000)))
+            .await,
+        Code::FailedPrecondition,
+        None,
+    );
+    assert_code(
+        till.redeem_coupon(with(&s1, redeem_req(&c.code, 999)))
+            .await,
+        Code::FailedPrecondition,
+        None,
+    );
+    assert_code(
+        till.redeem_coupon(with(&s1, redeem_req(&future.code, 5000)))
+            .await,
+        Code::FailedPrecondition,
+        None,
+    );
+    assert_code(
+        till.redeem_coupon(with(&s1, redeem_req(&mistype(&c.code), 5000)))
+            .await,
+        Code::InvalidArgument,
+        Some("code"),
+    );
+    assert_code(
+        till.redeem_coupon(with(&s1, redeem_req("0000-0000-0000-0", 5000)))
+            .await,
+        Code::NotFound,
+        None,
+    );
+    assert_code(
+        till.redeem_coupon(with(&s1, redeem_req(&c.code, -1))).await,
+        Code::InvalidArgument,
+        Some("order_amount_cents"),
+    );
+    let mut no_key = redeem_req(&c.code, 5000);
+    no_key.idempotency_key.clear();
+    assert_code(
+        till.redeem_coupon(with(&s1, no_key)).await,
+        Code::InvalidArgument,
+        Some("idempotency_key"),
+    );
+    assert_eq!(ledger(&app.db).await, before, "refusals changed the ledger");
+
+    // Expired: 30 days from issue, so day 31 is too late.
+    app.clock.advance(31 * DAY);
+    assert_eq!(
+        refusal(validate(&app, &s1, &c.code, order(5000)).await),
+        pb::Refusal::Expired
+    );
+    assert_code(
+        till.redeem_coupon(with(&s1, redeem_req(&c.code, 5000)))
+            .await,
+        Code::FailedPrecondition,
+        None,
+    );
+    assert_eq!(ledger(&app.db).await, before);
+    // A claim after a fixed window has closed is refused too.
+    app.clock.advance(30 * DAY);
+    let expired_claim = crate::kit::player(&app.channel)
+        .claim_coupon(with(
+            &app.token("alice"),
+            pb::ClaimCouponRequest {
+                idempotency_key: key(),
+                template_id: later.template_id.clone(),
+            },
+        ))
+        .await;
+    assert_code(expired_claim, Code::FailedPrecondition, None);
+    app.stop().await;
+}
+
+async fn redeem_is_exactly_once_and_settles_by_key(backend: Backend) {
+    let app = spawn_engine(backend).await;
+    let s1 = pos_key(&app, "S1").await;
+    let t = create_template(&app, amount_off(700)).await;
+    let c = claim(&app, "bob", &t.template_id).await;
+    let mut till = pos(&app.channel);
+    let req = redeem_req(&c.code, 3000);
+    let first = till
+        .redeem_coupon(with(&s1, req.clone()))
+        .await
+        .expect("redeem")
+        .into_inner();
+    assert_eq!((first.discount_cents, first.store_id.as_str()), (700, "S1"));
+    assert_eq!(first.code_tail.len(), 4);
+    let retry = till
+        .redeem_coupon(with(&s1, req.clone()))
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(first, retry, "a retry returns the same redemption");
+    // A new key on a redeemed coupon: FAILED_PRECONDITION.
+    assert_code(
+        till.redeem_coupon(with(&s1, redeem_req(&c.code, 3000)))
+            .await,
+        Code::FailedPrecondition,
+        None,
+    );
+    // The same key with another body: FAILED_PRECONDITION.
+    let mut changed = req.clone();
+    changed.order_amount_cents = 3001;
+    assert_code(
+        till.redeem_coupon(with(&s1, changed)).await,
+        Code::FailedPrecondition,
+        None,
+    );
+    assert_eq!(
+        validate(&app, &s1, &c.code, order(3000)).await.refusal,
+        pb::Refusal::AlreadyRedeemed as i32
+    );
+    // The till that never heard the answer settles it by key.
+    let settled = till
+        .get_redemption_by_key(with(
+            &s1,
+            pb::GetRedemptionByKeyRequest {
+                idempotency_key: req.idempotency_key.clone(),
+            },
+        ))
+        .await
+        .expect("by key")
+        .into_inner();
+    assert_eq!(settled, first);
+    assert_code(
+        till.get_redemption_by_key(with(
+            &s1,
+            pb::GetRedemptionByKeyRequest {
+                idempotency_key: key(),
+            },
+        ))
+        .await,
+        Code::NotFound,
+        None,
+    );
+    // Keys are per till: another till's lookup of the same key finds nothing.
+    let s1b = pos_key(&app, "S1").await;
+    assert_code(
+        till.get_redemption_by_key(with(
+            &s1b,
+            pb::GetRedemptionByKeyRequest {
+                idempotency_key: req.idempotency_key.clone(),
+            },
+        ))
+        .await,
+        Code::NotFound,
+        None,
+    );
+    assert_eq!(
+        app.db
+            .scalar("SELECT COUNT(*) FROM coupon_redemption WHERE $1 = $1", "")
+            .await,
+        1
+    );
+    assert_coupon_invariants(&app.db).await;
+    app.stop().await;
+}
+
+async fn a_hundred_tills_race_for_one_coupon(backend: Backend) {
+    let app = spawn_engine(backend).await;
+    let mut tills = Vec::new();
+    for s in ["S1", "S2", "S3", "S4"] {
+        tills.push(pos_key(&app, s).await);
+    }
+    let t = create_template(&app, amount_off(1200)).await;
+    for round in 0..3 {
+        let c = claim(&app, "carol", &t.template_id).await;
+        let mut tasks = Vec::new();
+        for i in 0..100 {
+            let ch = app.channel.clone();
+            let cred = tills[i % tills.len()].clone();
+            let req = redeem_req(&c.code, 5000);
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    match pos(&ch).redeem_coupon(with(&cred, req.clone())).await {
+                        // A lost race may be told to retry with the same key.
+                        Err(s) if matches!(s.code(), Code::Aborted | Code::Unavailable) => continue,
+                        other => return other.map(|r| r.into_inner()).map_err(|s| s.code()),
+                    }
+                }
+            }));
+        }
+        let mut outcomes: HashMap<String, usize> = HashMap::new();
+        let mut ok = Vec::new();
+        for task in tasks {
+            match task.await.expect("task") {
+                Ok(r) => ok.push(r),
+                Err(code) => *outcomes.entry(format!("{code:?}")).or_default() += 1,
+            }
+        }
+        assert_eq!(
+            ok.len(),
+            1,
+            "round {round}: {} redemptions, refusals {outcomes:?}",
+            ok.len()
+        );
+        assert_eq!(
+            outcomes.get("FailedPrecondition"),
+            Some(&99),
+            "{outcomes:?}"
+        );
+        assert_coupon_invariants(&app.db).await;
+    }
+    assert_eq!(
+        app.db
+            .scalar("SELECT COUNT(*) FROM coupon_redemption WHERE $1 = $1", "")
+            .await,
+        3
+    );
+    app.stop().await;
+}
+
+async fn redeem_reverse_redeem(backend: Backend) {
+    let app = spawn_engine(backend).await;
+    let s1 = pos_key(&app, "S1").await;
+    let s2 = pos_key(&app, "S2").await;
+    let t = create_template(&app, amount_off(400)).await;
+    let c = claim(&app, "dan", &t.template_id).await;
+    let mut till = pos(&app.channel);
+    let r1 = till
+        .redeem_coupon(with(&s1, redeem_req(&c.code, 2000)))
+        .await
+        .expect("redeem")
+        .into_inner();
+    let reverse = |id: &str| pb::ReverseRedemptionRequest {
+        idempotency_key: key(),
+        redemption_id: id.into(),
+        reason: "refund".into(),
+    };
+    // Only the store that redeemed may reverse.
+    assert_code(
+        till.reverse_redemption(with(&s2, reverse(&r1.redemption_id)))
+            .await,
+        Code::PermissionDenied,
+        None,
+    );
+    assert_code(
+        till.reverse_redemption(with(&s1, reverse(&uuid::Uuid::now_v7().to_string())))
+            .await,
+        Code::NotFound,
+        None,
+    );
+    let req = reverse(&r1.redemption_id);
+    let rev = till
+        .reverse_redemption(with(&s1, req.clone()))
+        .await
+        .expect("reverse")
+        .into_inner();
+    assert_eq!(rev.redemption_id, r1.redemption_id);
+    assert!(
+        !rev.reversal_id.is_empty() && rev.reversed_at_ms > 0,
+        "linked to its redemption"
+    );
+    assert_eq!(
+        till.reverse_redemption(with(&s1, req))
+            .await
+            .expect("retry")
+            .into_inner(),
+        rev
+    );
+    // Once per redemption.
+    assert_code(
+        till.reverse_redemption(with(&s1, reverse(&r1.redemption_id)))
+            .await,
+        Code::FailedPrecondition,
+        None,
+    );
+    // Usable again, at any store of the template.
+    assert!(validate(&app, &s2, &c.code, order(2000)).await.valid);
+    let r2 = till
+        .redeem_coupon(with(&s2, redeem_req(&c.code, 2500)))
+        .await
+        .expect("redeem again")
+        .into_inner();
+    assert_ne!(r2.redemption_id, r1.redemption_id);
+    assert_code(
+        till.redeem_coupon(with(&s1, redeem_req(&c.code, 2500)))
+            .await,
+        Code::FailedPrecondition,
+        None,
+    );
+    let rev2 = till
+        .reverse_redemption(with(&s2, reverse(&r2.redemption_id)))
+        .await
+        .expect("reverse 2")
+        .into_inner();
+    assert_ne!(rev2.reversal_id, rev.reversal_id);
+    assert_eq!(
+        app.db
+            .scalar(
+                "SELECT COUNT(*) FROM coupon_redemption WHERE reversal_id IS NOT NULL AND $1 = $1",
+                ""
+            )
+            .await,
+        2
+    );
+    assert_coupon_invariants(&app.db).await;
+    app.stop().await;
+}
+
+async fn failed_lookups_lock_a_till_out_for_a_while(backend: Backend) {
+    let app = spawn_engine_with(backend, |s| {
+        s.till_failure_limit = 5;
+        s.till_failure_window_secs = 60;
+    })
+    .await;
+    let guesser = pos_key(&app, "S1").await;
+    let honest = pos_key(&app, "S1").await;
+    let t = create_template(&app, amount_off(100)).await;
+    let c = claim(&app, "eve", &t.template_id).await;
+    for i in 0..5 {
+        let guess = format!("{:04}-0000-0000-0", i);
+        assert!(!validate(&app, &guesser, &guess, order(100)).await.valid);
+    }
+    // Locked out, even for a real code, for validate and redeem alike.
+    let mut till = pos(&app.channel);
+    assert_code(
+        till.validate_coupon(with(
+            &guesser,
+            pb::ValidateCouponRequest {
+                code: c.code.clone(),
+                order_amount_cents: 100,
+                items: vec![],
+            },
+        ))
+        .await,
+        Code::ResourceExhausted,
+        None,
+    );
+    assert_code(
+        till.redeem_coupon(with(&guesser, redeem_req(&c.code, 100)))
+            .await,
+        Code::ResourceExhausted,
+        None,
+    );
+    // Other tills are not affected, and refusals of real codes (here: the
+    // minimum spend) do not count against a till.
+    let t2 = create_template(
+        &app,
+        pb::CreateTemplateRequest {
+            min_spend_cents: 1000,
+            ..amount_off(100)
+        },
+    )
+    .await;
+    let c2 = claim(&app, "eve", &t2.template_id).await;
+    for _ in 0..10 {
+        let v = validate(&app, &honest, &c2.code, order(100)).await;
+        assert_eq!(v.refusal, pb::Refusal::MinSpendNotMet as i32);
+    }
+    assert!(validate(&app, &honest, &c.code, order(100)).await.valid);
+    // After the window the till works again.
+    app.clock.advance(61_000);
+    assert!(validate(&app, &guesser, &c.code, order(100)).await.valid);
+    app.stop().await;
+}

@@ -1,0 +1,11 @@
+//! `campaign-engine`: the whole engine on its embedded default, campaign and
+//! coupon services on one listener, with the prize outbox delivering to
+//! this same process. Commands and settings: `campaign::cli`, README.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    campaign::cli::main("campaign engine", |settings, listener, shutdown, clock| {
+        coupon::run_engine(settings, listener, shutdown, clock)
+    })
+    .await
+}
