@@ -6,48 +6,15 @@
 #[path = "api/helpers.rs"]
 #[allow(dead_code)]
 mod helpers;
-
-use std::sync::{Arc, Mutex, OnceLock};
+#[path = "api/log_capture.rs"]
+mod log_capture;
 
 use base64::Engine;
 use engine_proto::campaign::v1::{self as pb, PrizeKind};
 use helpers::*;
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut b) = self.0.lock() {
-            b.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn capture() -> &'static Capture {
-    static CAPTURE: OnceLock<Capture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let c = Capture::default();
-        let writer = c.clone();
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .init();
-        c
-    })
-}
-
-fn logs() -> String {
-    String::from_utf8_lossy(&capture().0.lock().expect("lock")).into_owned()
-}
-
 async fn no_secret_is_ever_logged(backend: Backend) {
-    capture();
+    log_capture::start();
     // Arrange + Act: a whole campaign, from keys to the reveal.
     let app = spawn_app(backend).await;
     let auditor = app.api_key(pb::Role::Auditor, "").await;
@@ -89,7 +56,7 @@ async fn no_secret_is_ever_logged(backend: Backend) {
     assert_eq!(seed.len(), 32);
 
     // Assert
-    let logs = logs();
+    let logs = log_capture::logs();
     assert!(
         logs.contains("Draw"),
         "the capture saw nothing; the test would prove nothing"

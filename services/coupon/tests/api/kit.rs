@@ -17,6 +17,8 @@ use tonic::transport::Channel;
 use crate::helpers::{Backend, DAY, T0, TestApp, TestDb, key, spawn_app_running, with};
 
 pub const POS_HEALTH: &str = "coupon.v1.CouponPosService";
+/// The delivery secret of the engines these suites start.
+pub const SECRET: &str = "test-delivery-secret";
 
 fn run_engine(
     settings: Settings,
@@ -40,7 +42,7 @@ pub async fn spawn_engine_with(backend: Backend, tweak: impl FnOnce(&mut Setting
             // own test with its own limit.
             s.till_failure_limit = 0;
             s.player_rate_per_sec = 0;
-            s.delivery_secret = crate::outbox::SECRET.into();
+            s.delivery_secret = SECRET.into();
             // Won prizes are delivered to this same engine.
             s.coupon_endpoint = "self".into();
             tweak(s);

@@ -14,8 +14,8 @@ use crate::{
         Backend, TestApp, free_port, key, rules, slot, spawn_app_with, thanks, wait_service, with,
     },
     kit::{
-        POS_HEALTH, admin, amount_off, assert_coupon_invariants, create_template, player, pos,
-        pos_key, redeem_req, spawn_engine,
+        POS_HEALTH, SECRET, admin, amount_off, assert_coupon_invariants, create_template, player,
+        pos, pos_key, redeem_req, spawn_engine,
     },
 };
 
@@ -25,7 +25,6 @@ both_backends!(
     deliveries_are_idempotent_and_authenticated,
 );
 
-pub const SECRET: &str = "test-delivery-secret";
 const MERCHANT: &str = "00000000-0000-7000-8000-000000000001";
 
 fn deliver(source: &str, player: &str, kind: &str, reference: &str) -> pb::DeliverPrizeRequest {
