@@ -57,7 +57,9 @@ fn edit(lines: &[String], f: impl Fn(&mut Vec<serde_json::Value>)) -> Vec<String
 }
 
 async fn a_whole_campaign_verifies_and_tampering_is_caught(backend: Backend) {
-    // Arrange: caps and small stock, so every fallback reason happens.
+    // Arrange: caps and small stock, so every fallback reason happens. About
+    // 54 of the 180 rolls land on Points (sd 6), so a stock of 30 runs out
+    // in all but ~1 in 20,000 seeds (at 40 it was ~1 in 100: a flaky test).
     let app = Arc::new(spawn_app(backend).await);
     let mut cup = slot("Cup", PrizeKind::Physical, 3, 6);
     cup.daily_cap = 3;
@@ -65,7 +67,7 @@ async fn a_whole_campaign_verifies_and_tampering_is_caught(backend: Backend) {
     let c = app
         .wheel(
             rules(3, 6),
-            vec![cup, slot("Points", PrizeKind::Points, 3, 40), thanks(4)],
+            vec![cup, slot("Points", PrizeKind::Points, 3, 30), thanks(4)],
             2,
             true,
         )
