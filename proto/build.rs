@@ -4,7 +4,11 @@ use prost::Message;
 use std::{env, fs, path::PathBuf};
 
 fn main() {
-    let protos = ["campaign/v1/campaign.proto", "coupon/v1/coupon.proto"];
+    let protos = [
+        "campaign/v1/campaign.proto",
+        "campaign/v1/money.proto",
+        "coupon/v1/coupon.proto",
+    ];
     for p in protos {
         println!("cargo:rerun-if-changed={p}");
     }

@@ -33,7 +33,8 @@ use std::{future::Future, path::Path, sync::Arc, time::Duration};
 
 use engine_proto::campaign::v1::{
     admin_service_server::AdminServiceServer, audit_service_server::AuditServiceServer,
-    player_service_server::PlayerServiceServer,
+    money_service_server::MoneyServiceServer, player_service_server::PlayerServiceServer,
+    red_packet_service_server::RedPacketServiceServer,
 };
 use tokio::{net::TcpListener, sync::Notify};
 use tokio_stream::wrappers::TcpListenerStream;
@@ -41,7 +42,14 @@ use tonic::service::RoutesBuilder;
 
 use clock::Clock;
 use config::Settings;
-use grpc::{Shared, admin::AdminApi, audit::AuditApi, auth::Authenticator, player::PlayerApi};
+use grpc::{
+    Shared,
+    admin::AdminApi,
+    audit::AuditApi,
+    auth::Authenticator,
+    money::{MoneyApi, RedPacketApi},
+    player::PlayerApi,
+};
 use store::{Store, StoreError, db::Db, postgres::PgDb, sqlite::SqliteDb};
 
 #[derive(Debug, thiserror::Error)]
@@ -253,6 +261,12 @@ async fn serve<D: Db, E: Extension>(
         health
             .set_serving::<AuditServiceServer<AuditApi<D>>>()
             .await;
+        health
+            .set_serving::<MoneyServiceServer<MoneyApi<D>>>()
+            .await;
+        health
+            .set_serving::<RedPacketServiceServer<RedPacketApi<D>>>()
+            .await;
         routes
             .add_service(
                 AdminServiceServer::new(AdminApi::new(shared.clone()))
@@ -265,8 +279,17 @@ async fn serve<D: Db, E: Extension>(
             .add_service(
                 PlayerServiceServer::new(PlayerApi::new(shared.clone()))
                     .max_decoding_message_size(max),
+            )
+            .add_service(
+                MoneyServiceServer::new(MoneyApi::new(shared.clone()))
+                    .max_decoding_message_size(max),
+            )
+            .add_service(
+                RedPacketServiceServer::new(RedPacketApi::new(shared.clone()))
+                    .max_decoding_message_size(max),
             );
         tasks.push(spawn_sweeper(store.clone(), clock.clone()));
+        tasks.push(spawn_packet_expiry(store.clone(), clock.clone()));
         match coupon_endpoint(settings, &listener) {
             Some(endpoint) => tasks.push(tokio::spawn(delivery::run_worker(
                 store.clone(),
@@ -313,6 +336,27 @@ async fn serve<D: Db, E: Extension>(
     }
     tracing::info!("campaign engine stopped");
     Ok(result?)
+}
+
+/// Expires due red packets every few seconds, returning their unclaimed
+/// money to the budget (each exactly once; see `store::money`).
+fn spawn_packet_expiry<D: Db>(
+    store: Store<D>,
+    clock: Arc<dyn Clock>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            match store.expire_due_packets(None, clock.now_ms()).await {
+                Ok((0, _)) => {}
+                Ok((n, cents)) => {
+                    tracing::info!(expired = n, released_cents = cents, "red packets expired")
+                }
+                Err(e) => tracing::warn!(error = %e, "red packet expiry sweep failed"),
+            }
+        }
+    })
 }
 
 /// Marks unclaimed physical prizes EXPIRED once their deadline passes.

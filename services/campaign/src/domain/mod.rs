@@ -8,6 +8,7 @@
 pub mod credential;
 pub mod fairness;
 pub mod idempotency;
+pub mod money;
 pub mod simulation;
 pub mod wheel;
 
@@ -95,4 +96,14 @@ pub enum Rejection {
     SlotCountChange(usize),
     #[error("slot {index}: {won} already won, the new stock cannot be lower")]
     StockBelowWon { index: u32, won: i64 },
+    #[error("the budget has only {available} cents available")]
+    BudgetShort { available: i64 },
+    #[error("the campaign's budget is spent")]
+    BudgetSpent,
+    #[error("the red packet has expired")]
+    PacketExpired,
+    #[error("every part of the red packet has been grabbed")]
+    PacketEmpty,
+    #[error("this player already grabbed the red packet")]
+    AlreadyGrabbed,
 }

@@ -51,6 +51,11 @@ keyed!(
     pb::ShipPrizeRequest,
     pb::DrawRequest,
     pb::ClaimPrizeRequest,
+    pb::FundBudgetRequest,
+    pb::RefundBudgetRequest,
+    pb::CreateGroupPacketRequest,
+    pb::CreateCampaignPacketRequest,
+    pb::GrabRedPacketRequest,
 );
 
 /// The exactly-once identity of a request: caller scope, RPC, key, and a

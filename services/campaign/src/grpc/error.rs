@@ -15,10 +15,15 @@ pub fn invalid(e: InvalidField) -> Status {
 
 pub fn rejection(r: Rejection) -> Status {
     let code = match r {
-        Rejection::NoChancesToday | Rejection::NoChancesLeft | Rejection::TooManySlots(_) => {
-            Code::ResourceExhausted
+        Rejection::NoChancesToday
+        | Rejection::NoChancesLeft
+        | Rejection::TooManySlots(_)
+        | Rejection::BudgetShort { .. }
+        | Rejection::BudgetSpent
+        | Rejection::PacketEmpty => Code::ResourceExhausted,
+        Rejection::IssuerTaken | Rejection::CampaignExists | Rejection::AlreadyGrabbed => {
+            Code::AlreadyExists
         }
-        Rejection::IssuerTaken | Rejection::CampaignExists => Code::AlreadyExists,
         Rejection::NoSuchSlot(_) => Code::NotFound,
         Rejection::NotDraft(_)
         | Rejection::InvalidTransition { .. }
@@ -38,7 +43,8 @@ pub fn rejection(r: Rejection) -> Status {
         | Rejection::NotPublished
         | Rejection::NotRevisable(_)
         | Rejection::SlotCountChange(_)
-        | Rejection::StockBelowWon { .. } => Code::FailedPrecondition,
+        | Rejection::StockBelowWon { .. }
+        | Rejection::PacketExpired => Code::FailedPrecondition,
     };
     Status::new(code, r.to_string())
 }

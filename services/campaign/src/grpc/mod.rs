@@ -8,6 +8,7 @@ pub mod auth;
 pub mod convert;
 pub mod error;
 pub mod limit;
+pub mod money;
 pub mod player;
 
 use std::sync::Arc;

@@ -17,6 +17,7 @@ pub mod access;
 pub mod audit;
 pub mod db;
 mod glue;
+pub mod money;
 pub mod outbox;
 pub mod postgres;
 pub mod sqlite;

@@ -376,7 +376,7 @@ async fn lock_campaign<T: DbTx>(
 
 /// Reads a campaign of this merchant: unknown is NotFound, another
 /// merchant's is PermissionDenied.
-async fn own_campaign<T: DbTx>(
+pub(super) async fn own_campaign<T: DbTx>(
     tx: &mut T,
     merchant_id: &str,
     id: Uuid,

@@ -246,6 +246,10 @@ pub struct TestApp {
     pub token_secret: Vec<u8>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<Result<(), ServerError>>>,
+    /// How it was started, for `crash_and_restart`.
+    settings: Settings,
+    run: RunFn,
+    service: String,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -323,6 +327,35 @@ pub async fn read_key(path: &Path) -> String {
         .to_owned()
 }
 
+type Server = JoinHandle<Result<(), ServerError>>;
+
+/// Starts `run` on a port-0 listener and waits until `service` is SERVING.
+async fn start_server(
+    settings: &Settings,
+    clock: &ManualClock,
+    run: RunFn,
+    service: &str,
+) -> (Channel, oneshot::Sender<()>, Server) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = oneshot::channel::<()>();
+    let mut server = tokio::spawn(run(
+        settings.clone(),
+        listener,
+        Box::pin(async {
+            let _ = rx.await;
+        }),
+        Arc::new(clock.clone()),
+    ));
+    let channel = tokio::select! {
+        ch = wait_service(addr, service) => ch,
+        res = &mut server => panic!("engine stopped during start-up: {res:?}"),
+    };
+    (channel, tx, server)
+}
+
 async fn spawn_on(
     db: TestDb,
     tweak: impl FnOnce(&mut Settings),
@@ -342,23 +375,7 @@ async fn spawn_on(
         ..Settings::default()
     };
     tweak(&mut settings);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (tx, rx) = oneshot::channel::<()>();
-    let mut server = tokio::spawn(run(
-        settings,
-        listener,
-        Box::pin(async {
-            let _ = rx.await;
-        }),
-        Arc::new(clock.clone()),
-    ));
-    let channel = tokio::select! {
-        ch = wait_service(addr, service) => ch,
-        res = &mut server => panic!("engine stopped during start-up: {res:?}"),
-    };
+    let (channel, tx, server) = start_server(&settings, &clock, run, service).await;
     let admin_key = read_key(&key_file).await;
     let app = TestApp {
         db,
@@ -369,6 +386,9 @@ async fn spawn_on(
         token_secret: uuid::Uuid::new_v4().as_bytes().repeat(2),
         shutdown: Some(tx),
         server: Some(server),
+        settings,
+        run,
+        service: service.to_owned(),
     };
     app.admin()
         .set_player_token_key(with(
@@ -476,6 +496,22 @@ impl TestApp {
             .await
             .expect("get campaign")
             .into_inner()
+    }
+
+    /// Kills the server where it stands (calls and transactions in flight
+    /// are dropped, as in a crash) and starts it again on the same
+    /// database, clock and settings, on a new port.
+    pub async fn crash_and_restart(&mut self) {
+        if let Some(h) = self.server.take() {
+            h.abort();
+            let _ = h.await;
+        }
+        self.shutdown = None;
+        let (channel, tx, server) =
+            start_server(&self.settings, &self.clock, self.run, &self.service).await;
+        self.channel = channel;
+        self.shutdown = Some(tx);
+        self.server = Some(server);
     }
 
     /// Stops the server gracefully and waits for it.

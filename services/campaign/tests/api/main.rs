@@ -29,6 +29,7 @@ mod concurrency;
 mod fairness;
 mod helpers;
 mod idempotency;
+mod money;
 mod restart;
 mod story;
 mod validation;
