@@ -106,4 +106,8 @@ pub enum Rejection {
     PacketEmpty,
     #[error("this player already grabbed the red packet")]
     AlreadyGrabbed,
+    #[error(
+        "the cash prizes need {needed} more cents reserved, the budget has {available} available (FundBudget first)"
+    )]
+    CashPrizesUnfunded { needed: i64, available: i64 },
 }

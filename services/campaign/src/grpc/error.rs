@@ -20,7 +20,8 @@ pub fn rejection(r: Rejection) -> Status {
         | Rejection::TooManySlots(_)
         | Rejection::BudgetShort { .. }
         | Rejection::BudgetSpent
-        | Rejection::PacketEmpty => Code::ResourceExhausted,
+        | Rejection::PacketEmpty
+        | Rejection::CashPrizesUnfunded { .. } => Code::ResourceExhausted,
         Rejection::IssuerTaken | Rejection::CampaignExists | Rejection::AlreadyGrabbed => {
             Code::AlreadyExists
         }

@@ -119,6 +119,142 @@ fn packet_account(packet: &str) -> String {
 fn player_account(campaign: &str, player: &str) -> String {
     format!("player:{campaign}:{player}")
 }
+fn prizes_account(campaign: &str) -> String {
+    format!("prizes:{campaign}")
+}
+
+/// Keeps the wheel's cash-prize reserve equal to what its CASH slots can
+/// still pay (`remaining × amount`; nothing once `ended`): at publish it is
+/// taken from the budget's available money (RESOURCE_EXHAUSTED when the
+/// budget is short), a revision tops it up or gives back the difference,
+/// and the end of the campaign gives all of it back. Runs in the
+/// transaction of the transition.
+pub(super) async fn settle_cash_reserve<T: DbTx>(
+    tx: &mut T,
+    campaign: &str,
+    ended: bool,
+    now: Millis,
+) -> Result<(), StoreError> {
+    let needed = if ended {
+        0
+    } else {
+        fetch_one(
+            tx,
+            "campaign",
+            "SELECT CAST(COALESCE(SUM(remaining * amount), 0) AS BIGINT) FROM prize_slot \
+             WHERE campaign_id = $1 AND kind = 'cash'",
+            args![campaign],
+        )
+        .await?
+        .int(0)?
+    };
+    let held = fetch_one(
+        tx,
+        "ledger",
+        "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger_entry WHERE account = $1",
+        args![prizes_account(campaign)],
+    )
+    .await?
+    .int(0)?;
+    let delta = needed - held;
+    if delta > 0 {
+        let taken = tx
+            .execute(
+                "UPDATE budget SET available = available - $2, reserved = reserved + $2 \
+                 WHERE campaign_id = $1 AND available >= $2",
+                args![campaign, delta],
+            )
+            .await?;
+        if taken == 0 {
+            let available = tx
+                .fetch_optional(
+                    "SELECT available FROM budget WHERE campaign_id = $1",
+                    args![campaign],
+                )
+                .await?
+                .map(|r| r.int(0))
+                .transpose()?
+                .unwrap_or(0);
+            return Err(Rejection::CashPrizesUnfunded {
+                needed: delta,
+                available,
+            }
+            .into());
+        }
+        move_money(
+            tx,
+            campaign,
+            "reserve",
+            delta,
+            &budget_account(campaign),
+            &prizes_account(campaign),
+            None,
+            None,
+            now,
+        )
+        .await?;
+    } else if delta < 0 {
+        tx.execute(
+            "UPDATE budget SET available = available + $2, reserved = reserved - $2 \
+             WHERE campaign_id = $1",
+            args![campaign, -delta],
+        )
+        .await?;
+        move_money(
+            tx,
+            campaign,
+            "release",
+            -delta,
+            &prizes_account(campaign),
+            &budget_account(campaign),
+            None,
+            None,
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Pays a won cash prize out of the wheel's reserve, in the draw's
+/// transaction. The slot's stock guard already ran, so the reserve holds
+/// the amount; the guard here is the backstop.
+pub(super) async fn pay_cash_prize<T: DbTx>(
+    tx: &mut T,
+    campaign: &str,
+    player: &str,
+    draw_id: &str,
+    amount: i64,
+    now: Millis,
+) -> Result<(), StoreError> {
+    if amount <= 0 {
+        return Ok(());
+    }
+    let paid = tx
+        .execute(
+            "UPDATE budget SET reserved = reserved - $2, granted = granted + $2 \
+             WHERE campaign_id = $1 AND reserved >= $2",
+            args![campaign, amount],
+        )
+        .await?;
+    if paid != 1 {
+        return Err(StoreError::Corrupt(format!(
+            "campaign {campaign}: the cash-prize reserve cannot pay {amount} cents"
+        )));
+    }
+    insert_movement(
+        tx,
+        campaign,
+        "grant",
+        amount,
+        &prizes_account(campaign),
+        &player_account(campaign, player),
+        (None, Some(player), Some(draw_id)),
+        now,
+    )
+    .await?;
+    Ok(())
+}
 
 /// Writes one balanced movement: `amount` out of `from`, into `to`.
 #[allow(clippy::too_many_arguments)]
@@ -133,11 +269,36 @@ async fn move_money<T: DbTx>(
     player: Option<&str>,
     now: Millis,
 ) -> Result<String, StoreError> {
+    insert_movement(
+        tx,
+        campaign,
+        kind,
+        amount,
+        from,
+        to,
+        (packet, player, None),
+        now,
+    )
+    .await
+}
+
+/// `move_money` with the draw a wheel cash prize came from.
+#[allow(clippy::too_many_arguments)]
+async fn insert_movement<T: DbTx>(
+    tx: &mut T,
+    campaign: &str,
+    kind: &'static str,
+    amount: i64,
+    from: &str,
+    to: &str,
+    (packet, player, draw): (Option<&str>, Option<&str>, Option<&str>),
+    now: Millis,
+) -> Result<String, StoreError> {
     let id = new_id();
     tx.execute(
         "INSERT INTO money_movement (movement_id, campaign_id, kind, amount, packet_id, \
-         player_id, draw_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)",
-        args![&id, campaign, kind, amount, packet, player, now],
+         player_id, draw_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        args![&id, campaign, kind, amount, packet, player, draw, now],
     )
     .await?;
     for (account, signed) in [(from, -amount), (to, amount)] {

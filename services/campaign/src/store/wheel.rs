@@ -791,6 +791,7 @@ impl<D: Db> Store<D> {
             )
             .await?;
             insert_table_version(&mut tx, id, 1, &table, &table_hash, &commitment, now).await?;
+            super::money::settle_cash_reserve(&mut tx, &id.to_string(), false, now).await?;
         } else {
             tx.execute(
                 "UPDATE campaign SET status = $2, revealed_at = $4 \
@@ -803,6 +804,10 @@ impl<D: Db> Store<D> {
                 ],
             )
             .await?;
+            if next == CampaignStatus::Ended {
+                // What the cash prizes no longer need goes back to the budget.
+                super::money::settle_cash_reserve(&mut tx, &id.to_string(), true, now).await?;
+            }
         }
         let action = format!("campaign.{}", t.as_str());
         commit_change(tx, merchant_id, idem, &action, id, Some(&c), now, encode).await
@@ -864,6 +869,7 @@ impl<D: Db> Store<D> {
             )
             .await?;
         }
+        super::money::settle_cash_reserve(&mut tx, &id.to_string(), false, now).await?;
         let version = c.fairness.as_ref().map_or(1, |f| f.version) + 1;
         let seed = fetch_one(
             &mut tx,
@@ -1263,6 +1269,17 @@ impl<D: Db> Store<D> {
             // Coupons and top-up codes come from the coupon service: the
             // outbox row commits with the win, so the prize is delivered
             // exactly once even if that service is down right now.
+            if award.kind == PrizeKind::Cash {
+                super::money::pay_cash_prize(
+                    &mut tx,
+                    &campaign,
+                    &cmd.player_id,
+                    &draw_id,
+                    given.spec.amount,
+                    now,
+                )
+                .await?;
+            }
             super::outbox::enqueue(
                 &mut tx,
                 &draw_id,

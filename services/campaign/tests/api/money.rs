@@ -19,6 +19,7 @@ both_backends!(
     expiry_returns_the_rest_once_even_across_a_crash,
     bad_money_requests_move_nothing,
     splits_recompute_from_the_revealed_seed,
+    wheel_cash_prizes_are_paid_from_the_budget,
 );
 
 fn money(ch: &Channel) -> MoneyServiceClient<Channel> {
@@ -125,6 +126,8 @@ pub async fn assert_money_balances(db: &TestDb) {
              OR b.reserved <> (SELECT COALESCE(SUM(e.amount), 0) FROM ledger_entry e \
                  JOIN red_packet p ON e.account = 'packet:' || p.packet_id \
                  WHERE p.campaign_id = b.campaign_id) \
+                 + (SELECT COALESCE(SUM(e.amount), 0) FROM ledger_entry e \
+                 WHERE e.account = 'prizes:' || b.campaign_id) \
              OR b.granted <> (SELECT COALESCE(SUM(e.amount), 0) FROM ledger_entry e \
                  WHERE e.account LIKE 'player:' || b.campaign_id || ':%') \
              OR b.refunded <> (SELECT COALESCE(SUM(e.amount), 0) FROM ledger_entry e \
@@ -735,5 +738,113 @@ async fn splits_recompute_from_the_revealed_seed(backend: Backend) {
             p.packet_seq
         );
     }
+    app.stop().await;
+}
+
+async fn wheel_cash_prizes_are_paid_from_the_budget(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.player_rate_per_sec = 0).await;
+    let mut cash = slot("2.50 red packet", pb::PrizeKind::Cash, 9, 20);
+    cash.amount = 250;
+    let c = app
+        .wheel(rules(100, 100), vec![cash.clone(), thanks(1)], 1, false)
+        .await;
+    let id = c.campaign_id.clone();
+    let fund = |cents| {
+        with(
+            &app.admin_key,
+            pb::FundBudgetRequest {
+                idempotency_key: key(),
+                campaign_id: id.clone(),
+                amount_cents: cents,
+            },
+        )
+    };
+    let publish = || {
+        with(
+            &app.admin_key,
+            pb::CampaignTransitionRequest {
+                idempotency_key: key(),
+                campaign_id: id.clone(),
+            },
+        )
+    };
+    // 20 prizes of 2.50 need 50.00 reserved: 40.00 is not enough.
+    money(&app.channel)
+        .fund_budget(fund(4000))
+        .await
+        .expect("fund");
+    assert_code(
+        app.admin().publish_campaign(publish()).await,
+        Code::ResourceExhausted,
+        None,
+    );
+    money(&app.channel)
+        .fund_budget(fund(1000))
+        .await
+        .expect("fund");
+    app.admin()
+        .publish_campaign(publish())
+        .await
+        .expect("publish");
+    let b = budget(&app, &id).await;
+    assert_eq!((b.available_cents, b.reserved_cents), (0, 5000));
+
+    let mut won = 0;
+    for p in 0..15 {
+        for _ in 0..2 {
+            let d = app.draw(&format!("c{p}"), &id).await.expect("draw");
+            if d.slot_index == 0 {
+                won += 1;
+            }
+        }
+    }
+    assert!(won > 0, "with 90% odds someone won cash");
+    let b = budget(&app, &id).await;
+    assert_eq!(b.granted_cents, 250 * won);
+    assert_eq!(b.reserved_cents, 250 * (20 - won));
+    assert_money_balances(&app.db).await;
+
+    // A revision to 25 in stock needs 5 x 2.50 more.
+    let revise = |stock| {
+        let mut s = cash.clone();
+        s.stock = stock;
+        with(
+            &app.admin_key,
+            pb::ReviseWheelRequest {
+                idempotency_key: key(),
+                campaign_id: id.clone(),
+                slots: vec![s, thanks(1)],
+            },
+        )
+    };
+    assert_code(
+        app.admin().revise_wheel(revise(25)).await,
+        Code::ResourceExhausted,
+        None,
+    );
+    money(&app.channel)
+        .fund_budget(fund(1250))
+        .await
+        .expect("fund");
+    app.admin().revise_wheel(revise(25)).await.expect("revise");
+    let b = budget(&app, &id).await;
+    assert_eq!((b.reserved_cents, b.available_cents), (250 * (25 - won), 0));
+    // Ending the campaign gives the unpaid reserve back.
+    app.admin()
+        .end_campaign(with(
+            &app.admin_key,
+            pb::CampaignTransitionRequest {
+                idempotency_key: key(),
+                campaign_id: id.clone(),
+            },
+        ))
+        .await
+        .expect("end");
+    let b = budget(&app, &id).await;
+    assert_eq!(
+        (b.reserved_cents, b.available_cents, b.granted_cents),
+        (0, 6250 - 250 * won, 250 * won)
+    );
+    assert_money_balances(&app.db).await;
     app.stop().await;
 }

@@ -546,6 +546,20 @@ async fn publish_rules_and_slot_limit(backend: Backend) {
         .into_inner();
     assert_eq!(updated.slots[3].remaining, 70);
     assert_eq!(updated.slots[3].spec.as_ref().expect("spec").weight, 7);
+    // 70 cash prizes of 1.00 need 70.00 reserved from the budget first.
+    let unfunded = a.publish_campaign(tr(&c.campaign_id)).await;
+    assert_code(unfunded, Code::ResourceExhausted, None);
+    engine_proto::campaign::v1::money_service_client::MoneyServiceClient::new(app.channel.clone())
+        .fund_budget(with(
+            k,
+            pb::FundBudgetRequest {
+                idempotency_key: key(),
+                campaign_id: c.campaign_id.clone(),
+                amount_cents: 7000,
+            },
+        ))
+        .await
+        .expect("fund");
     let published = a
         .publish_campaign(tr(&c.campaign_id))
         .await
