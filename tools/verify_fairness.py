@@ -21,7 +21,13 @@ engine: Python standard library only. It checks
     player's draw number and daily/total limits, the roll recomputed from the
     seed, the slot it lands on, and the prize given or the fallback and its
     reason, replaying per-user caps, daily release caps and stock;
-  * the closing stock equals the replayed stock.
+  * the closing stock equals the replayed stock;
+  * every red packet (the lines after the stock line): a group packet's parts
+    recomputed from the seed (lucky or equal split), summing to the total,
+    each at least 1 cent, each grab given the part of its position, and
+    total == granted + released + remaining; a campaign packet's grants
+    recomputed from the seed, each the drawn amount except at most the last,
+    capped to what was left of the budget.
 
 Prints "VALID: ..." and exits 0, or "INVALID: ..." and exits 1.
 """
@@ -74,6 +80,94 @@ def draw_roll(seed, campaign_uuid_bytes, draw_seq, player, total_weight):
         counter += 1
 
 
+class MoneyRng:
+    """HMAC-SHA-256(seed, message || block) as four big-endian u64 per block."""
+
+    def __init__(self, seed, message):
+        self.seed, self.message, self.block, self.words = seed, message, 0, []
+
+    def next_u64(self):
+        if not self.words:
+            d = hmac.new(self.seed, self.message + struct.pack(">Q", self.block), hashlib.sha256).digest()
+            self.words = [struct.unpack(">Q", d[i * 8 : i * 8 + 8])[0] for i in range(4)]
+            self.block += 1
+        return self.words.pop(0)
+
+    def below(self, n):
+        if n == 0:
+            return 0
+        max64 = 2**64 - 1
+        zone = max64 - (max64 % n)
+        while True:
+            x = self.next_u64()
+            if x < zone:
+                return x % n
+
+
+def distinct_sorted(rng, upto, count):
+    """Floyd's sampling: `count` distinct values of 1..=upto, sorted."""
+    chosen = set()
+    for j in range(upto - count + 1, upto + 1):
+        t = 1 + rng.below(j)
+        chosen.add(j if t in chosen else t)
+    return sorted(chosen)
+
+
+def split(seed, campaign_uuid_bytes, packet_seq, total, parts, mode):
+    tag = {"lucky": 1, "equal": 2}[mode]
+    msg = (
+        b"redpacket-split/v1"
+        + campaign_uuid_bytes
+        + struct.pack(">Q", packet_seq)
+        + struct.pack(">q", total)
+        + struct.pack(">I", parts)
+        + bytes([tag])
+    )
+    rng = MoneyRng(seed, msg)
+    if mode == "lucky":
+        cuts = distinct_sorted(rng, total - 1, parts - 1) + [total]
+        out, last = [], 0
+        for c in cuts:
+            out.append(c - last)
+            last = c
+        return out
+    out = [total // parts] * parts
+    for p in distinct_sorted(rng, parts, total % parts):
+        out[p - 1] += 1
+    return out
+
+
+def grant(seed, campaign_uuid_bytes, packet_seq, pseudonym, lo, hi):
+    p = pseudonym.encode("utf-8")
+    msg = b"redpacket-grant/v1" + campaign_uuid_bytes + struct.pack(">Q", packet_seq) + struct.pack(">I", len(p)) + p
+    return lo + MoneyRng(seed, msg).below(hi - lo + 1)
+
+
+def verify_packet(k, seed, campaign_uuid_bytes):
+    name = f"packet {k['packet_seq']}"
+    grabs = k["grabs"]
+    check([g["grab_seq"] for g in grabs] == list(range(1, len(grabs) + 1)), f"{name}: grab numbers have gaps")
+    check(all(g["amount_cents"] >= 1 for g in grabs), f"{name}: a grab of less than a cent")
+    granted = sum(g["amount_cents"] for g in grabs)
+    check(granted == k["granted_cents"], f"{name}: grabs sum to {granted}, the packet says {k['granted_cents']}")
+    if k["kind"] == "group":
+        parts = split(seed, campaign_uuid_bytes, k["packet_seq"], k["total_cents"], k["parts"], k["split_mode"])
+        check(parts == k["parts_cents"], f"{name}: the parts do not recompute from the seed")
+        check(sum(parts) == k["total_cents"] and min(parts) >= 1, f"{name}: the parts do not split the total")
+        for g in grabs:
+            check(g["amount_cents"] == parts[g["grab_seq"] - 1], f"{name}: grab {g['grab_seq']} was not given its part")
+        check(
+            k["total_cents"] == k["granted_cents"] + k["released_cents"] + k["remaining_cents"],
+            f"{name}: total != granted + released + remaining",
+        )
+    else:
+        for n, g in enumerate(grabs, start=1):
+            want = grant(seed, campaign_uuid_bytes, k["packet_seq"], g["player_pseudonym"], k["min_cents"], k["max_cents"])
+            capped = g["amount_cents"] < want and n == len(grabs)
+            check(g["amount_cents"] == want or capped, f"{name}: grab {n} is {g['amount_cents']}, the seed gives {want}")
+    return len(grabs)
+
+
 def slot_for_roll(weights, roll):
     acc = 0
     for i, w in enumerate(weights):
@@ -88,7 +182,10 @@ def verify(lines, seed_hex=None):
     head = lines[0]
     check(head.get("type") == "campaign", "the first line is not the campaign")
     check(head.get("format") == FORMAT, f"unknown format {head.get('format')!r}")
-    check(lines[-1].get("type") == "stock", "the export does not end with the stock line")
+    packets = []
+    while lines and lines[-1].get("type") == "packet":
+        packets.insert(0, lines.pop())
+    check(lines[-1].get("type") == "stock", "the export does not end with the stock line (and packets)")
     draws = lines[1:-1]
     check(all(d.get("type") == "draw" for d in draws), "a line between the first and last is not a draw")
 
@@ -204,7 +301,9 @@ def verify(lines, seed_hex=None):
     for i, r in remaining.items():
         check(final.get(i) == r, f"slot {i}: stock {final.get(i)} left, the replay leaves {r}")
         check(r >= 0, f"slot {i}: negative stock")
-    return f"{len(draws)} draws, {given} prizes given, {fallbacks} fallbacks; commitment, prize table and stock verified"
+    grabs = sum(verify_packet(k, seed, uuid.UUID(head["campaign_id"]).bytes) for k in packets)
+    money = f"; {len(packets)} red packets and {grabs} grabs recomputed" if packets else ""
+    return f"{len(draws)} draws, {given} prizes given, {fallbacks} fallbacks; commitment, prize table and stock verified{money}"
 
 
 def verify_audit(lines):

@@ -12,6 +12,7 @@ use super::{Shared, convert::uuid_field, traced};
 use crate::store::{
     audit::AuditRecord,
     db::Db,
+    money::PacketKind,
     wheel::{ExportItem, LedgerDraw},
 };
 
@@ -49,6 +50,32 @@ pub fn export_line(item: &ExportItem) -> String {
             })
         }
         ExportItem::Draw(d) => draw_json(d),
+        ExportItem::Packet(p) => {
+            let k = &p.packet;
+            json!({
+                "type": "packet",
+                "packet_id": k.packet_id,
+                "packet_seq": k.packet_seq,
+                "kind": match k.kind {
+                    PacketKind::Group => "group",
+                    PacketKind::Campaign => "campaign",
+                },
+                "split_mode": k.split_mode.map(|m| m.as_str()),
+                "total_cents": k.total,
+                "parts": k.parts,
+                "min_cents": k.min_cents,
+                "max_cents": k.max_cents,
+                "granted_cents": k.granted,
+                "released_cents": k.released,
+                "remaining_cents": k.remaining,
+                "parts_cents": p.parts,
+                "grabs": p.grabs.iter().map(|(seq, who, amount)| json!({
+                    "grab_seq": seq,
+                    "player_pseudonym": who,
+                    "amount_cents": amount,
+                })).collect::<Vec<_>>(),
+            })
+        }
         ExportItem::Stock { draws, remaining } => json!({
             "type": "stock",
             "draws": draws,

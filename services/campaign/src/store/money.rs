@@ -96,6 +96,68 @@ pub struct MovementRecord {
     pub entries: Vec<(String, i64)>,
 }
 
+/// A packet as the auditor's export shows it: its parts (group) and every
+/// grab as `(grab_seq, player pseudonym, amount)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PacketExport {
+    pub packet: PacketRecord,
+    pub parts: Vec<i64>,
+    pub grabs: Vec<(i64, String, i64)>,
+}
+
+/// Every packet of a campaign with its parts and grabs, for the export.
+pub(super) async fn export_packets<T: DbTx>(
+    tx: &mut T,
+    campaign: Uuid,
+) -> Result<Vec<PacketExport>, StoreError> {
+    let rows = tx
+        .fetch_all(
+            "SELECT packet_id, campaign_id, kind, packet_seq, split_mode, total, parts, \
+             min_cents, max_cents, grabbed, granted, released, remaining, state, expires_at, \
+             created_at FROM red_packet WHERE campaign_id = $1 ORDER BY packet_seq",
+            args![campaign.to_string()],
+        )
+        .await?;
+    let packets = rows
+        .iter()
+        .map(packet_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = Vec::with_capacity(packets.len());
+    for packet in packets {
+        let parts = tx
+            .fetch_all(
+                "SELECT amount FROM packet_part WHERE packet_id = $1 ORDER BY part_index",
+                args![&packet.packet_id],
+            )
+            .await?
+            .iter()
+            .map(|r| r.int(0))
+            .collect::<Result<_, _>>()?;
+        let grabs = tx
+            .fetch_all(
+                "SELECT grab_seq, player_id, amount FROM packet_grab WHERE packet_id = $1 \
+                 ORDER BY grab_seq",
+                args![&packet.packet_id],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.int(0)?,
+                    player_pseudonym(campaign, &r.text(1)?),
+                    r.int(2)?,
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        out.push(PacketExport {
+            packet,
+            parts,
+            grabs,
+        });
+    }
+    Ok(out)
+}
+
 /// What a packet request asks for, validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PacketSpec {

@@ -190,6 +190,8 @@ pub enum ExportItem {
         draws: i64,
         remaining: Vec<(u32, i64)>,
     },
+    /// A red packet of the campaign, after the stock line.
+    Packet(Box<super::money::PacketExport>),
 }
 
 /// Who draws, where, when.
@@ -1025,7 +1027,18 @@ impl<D: Db> Store<D> {
                 break;
             }
         }
-        let _ = sink.send(ExportItem::Stock { draws, remaining }).await;
+        if sink
+            .send(ExportItem::Stock { draws, remaining })
+            .await
+            .is_err()
+        {
+            return Ok(());
+        }
+        for p in super::money::export_packets(&mut tx, id).await? {
+            if sink.send(ExportItem::Packet(Box::new(p))).await.is_err() {
+                return Ok(());
+            }
+        }
         Ok(())
     }
 

@@ -14,7 +14,12 @@ fn verifier() -> PathBuf {
 }
 
 /// Runs the verifier on `lines`; (exit success, stdout).
-fn verify(dir: &std::path::Path, name: &str, lines: &[String], extra: &[&str]) -> (bool, String) {
+pub(crate) fn verify(
+    dir: &std::path::Path,
+    name: &str,
+    lines: &[String],
+    extra: &[&str],
+) -> (bool, String) {
     let path = dir.join(name);
     std::fs::write(&path, lines.join("\n") + "\n").expect("write export");
     let out = Command::new("python3")
@@ -29,7 +34,7 @@ fn verify(dir: &std::path::Path, name: &str, lines: &[String], extra: &[&str]) -
     )
 }
 
-async fn export(app: &TestApp, credential: &str, id: &str) -> Vec<String> {
+pub(crate) async fn export(app: &TestApp, credential: &str, id: &str) -> Vec<String> {
     let mut stream = AuditServiceClient::new(app.channel.clone())
         .export_campaign(with(
             credential,
@@ -47,7 +52,7 @@ async fn export(app: &TestApp, credential: &str, id: &str) -> Vec<String> {
     lines
 }
 
-fn edit(lines: &[String], f: impl Fn(&mut Vec<serde_json::Value>)) -> Vec<String> {
+pub(crate) fn edit(lines: &[String], f: impl Fn(&mut Vec<serde_json::Value>)) -> Vec<String> {
     let mut v: Vec<serde_json::Value> = lines
         .iter()
         .map(|l| serde_json::from_str(l).expect("json"))

@@ -688,6 +688,25 @@ async fn splits_recompute_from_the_revealed_seed(backend: Backend) {
     ] {
         made.push(create_group(&app, group(&campaign, total, parts, mode)).await);
     }
+    let drip = money(&app.channel)
+        .create_campaign_packet(with(
+            &app.admin_key,
+            pb::CreateCampaignPacketRequest {
+                idempotency_key: key(),
+                campaign_id: campaign.clone(),
+                min_cents: 100,
+                max_cents: 900,
+                expires_in_seconds: 0,
+            },
+        ))
+        .await
+        .expect("campaign packet")
+        .into_inner();
+    for p in 0..9 {
+        for packet in made.iter().map(|m| &m.packet_id).chain([&drip.packet_id]) {
+            let _ = grab(&app, &format!("v{p}"), packet).await;
+        }
+    }
     app.admin()
         .end_campaign(with(
             &app.admin_key,
@@ -736,6 +755,34 @@ async fn splits_recompute_from_the_revealed_seed(backend: Backend) {
             recomputed,
             "packet {}",
             p.packet_seq
+        );
+    }
+    // The auditor's export carries every packet; the standalone verifier
+    // recomputes the splits and grants, and catches an altered one.
+    let auditor = app.api_key(pb::Role::Auditor, "").await;
+    let lines = crate::fairness::export(&app, &auditor, &campaign).await;
+    let dir = app.db.dir.clone();
+    let (ok, out) = crate::fairness::verify(&dir, "money.jsonl", &lines, &[]);
+    assert!(ok && out.contains("4 red packets"), "{out}");
+    let n = lines.len();
+    for (what, idx, field) in [
+        ("a part", n - 4, "parts_cents"),
+        ("a grant", n - 1, "grabs"),
+    ] {
+        let forged = crate::fairness::edit(&lines, |v| {
+            let slot = &mut v[idx][field][0];
+            if field == "grabs" {
+                let a = slot["amount_cents"].as_i64().expect("amount");
+                slot["amount_cents"] = serde_json::json!(a + 1);
+            } else {
+                let a = slot.as_i64().expect("part");
+                *slot = serde_json::json!(a + 1);
+            }
+        });
+        let (ok, out) = crate::fairness::verify(&dir, "forged.jsonl", &forged, &[]);
+        assert!(
+            !ok && out.starts_with("INVALID"),
+            "{what} altered, yet: {out}"
         );
     }
     app.stop().await;
