@@ -56,6 +56,7 @@ keyed!(
     pb::CreateGroupPacketRequest,
     pb::CreateCampaignPacketRequest,
     pb::GrabRedPacketRequest,
+    pb::ExpireRedPacketsRequest,
 );
 
 /// The exactly-once identity of a request: caller scope, RPC, key, and a

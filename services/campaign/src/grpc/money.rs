@@ -331,15 +331,20 @@ impl<D: Db> MoneyService for MoneyApi<D> {
                 let s = &self.shared;
                 let who = s.auth.authenticate(request.metadata()).await?;
                 let merchant = who.admin()?;
-                let id = uuid_field("campaign_id", &request.get_ref().campaign_id)?;
-                let (expired, released) = s
+                let req = request.get_ref();
+                let idem = idempotency(&who, "ExpireRedPackets", req)?;
+                let id = uuid_field("campaign_id", &req.campaign_id)?;
+                let answer = |(expired, released): &(u32, i64)| pb::ExpireRedPacketsResponse {
+                    expired: *expired,
+                    released_cents: *released,
+                };
+                let out = s
                     .store
-                    .expire_due_packets(Some((merchant, id)), s.clock.now_ms())
+                    .expire_campaign_packets(merchant, id, &idem, s.clock.now_ms(), |a| {
+                        answer(a).encode_to_vec()
+                    })
                     .await?;
-                Ok(Response::new(pb::ExpireRedPacketsResponse {
-                    expired,
-                    released_cents: released,
-                }))
+                respond(out, answer)
             }
             .await,
         )

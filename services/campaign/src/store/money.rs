@@ -1061,6 +1061,48 @@ impl<D: Db> Store<D> {
         Ok((count, released))
     }
 
+    /// `expire_due_packets` for one campaign under an idempotency key: the
+    /// sweep runs (each packet in its own transaction, so a crash midway
+    /// leaves nothing half done), then the answer is stored under the key;
+    /// a retry gets the stored answer, or sweeps again if there is none.
+    pub async fn expire_campaign_packets(
+        &self,
+        merchant_id: &str,
+        campaign_id: Uuid,
+        idem: &Idempotency,
+        now: Millis,
+        encode: impl Fn(&(u32, i64)) -> Vec<u8>,
+    ) -> Result<Outcome<(u32, i64)>, StoreError> {
+        {
+            let mut tx = self.db.begin_read().await?;
+            let stored = tx
+                .fetch_optional(
+                    "SELECT fingerprint, response FROM idempotency \
+                     WHERE scope = $1 AND method = $2 AND idem_key = $3",
+                    args![&idem.scope, idem.method, idem.key.as_str()],
+                )
+                .await?;
+            if let Some(r) = stored {
+                if r.bytes(0)? != idem.fingerprint {
+                    return Err(Rejection::IdempotencyKeyReused.into());
+                }
+                if let Some(bytes) = r.opt_bytes(1)? {
+                    return Ok(Outcome::Replay(bytes));
+                }
+            }
+        }
+        let swept = self
+            .expire_due_packets(Some((merchant_id, campaign_id)), now)
+            .await?;
+        let mut tx = self.db.begin_write().await?;
+        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
+            // A racing copy finished first: its answer is the answer.
+            return Ok(Outcome::Replay(bytes));
+        }
+        finish(tx, idem, encode(&swept)).await?;
+        Ok(Outcome::Fresh(swept))
+    }
+
     /// Every movement of a campaign's money with its entries, in order.
     pub async fn export_ledger(
         &self,

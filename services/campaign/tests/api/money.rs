@@ -452,11 +452,12 @@ async fn expiry_returns_the_rest_once_even_across_a_crash(backend: Backend) {
     );
 
     // Two admins trigger expiry at once while the engine crashes mid-way.
-    let expire = |ch: Channel, key: String, campaign: String| async move {
+    let expire = |ch: Channel, admin: String, campaign: String| async move {
         money(&ch)
             .expire_red_packets(with(
-                &key,
+                &admin,
                 pb::ExpireRedPacketsRequest {
+                    idempotency_key: key(),
                     campaign_id: campaign,
                 },
             ))
@@ -478,19 +479,27 @@ async fn expiry_returns_the_rest_once_even_across_a_crash(backend: Backend) {
     assert_money_balances(&app.db).await;
     // After the restart, expiry finishes (again from the admin, and the
     // background sweep may run too): each packet released exactly once.
-    let _ = money(&app.channel)
-        .expire_red_packets(with(
-            &app.admin_key,
-            pb::ExpireRedPacketsRequest {
-                campaign_id: campaign.clone(),
-            },
-        ))
+    let sweep = pb::ExpireRedPacketsRequest {
+        idempotency_key: key(),
+        campaign_id: campaign.clone(),
+    };
+    let first = money(&app.channel)
+        .expire_red_packets(with(&app.admin_key, sweep.clone()))
         .await
-        .expect("expire");
+        .expect("expire")
+        .into_inner();
+    // A retry with the same key gets the same answer.
+    let retried = money(&app.channel)
+        .expire_red_packets(with(&app.admin_key, sweep))
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(first, retried);
     let again = money(&app.channel)
         .expire_red_packets(with(
             &app.admin_key,
             pb::ExpireRedPacketsRequest {
+                idempotency_key: key(),
                 campaign_id: campaign.clone(),
             },
         ))
@@ -655,6 +664,25 @@ async fn bad_money_requests_move_nothing(backend: Backend) {
     assert_code(admin_grab, Code::PermissionDenied, None);
     // Only the packet creation moved money (one reserve).
     assert_eq!(ledger().await, before + 1);
+    let pos = app.api_key(pb::Role::Pos, "S1").await;
+    assert_code(
+        m.fund_budget(with(&pos, fund(&campaign, 5))).await,
+        Code::PermissionDenied,
+        None,
+    );
+    assert_code(
+        m.fund_budget(with("", fund(&campaign, 5))).await,
+        Code::Unauthenticated,
+        None,
+    );
+    grab(&app, "p", &p.packet_id).await.expect("first grab");
+    // A second grab by the same player is refused and moves nothing.
+    assert_code(
+        grab(&app, "p", &p.packet_id).await,
+        Code::AlreadyExists,
+        None,
+    );
+    assert_eq!(ledger().await, before + 2);
     let auditor = app.api_key(pb::Role::Auditor, "").await;
     assert_code(
         m.fund_budget(with(&auditor, fund(&campaign, 5))).await,
