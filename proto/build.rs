@@ -7,6 +7,7 @@ fn main() {
     let protos = [
         "campaign/v1/campaign.proto",
         "campaign/v1/money.proto",
+        "campaign/v1/voting.proto",
         "coupon/v1/coupon.proto",
     ];
     for p in protos {

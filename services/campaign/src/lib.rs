@@ -35,6 +35,7 @@ use engine_proto::campaign::v1::{
     admin_service_server::AdminServiceServer, audit_service_server::AuditServiceServer,
     money_service_server::MoneyServiceServer, player_service_server::PlayerServiceServer,
     red_packet_service_server::RedPacketServiceServer,
+    vote_admin_service_server::VoteAdminServiceServer, vote_service_server::VoteServiceServer,
 };
 use tokio::{net::TcpListener, sync::Notify};
 use tokio_stream::wrappers::TcpListenerStream;
@@ -49,6 +50,7 @@ use grpc::{
     auth::Authenticator,
     money::{MoneyApi, RedPacketApi},
     player::PlayerApi,
+    vote::{VoteAdminApi, VoteApi},
 };
 use store::{Store, StoreError, db::Db, postgres::PgDb, sqlite::SqliteDb};
 
@@ -267,6 +269,10 @@ async fn serve<D: Db, E: Extension>(
         health
             .set_serving::<RedPacketServiceServer<RedPacketApi<D>>>()
             .await;
+        health
+            .set_serving::<VoteAdminServiceServer<VoteAdminApi<D>>>()
+            .await;
+        health.set_serving::<VoteServiceServer<VoteApi<D>>>().await;
         routes
             .add_service(
                 AdminServiceServer::new(AdminApi::new(shared.clone()))
@@ -287,6 +293,13 @@ async fn serve<D: Db, E: Extension>(
             .add_service(
                 RedPacketServiceServer::new(RedPacketApi::new(shared.clone()))
                     .max_decoding_message_size(max),
+            )
+            .add_service(
+                VoteAdminServiceServer::new(VoteAdminApi::new(shared.clone()))
+                    .max_decoding_message_size(max),
+            )
+            .add_service(
+                VoteServiceServer::new(VoteApi::new(shared.clone())).max_decoding_message_size(max),
             );
         tasks.push(spawn_sweeper(store.clone(), clock.clone()));
         tasks.push(spawn_packet_expiry(store.clone(), clock.clone()));

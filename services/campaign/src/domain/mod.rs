@@ -10,6 +10,7 @@ pub mod fairness;
 pub mod idempotency;
 pub mod money;
 pub mod simulation;
+pub mod vote;
 pub mod wheel;
 
 use thiserror::Error;
@@ -110,4 +111,16 @@ pub enum Rejection {
         "the cash prizes need {needed} more cents reserved, the budget has {available} available (FundBudget first)"
     )]
     CashPrizesUnfunded { needed: i64, available: i64 },
+    #[error("voting is not set up for this campaign (SetVoteRules)")]
+    VotingNotSetUp,
+    #[error("this campaign does not let players register as candidates")]
+    RegistrationClosed,
+    #[error("a candidate with this name already exists in the campaign")]
+    CandidateExists,
+    #[error("the candidate is {0}; only a pending one can be reviewed")]
+    NotPending(&'static str),
+    #[error("{0}")]
+    VoteCap(&'static str),
+    #[error("the vote is already invalidated")]
+    VoteNotAccepted,
 }

@@ -57,6 +57,12 @@ keyed!(
     pb::CreateCampaignPacketRequest,
     pb::GrabRedPacketRequest,
     pb::ExpireRedPacketsRequest,
+    pb::SetVoteRulesRequest,
+    pb::AddCandidateRequest,
+    pb::ReviewCandidateRequest,
+    pb::InvalidateVoteRequest,
+    pb::RegisterCandidateRequest,
+    pb::CastVoteRequest,
 );
 
 /// The exactly-once identity of a request: caller scope, RPC, key, and a

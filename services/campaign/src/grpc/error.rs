@@ -21,10 +21,12 @@ pub fn rejection(r: Rejection) -> Status {
         | Rejection::BudgetShort { .. }
         | Rejection::BudgetSpent
         | Rejection::PacketEmpty
-        | Rejection::CashPrizesUnfunded { .. } => Code::ResourceExhausted,
-        Rejection::IssuerTaken | Rejection::CampaignExists | Rejection::AlreadyGrabbed => {
-            Code::AlreadyExists
-        }
+        | Rejection::CashPrizesUnfunded { .. }
+        | Rejection::VoteCap(_) => Code::ResourceExhausted,
+        Rejection::IssuerTaken
+        | Rejection::CampaignExists
+        | Rejection::AlreadyGrabbed
+        | Rejection::CandidateExists => Code::AlreadyExists,
         Rejection::NoSuchSlot(_) => Code::NotFound,
         Rejection::NotDraft(_)
         | Rejection::InvalidTransition { .. }
@@ -45,7 +47,11 @@ pub fn rejection(r: Rejection) -> Status {
         | Rejection::NotRevisable(_)
         | Rejection::SlotCountChange(_)
         | Rejection::StockBelowWon { .. }
-        | Rejection::PacketExpired => Code::FailedPrecondition,
+        | Rejection::PacketExpired
+        | Rejection::VotingNotSetUp
+        | Rejection::RegistrationClosed
+        | Rejection::NotPending(_)
+        | Rejection::VoteNotAccepted => Code::FailedPrecondition,
     };
     Status::new(code, r.to_string())
 }

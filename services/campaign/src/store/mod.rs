@@ -21,6 +21,7 @@ pub mod money;
 pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
+pub mod vote;
 pub mod wheel;
 
 use thiserror::Error;

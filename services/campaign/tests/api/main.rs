@@ -33,3 +33,4 @@ mod money;
 mod restart;
 mod story;
 mod validation;
+mod voting;
