@@ -8,6 +8,7 @@ fn main() {
         "campaign/v1/campaign.proto",
         "campaign/v1/money.proto",
         "campaign/v1/voting.proto",
+        "campaign/v1/sharing.proto",
         "coupon/v1/coupon.proto",
     ];
     for p in protos {

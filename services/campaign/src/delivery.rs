@@ -91,7 +91,7 @@ async fn deliver_one<D: Db>(
     p: PendingDelivery,
 ) {
     let mut req = Request::new(DeliverPrizeRequest {
-        source_id: p.draw_id.clone(),
+        source_id: p.source_id.clone(),
         merchant_id: p.merchant_id.clone(),
         player_id: p.player_id.clone(),
         prize_kind: p.kind.clone(),
@@ -106,24 +106,24 @@ async fn deliver_one<D: Db>(
                 .coupon
                 .map(|c| c.coupon_id)
                 .unwrap_or_default();
-            tracing::info!(draw.id = %p.draw_id, coupon.id = %coupon_id, "prize delivered");
-            store.mark_delivered(&p.draw_id, &coupon_id, now).await
+            tracing::info!(source.id = %p.source_id, coupon.id = %coupon_id, "prize delivered");
+            store.mark_delivered(&p.source_id, &coupon_id, now).await
         }
         Err(status) => {
             let next = now + backoff_ms(p.attempts);
             let error = format!("{:?}: {}", status.code(), status.message());
             if p.attempts < 3 {
-                tracing::info!(draw.id = %p.draw_id, attempts = p.attempts + 1, error = %error,
+                tracing::info!(source.id = %p.source_id, attempts = p.attempts + 1, error = %error,
                     "prize delivery failed; will retry");
             } else {
-                tracing::warn!(draw.id = %p.draw_id, attempts = p.attempts + 1, error = %error,
+                tracing::warn!(source.id = %p.source_id, attempts = p.attempts + 1, error = %error,
                     "prize delivery still failing; will retry");
             }
-            store.mark_attempt_failed(&p.draw_id, &error, next).await
+            store.mark_attempt_failed(&p.source_id, &error, next).await
         }
     };
     if let Err(e) = recorded {
-        tracing::warn!(draw.id = %p.draw_id, error = %e, "recording a delivery attempt failed");
+        tracing::warn!(source.id = %p.source_id, error = %e, "recording a delivery attempt failed");
     }
 }
 

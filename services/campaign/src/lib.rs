@@ -35,6 +35,7 @@ use engine_proto::campaign::v1::{
     admin_service_server::AdminServiceServer, audit_service_server::AuditServiceServer,
     money_service_server::MoneyServiceServer, player_service_server::PlayerServiceServer,
     red_packet_service_server::RedPacketServiceServer,
+    share_admin_service_server::ShareAdminServiceServer, share_service_server::ShareServiceServer,
     vote_admin_service_server::VoteAdminServiceServer, vote_service_server::VoteServiceServer,
 };
 use tokio::{net::TcpListener, sync::Notify};
@@ -50,6 +51,7 @@ use grpc::{
     auth::Authenticator,
     money::{MoneyApi, RedPacketApi},
     player::PlayerApi,
+    share::{ShareAdminApi, ShareApi},
     vote::{VoteAdminApi, VoteApi},
 };
 use store::{Store, StoreError, db::Db, postgres::PgDb, sqlite::SqliteDb};
@@ -273,6 +275,12 @@ async fn serve<D: Db, E: Extension>(
             .set_serving::<VoteAdminServiceServer<VoteAdminApi<D>>>()
             .await;
         health.set_serving::<VoteServiceServer<VoteApi<D>>>().await;
+        health
+            .set_serving::<ShareAdminServiceServer<ShareAdminApi<D>>>()
+            .await;
+        health
+            .set_serving::<ShareServiceServer<ShareApi<D>>>()
+            .await;
         routes
             .add_service(
                 AdminServiceServer::new(AdminApi::new(shared.clone()))
@@ -300,6 +308,14 @@ async fn serve<D: Db, E: Extension>(
             )
             .add_service(
                 VoteServiceServer::new(VoteApi::new(shared.clone())).max_decoding_message_size(max),
+            )
+            .add_service(
+                ShareAdminServiceServer::new(ShareAdminApi::new(shared.clone()))
+                    .max_decoding_message_size(max),
+            )
+            .add_service(
+                ShareServiceServer::new(ShareApi::new(shared.clone()))
+                    .max_decoding_message_size(max),
             );
         tasks.push(spawn_sweeper(store.clone(), clock.clone()));
         tasks.push(spawn_packet_expiry(store.clone(), clock.clone()));

@@ -123,4 +123,6 @@ pub enum Rejection {
     VoteCap(&'static str),
     #[error("the vote is already invalidated")]
     VoteNotAccepted,
+    #[error("tiers cannot be replaced once one has been granted (only `enabled` can change)")]
+    TiersInUse,
 }

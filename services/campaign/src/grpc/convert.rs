@@ -63,6 +63,9 @@ keyed!(
     pb::InvalidateVoteRequest,
     pb::RegisterCandidateRequest,
     pb::CastVoteRequest,
+    pb::SetShareRulesRequest,
+    pb::CreateShareRequest,
+    pb::OpenShareRequest,
 );
 
 /// The exactly-once identity of a request: caller scope, RPC, key, and a

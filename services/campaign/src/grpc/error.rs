@@ -51,7 +51,8 @@ pub fn rejection(r: Rejection) -> Status {
         | Rejection::VotingNotSetUp
         | Rejection::RegistrationClosed
         | Rejection::NotPending(_)
-        | Rejection::VoteNotAccepted => Code::FailedPrecondition,
+        | Rejection::VoteNotAccepted
+        | Rejection::TiersInUse => Code::FailedPrecondition,
     };
     Status::new(code, r.to_string())
 }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod limit;
 pub mod money;
 pub mod player;
+pub mod share;
 pub mod vote;
 
 use std::sync::Arc;

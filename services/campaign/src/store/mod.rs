@@ -20,6 +20,7 @@ mod glue;
 pub mod money;
 pub mod outbox;
 pub mod postgres;
+pub mod share;
 pub mod sqlite;
 pub mod vote;
 pub mod wheel;

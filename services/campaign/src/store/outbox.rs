@@ -12,7 +12,9 @@ use crate::domain::{Millis, wheel::PrizeKind};
 /// One prize to deliver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingDelivery {
-    pub draw_id: String,
+    /// The draw, or the tier award, the prize came from: the coupon
+    /// service's idempotency key for it.
+    pub source_id: String,
     pub merchant_id: String,
     pub player_id: String,
     /// `COUPON` or `TOPUP_CODE`.
@@ -26,7 +28,7 @@ pub struct PendingDelivery {
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn enqueue<T: DbTx>(
     tx: &mut T,
-    draw_id: &str,
+    source_id: &str,
     award_id: &str,
     merchant_id: &str,
     campaign_id: &str,
@@ -41,11 +43,11 @@ pub(super) async fn enqueue<T: DbTx>(
         _ => return Ok(()),
     };
     tx.execute(
-        "INSERT INTO prize_outbox (draw_id, award_id, merchant_id, campaign_id, player_id, kind, \
+        "INSERT INTO prize_outbox (source_id, award_id, merchant_id, campaign_id, player_id, kind, \
          reference, attempts, next_attempt_at, delivered_at, coupon_id, last_error, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0, NULL, NULL, '', $8)",
         args![
-            draw_id,
+            source_id,
             award_id,
             merchant_id,
             campaign_id,
@@ -69,16 +71,16 @@ impl<D: Db> Store<D> {
         let mut tx = self.db.begin_read().await?;
         let rows = tx
             .fetch_all(
-                "SELECT draw_id, merchant_id, player_id, kind, reference, attempts \
+                "SELECT source_id, merchant_id, player_id, kind, reference, attempts \
                  FROM prize_outbox WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
-                 ORDER BY next_attempt_at, draw_id LIMIT $2",
+                 ORDER BY next_attempt_at, source_id LIMIT $2",
                 args![now, i64::from(limit)],
             )
             .await?;
         rows.iter()
             .map(|r| {
                 Ok(PendingDelivery {
-                    draw_id: r.text(0)?,
+                    source_id: r.text(0)?,
                     merchant_id: r.text(1)?,
                     player_id: r.text(2)?,
                     kind: r.text(3)?,
@@ -92,15 +94,15 @@ impl<D: Db> Store<D> {
     /// Records a delivery; a second record of the same draw changes nothing.
     pub async fn mark_delivered(
         &self,
-        draw_id: &str,
+        source_id: &str,
         coupon_id: &str,
         now: Millis,
     ) -> Result<(), StoreError> {
         let mut tx = self.db.begin_write().await?;
         tx.execute(
             "UPDATE prize_outbox SET delivered_at = $1, coupon_id = $2, attempts = attempts + 1, \
-             last_error = '' WHERE draw_id = $3 AND delivered_at IS NULL",
-            args![now, coupon_id, draw_id],
+             last_error = '' WHERE source_id = $3 AND delivered_at IS NULL",
+            args![now, coupon_id, source_id],
         )
         .await?;
         tx.commit().await
@@ -109,15 +111,15 @@ impl<D: Db> Store<D> {
     /// Records a failed attempt and when to try again.
     pub async fn mark_attempt_failed(
         &self,
-        draw_id: &str,
+        source_id: &str,
         error: &str,
         next_attempt_at: Millis,
     ) -> Result<(), StoreError> {
         let mut tx = self.db.begin_write().await?;
         tx.execute(
             "UPDATE prize_outbox SET attempts = attempts + 1, last_error = $1, \
-             next_attempt_at = $2 WHERE draw_id = $3 AND delivered_at IS NULL",
-            args![error, next_attempt_at, draw_id],
+             next_attempt_at = $2 WHERE source_id = $3 AND delivered_at IS NULL",
+            args![error, next_attempt_at, source_id],
         )
         .await?;
         tx.commit().await

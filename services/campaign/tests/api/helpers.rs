@@ -213,7 +213,8 @@ impl TestDb {
             .await;
         let awards = self
             .pairs(
-                "SELECT slot_index, COUNT(*) FROM prize_award WHERE campaign_id = $1 GROUP BY slot_index",
+                "SELECT slot_index, COUNT(*) FROM prize_award WHERE campaign_id = $1 \
+                 AND draw_id IS NOT NULL GROUP BY slot_index",
                 campaign_id,
             )
             .await;

@@ -31,6 +31,7 @@ mod helpers;
 mod idempotency;
 mod money;
 mod restart;
+mod sharing;
 mod story;
 mod validation;
 mod voting;

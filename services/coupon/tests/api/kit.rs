@@ -212,7 +212,8 @@ pub async fn assert_coupon_invariants(db: &TestDb) {
     let orphans = db
         .scalar(
             "SELECT COUNT(*) FROM coupon c WHERE c.source = 'prize' AND $1 = $1 AND NOT EXISTS \
-             (SELECT 1 FROM prize_award a WHERE a.draw_id = c.source_id AND a.kind = 'coupon')",
+             (SELECT 1 FROM prize_award a WHERE (a.draw_id = c.source_id OR a.award_id = c.source_id) \
+             AND a.kind = 'coupon')",
             "",
         )
         .await;
@@ -221,7 +222,7 @@ pub async fn assert_coupon_invariants(db: &TestDb) {
         .scalar(
             "SELECT COUNT(*) FROM prize_outbox o WHERE o.delivered_at IS NOT NULL \
              AND o.kind = 'COUPON' AND $1 = $1 AND \
-             (SELECT COUNT(*) FROM coupon c WHERE c.source_id = o.draw_id) <> 1",
+             (SELECT COUNT(*) FROM coupon c WHERE c.source_id = o.source_id) <> 1",
             "",
         )
         .await;
