@@ -182,9 +182,19 @@ def verify(lines, seed_hex=None):
     head = lines[0]
     check(head.get("type") == "campaign", "the first line is not the campaign")
     check(head.get("format") == FORMAT, f"unknown format {head.get('format')!r}")
-    packets = []
+    packets, chances = [], []
     while lines and lines[-1].get("type") == "packet":
         packets.insert(0, lines.pop())
+    while lines and lines[-1].get("type") == "chance":
+        chances.insert(0, lines.pop())
+    # Extra draws earned by sharing, tiers and votes raise that day's limit
+    # and the total (granted only ever grows, so the final grants bound
+    # every draw).
+    extra_day, extra_total = {}, {}
+    for c in chances:
+        check(c["granted"] >= 0, "a negative extra-draw grant")
+        extra_day[(c["player_pseudonym"], c["day"])] = c["granted"]
+        extra_total[c["player_pseudonym"]] = extra_total.get(c["player_pseudonym"], 0) + c["granted"]
     check(lines[-1].get("type") == "stock", "the export does not end with the stock line (and packets)")
     draws = lines[1:-1]
     check(all(d.get("type") == "draw" for d in draws), "a line between the first and last is not a draw")
@@ -259,9 +269,9 @@ def verify(lines, seed_hex=None):
         player = d["player"]
         player_total[player] = player_total.get(player, 0) + 1
         check(d["draw_seq"] == player_total[player], f"{where}: player draw number {d['draw_seq']}, expected {player_total[player]}")
-        check(player_total[player] <= table["draws_total"], f"{where}: over the player's total draws")
+        check(player_total[player] <= table["draws_total"] + extra_total.get(player, 0), f"{where}: over the player's total draws")
         player_day[(player, day)] = player_day.get((player, day), 0) + 1
-        check(player_day[(player, day)] <= table["draws_per_day"], f"{where}: over the player's draws that day")
+        check(player_day[(player, day)] <= table["draws_per_day"] + extra_day.get((player, day), 0), f"{where}: over the player's draws that day")
 
         roll = draw_roll(seed, cid, d["draw_seq"], player, total_weight)
         check(roll == d["roll"], f"{where}: roll {d['roll']} but the seed gives {roll}")

@@ -50,6 +50,12 @@ pub fn export_line(item: &ExportItem) -> String {
             })
         }
         ExportItem::Draw(d) => draw_json(d),
+        ExportItem::Chance(player, day, granted) => json!({
+            "type": "chance",
+            "player_pseudonym": player,
+            "day": day,
+            "granted": granted,
+        }),
         ExportItem::Packet(p) => {
             let k = &p.packet;
             json!({

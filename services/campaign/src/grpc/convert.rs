@@ -66,6 +66,7 @@ keyed!(
     pb::SetShareRulesRequest,
     pb::CreateShareRequest,
     pb::OpenShareRequest,
+    pb::SetChanceRulesRequest,
 );
 
 /// The exactly-once identity of a request: caller scope, RPC, key, and a

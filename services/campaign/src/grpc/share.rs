@@ -19,6 +19,7 @@ use super::{
 use crate::{
     domain::{InvalidField, wheel::PrizeKind},
     store::{
+        chance::ChanceRules,
         db::Db,
         share::{FanStatsRecord, ShareMetric, ShareRecord, ShareRulesRecord, TierSpec},
     },
@@ -176,6 +177,42 @@ impl<D: Db> ShareAdminService for ShareAdminApi<D> {
                     )
                     .await?;
                 respond(out, |r| rules_to_proto(&campaign, r))
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "SetChanceRules", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn set_chance_rules(
+        &self,
+        request: Request<pb::SetChanceRulesRequest>,
+    ) -> Result<Response<pb::ChanceRules>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let merchant = who.admin()?;
+                let req = request.get_ref();
+                let idem = idempotency(&who, "SetChanceRules", req)?;
+                let id = uuid_field("campaign_id", &req.campaign_id)?;
+                let rules =
+                    ChanceRules::validate(req.per_share, req.per_tier, req.per_vote, req.daily_cap)
+                        .map_err(invalid)?;
+                let campaign = id.to_string();
+                let answer = |r: &ChanceRules| pb::ChanceRules {
+                    campaign_id: campaign.clone(),
+                    per_share: r.per_share,
+                    per_tier: r.per_tier,
+                    per_vote: r.per_vote,
+                    daily_cap: r.daily_cap,
+                };
+                let out = s
+                    .store
+                    .set_chance_rules(merchant, id, rules, &idem, s.clock.now_ms(), |r| {
+                        answer(r).encode_to_vec()
+                    })
+                    .await?;
+                respond(out, answer)
             }
             .await,
         )

@@ -15,6 +15,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod chance;
 pub mod db;
 mod glue;
 pub mod money;

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::{
     Outcome, Store, StoreError,
     audit::append_audit,
+    chance::ChanceSource,
     claim_key,
     db::{Db, DbRow, DbTx, args, fetch_one},
     finish, new_id,
@@ -169,8 +170,8 @@ async fn grant_tiers<T: DbTx>(
     merchant_id: &str,
     campaign: &str,
     fan: &str,
-    metric: ShareMetric,
-    value: i64,
+    (metric, value): (ShareMetric, i64),
+    day: &str,
     now: Millis,
 ) -> Result<(), StoreError> {
     let enabled = tx
@@ -243,6 +244,7 @@ async fn grant_tiers<T: DbTx>(
             now,
         )
         .await?;
+        super::chance::grant_chances(tx, campaign, fan, day, ChanceSource::Tier).await?;
         tracing::info!(tier, metric = metric.as_str(), "share tier granted");
     }
     Ok(())
@@ -462,13 +464,15 @@ impl<D: Db> Store<D> {
         )
         .await?;
         let (shares, _, _) = bump_fan(&mut tx, &campaign, player_id, (1, 0, 0)).await?;
+        super::chance::grant_chances(&mut tx, &campaign, player_id, &day, ChanceSource::Share)
+            .await?;
         grant_tiers(
             &mut tx,
             merchant_id,
             &campaign,
             player_id,
-            ShareMetric::Shares,
-            shares,
+            (ShareMetric::Shares, shares),
+            &day,
             now,
         )
         .await?;
@@ -488,8 +492,8 @@ impl<D: Db> Store<D> {
                     merchant_id,
                     &campaign,
                     &p.sharer_id,
-                    ShareMetric::Forwards,
-                    forwards,
+                    (ShareMetric::Forwards, forwards),
+                    &day,
                     now,
                 )
                 .await?;
@@ -547,8 +551,8 @@ impl<D: Db> Store<D> {
                         merchant_id,
                         &s.campaign_id,
                         &s.sharer_id,
-                        ShareMetric::Viewers,
-                        viewers,
+                        (ShareMetric::Viewers, viewers),
+                        &day,
                         now,
                     )
                     .await?;

@@ -448,6 +448,14 @@ impl<D: Db> Store<D> {
             ],
         )
         .await?;
+        super::chance::grant_chances(
+            &mut tx,
+            &c.campaign_id,
+            player_id,
+            &day,
+            super::chance::ChanceSource::Vote,
+        )
+        .await?;
         finish(tx, idem, encode(&v)).await?;
         Ok(Outcome::Fresh(v))
     }

@@ -190,6 +190,9 @@ pub enum ExportItem {
         draws: i64,
         remaining: Vec<(u32, i64)>,
     },
+    /// Extra draws a player earned on a day (after the stock line):
+    /// `(player pseudonym, day, granted)`.
+    Chance(String, String, i64),
     /// A red packet of the campaign, after the stock line.
     Packet(Box<super::money::PacketExport>),
 }
@@ -1034,6 +1037,12 @@ impl<D: Db> Store<D> {
         {
             return Ok(());
         }
+        for (player, day, granted) in super::chance::all_chances(&mut tx, id).await? {
+            let item = ExportItem::Chance(player_pseudonym(id, &player), day, granted);
+            if sink.send(item).await.is_err() {
+                return Ok(());
+            }
+        }
         for p in super::money::export_packets(&mut tx, id).await? {
             if sink.send(ExportItem::Packet(Box::new(p))).await.is_err() {
                 return Ok(());
@@ -1168,7 +1177,9 @@ impl<D: Db> Store<D> {
                 "INSERT INTO player_daily_draws (campaign_id, player_id, day, draws) \
                  VALUES ($1, $2, $3, 1) ON CONFLICT (campaign_id, player_id, day) \
                  DO UPDATE SET draws = player_daily_draws.draws + 1 \
-                 WHERE player_daily_draws.draws < $4 RETURNING draws",
+                 WHERE player_daily_draws.draws < $4 + COALESCE((SELECT e.granted \
+                   FROM extra_chance e WHERE e.campaign_id = $1 AND e.player_id = $2 \
+                   AND e.day = $3), 0) RETURNING draws",
                 args![&campaign, &cmd.player_id, &day, per_day],
             )
             .await?
@@ -1179,7 +1190,9 @@ impl<D: Db> Store<D> {
                 "INSERT INTO player_draws (campaign_id, player_id, draws) VALUES ($1, $2, 1) \
                  ON CONFLICT (campaign_id, player_id) \
                  DO UPDATE SET draws = player_draws.draws + 1 \
-                 WHERE player_draws.draws < $3 RETURNING draws",
+                 WHERE player_draws.draws < $3 + COALESCE((SELECT CAST(SUM(e.granted) AS BIGINT) \
+                   FROM extra_chance e WHERE e.campaign_id = $1 AND e.player_id = $2), 0) \
+                 RETURNING draws",
                 args![&campaign, &cmd.player_id, per_campaign],
             )
             .await?
@@ -1307,8 +1320,22 @@ impl<D: Db> Store<D> {
             .await?;
             Some(award)
         };
-        let (remaining_today, remaining_total) =
-            remaining_chances(per_day, per_campaign, today, total);
+        // Extra draws earned today and in total (sharing, tiers, votes).
+        let extra = fetch_one(
+            &mut tx,
+            "extra chances",
+            "SELECT CAST(COALESCE(SUM(CASE WHEN day = $3 THEN granted ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(granted), 0) AS BIGINT) FROM extra_chance \
+             WHERE campaign_id = $1 AND player_id = $2",
+            args![&campaign, &cmd.player_id, &day],
+        )
+        .await?;
+        let (remaining_today, remaining_total) = remaining_chances(
+            per_day + extra.int(0)?,
+            per_campaign + extra.int(1)?,
+            today,
+            total,
+        );
         let out = DrawOutcome {
             draw_id,
             draw_sequence: total,

@@ -16,6 +16,7 @@ both_backends!(
     share_chains_count_views_and_forwards_once,
     tiers_are_granted_once_out_of_stock_under_concurrent_views,
     rewards_are_off_by_default_and_bad_rules_are_refused,
+    extra_chances_are_earned_once_capped_and_spent_on_their_day,
 );
 
 fn admin(ch: &Channel) -> ShareAdminServiceClient<Channel> {
@@ -525,5 +526,128 @@ async fn rewards_are_off_by_default_and_bad_rules_are_refused(backend: Backend) 
         None,
     );
     assert_sharing_balances(&app.db).await;
+    app.stop().await;
+}
+
+async fn extra_chances_are_earned_once_capped_and_spent_on_their_day(backend: Backend) {
+    use engine_proto::campaign::v1::{
+        vote_admin_service_client::VoteAdminServiceClient, vote_service_client::VoteServiceClient,
+    };
+    let app = spawn_app(backend).await;
+    // One draw a day, two in total; then earn more.
+    let c = app.wheel(rules(1, 2), vec![thanks(1)], 0, true).await;
+    let id = c.campaign_id.clone();
+    admin(&app.channel)
+        .set_chance_rules(with(
+            &app.admin_key,
+            pb::SetChanceRulesRequest {
+                idempotency_key: key(),
+                campaign_id: id.clone(),
+                per_share: 1,
+                per_tier: 0,
+                per_vote: 2,
+                daily_cap: 2,
+            },
+        ))
+        .await
+        .expect("chance rules");
+    let mut va = VoteAdminServiceClient::new(app.channel.clone());
+    va.set_vote_rules(with(
+        &app.admin_key,
+        pb::SetVoteRulesRequest {
+            idempotency_key: key(),
+            campaign_id: id.clone(),
+            votes_per_day: 5,
+            votes_per_candidate_per_day: 5,
+            votes_total: 10,
+            player_registration: false,
+        },
+    ))
+    .await
+    .expect("vote rules");
+    let cand = va
+        .add_candidate(with(
+            &app.admin_key,
+            pb::AddCandidateRequest {
+                idempotency_key: key(),
+                campaign_id: id.clone(),
+                name: "Kim".into(),
+                description: String::new(),
+            },
+        ))
+        .await
+        .expect("candidate")
+        .into_inner()
+        .candidate_id;
+    app.draw("zoe", &id).await.expect("the day's draw");
+    assert_code(app.draw("zoe", &id).await, Code::ResourceExhausted, None);
+    // A share earns one; retried with the same key, still one.
+    let req = pb::CreateShareRequest {
+        idempotency_key: key(),
+        campaign_id: id.clone(),
+        parent_token: String::new(),
+        channel: String::new(),
+    };
+    for _ in 0..2 {
+        sharer(&app.channel)
+            .create_share(with(&app.token("zoe"), req.clone()))
+            .await
+            .expect("share");
+    }
+    let d = app.draw("zoe", &id).await.expect("an earned draw");
+    assert_eq!(d.remaining_today, 0);
+    assert_code(app.draw("zoe", &id).await, Code::ResourceExhausted, None);
+    // A vote earns two, but the day's cap is two: one more today.
+    VoteServiceClient::new(app.channel.clone())
+        .cast_vote(with(
+            &app.token("zoe"),
+            pb::CastVoteRequest {
+                idempotency_key: key(),
+                candidate_id: cand.clone(),
+                channel: String::new(),
+            },
+        ))
+        .await
+        .expect("vote");
+    app.draw("zoe", &id).await.expect("the capped extra draw");
+    assert_code(app.draw("zoe", &id).await, Code::ResourceExhausted, None);
+    // The next campaign day: today's extras are gone, the total kept them
+    // (2 + 2 extra = 4, 3 used): one draw, then nothing.
+    app.clock.set(T0 + 12 * HOUR + 60_000);
+    let d = app.draw("zoe", &id).await.expect("the new day's draw");
+    assert_eq!((d.remaining_today, d.remaining_total), (0, 0));
+    assert_code(app.draw("zoe", &id).await, Code::ResourceExhausted, None);
+    let granted = app
+        .db
+        .pairs(
+            "SELECT granted, CAST(LENGTH(day) AS BIGINT) FROM extra_chance WHERE campaign_id = $1",
+            &id,
+        )
+        .await;
+    assert_eq!(granted, vec![(2, 10)]);
+    // The auditor's export accounts for the extra draws and verifies.
+    app.admin()
+        .end_campaign(with(
+            &app.admin_key,
+            pb::CampaignTransitionRequest {
+                idempotency_key: key(),
+                campaign_id: id.clone(),
+            },
+        ))
+        .await
+        .expect("end");
+    let lines = crate::fairness::export(&app, &app.admin_key, &id).await;
+    let (ok, out) = crate::fairness::verify(&app.db.dir, "chances.jsonl", &lines, &[]);
+    assert!(ok, "verifier: {out}");
+    let no_chances: Vec<String> = lines
+        .iter()
+        .filter(|l| !l.contains("\"type\":\"chance\""))
+        .cloned()
+        .collect();
+    let (ok, out) = crate::fairness::verify(&app.db.dir, "forged.jsonl", &no_chances, &[]);
+    assert!(
+        !ok && out.contains("over the player's"),
+        "without the grants: {out}"
+    );
     app.stop().await;
 }
