@@ -9,6 +9,7 @@ fn main() {
         "campaign/v1/money.proto",
         "campaign/v1/voting.proto",
         "campaign/v1/sharing.proto",
+        "campaign/v1/stats.proto",
         "coupon/v1/coupon.proto",
     ];
     for p in protos {

@@ -36,7 +36,8 @@ use engine_proto::campaign::v1::{
     money_service_server::MoneyServiceServer, player_service_server::PlayerServiceServer,
     red_packet_service_server::RedPacketServiceServer,
     share_admin_service_server::ShareAdminServiceServer, share_service_server::ShareServiceServer,
-    vote_admin_service_server::VoteAdminServiceServer, vote_service_server::VoteServiceServer,
+    stats_service_server::StatsServiceServer, vote_admin_service_server::VoteAdminServiceServer,
+    vote_service_server::VoteServiceServer,
 };
 use tokio::{net::TcpListener, sync::Notify};
 use tokio_stream::wrappers::TcpListenerStream;
@@ -52,6 +53,7 @@ use grpc::{
     money::{MoneyApi, RedPacketApi},
     player::PlayerApi,
     share::{ShareAdminApi, ShareApi},
+    stats::StatsApi,
     vote::{VoteAdminApi, VoteApi},
 };
 use store::{Store, StoreError, db::Db, postgres::PgDb, sqlite::SqliteDb};
@@ -281,6 +283,9 @@ async fn serve<D: Db, E: Extension>(
         health
             .set_serving::<ShareServiceServer<ShareApi<D>>>()
             .await;
+        health
+            .set_serving::<StatsServiceServer<StatsApi<D>>>()
+            .await;
         routes
             .add_service(
                 AdminServiceServer::new(AdminApi::new(shared.clone()))
@@ -315,6 +320,10 @@ async fn serve<D: Db, E: Extension>(
             )
             .add_service(
                 ShareServiceServer::new(ShareApi::new(shared.clone()))
+                    .max_decoding_message_size(max),
+            )
+            .add_service(
+                StatsServiceServer::new(StatsApi::new(shared.clone()))
                     .max_decoding_message_size(max),
             );
         tasks.push(spawn_sweeper(store.clone(), clock.clone()));

@@ -11,6 +11,7 @@ pub mod limit;
 pub mod money;
 pub mod player;
 pub mod share;
+pub mod stats;
 pub mod vote;
 
 use std::sync::Arc;

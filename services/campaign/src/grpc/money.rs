@@ -390,11 +390,18 @@ impl<D: Db> RedPacketService for RedPacketApi<D> {
                 let req = request.get_ref();
                 let idem = idempotency(&who, "GrabRedPacket", req)?;
                 let id = uuid_field("packet_id", &req.packet_id)?;
+                let channel = super::vote::channel_tag(&req.channel)?;
                 let out = s
                     .store
-                    .grab_packet(merchant, player, id, &idem, s.clock.now_ms(), |g| {
-                        grab_to_proto(g).encode_to_vec()
-                    })
+                    .grab_packet(
+                        merchant,
+                        player,
+                        id,
+                        channel.as_deref(),
+                        &idem,
+                        s.clock.now_ms(),
+                        |g| grab_to_proto(g).encode_to_vec(),
+                    )
                     .await?;
                 respond(out, grab_to_proto)
             }

@@ -23,7 +23,7 @@ use crate::domain::{
     fairness::player_pseudonym,
     idempotency::Idempotency,
     money::{MoneyRng, SplitMode, grant_amount, grant_message, split, split_message},
-    wheel::CampaignStatus,
+    wheel::{CampaignStatus, campaign_day},
 };
 
 /// Default and longest packet lifetime.
@@ -745,11 +745,13 @@ impl<D: Db> Store<D> {
 
     /// A player grabs a packet, once.
     #[tracing::instrument(skip_all, fields(packet.id = %packet_id))]
+    #[allow(clippy::too_many_arguments)]
     pub async fn grab_packet(
         &self,
         merchant_id: &str,
         player_id: &str,
         packet_id: Uuid,
+        channel: Option<&str>,
         idem: &Idempotency,
         now: Millis,
         encode: impl Fn(&GrabRecord) -> Vec<u8>,
@@ -770,7 +772,7 @@ impl<D: Db> Store<D> {
         let c = fetch_one(
             &mut tx,
             "campaign",
-            "SELECT status, starts_at, ends_at FROM campaign WHERE campaign_id = $1",
+            "SELECT status, starts_at, ends_at, time_zone FROM campaign WHERE campaign_id = $1",
             args![&p.campaign_id],
         )
         .await?;
@@ -786,6 +788,7 @@ impl<D: Db> Store<D> {
         if now >= c.int(2)? {
             return Err(Rejection::WindowOver.into());
         }
+        let day = campaign_day(now, &c.text(3)?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         if p.expired || now >= p.expires_at {
             return Err(Rejection::PacketExpired.into());
         }
@@ -894,8 +897,10 @@ impl<D: Db> Store<D> {
         let (seq, amount, movement) = grab;
         tx.execute(
             "INSERT INTO packet_grab (packet_id, player_id, grab_seq, amount, movement_id, \
-             grabbed_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            args![&packet_id, player_id, seq, amount, &movement, now],
+             grabbed_at, channel, day) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            args![
+                &packet_id, player_id, seq, amount, &movement, now, channel, &day
+            ],
         )
         .await?;
         let g = GrabRecord {

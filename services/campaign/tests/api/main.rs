@@ -32,6 +32,7 @@ mod idempotency;
 mod money;
 mod restart;
 mod sharing;
+mod stats;
 mod story;
 mod validation;
 mod voting;

@@ -75,6 +75,7 @@ async fn grab(app: &TestApp, who: &str, packet: &str) -> Result<pb::Grab, tonic:
         .grab_red_packet(with(
             &app.token(who),
             pb::GrabRedPacketRequest {
+                channel: String::new(),
                 idempotency_key: key(),
                 packet_id: packet.into(),
             },
@@ -215,6 +216,7 @@ async fn budgets_and_group_packets_balance_to_the_cent(backend: Backend) {
     );
     // A retry with the same key is the same grab.
     let req = pb::GrabRedPacketRequest {
+        channel: String::new(),
         idempotency_key: key(),
         packet_id: equal.packet_id.clone(),
     };
@@ -330,6 +332,7 @@ async fn five_hundred_grabs_race_for_one_packet(backend: Backend) {
                     .grab_red_packet(with(
                         &token,
                         pb::GrabRedPacketRequest {
+                            channel: String::new(),
                             idempotency_key: format!("k{i}"),
                             packet_id: id.clone(),
                         },
@@ -394,6 +397,7 @@ async fn five_hundred_grabs_race_for_one_budget(backend: Backend) {
                     .grab_red_packet(with(
                         &token,
                         pb::GrabRedPacketRequest {
+                            channel: String::new(),
                             idempotency_key: format!("k{i}"),
                             packet_id: id.clone(),
                         },
@@ -656,6 +660,7 @@ async fn bad_money_requests_move_nothing(backend: Backend) {
         .grab_red_packet(with(
             &app.admin_key,
             pb::GrabRedPacketRequest {
+                channel: String::new(),
                 idempotency_key: key(),
                 packet_id: p.packet_id.clone(),
             },

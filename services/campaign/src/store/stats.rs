@@ -1,0 +1,340 @@
+//! Campaign statistics by (campaign day, channel), counted from the records
+//! in one read snapshot: each metric is one grouped query over its own
+//! table (draws, awards, shares, views, forwards, votes, grabs, prize
+//! coupons and their redemptions), merged here. Nothing is kept in
+//! separate counters, so the numbers always equal the records.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use uuid::Uuid;
+
+use super::{
+    Store, StoreError,
+    db::{Db, DbRow, DbTx, args},
+    wheel::own_campaign,
+};
+use crate::domain::wheel::campaign_day;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatsRow {
+    pub participants: i64,
+    pub new_players: i64,
+    pub draws: i64,
+    pub wins: i64,
+    pub wins_by_prize: BTreeMap<String, i64>,
+    pub shares: i64,
+    pub views: i64,
+    pub forwards: i64,
+    pub votes: i64,
+    pub coupon_prizes: i64,
+    pub coupon_redemptions: i64,
+    pub packet_grabs: i64,
+    pub money_paid: i64,
+}
+
+impl StatsRow {
+    fn add(&mut self, o: &StatsRow) {
+        self.participants += o.participants;
+        self.new_players += o.new_players;
+        self.draws += o.draws;
+        self.wins += o.wins;
+        for (k, v) in &o.wins_by_prize {
+            *self.wins_by_prize.entry(k.clone()).or_default() += v;
+        }
+        self.shares += o.shares;
+        self.views += o.views;
+        self.forwards += o.forwards;
+        self.votes += o.votes;
+        self.coupon_prizes += o.coupon_prizes;
+        self.coupon_redemptions += o.coupon_redemptions;
+        self.packet_grabs += o.packet_grabs;
+        self.money_paid += o.money_paid;
+    }
+}
+
+/// `(day, channel) -> row`, plus the totals (whose participants are the
+/// distinct players of the whole campaign, not a sum).
+pub type Stats = (BTreeMap<(String, String), StatsRow>, StatsRow);
+
+/// The (day, channel) of a grouped row.
+fn key(r: &impl DbRow, at: usize) -> Result<(String, String), StoreError> {
+    Ok((r.text(at)?, r.text(at + 1)?))
+}
+
+/// Every player activity of a campaign as (player, day, channel, at).
+const ACTIVITY: &str = "SELECT player_id AS p, day AS d, COALESCE(channel, '') AS ch, \
+       drawn_at AS t FROM draw WHERE campaign_id = $1 \
+     UNION ALL SELECT player_id, day, COALESCE(channel, ''), cast_at FROM vote \
+       WHERE campaign_id = $1 \
+     UNION ALL SELECT sharer_id, day, COALESCE(channel, ''), created_at FROM share \
+       WHERE campaign_id = $1 \
+     UNION ALL SELECT v.viewer_id, v.day, COALESCE(v.channel, ''), v.viewed_at FROM share_view v \
+       JOIN share s ON s.token = v.token WHERE s.campaign_id = $1 \
+     UNION ALL SELECT g.player_id, COALESCE(g.day, ''), COALESCE(g.channel, ''), g.grabbed_at \
+       FROM packet_grab g JOIN red_packet r ON r.packet_id = g.packet_id \
+       WHERE r.campaign_id = $1";
+
+impl<D: Db> Store<D> {
+    /// The campaign's numbers by day and channel, and in total.
+    pub async fn campaign_stats(
+        &self,
+        merchant_id: &str,
+        campaign_id: Uuid,
+    ) -> Result<Stats, StoreError> {
+        let campaign = campaign_id.to_string();
+        let mut tx = self.db.begin_read().await?;
+        let c = own_campaign(&mut tx, merchant_id, campaign_id, 0).await?;
+        let mut rows: BTreeMap<(String, String), StatsRow> = BTreeMap::new();
+
+        // (sql, which field): every query returns day, channel, count.
+        type Field = fn(&mut StatsRow) -> &mut i64;
+        let counts: [(&'static str, Field); 9] = [
+            (
+                "SELECT day, COALESCE(channel, ''), COUNT(*) FROM draw WHERE campaign_id = $1 \
+                 GROUP BY day, COALESCE(channel, '')",
+                |r| &mut r.draws,
+            ),
+            (
+                "SELECT d.day, COALESCE(d.channel, ''), COUNT(*) FROM prize_award a \
+                 JOIN draw d ON d.draw_id = a.draw_id WHERE a.campaign_id = $1 \
+                 GROUP BY d.day, COALESCE(d.channel, '')",
+                |r| &mut r.wins,
+            ),
+            (
+                "SELECT day, COALESCE(channel, ''), COUNT(*) FROM share WHERE campaign_id = $1 \
+                 GROUP BY day, COALESCE(channel, '')",
+                |r| &mut r.shares,
+            ),
+            (
+                "SELECT v.day, COALESCE(v.channel, ''), COUNT(*) FROM share_view v \
+                 JOIN share s ON s.token = v.token WHERE s.campaign_id = $1 \
+                 GROUP BY v.day, COALESCE(v.channel, '')",
+                |r| &mut r.views,
+            ),
+            (
+                "SELECT s.day, COALESCE(s.channel, ''), COUNT(*) FROM share_forward f \
+                 JOIN share s ON s.token = f.child_token WHERE s.campaign_id = $1 \
+                 GROUP BY s.day, COALESCE(s.channel, '')",
+                |r| &mut r.forwards,
+            ),
+            (
+                "SELECT day, COALESCE(channel, ''), COUNT(*) FROM vote \
+                 WHERE campaign_id = $1 AND status = 'accepted' \
+                 GROUP BY day, COALESCE(channel, '')",
+                |r| &mut r.votes,
+            ),
+            (
+                "SELECT COALESCE(g.day, ''), COALESCE(g.channel, ''), COUNT(*) FROM packet_grab g \
+                 JOIN red_packet r ON r.packet_id = g.packet_id WHERE r.campaign_id = $1 \
+                 GROUP BY COALESCE(g.day, ''), COALESCE(g.channel, '')",
+                |r| &mut r.packet_grabs,
+            ),
+            (
+                "SELECT COALESCE(g.day, ''), COALESCE(g.channel, ''), \
+                 CAST(COALESCE(SUM(g.amount), 0) AS BIGINT) FROM packet_grab g \
+                 JOIN red_packet r ON r.packet_id = g.packet_id WHERE r.campaign_id = $1 \
+                 GROUP BY COALESCE(g.day, ''), COALESCE(g.channel, '')",
+                |r| &mut r.money_paid,
+            ),
+            (
+                "SELECT d.day, COALESCE(d.channel, ''), CAST(COALESCE(SUM(m.amount), 0) AS BIGINT) \
+                 FROM money_movement m JOIN draw d ON d.draw_id = m.draw_id \
+                 WHERE m.campaign_id = $1 AND m.kind = 'grant' \
+                 GROUP BY d.day, COALESCE(d.channel, '')",
+                |r| &mut r.money_paid,
+            ),
+        ];
+        for (sql, field) in counts {
+            for r in tx.fetch_all(sql, args![&campaign]).await? {
+                *field(rows.entry(key(&r, 0)?).or_default()) += r.int(2)?;
+            }
+        }
+        // Wins by prize (the slot's name).
+        for r in tx
+            .fetch_all(
+                "SELECT d.day, COALESCE(d.channel, ''), a.prize_name, COUNT(*) FROM prize_award a \
+                 JOIN draw d ON d.draw_id = a.draw_id WHERE a.campaign_id = $1 \
+                 GROUP BY d.day, COALESCE(d.channel, ''), a.prize_name",
+                args![&campaign],
+            )
+            .await?
+        {
+            let row = rows.entry(key(&r, 0)?).or_default();
+            *row.wins_by_prize.entry(r.text(2)?).or_default() += r.int(3)?;
+        }
+        // Participation: distinct players per (day, channel), and players
+        // whose first activity in the campaign was there.
+        for r in tx
+            .fetch_all(const_format_activity_distinct(), args![&campaign])
+            .await?
+        {
+            rows.entry(key(&r, 0)?).or_default().participants += r.int(2)?;
+        }
+        for r in tx
+            .fetch_all(const_format_activity_first(), args![&campaign])
+            .await?
+        {
+            rows.entry(key(&r, 0)?).or_default().new_players += r.int(2)?;
+        }
+        let everyone = tx
+            .fetch_optional(const_format_activity_total(), args![&campaign])
+            .await?
+            .map(|r| r.int(0))
+            .transpose()?
+            .unwrap_or(0);
+        // Prize coupons (won through this campaign's draws or tiers) and
+        // their redemptions: the day of a redemption is computed here from
+        // its instant in the campaign's time zone.
+        for r in tx
+            .fetch_all(
+                "SELECT d.day, COALESCE(d.channel, ''), c.coupon_id FROM coupon c \
+                 JOIN prize_award a ON a.draw_id = c.source_id OR a.award_id = c.source_id \
+                 LEFT JOIN draw d ON d.draw_id = a.draw_id \
+                 WHERE a.campaign_id = $1 AND c.source = 'prize'",
+                args![&campaign],
+            )
+            .await?
+        {
+            let day = r.opt_text(0)?.unwrap_or_default();
+            rows.entry((day, r.text(1)?)).or_default().coupon_prizes += 1;
+        }
+        for r in tx
+            .fetch_all(
+                "SELECT x.redeemed_at, COALESCE(d.channel, '') FROM coupon_redemption x \
+                 JOIN coupon c ON c.coupon_id = x.coupon_id \
+                 JOIN prize_award a ON a.draw_id = c.source_id OR a.award_id = c.source_id \
+                 LEFT JOIN draw d ON d.draw_id = a.draw_id \
+                 WHERE a.campaign_id = $1 AND c.source = 'prize'",
+                args![&campaign],
+            )
+            .await?
+        {
+            let day = campaign_day(r.int(0)?, &c.rules.time_zone)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            rows.entry((day, r.text(1)?))
+                .or_default()
+                .coupon_redemptions += 1;
+        }
+        let mut totals = StatsRow::default();
+        for r in rows.values() {
+            totals.add(r);
+        }
+        totals.participants = everyone;
+        Ok((rows, totals))
+    }
+}
+
+fn const_format_activity_distinct() -> &'static str {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!("SELECT d, ch, COUNT(DISTINCT p) FROM ({ACTIVITY}) act GROUP BY d, ch")
+    });
+    SQL.as_str()
+}
+
+fn const_format_activity_first() -> &'static str {
+    // A player's first activity: the earliest instant (ties: the smallest
+    // day, then channel), counted once.
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "WITH act AS ({ACTIVITY}), \
+             first AS (SELECT p, MIN(t) AS t FROM act GROUP BY p), \
+             firsts AS (SELECT a.p, MIN(a.d) AS d, MIN(a.ch) AS ch FROM act a \
+               JOIN first f ON f.p = a.p AND f.t = a.t GROUP BY a.p) \
+             SELECT d, ch, COUNT(*) FROM firsts GROUP BY d, ch"
+        )
+    });
+    SQL.as_str()
+}
+
+fn const_format_activity_total() -> &'static str {
+    static SQL: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("SELECT COUNT(DISTINCT p) FROM ({ACTIVITY}) act"));
+    SQL.as_str()
+}
+
+/// The rows as CSV: a header, one line per (day, channel), then `total`.
+pub fn stats_csv(stats: &Stats) -> String {
+    let (rows, totals) = stats;
+    let prizes: BTreeSet<&String> = totals.wins_by_prize.keys().collect();
+    let mut out = String::from(
+        "day,channel,participants,new_players,draws,wins,shares,views,forwards,votes,\
+         coupon_prizes,coupon_redemptions,packet_grabs,money_paid_cents",
+    );
+    for p in &prizes {
+        out.push_str(&format!(",wins:{}", csv_field(p)));
+    }
+    out.push('\n');
+    let line = |day: &str, channel: &str, r: &StatsRow| {
+        let mut l = format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            csv_field(day),
+            csv_field(channel),
+            r.participants,
+            r.new_players,
+            r.draws,
+            r.wins,
+            r.shares,
+            r.views,
+            r.forwards,
+            r.votes,
+            r.coupon_prizes,
+            r.coupon_redemptions,
+            r.packet_grabs,
+            r.money_paid
+        );
+        for p in &prizes {
+            l.push_str(&format!(
+                ",{}",
+                r.wins_by_prize.get(*p).copied().unwrap_or(0)
+            ));
+        }
+        l.push('\n');
+        l
+    };
+    for ((day, channel), r) in rows {
+        out.push_str(&line(day, channel, r));
+    }
+    out.push_str(&line("total", "*", totals));
+    out
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break; a
+/// leading `=+-@` is prefixed with `'` so spreadsheets do not run it.
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_and_defuses() {
+        assert_eq!(csv_field("poster"), "poster");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=cmd()"), "'=cmd()");
+        let mut rows = BTreeMap::new();
+        let mut r = StatsRow {
+            draws: 3,
+            ..StatsRow::default()
+        };
+        r.wins_by_prize.insert("Cup".into(), 2);
+        rows.insert(("2026-11-26".to_owned(), "qr".to_owned()), r.clone());
+        let csv = stats_csv(&(rows, r));
+        let lines: Vec<&str> = csv.lines().collect();
+        assert!(lines[0].ends_with(",wins:Cup"));
+        assert!(lines[1].starts_with("2026-11-26,qr,0,0,3,"));
+        assert!(lines[2].starts_with("total,*,"));
+        assert!(lines[2].ends_with(",2"));
+    }
+}
