@@ -70,7 +70,7 @@ const ACTIVITY: &str = "SELECT player_id AS p, day AS d, COALESCE(channel, '') A
        WHERE campaign_id = $1 \
      UNION ALL SELECT v.viewer_id, v.day, COALESCE(v.channel, ''), v.viewed_at FROM share_view v \
        JOIN share s ON s.token = v.token WHERE s.campaign_id = $1 \
-     UNION ALL SELECT g.player_id, COALESCE(g.day, ''), COALESCE(g.channel, ''), g.grabbed_at \
+     UNION ALL SELECT g.player_id, COALESCE(g.day, '0000-00-00'), COALESCE(g.channel, ''), g.grabbed_at \
        FROM packet_grab g JOIN red_packet r ON r.packet_id = g.packet_id \
        WHERE r.campaign_id = $1";
 
@@ -176,12 +176,6 @@ impl<D: Db> Store<D> {
         {
             rows.entry(key(&r, 0)?).or_default().new_players += r.int(2)?;
         }
-        let everyone = tx
-            .fetch_optional(const_format_activity_total(), args![&campaign])
-            .await?
-            .map(|r| r.int(0))
-            .transpose()?
-            .unwrap_or(0);
         // Prize coupons (won through this campaign's draws or tiers) and
         // their redemptions: the day of a redemption is computed here from
         // its instant in the campaign's time zone.
@@ -219,7 +213,8 @@ impl<D: Db> Store<D> {
         for r in rows.values() {
             totals.add(r);
         }
-        totals.participants = everyone;
+        // Every player has exactly one first activity.
+        totals.participants = totals.new_players;
         Ok((rows, totals))
     }
 }
@@ -232,23 +227,18 @@ fn const_format_activity_distinct() -> &'static str {
 }
 
 fn const_format_activity_first() -> &'static str {
-    // A player's first activity: the earliest instant (ties: the smallest
-    // day, then channel), counted once.
+    // A player's first activity: the smallest "<instant>|<day>|<channel>"
+    // (instants are 13-digit milliseconds until 2286, days 10 characters,
+    // so the text orders like the instant, then day, then channel); one
+    // row per player, grouped by its day and channel without a join.
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "WITH act AS ({ACTIVITY}), \
-             first AS (SELECT p, MIN(t) AS t FROM act GROUP BY p), \
-             firsts AS (SELECT a.p, MIN(a.d) AS d, MIN(a.ch) AS ch FROM act a \
-               JOIN first f ON f.p = a.p AND f.t = a.t GROUP BY a.p) \
-             SELECT d, ch, COUNT(*) FROM firsts GROUP BY d, ch"
+            "SELECT substr(m, 15, 10), substr(m, 26), COUNT(*) FROM ( \
+               SELECT MIN(CAST(t AS TEXT) || '|' || d || '|' || ch) AS m \
+               FROM ({ACTIVITY}) act GROUP BY p) firsts \
+             GROUP BY substr(m, 15, 10), substr(m, 26)"
         )
     });
-    SQL.as_str()
-}
-
-fn const_format_activity_total() -> &'static str {
-    static SQL: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| format!("SELECT COUNT(DISTINCT p) FROM ({ACTIVITY}) act"));
     SQL.as_str()
 }
 
