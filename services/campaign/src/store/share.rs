@@ -84,8 +84,10 @@ pub struct FanStatsRecord {
     pub tiers_granted: Vec<i64>,
 }
 
-/// A published campaign of this merchant inside its window; its time zone.
-async fn running_campaign<T: DbTx>(
+/// A published campaign of this merchant inside its window, for player
+/// calls (votes, shares): a draft or another merchant's is NotFound. Returns
+/// its time zone.
+pub(super) async fn running_campaign<T: DbTx>(
     tx: &mut T,
     merchant_id: &str,
     campaign: &str,

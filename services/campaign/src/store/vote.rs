@@ -22,7 +22,7 @@ use crate::domain::{
     Millis, Rejection,
     idempotency::Idempotency,
     vote::{VoteCap, VoteRules},
-    wheel::{CampaignStatus, campaign_day, check_window},
+    wheel::{CampaignStatus, campaign_day},
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,35 +121,6 @@ async fn rules_of<T: DbTx>(tx: &mut T, campaign: &str) -> Result<VoteRules, Stor
         total: r.int(2)?,
         player_registration: r.int(3)? == 1,
     })
-}
-
-/// Status, window and time zone of a campaign, for player calls: drafts
-/// are invisible, only a published campaign inside its window takes votes.
-async fn open_campaign<T: DbTx>(
-    tx: &mut T,
-    merchant_id: &str,
-    campaign: &str,
-    now: Millis,
-) -> Result<String, StoreError> {
-    let r = fetch_one(
-        tx,
-        "campaign",
-        "SELECT merchant_id, status, starts_at, ends_at, time_zone FROM campaign \
-         WHERE campaign_id = $1",
-        args![campaign],
-    )
-    .await?;
-    if r.text(0)? != merchant_id {
-        return Err(StoreError::NotFound("campaign"));
-    }
-    match CampaignStatus::parse(&r.text(1)?) {
-        Some(CampaignStatus::Published) => {}
-        Some(CampaignStatus::Draft) => return Err(StoreError::NotFound("campaign")),
-        Some(s) => return Err(Rejection::NotRunning(s.as_str()).into()),
-        None => return Err(StoreError::Corrupt("campaign status".into())),
-    }
-    check_window(now, r.int(2)?, r.int(3)?)?;
-    r.text(4)
 }
 
 /// Takes one unit of a cap, or None when it is used up.
@@ -260,7 +231,7 @@ impl<D: Db> Store<D> {
         }
         let status = match by_player {
             Some(_) => {
-                open_campaign(&mut tx, merchant_id, &campaign, now).await?;
+                super::share::running_campaign(&mut tx, merchant_id, &campaign, now).await?;
                 if !rules_of(&mut tx, &campaign).await?.player_registration {
                     return Err(Rejection::RegistrationClosed.into());
                 }
@@ -381,7 +352,8 @@ impl<D: Db> Store<D> {
             return Ok(Outcome::Replay(bytes));
         }
         let c = own_candidate(&mut tx, merchant_id, &id, StoreError::NotFound("candidate")).await?;
-        let zone = open_campaign(&mut tx, merchant_id, &c.campaign_id, now).await?;
+        let zone =
+            super::share::running_campaign(&mut tx, merchant_id, &c.campaign_id, now).await?;
         if c.status != CandidateStatus::Approved {
             // Pending and rejected candidates are not on the ballot.
             return Err(StoreError::NotFound("candidate"));
