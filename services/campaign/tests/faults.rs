@@ -1,13 +1,14 @@
 //! Fault injection (RELIABILITY.md §4): the real engine binary, many client
-//! tasks drawing through a TCP fault proxy, kill -9 of the engine on a
+//! tasks drawing, voting and grabbing red packets through a TCP fault proxy, kill -9 of the engine on a
 //! schedule, answers dropped after the server committed (ack lost),
 //! duplicated requests racing each other. Every operation goes into a
 //! history as ok / fail / unknown (a timeout, a reset or UNAVAILABLE is
 //! unknown, never assumed failed). Then the faults stop, every unknown
 //! operation is re-sent with its original key until it resolves, and a
-//! checker reads the database: no oversell, no acknowledged draw lost, one
-//! effect and one identical answer per key, limits held, SQLite integrity,
-//! progress after the last fault.
+//! checker reads the database: no oversell, no acknowledged draw, vote or
+//! grab lost, one effect and one identical answer per key, limits held,
+//! money balanced to the cent, leaderboard equal to the accepted votes,
+//! SQLite integrity, progress after the last fault.
 //!
 //! Seeded: `FAULT_SEED=<u64>` reproduces a schedule (printed at start and on
 //! failure); `FAULT_PROFILE=long` runs ten times the CI size. Players draw
@@ -30,7 +31,9 @@ use std::{
 
 use engine_proto::campaign::v1::{
     self as pb, PrizeKind, admin_service_client::AdminServiceClient,
-    player_service_client::PlayerServiceClient,
+    money_service_client::MoneyServiceClient, player_service_client::PlayerServiceClient,
+    red_packet_service_client::RedPacketServiceClient,
+    vote_admin_service_client::VoteAdminServiceClient, vote_service_client::VoteServiceClient,
 };
 use helpers::*;
 use prost::Message;
@@ -52,9 +55,28 @@ enum Outcome {
     Unknown,
 }
 
+/// One request of the workload, as sent (and re-sent with the same key).
+#[derive(Debug, Clone)]
+enum Req {
+    Draw(pb::DrawRequest),
+    Vote(pb::CastVoteRequest),
+    Grab(pb::GrabRedPacketRequest),
+}
+
+impl Req {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Draw(_) => "draw",
+            Self::Vote(_) => "vote",
+            Self::Grab(_) => "grab",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Op {
     key: String,
+    req: Req,
     player: usize,
     started: Duration,
     ended: Duration,
@@ -206,12 +228,8 @@ fn restart_postgres() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// One draw over a fresh connection through the proxy.
-async fn draw_once(
-    proxy: SocketAddr,
-    token: &str,
-    req: &pb::DrawRequest,
-) -> (Outcome, Vec<u8>, Option<Code>) {
+/// One request over a fresh connection through the proxy.
+async fn send_once(proxy: SocketAddr, token: &str, req: &Req) -> (Outcome, Vec<u8>, Option<Code>) {
     let attempt = async {
         let ch = Endpoint::from_shared(format!("http://{proxy}"))
             .map_err(|_| Code::Unknown)?
@@ -219,11 +237,21 @@ async fn draw_once(
             .connect()
             .await
             .map_err(|_| Code::Unavailable)?;
-        PlayerServiceClient::new(ch)
-            .draw(with(token, req.clone()))
-            .await
-            .map(|r| r.into_inner().encode_to_vec())
-            .map_err(|s| s.code())
+        let bytes = match req {
+            Req::Draw(r) => PlayerServiceClient::new(ch)
+                .draw(with(token, r.clone()))
+                .await
+                .map(|r| r.into_inner().encode_to_vec()),
+            Req::Vote(r) => VoteServiceClient::new(ch)
+                .cast_vote(with(token, r.clone()))
+                .await
+                .map(|r| r.into_inner().encode_to_vec()),
+            Req::Grab(r) => RedPacketServiceClient::new(ch)
+                .grab_red_packet(with(token, r.clone()))
+                .await
+                .map(|r| r.into_inner().encode_to_vec()),
+        };
+        bytes.map_err(|s| s.code())
     };
     match tokio::time::timeout(Duration::from_secs(5), attempt).await {
         Ok(Ok(bytes)) => (Outcome::Ok, bytes, None),
@@ -233,10 +261,11 @@ async fn draw_once(
             | Code::FailedPrecondition
             | Code::InvalidArgument
             | Code::NotFound
+            | Code::AlreadyExists
             | Code::PermissionDenied),
         )) => (Outcome::Fail, Vec::new(), Some(c)),
         // A reset, UNAVAILABLE, ABORTED, an internal error after sending, or
-        // a timeout: the draw may or may not have happened.
+        // a timeout: the request may or may not have taken effect.
         Ok(Err(c)) => (Outcome::Unknown, Vec::new(), Some(c)),
         Err(_) => (Outcome::Unknown, Vec::new(), None),
     }
@@ -278,6 +307,85 @@ async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
     let slots = vec![capped, slot("Points", PrizeKind::Points, 3, 300), thanks(5)];
     let c = build_wheel(&mut admin, &admin_key, r, slots, 2, true).await;
     let id = c.campaign_id.clone();
+    // Money: a budget, three lucky group packets and a campaign packet that
+    // the players will empty; voting: three candidates.
+    let mut money = MoneyServiceClient::new(channel.clone());
+    money
+        .fund_budget(with(
+            &admin_key,
+            pb::FundBudgetRequest {
+                idempotency_key: key(),
+                campaign_id: id.clone(),
+                amount_cents: 6000,
+            },
+        ))
+        .await
+        .expect("fund");
+    let mut packets = Vec::new();
+    for _ in 0..3 {
+        let p = money
+            .create_group_packet(with(
+                &admin_key,
+                pb::CreateGroupPacketRequest {
+                    idempotency_key: key(),
+                    campaign_id: id.clone(),
+                    total_cents: 1000,
+                    parts: 10,
+                    split_mode: pb::SplitMode::Lucky as i32,
+                    expires_in_seconds: 0,
+                },
+            ))
+            .await
+            .expect("group packet");
+        packets.push(p.into_inner().packet_id);
+    }
+    let drip = money
+        .create_campaign_packet(with(
+            &admin_key,
+            pb::CreateCampaignPacketRequest {
+                idempotency_key: key(),
+                campaign_id: id.clone(),
+                min_cents: 50,
+                max_cents: 200,
+                expires_in_seconds: 0,
+            },
+        ))
+        .await
+        .expect("campaign packet");
+    packets.push(drip.into_inner().packet_id);
+    let mut votes_admin = VoteAdminServiceClient::new(channel.clone());
+    votes_admin
+        .set_vote_rules(with(
+            &admin_key,
+            pb::SetVoteRulesRequest {
+                idempotency_key: key(),
+                campaign_id: id.clone(),
+                votes_per_day: 8,
+                votes_per_candidate_per_day: 4,
+                votes_total: 8,
+                player_registration: false,
+            },
+        ))
+        .await
+        .expect("vote rules");
+    let mut candidates = Vec::new();
+    for n in 0..3 {
+        let k = votes_admin
+            .add_candidate(with(
+                &admin_key,
+                pb::AddCandidateRequest {
+                    idempotency_key: key(),
+                    campaign_id: id.clone(),
+                    name: format!("Candidate {n}"),
+                    description: String::new(),
+                },
+            ))
+            .await
+            .expect("candidate");
+        candidates.push(k.into_inner().candidate_id);
+    }
+    let packets = Arc::new(packets);
+    let candidates = Arc::new(candidates);
     let tokens: Arc<Vec<String>> = Arc::new(
         (0..PLAYERS)
             .map(|p| gateway_token(&secret, &format!("f{p}"), now))
@@ -348,13 +456,33 @@ async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
     let mut clients = tokio::task::JoinSet::new();
     for p in 0..PLAYERS {
         let (history, tokens, id) = (history.clone(), tokens.clone(), id.clone());
+        let (packets, candidates) = (packets.clone(), candidates.clone());
         let mut rng = StdRng::seed_from_u64(seed.wrapping_add(p as u64 + 1));
         clients.spawn(async move {
             while t0.elapsed() < run_for {
-                let req = pb::DrawRequest {
-                    idempotency_key: key(),
-                    campaign_id: id.clone(),
-                    channel: String::new(),
+                // Mostly draws; a vote or a grab one time in five each.
+                let idempotency_key = key();
+                let req = match rng.random_range(0..10) {
+                    0 | 1 => Req::Vote(pb::CastVoteRequest {
+                        idempotency_key,
+                        candidate_id: candidates[rng.random_range(0..candidates.len())].clone(),
+                        channel: String::new(),
+                    }),
+                    2 | 3 => Req::Grab(pb::GrabRedPacketRequest {
+                        idempotency_key,
+                        packet_id: packets[rng.random_range(0..packets.len())].clone(),
+                        channel: String::new(),
+                    }),
+                    _ => Req::Draw(pb::DrawRequest {
+                        idempotency_key,
+                        campaign_id: id.clone(),
+                        channel: String::new(),
+                    }),
+                };
+                let key_of = match &req {
+                    Req::Draw(r) => r.idempotency_key.clone(),
+                    Req::Vote(r) => r.idempotency_key.clone(),
+                    Req::Grab(r) => r.idempotency_key.clone(),
                 };
                 // One in ten is sent twice at once: the copies race.
                 let copies = if rng.random_bool(0.1) { 2 } else { 1 };
@@ -363,17 +491,19 @@ async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
                     let (tok, req) = (tokens[p].clone(), req.clone());
                     sends.spawn(async move {
                         let started = t0.elapsed();
-                        let (outcome, answer, code) = draw_once(proxy_addr, &tok, &req).await;
+                        let (outcome, answer, code) = send_once(proxy_addr, &tok, &req).await;
                         (started, outcome, answer, code)
                     });
                 }
                 let mut spent = false;
                 let mut unsure = false;
                 while let Some(Ok((started, outcome, answer, code))) = sends.join_next().await {
-                    spent |= code == Some(Code::ResourceExhausted);
+                    // Out of draws: this player is done.
+                    spent |= matches!(req, Req::Draw(_)) && code == Some(Code::ResourceExhausted);
                     unsure |= outcome == Outcome::Unknown;
                     history.lock().await.push(Op {
-                        key: req.idempotency_key.clone(),
+                        key: key_of.clone(),
+                        req: req.clone(),
                         player: p,
                         started,
                         ended: t0.elapsed(),
@@ -402,13 +532,13 @@ async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
     // Liveness: a new player's first draw succeeds soon after the faults.
     let last_fault = Instant::now();
     let fresh = gateway_token(&secret, "fresh", now);
-    let fresh_req = pb::DrawRequest {
+    let fresh_req = Req::Draw(pb::DrawRequest {
         idempotency_key: key(),
         campaign_id: id.clone(),
         channel: String::new(),
-    };
+    });
     let progress_after = loop {
-        let (outcome, _, _) = draw_once(proxy_addr, &fresh, &fresh_req).await;
+        let (outcome, _, _) = send_once(proxy_addr, &fresh, &fresh_req).await;
         if outcome == Outcome::Ok || last_fault.elapsed() > Duration::from_secs(60) {
             break last_fault.elapsed();
         }
@@ -422,19 +552,16 @@ async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
         .collect();
     let mut resolving = tokio::task::JoinSet::new();
     for chunk in unknown.chunks(unknown.len().div_ceil(8).max(1)) {
-        let (chunk, tokens, id, ctx) = (chunk.to_vec(), tokens.clone(), id.clone(), ctx.clone());
+        let (chunk, tokens, ctx) = (chunk.to_vec(), tokens.clone(), ctx.clone());
         resolving.spawn(async move {
             let mut out = Vec::new();
             for op in chunk {
-                let req = pb::DrawRequest {
-                    idempotency_key: op.key.clone(),
-                    campaign_id: id.clone(),
-                    channel: String::new(),
-                };
+                // The original request, key and all.
+                let req = op.req.clone();
                 let mut last = None;
                 for _ in 0..20 {
                     let (outcome, answer, code) =
-                        draw_once(proxy_addr, &tokens[op.player], &req).await;
+                        send_once(proxy_addr, &tokens[op.player], &req).await;
                     if outcome != Outcome::Unknown {
                         last = Some((outcome, answer, code));
                         break;
@@ -445,6 +572,7 @@ async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
                     last.unwrap_or_else(|| panic!("{ctx}: op {} never resolved", op.key));
                 out.push(Op {
                     key: op.key,
+                    req: op.req,
                     player: op.player,
                     started: t0.elapsed(),
                     ended: t0.elapsed(),
@@ -471,7 +599,7 @@ async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
         .iter()
         .map(|o| {
             serde_json::json!({
-                "key": o.key, "player": o.player, "op": "draw",
+                "key": o.key, "player": o.player, "op": o.req.name(),
                 "start_ms": o.started.as_millis() as u64, "end_ms": o.ended.as_millis() as u64,
                 "outcome": format!("{:?}", o.outcome).to_lowercase(),
                 "code": o.code.map(|c| format!("{c:?}")),
@@ -519,29 +647,60 @@ async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
     for op in &history {
         by_key.entry(&op.key).or_default().push(op);
     }
-    let mut applied_keys = 0i64;
+    let (mut applied_draws, mut applied_votes, mut applied_grabs) = (0i64, 0i64, 0i64);
     for (k, ops) in &by_key {
         let oks: Vec<&&Op> = ops.iter().filter(|o| o.outcome == Outcome::Ok).collect();
         assert!(
             oks.windows(2).all(|w| w[0].answer == w[1].answer),
             "{ctx}: key {k} got different answers"
         );
-        if let Some(ok) = oks.first() {
-            applied_keys += 1;
-            // C3: an acknowledged draw is in the ledger with its outcome.
-            let d = pb::DrawResponse::decode(ok.answer.as_slice()).expect("answer");
-            let slot = db
-                .int_rows(
-                    "SELECT awarded_slot, draw_seq FROM draw WHERE draw_id = $1",
-                    &d.draw_id,
-                )
-                .await;
-            assert_eq!(
-                slot,
-                vec![vec![i64::from(d.slot_index), d.draw_sequence]],
-                "{ctx}: acknowledged draw {} lost or changed",
-                d.draw_id
-            );
+        let Some(ok) = oks.first() else { continue };
+        match &ok.req {
+            Req::Draw(_) => {
+                applied_draws += 1;
+                // C3: an acknowledged draw is in the ledger with its outcome.
+                let d = pb::DrawResponse::decode(ok.answer.as_slice()).expect("answer");
+                let slot = db
+                    .int_rows(
+                        "SELECT awarded_slot, draw_seq FROM draw WHERE draw_id = $1",
+                        &d.draw_id,
+                    )
+                    .await;
+                assert_eq!(
+                    slot,
+                    vec![vec![i64::from(d.slot_index), d.draw_sequence]],
+                    "{ctx}: acknowledged draw {} lost or changed",
+                    d.draw_id
+                );
+            }
+            Req::Vote(_) => {
+                applied_votes += 1;
+                let v = pb::VoteRecord::decode(ok.answer.as_slice()).expect("answer");
+                let n = db
+                    .scalar(
+                        "SELECT COUNT(*) FROM vote WHERE vote_id = $1 AND status = 'accepted'",
+                        &v.vote_id,
+                    )
+                    .await;
+                assert_eq!(n, 1, "{ctx}: acknowledged vote {} lost", v.vote_id);
+            }
+            Req::Grab(r) => {
+                applied_grabs += 1;
+                let g = pb::Grab::decode(ok.answer.as_slice()).expect("answer");
+                let amounts = db
+                    .int_rows(
+                        "SELECT amount, grab_seq FROM packet_grab WHERE packet_id = $1 \
+                         ORDER BY grab_seq",
+                        &r.packet_id,
+                    )
+                    .await;
+                assert!(
+                    amounts.contains(&vec![g.amount_cents, i64::from(g.grab_seq)]),
+                    "{ctx}: acknowledged grab {} of packet {} lost",
+                    g.grab_seq,
+                    r.packet_id
+                );
+            }
         }
     }
     // C4: every unknown resolved; nothing applied without an ok answer
@@ -551,9 +710,28 @@ async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
         .await;
     assert_eq!(
         draws,
-        applied_keys + 1,
+        applied_draws + 1,
         "{ctx}: draws in the ledger vs keys answered ok"
     );
+    let votes = db
+        .scalar("SELECT COUNT(*) FROM vote WHERE campaign_id = $1", &id)
+        .await;
+    assert_eq!(votes, applied_votes, "{ctx}: votes vs keys answered ok");
+    let grabs = db
+        .scalar(
+            "SELECT COUNT(*) FROM packet_grab g JOIN red_packet p ON p.packet_id = g.packet_id \
+             WHERE p.campaign_id = $1",
+            &id,
+        )
+        .await;
+    assert_eq!(grabs, applied_grabs, "{ctx}: grabs vs keys answered ok");
+    assert!(
+        applied_votes > 0 && applied_grabs > 0,
+        "{ctx}: the run did not vote or grab"
+    );
+    // C6 money, C7 votes.
+    db.assert_money_balances().await;
+    db.assert_leaderboard_matches_votes().await;
     assert!(
         count(Outcome::Fail) > 0,
         "{ctx}: no player reached a limit; the run proves less"

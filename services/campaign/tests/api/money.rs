@@ -97,85 +97,6 @@ async fn budget(app: &TestApp, campaign: &str) -> pb::Budget {
         .into_inner()
 }
 
-/// Invariant 3 over every budget and packet, from the tables and the
-/// ledger: conservation, no negative balance, every movement balanced,
-/// every counter equal to its ledger balance.
-pub async fn assert_money_balances(db: &TestDb) {
-    let q = |sql: &'static str| db.scalar(sql, "");
-    // Every movement's entries sum to zero, and so does the whole ledger.
-    assert_eq!(
-        q(
-            "SELECT COUNT(*) FROM (SELECT movement_id FROM ledger_entry WHERE $1 = $1 \
-           GROUP BY movement_id HAVING SUM(amount) <> 0 OR COUNT(*) <> 2) x"
-        )
-        .await,
-        0,
-        "an unbalanced movement"
-    );
-    assert_eq!(
-        q("SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger_entry WHERE $1 = $1").await,
-        0
-    );
-    // Budgets: funded == available + reserved + granted + refunded, each
-    // counter equal to the balance of its accounts.
-    assert_eq!(
-        q("SELECT COUNT(*) FROM budget b WHERE $1 = $1 AND ( \
-             b.funded <> b.available + b.reserved + b.granted + b.refunded \
-             OR b.available < 0 OR b.reserved < 0 \
-             OR b.available <> (SELECT COALESCE(SUM(e.amount), 0) FROM ledger_entry e \
-                 WHERE e.account = 'budget:' || b.campaign_id) \
-             OR b.reserved <> (SELECT COALESCE(SUM(e.amount), 0) FROM ledger_entry e \
-                 JOIN red_packet p ON e.account = 'packet:' || p.packet_id \
-                 WHERE p.campaign_id = b.campaign_id) \
-                 + (SELECT COALESCE(SUM(e.amount), 0) FROM ledger_entry e \
-                 WHERE e.account = 'prizes:' || b.campaign_id) \
-             OR b.granted <> (SELECT COALESCE(SUM(e.amount), 0) FROM ledger_entry e \
-                 WHERE e.account LIKE 'player:' || b.campaign_id || ':%') \
-             OR b.refunded <> (SELECT COALESCE(SUM(e.amount), 0) FROM ledger_entry e \
-                 WHERE e.account = 'refunded:' || b.campaign_id) \
-             OR b.funded <> (SELECT COALESCE(SUM(m.amount), 0) FROM money_movement m \
-                 WHERE m.campaign_id = b.campaign_id AND m.kind = 'fund'))")
-        .await,
-        0,
-        "a budget whose counters disagree with its ledger"
-    );
-    // Group packets: total == granted + released + remaining; the parts sum
-    // to the total, each at least a cent; grabs match the counters.
-    assert_eq!(
-        q("SELECT COUNT(*) FROM red_packet p WHERE p.kind = 'group' AND $1 = $1 AND ( \
-             p.total <> p.granted + p.released + p.remaining OR p.remaining < 0 \
-             OR p.total <> (SELECT SUM(amount) FROM packet_part x WHERE x.packet_id = p.packet_id) \
-             OR p.parts <> (SELECT COUNT(*) FROM packet_part x WHERE x.packet_id = p.packet_id) \
-             OR EXISTS (SELECT 1 FROM packet_part x WHERE x.packet_id = p.packet_id AND x.amount < 1) \
-             OR p.remaining <> (SELECT COALESCE(SUM(e.amount), 0) FROM ledger_entry e \
-                 WHERE e.account = 'packet:' || p.packet_id))")
-        .await,
-        0,
-        "a group packet that does not balance"
-    );
-    assert_eq!(
-        q("SELECT COUNT(*) FROM red_packet p WHERE $1 = $1 AND ( \
-             p.granted <> (SELECT COALESCE(SUM(amount), 0) FROM packet_grab g \
-                 WHERE g.packet_id = p.packet_id) \
-             OR p.grabbed <> (SELECT COUNT(*) FROM packet_grab g WHERE g.packet_id = p.packet_id) \
-             OR (p.kind = 'group' AND EXISTS (SELECT 1 FROM packet_grab g \
-                 JOIN packet_part x ON x.packet_id = g.packet_id AND x.part_index = g.grab_seq - 1 \
-                 WHERE g.packet_id = p.packet_id AND x.amount <> g.amount)))",)
-        .await,
-        0,
-        "grabs that disagree with their packet"
-    );
-    assert_eq!(
-        q(
-            "SELECT COUNT(*) FROM (SELECT packet_id FROM money_movement WHERE kind = 'release' \
-           AND $1 = $1 GROUP BY packet_id HAVING COUNT(*) > 1) x"
-        )
-        .await,
-        0,
-        "a packet released twice"
-    );
-}
-
 async fn budgets_and_group_packets_balance_to_the_cent(backend: Backend) {
     let app = spawn_app(backend).await;
     let campaign = funded_campaign(&app, 100_000).await;
@@ -311,7 +232,7 @@ async fn budgets_and_group_packets_balance_to_the_cent(backend: Backend) {
     for k in ["fund", "reserve", "grant", "refund"] {
         assert!(kinds.contains(k), "no {k} movement in {kinds:?}");
     }
-    assert_money_balances(&app.db).await;
+    app.db.assert_money_balances().await;
     app.stop().await;
 }
 
@@ -363,7 +284,7 @@ async fn five_hundred_grabs_race_for_one_packet(backend: Backend) {
     assert_eq!((ok.len(), empty), (300, 200));
     assert_eq!(ok.iter().sum::<i64>(), 123_457);
     assert!(ok.iter().all(|&c| c >= 1));
-    assert_money_balances(&app.db).await;
+    app.db.assert_money_balances().await;
     app.stop().await;
 }
 
@@ -431,7 +352,7 @@ async fn five_hundred_grabs_race_for_one_budget(backend: Backend) {
     assert!(spent > 0 && capped <= 1, "spent {spent}, capped {capped}");
     let b = budget(&app, &campaign).await;
     assert_eq!((b.available_cents, b.granted_cents), (0, 10_000));
-    assert_money_balances(&app.db).await;
+    app.db.assert_money_balances().await;
     app.stop().await;
 }
 
@@ -480,7 +401,7 @@ async fn expiry_returns_the_rest_once_even_across_a_crash(backend: Backend) {
     tokio::time::sleep(std::time::Duration::from_millis(15)).await;
     app.crash_and_restart().await;
     let _ = (a.await, b.await);
-    assert_money_balances(&app.db).await;
+    app.db.assert_money_balances().await;
     // After the restart, expiry finishes (again from the admin, and the
     // background sweep may run too): each packet released exactly once.
     let sweep = pb::ExpireRedPacketsRequest {
@@ -526,7 +447,7 @@ async fn expiry_returns_the_rest_once_even_across_a_crash(backend: Backend) {
         "released == what was still reserved at expiry"
     );
     assert_eq!(b.available_cents + b.granted_cents, 1_000_000);
-    assert_money_balances(&app.db).await;
+    app.db.assert_money_balances().await;
     app.stop().await;
 }
 
@@ -705,7 +626,7 @@ async fn bad_money_requests_move_nothing(backend: Backend) {
         Code::PermissionDenied,
         None,
     );
-    assert_money_balances(&app.db).await;
+    app.db.assert_money_balances().await;
     app.stop().await;
 }
 
@@ -882,7 +803,7 @@ async fn wheel_cash_prizes_are_paid_from_the_budget(backend: Backend) {
     let b = budget(&app, &id).await;
     assert_eq!(b.granted_cents, 250 * won);
     assert_eq!(b.reserved_cents, 250 * (20 - won));
-    assert_money_balances(&app.db).await;
+    app.db.assert_money_balances().await;
 
     // A revision to 25 in stock needs 5 x 2.50 more.
     let revise = |stock| {
@@ -925,6 +846,6 @@ async fn wheel_cash_prizes_are_paid_from_the_budget(backend: Backend) {
         (b.reserved_cents, b.available_cents, b.granted_cents),
         (0, 6250 - 250 * won, 250 * won)
     );
-    assert_money_balances(&app.db).await;
+    app.db.assert_money_balances().await;
     app.stop().await;
 }

@@ -26,49 +26,6 @@ fn sharer(ch: &Channel) -> ShareServiceClient<Channel> {
     ShareServiceClient::new(ch.clone())
 }
 
-/// Tier stock and fan counters against the records.
-pub async fn assert_sharing_balances(db: &TestDb) {
-    let stock = db
-        .scalar(
-            "SELECT COUNT(*) FROM share_tier t WHERE $1 = $1 AND (t.remaining < 0 \
-             OR t.initial_stock <> t.remaining + (SELECT COUNT(*) FROM prize_award a \
-               WHERE a.campaign_id = t.campaign_id AND a.tier_index = t.tier_index))",
-            "",
-        )
-        .await;
-    assert_eq!(stock, 0, "a tier whose granted + remaining != stock");
-    let twice = db
-        .scalar(
-            "SELECT COUNT(*) FROM (SELECT campaign_id FROM prize_award WHERE tier_index IS NOT NULL \
-             AND $1 = $1 GROUP BY campaign_id, tier_index, player_id HAVING COUNT(*) > 1) x",
-            "",
-        )
-        .await;
-    assert_eq!(twice, 0, "a tier granted twice to one fan");
-    let counters = db
-        .scalar(
-            "SELECT COUNT(*) FROM fan_stats f WHERE $1 = $1 AND ( \
-               f.shares <> (SELECT COUNT(*) FROM share s WHERE s.campaign_id = f.campaign_id \
-                 AND s.sharer_id = f.player_id) \
-               OR f.viewers <> (SELECT COUNT(*) FROM fan_viewer v WHERE v.campaign_id = f.campaign_id \
-                 AND v.sharer_id = f.player_id) \
-               OR f.forwards <> (SELECT COUNT(*) FROM share_forward w JOIN share p \
-                 ON p.token = w.parent_token WHERE p.campaign_id = f.campaign_id \
-                 AND p.sharer_id = f.player_id))",
-            "",
-        )
-        .await;
-    assert_eq!(counters, 0, "fan counters differ from the records");
-    let self_views = db
-        .scalar(
-            "SELECT COUNT(*) FROM share_view v JOIN share s ON s.token = v.token \
-             WHERE v.viewer_id = s.sharer_id AND $1 = $1",
-            "",
-        )
-        .await;
-    assert_eq!(self_views, 0, "a sharer's own view was counted");
-}
-
 async fn share(app: &TestApp, who: &str, campaign: &str, parent: &str) -> pb::Share {
     sharer(&app.channel)
         .create_share(with(
@@ -222,7 +179,7 @@ async fn share_chains_count_views_and_forwards_once(backend: Backend) {
         .into_inner();
     assert_eq!(a, b);
     assert!(a.counted);
-    assert_sharing_balances(&app.db).await;
+    app.db.assert_sharing_balances().await;
     app.stop().await;
 }
 
@@ -358,7 +315,7 @@ async fn tiers_are_granted_once_out_of_stock_under_concurrent_views(backend: Bac
     .await
     .expect("disable");
     assert!(!off.enabled);
-    assert_sharing_balances(&app.db).await;
+    app.db.assert_sharing_balances().await;
     app.stop().await;
 }
 
@@ -525,7 +482,7 @@ async fn rewards_are_off_by_default_and_bad_rules_are_refused(backend: Backend) 
         Code::NotFound,
         None,
     );
-    assert_sharing_balances(&app.db).await;
+    app.db.assert_sharing_balances().await;
     app.stop().await;
 }
 

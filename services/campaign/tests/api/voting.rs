@@ -26,23 +26,6 @@ fn voter(ch: &Channel) -> VoteServiceClient<Channel> {
     VoteServiceClient::new(ch.clone())
 }
 
-/// Invariant 5 from the tables: every candidate's counter equals its
-/// accepted votes.
-pub async fn assert_leaderboard_matches_votes(db: &TestDb) {
-    let off = db
-        .scalar(
-            "SELECT COUNT(*) FROM candidate k WHERE $1 = $1 AND k.votes <> \
-             (SELECT COUNT(*) FROM vote v WHERE v.candidate_id = k.candidate_id \
-              AND v.status = 'accepted')",
-            "",
-        )
-        .await;
-    assert_eq!(
-        off, 0,
-        "a leaderboard count differs from its accepted votes"
-    );
-}
-
 /// A published campaign with voting rules and `n` approved candidates.
 async fn voting_campaign(
     app: &TestApp,
@@ -148,7 +131,7 @@ async fn leaderboard_equals_accepted_votes_under_1000_concurrent_votes(backend: 
     }
     assert_eq!(accepted.values().sum::<i64>(), 1000);
     assert_eq!(board(&app, &app.admin_key, &campaign).await, accepted);
-    assert_leaderboard_matches_votes(&app.db).await;
+    app.db.assert_leaderboard_matches_votes().await;
 
     // Invalidations follow: audited, never deleted, counted down once.
     let votes = admin(&app.channel)
@@ -225,7 +208,7 @@ async fn leaderboard_equals_accepted_votes_under_1000_concurrent_votes(backend: 
         app.db.execute("DELETE FROM vote").await.is_err(),
         "the database refuses to delete votes"
     );
-    assert_leaderboard_matches_votes(&app.db).await;
+    app.db.assert_leaderboard_matches_votes().await;
     app.stop().await;
 }
 
@@ -261,7 +244,7 @@ async fn vote_caps_hold_across_the_day_boundary(backend: Backend) {
     vote(&app, "eli", &k[1]).await.expect("eli");
     let b = board(&app, &app.admin_key, &campaign).await;
     assert_eq!((b[&k[0]], b[&k[1]]), (4, 2));
-    assert_leaderboard_matches_votes(&app.db).await;
+    app.db.assert_leaderboard_matches_votes().await;
     // After the window, no votes.
     app.clock.set(T0 + 31 * DAY);
     assert_code(
@@ -346,7 +329,7 @@ async fn player_candidates_need_approval(backend: Backend) {
         .await
         .expect("close registration");
     assert_code(register("ivy", "Ivy").await, Code::FailedPrecondition, None);
-    assert_leaderboard_matches_votes(&app.db).await;
+    app.db.assert_leaderboard_matches_votes().await;
     app.stop().await;
 }
 
@@ -567,6 +550,6 @@ async fn bad_vote_requests_and_roles_are_refused(backend: Backend) {
         Code::FailedPrecondition,
         None,
     );
-    assert_leaderboard_matches_votes(&app.db).await;
+    app.db.assert_leaderboard_matches_votes().await;
     app.stop().await;
 }
