@@ -903,6 +903,7 @@ impl<D: Db> Store<D> {
             ],
         )
         .await?;
+        super::stats::note_activity(&mut tx, &p.campaign_id, player_id, &day, channel, now).await?;
         let g = GrabRecord {
             packet_id,
             campaign_id: p.campaign_id,

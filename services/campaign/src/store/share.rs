@@ -465,6 +465,7 @@ impl<D: Db> Store<D> {
             ],
         )
         .await?;
+        super::stats::note_activity(&mut tx, &campaign, player_id, &day, channel, now).await?;
         let (shares, _, _) = bump_fan(&mut tx, &campaign, player_id, (1, 0, 0)).await?;
         super::chance::grant_chances(&mut tx, &campaign, player_id, &day, ChanceSource::Share)
             .await?;
@@ -537,6 +538,8 @@ impl<D: Db> Store<D> {
                 .await?
                 == 1;
             if counted {
+                super::stats::note_activity(&mut tx, &s.campaign_id, viewer_id, &day, channel, now)
+                    .await?;
                 let new_viewer = tx
                     .execute(
                         "INSERT INTO fan_viewer (campaign_id, sharer_id, viewer_id) \

@@ -1,8 +1,10 @@
 //! Campaign statistics by (campaign day, channel), counted from the records
 //! in one read snapshot: each metric is one grouped query over its own
 //! table (draws, awards, shares, views, forwards, votes, grabs, prize
-//! coupons and their redemptions), merged here. Nothing is kept in
-//! separate counters, so the numbers always equal the records.
+//! coupons and their redemptions), merged here. Participation comes from a
+//! roll-up written in the same transaction as each activity
+//! ([`note_activity`]), so it too equals the records without a scan of all
+//! of them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -61,18 +63,33 @@ fn key(r: &impl DbRow, at: usize) -> Result<(String, String), StoreError> {
     Ok((r.text(at)?, r.text(at + 1)?))
 }
 
-/// Every player activity of a campaign as (player, day, channel, at).
-const ACTIVITY: &str = "SELECT player_id AS p, day AS d, COALESCE(channel, '') AS ch, \
-       drawn_at AS t FROM draw WHERE campaign_id = $1 \
-     UNION ALL SELECT player_id, day, COALESCE(channel, ''), cast_at FROM vote \
-       WHERE campaign_id = $1 \
-     UNION ALL SELECT sharer_id, day, COALESCE(channel, ''), created_at FROM share \
-       WHERE campaign_id = $1 \
-     UNION ALL SELECT v.viewer_id, v.day, COALESCE(v.channel, ''), v.viewed_at FROM share_view v \
-       JOIN share s ON s.token = v.token WHERE s.campaign_id = $1 \
-     UNION ALL SELECT g.player_id, COALESCE(g.day, '0000-00-00'), COALESCE(g.channel, ''), g.grabbed_at \
-       FROM packet_grab g JOIN red_packet r ON r.packet_id = g.packet_id \
-       WHERE r.campaign_id = $1";
+/// Notes that `player` took part on `day` through `channel`, in the
+/// transaction of the activity (draw, vote, share, counted view, grab):
+/// the participation roll-up the statistics count. Insert-if-absent, so a
+/// player's first row is their first recorded activity.
+pub(super) async fn note_activity<T: DbTx>(
+    tx: &mut T,
+    campaign: &str,
+    player: &str,
+    day: &str,
+    channel: Option<&str>,
+    at: crate::domain::Millis,
+) -> Result<(), StoreError> {
+    let channel = channel.unwrap_or("");
+    tx.execute(
+        "INSERT INTO participant_day (campaign_id, day, channel, player_id) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        args![campaign, day, channel, player],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO participant (campaign_id, player_id, first_at, first_day, first_channel) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        args![campaign, player, at, day, channel],
+    )
+    .await?;
+    Ok(())
+}
 
 impl<D: Db> Store<D> {
     /// The campaign's numbers by day and channel, and in total.
@@ -162,16 +179,25 @@ impl<D: Db> Store<D> {
             let row = rows.entry(key(&r, 0)?).or_default();
             *row.wins_by_prize.entry(r.text(2)?).or_default() += r.int(3)?;
         }
-        // Participation: distinct players per (day, channel), and players
-        // whose first activity in the campaign was there.
+        // Participation, from the roll-up written with each activity:
+        // distinct players per (day, channel), and where each player first
+        // took part.
         for r in tx
-            .fetch_all(const_format_activity_distinct(), args![&campaign])
+            .fetch_all(
+                "SELECT day, channel, COUNT(*) FROM participant_day WHERE campaign_id = $1 \
+                 GROUP BY day, channel",
+                args![&campaign],
+            )
             .await?
         {
             rows.entry(key(&r, 0)?).or_default().participants += r.int(2)?;
         }
         for r in tx
-            .fetch_all(const_format_activity_first(), args![&campaign])
+            .fetch_all(
+                "SELECT first_day, first_channel, COUNT(*) FROM participant \
+                 WHERE campaign_id = $1 GROUP BY first_day, first_channel",
+                args![&campaign],
+            )
             .await?
         {
             rows.entry(key(&r, 0)?).or_default().new_players += r.int(2)?;
@@ -217,29 +243,6 @@ impl<D: Db> Store<D> {
         totals.participants = totals.new_players;
         Ok((rows, totals))
     }
-}
-
-fn const_format_activity_distinct() -> &'static str {
-    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        format!("SELECT d, ch, COUNT(DISTINCT p) FROM ({ACTIVITY}) act GROUP BY d, ch")
-    });
-    SQL.as_str()
-}
-
-fn const_format_activity_first() -> &'static str {
-    // A player's first activity: the smallest "<instant>|<day>|<channel>"
-    // (instants are 13-digit milliseconds until 2286, days 10 characters,
-    // so the text orders like the instant, then day, then channel); one
-    // row per player, grouped by its day and channel without a join.
-    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        format!(
-            "SELECT substr(m, 15, 10), substr(m, 26), COUNT(*) FROM ( \
-               SELECT MIN(CAST(t AS TEXT) || '|' || d || '|' || ch) AS m \
-               FROM ({ACTIVITY}) act GROUP BY p) firsts \
-             GROUP BY substr(m, 15, 10), substr(m, 26)"
-        )
-    });
-    SQL.as_str()
 }
 
 /// The rows as CSV: a header, one line per (day, channel), then `total`.

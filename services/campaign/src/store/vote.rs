@@ -428,6 +428,7 @@ impl<D: Db> Store<D> {
             super::chance::ChanceSource::Vote,
         )
         .await?;
+        super::stats::note_activity(&mut tx, &c.campaign_id, player_id, &day, channel, now).await?;
         finish(tx, idem, encode(&v)).await?;
         Ok(Outcome::Fresh(v))
     }

@@ -1252,6 +1252,15 @@ impl<D: Db> Store<D> {
             ],
         )
         .await?;
+        super::stats::note_activity(
+            &mut tx,
+            &campaign,
+            &cmd.player_id,
+            &day,
+            cmd.channel.as_deref(),
+            now,
+        )
+        .await?;
         let award = if given.spec.kind == PrizeKind::Thanks {
             None
         } else {
