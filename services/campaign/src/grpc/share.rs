@@ -81,10 +81,10 @@ fn tier_from_proto(t: &pb::ShareTier) -> Result<TierSpec, Status> {
             s.message().trim_start_matches("slot.")
         ))
     })?;
-    if matches!(prize.kind, PrizeKind::Thanks | PrizeKind::Cash) {
+    if prize.kind == PrizeKind::Thanks {
         return Err(invalid(InvalidField::new(
             "tiers.prize.kind",
-            "a tier prize cannot be THANKS or CASH (pay cash with a red packet)",
+            "a tier prize cannot be THANKS",
         )));
     }
     if prize.weight != 0 || prize.daily_cap.is_some() || prize.per_user_cap.is_some() {

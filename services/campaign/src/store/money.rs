@@ -278,6 +278,44 @@ pub(super) async fn settle_cash_reserve<T: DbTx>(
     Ok(())
 }
 
+/// Pays `amount` straight from the budget's available money to a player
+/// (a cash share tier), guarded by `available >= amount`. False, and
+/// nothing moved, when the budget is short or does not exist.
+pub(super) async fn pay_from_budget<T: DbTx>(
+    tx: &mut T,
+    campaign: &str,
+    player: &str,
+    amount: i64,
+    now: Millis,
+) -> Result<bool, StoreError> {
+    if amount <= 0 {
+        return Ok(true);
+    }
+    let paid = tx
+        .execute(
+            "UPDATE budget SET available = available - $2, granted = granted + $2 \
+             WHERE campaign_id = $1 AND available >= $2",
+            args![campaign, amount],
+        )
+        .await?;
+    if paid == 0 {
+        return Ok(false);
+    }
+    move_money(
+        tx,
+        campaign,
+        "grant",
+        amount,
+        &budget_account(campaign),
+        &player_account(campaign, player),
+        None,
+        Some(player),
+        now,
+    )
+    .await?;
+    Ok(true)
+}
+
 /// Pays a won cash prize out of the wheel's reserve, in the draw's
 /// transaction. The slot's stock guard already ran, so the reserve holds
 /// the amount; the guard here is the backstop.

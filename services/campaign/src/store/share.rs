@@ -190,18 +190,29 @@ async fn grant_tiers<T: DbTx>(
     }
     let due = tx
         .fetch_all(
-            "SELECT t.tier_index, t.name, t.kind, t.reference, t.claim_days FROM share_tier t \
+            "SELECT t.tier_index, t.name, t.kind, t.reference, t.claim_days, t.amount \
+             FROM share_tier t \
              WHERE t.campaign_id = $1 AND t.metric = $2 AND t.threshold <= $3 AND NOT EXISTS \
              (SELECT 1 FROM prize_award a WHERE a.campaign_id = t.campaign_id \
               AND a.tier_index = t.tier_index AND a.player_id = $4) ORDER BY t.tier_index",
             args![campaign, metric.as_str(), value, fan],
         )
         .await?;
-    let due: Vec<(i64, String, String, Option<String>, i64)> = due
+    type Due = (i64, String, String, Option<String>, i64, i64);
+    let due: Vec<Due> = due
         .iter()
-        .map(|r| Ok((r.int(0)?, r.text(1)?, r.text(2)?, r.opt_text(3)?, r.int(4)?)))
+        .map(|r| {
+            Ok((
+                r.int(0)?,
+                r.text(1)?,
+                r.text(2)?,
+                r.opt_text(3)?,
+                r.int(4)?,
+                r.int(5)?,
+            ))
+        })
         .collect::<Result<_, StoreError>>()?;
-    for (tier, name, kind_s, reference, claim_days) in due {
+    for (tier, name, kind_s, reference, claim_days, amount) in due {
         let taken = tx
             .execute(
                 "UPDATE share_tier SET remaining = remaining - 1 \
@@ -215,6 +226,19 @@ async fn grant_tiers<T: DbTx>(
         }
         let kind = PrizeKind::parse(&kind_s)
             .ok_or_else(|| StoreError::Corrupt(format!("prize kind {kind_s}")))?;
+        // A cash tier pays from the campaign's budget; a budget too short
+        // gives nothing, like an empty stock (the unit goes back).
+        if kind == PrizeKind::Cash
+            && !super::money::pay_from_budget(tx, campaign, fan, amount, now).await?
+        {
+            tx.execute(
+                "UPDATE share_tier SET remaining = remaining + 1 \
+                 WHERE campaign_id = $1 AND tier_index = $2",
+                args![campaign, tier],
+            )
+            .await?;
+            continue;
+        }
         let physical = kind == PrizeKind::Physical;
         let award_id = new_id();
         tx.execute(

@@ -195,6 +195,8 @@ async fn tiers_are_granted_once_out_of_stock_under_concurrent_views(backend: Bac
         100,
     );
     points.prize.as_mut().expect("prize").amount = 10;
+    let mut cash = tier(pb::ShareMetric::Shares, 1, "1.00 cash", PrizeKind::Cash, 3);
+    cash.prize.as_mut().expect("prize").amount = 100;
     let rules = set_rules(
         &app,
         &id,
@@ -209,11 +211,25 @@ async fn tiers_are_granted_once_out_of_stock_under_concurrent_views(backend: Bac
                 3,
             ),
             tier(pb::ShareMetric::Viewers, 5, "5 off", PrizeKind::Coupon, 4),
+            cash,
         ],
     )
     .await
     .expect("rules");
     assert!(rules.enabled);
+    // The cash tier (1.00 for sharing) is paid from a budget of 2.50: two
+    // fans are paid, the third finds it short and gets nothing.
+    engine_proto::campaign::v1::money_service_client::MoneyServiceClient::new(app.channel.clone())
+        .fund_budget(with(
+            &app.admin_key,
+            pb::FundBudgetRequest {
+                idempotency_key: key(),
+                campaign_id: id.clone(),
+                amount_cents: 250,
+            },
+        ))
+        .await
+        .expect("fund");
     let mut fans = Vec::new();
     for f in 0..5 {
         fans.push(share(&app, &format!("fan{f}"), &id, "").await.token);
@@ -273,7 +289,22 @@ async fn tiers_are_granted_once_out_of_stock_under_concurrent_views(backend: Bac
         .expect("rules")
         .into_inner();
     let left: Vec<i64> = after.tiers.iter().map(|t| t.remaining).collect();
-    assert_eq!(left, vec![95, 0, 0]);
+    assert_eq!(left, vec![95, 0, 0, 1]);
+    let paid = app
+        .db
+        .scalar(
+            "SELECT COUNT(*) FROM prize_award WHERE tier_index = 3 AND campaign_id = $1",
+            &id,
+        )
+        .await;
+    assert_eq!(paid, 2, "cash tiers paid while the budget lasted");
+    assert_eq!(
+        app.db
+            .scalar("SELECT granted FROM budget WHERE campaign_id = $1", &id)
+            .await,
+        200
+    );
+    app.db.assert_money_balances().await;
     // Tier prizes use the wheel's fulfilment: the bag is a WON physical
     // prize the fan claims; the coupon waits in the prize outbox.
     let winner_awards = app
@@ -351,10 +382,6 @@ async fn rewards_are_off_by_default_and_bad_rules_are_refused(backend: Backend) 
         ),
         (
             vec![tier(pb::ShareMetric::Shares, 1, "X", PrizeKind::Thanks, 0)],
-            "tiers.prize.kind",
-        ),
-        (
-            vec![tier(pb::ShareMetric::Shares, 1, "X", PrizeKind::Cash, 5)],
             "tiers.prize.kind",
         ),
         (vec![weighted], "tiers.prize.weight"),
