@@ -301,6 +301,15 @@ impl<D: Db> Store<D> {
         let current: Vec<&TierSpec> = before.tiers.iter().map(|(t, _)| t).collect();
         let same = current.len() == tiers.len() && current.iter().zip(tiers).all(|(a, b)| *a == b);
         if !same {
+            // Lock the tiers first: a grant in flight holds its tier's row
+            // (the stock update) until it commits, so the count below sees
+            // it, and a later grant finds its tier replaced and gives
+            // nothing.
+            tx.execute(
+                "UPDATE share_tier SET remaining = remaining WHERE campaign_id = $1",
+                args![&campaign],
+            )
+            .await?;
             let granted = fetch_one(
                 &mut tx,
                 "awards",
