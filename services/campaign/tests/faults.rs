@@ -32,7 +32,7 @@ use std::{
 use engine_proto::campaign::v1::{
     self as pb, PrizeKind, admin_service_client::AdminServiceClient,
     money_service_client::MoneyServiceClient, player_service_client::PlayerServiceClient,
-    red_packet_service_client::RedPacketServiceClient,
+    red_packet_service_client::RedPacketServiceClient, share_service_client::ShareServiceClient,
     vote_admin_service_client::VoteAdminServiceClient, vote_service_client::VoteServiceClient,
 };
 use helpers::*;
@@ -61,6 +61,8 @@ enum Req {
     Draw(pb::DrawRequest),
     Vote(pb::CastVoteRequest),
     Grab(pb::GrabRedPacketRequest),
+    Share(pb::CreateShareRequest),
+    Open(pb::OpenShareRequest),
 }
 
 impl Req {
@@ -69,6 +71,8 @@ impl Req {
             Self::Draw(_) => "draw",
             Self::Vote(_) => "vote",
             Self::Grab(_) => "grab",
+            Self::Share(_) => "share",
+            Self::Open(_) => "open",
         }
     }
 }
@@ -250,6 +254,14 @@ async fn send_once(proxy: SocketAddr, token: &str, req: &Req) -> (Outcome, Vec<u
                 .grab_red_packet(with(token, r.clone()))
                 .await
                 .map(|r| r.into_inner().encode_to_vec()),
+            Req::Share(r) => ShareServiceClient::new(ch.clone())
+                .create_share(with(token, r.clone()))
+                .await
+                .map(|r| r.into_inner().encode_to_vec()),
+            Req::Open(r) => ShareServiceClient::new(ch)
+                .open_share(with(token, r.clone()))
+                .await
+                .map(|r| r.into_inner().encode_to_vec()),
         };
         bytes.map_err(|s| s.code())
     };
@@ -384,8 +396,27 @@ async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
             .expect("candidate");
         candidates.push(k.into_inner().candidate_id);
     }
+    // Sharing: three root shares to open and forward from.
+    let mut share_tokens = Vec::new();
+    for p in 0..3 {
+        let token = gateway_token(&secret, &format!("f{p}"), now);
+        let s = ShareServiceClient::new(channel.clone())
+            .create_share(with(
+                &token,
+                pb::CreateShareRequest {
+                    idempotency_key: key(),
+                    campaign_id: id.clone(),
+                    parent_token: String::new(),
+                    channel: String::new(),
+                },
+            ))
+            .await
+            .expect("root share");
+        share_tokens.push(s.into_inner().token);
+    }
     let packets = Arc::new(packets);
     let candidates = Arc::new(candidates);
+    let share_tokens = Arc::new(share_tokens);
     let tokens: Arc<Vec<String>> = Arc::new(
         (0..PLAYERS)
             .map(|p| gateway_token(&secret, &format!("f{p}"), now))
@@ -456,13 +487,26 @@ async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
     let mut clients = tokio::task::JoinSet::new();
     for p in 0..PLAYERS {
         let (history, tokens, id) = (history.clone(), tokens.clone(), id.clone());
-        let (packets, candidates) = (packets.clone(), candidates.clone());
+        let (packets, candidates, share_tokens) =
+            (packets.clone(), candidates.clone(), share_tokens.clone());
         let mut rng = StdRng::seed_from_u64(seed.wrapping_add(p as u64 + 1));
         clients.spawn(async move {
             while t0.elapsed() < run_for {
-                // Mostly draws; a vote or a grab one time in five each.
+                // Mostly draws; votes, grabs, shares and opens too.
                 let idempotency_key = key();
+                let token = share_tokens[rng.random_range(0..share_tokens.len())].clone();
                 let req = match rng.random_range(0..10) {
+                    4 => Req::Share(pb::CreateShareRequest {
+                        idempotency_key,
+                        campaign_id: id.clone(),
+                        parent_token: token,
+                        channel: String::new(),
+                    }),
+                    5 => Req::Open(pb::OpenShareRequest {
+                        idempotency_key,
+                        token,
+                        channel: String::new(),
+                    }),
                     0 | 1 => Req::Vote(pb::CastVoteRequest {
                         idempotency_key,
                         candidate_id: candidates[rng.random_range(0..candidates.len())].clone(),
@@ -483,6 +527,8 @@ async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
                     Req::Draw(r) => r.idempotency_key.clone(),
                     Req::Vote(r) => r.idempotency_key.clone(),
                     Req::Grab(r) => r.idempotency_key.clone(),
+                    Req::Share(r) => r.idempotency_key.clone(),
+                    Req::Open(r) => r.idempotency_key.clone(),
                 };
                 // One in ten is sent twice at once: the copies race.
                 let copies = if rng.random_bool(0.1) { 2 } else { 1 };
@@ -648,6 +694,7 @@ async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
         by_key.entry(&op.key).or_default().push(op);
     }
     let (mut applied_draws, mut applied_votes, mut applied_grabs) = (0i64, 0i64, 0i64);
+    let mut applied_shares = 0i64;
     for (k, ops) in &by_key {
         let oks: Vec<&&Op> = ops.iter().filter(|o| o.outcome == Outcome::Ok).collect();
         assert!(
@@ -684,6 +731,15 @@ async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
                     .await;
                 assert_eq!(n, 1, "{ctx}: acknowledged vote {} lost", v.vote_id);
             }
+            Req::Share(_) => {
+                applied_shares += 1;
+                let sh = pb::Share::decode(ok.answer.as_slice()).expect("answer");
+                let n = db
+                    .scalar("SELECT COUNT(*) FROM share WHERE token = $1", &sh.token)
+                    .await;
+                assert_eq!(n, 1, "{ctx}: acknowledged share {} lost", sh.token);
+            }
+            Req::Open(_) => {}
             Req::Grab(r) => {
                 applied_grabs += 1;
                 let g = pb::Grab::decode(ok.answer.as_slice()).expect("answer");
@@ -729,9 +785,18 @@ async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
         applied_votes > 0 && applied_grabs > 0,
         "{ctx}: the run did not vote or grab"
     );
-    // C6 money, C7 votes.
+    let shares = db
+        .scalar("SELECT COUNT(*) FROM share WHERE campaign_id = $1", &id)
+        .await;
+    assert_eq!(
+        shares,
+        applied_shares + 3,
+        "{ctx}: shares vs keys answered ok"
+    );
+    // C6 money, C7 votes, share counters.
     db.assert_money_balances().await;
     db.assert_leaderboard_matches_votes().await;
+    db.assert_sharing_balances().await;
     assert!(
         count(Outcome::Fail) > 0,
         "{ctx}: no player reached a limit; the run proves less"
