@@ -832,6 +832,35 @@ async fn draws_survive_crashes_lost_acks_and_duplicates(backend: Backend) {
         progress_after < Duration::from_secs(30),
         "{ctx}: no progress for {progress_after:?} after the last fault"
     );
+    // The audit trail survived the crashes as a valid hash chain, checked
+    // by the independent verifier.
+    let mut audit = engine_proto::campaign::v1::audit_service_client::AuditServiceClient::new(
+        wait_serving(engine_addr).await,
+    );
+    let mut stream = audit
+        .export_audit_log(with(&admin_key, pb::ExportAuditLogRequest {}))
+        .await
+        .expect("audit export")
+        .into_inner();
+    let mut audit_lines = Vec::new();
+    while let Some(line) = stream.message().await.expect("audit line") {
+        audit_lines.push(line.json);
+    }
+    let audit_file = db.dir.join("audit.jsonl");
+    std::fs::write(&audit_file, audit_lines.join("\n") + "\n").expect("write audit");
+    let verified = Command::new("python3")
+        .arg(
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../tools/verify_fairness.py"),
+        )
+        .arg(&audit_file)
+        .output()
+        .expect("python3 runs the verifier");
+    let verdict = String::from_utf8_lossy(&verified.stdout).into_owned();
+    assert!(
+        verified.status.success() && verdict.starts_with("VALID") && audit_lines.len() > 5,
+        "{ctx}: audit chain: {verdict}"
+    );
     if backend == Backend::Sqlite {
         let path = db.url.trim_start_matches("sqlite:").to_owned();
         let out = Command::new("python3")
