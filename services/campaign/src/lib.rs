@@ -258,74 +258,29 @@ async fn serve<D: Db, E: Extension>(
     let mut routes = RoutesBuilder::default();
     let mut tasks = Vec::new();
     if services == Services::CampaignAndExtension {
-        health
-            .set_serving::<AdminServiceServer<AdminApi<D>>>()
-            .await;
-        health
-            .set_serving::<PlayerServiceServer<PlayerApi<D>>>()
-            .await;
-        health
-            .set_serving::<AuditServiceServer<AuditApi<D>>>()
-            .await;
-        health
-            .set_serving::<MoneyServiceServer<MoneyApi<D>>>()
-            .await;
-        health
-            .set_serving::<RedPacketServiceServer<RedPacketApi<D>>>()
-            .await;
-        health
-            .set_serving::<VoteAdminServiceServer<VoteAdminApi<D>>>()
-            .await;
-        health.set_serving::<VoteServiceServer<VoteApi<D>>>().await;
-        health
-            .set_serving::<ShareAdminServiceServer<ShareAdminApi<D>>>()
-            .await;
-        health
-            .set_serving::<ShareServiceServer<ShareApi<D>>>()
-            .await;
-        health
-            .set_serving::<StatsServiceServer<StatsApi<D>>>()
-            .await;
-        routes
-            .add_service(
-                AdminServiceServer::new(AdminApi::new(shared.clone()))
-                    .max_decoding_message_size(max),
-            )
-            .add_service(
-                AuditServiceServer::new(AuditApi::new(shared.clone()))
-                    .max_decoding_message_size(max),
-            )
-            .add_service(
-                PlayerServiceServer::new(PlayerApi::new(shared.clone()))
-                    .max_decoding_message_size(max),
-            )
-            .add_service(
-                MoneyServiceServer::new(MoneyApi::new(shared.clone()))
-                    .max_decoding_message_size(max),
-            )
-            .add_service(
-                RedPacketServiceServer::new(RedPacketApi::new(shared.clone()))
-                    .max_decoding_message_size(max),
-            )
-            .add_service(
-                VoteAdminServiceServer::new(VoteAdminApi::new(shared.clone()))
-                    .max_decoding_message_size(max),
-            )
-            .add_service(
-                VoteServiceServer::new(VoteApi::new(shared.clone())).max_decoding_message_size(max),
-            )
-            .add_service(
-                ShareAdminServiceServer::new(ShareAdminApi::new(shared.clone()))
-                    .max_decoding_message_size(max),
-            )
-            .add_service(
-                ShareServiceServer::new(ShareApi::new(shared.clone()))
-                    .max_decoding_message_size(max),
-            )
-            .add_service(
-                StatsServiceServer::new(StatsApi::new(shared.clone()))
-                    .max_decoding_message_size(max),
-            );
+        // Each service is routed and reported SERVING in one step, so the
+        // two lists cannot drift apart.
+        macro_rules! serve {
+            ($($server:ident($api:expr)),* $(,)?) => {$(
+                let svc = $server::new($api).max_decoding_message_size(max);
+                health
+                    .set_service_status(name_of(&svc), tonic_health::ServingStatus::Serving)
+                    .await;
+                routes.add_service(svc);
+            )*};
+        }
+        serve!(
+            AdminServiceServer(AdminApi::new(shared.clone())),
+            AuditServiceServer(AuditApi::new(shared.clone())),
+            PlayerServiceServer(PlayerApi::new(shared.clone())),
+            MoneyServiceServer(MoneyApi::new(shared.clone())),
+            RedPacketServiceServer(RedPacketApi::new(shared.clone())),
+            VoteAdminServiceServer(VoteAdminApi::new(shared.clone())),
+            VoteServiceServer(VoteApi::new(shared.clone())),
+            ShareAdminServiceServer(ShareAdminApi::new(shared.clone())),
+            ShareServiceServer(ShareApi::new(shared.clone())),
+            StatsServiceServer(StatsApi::new(shared.clone())),
+        );
         tasks.push(spawn_sweeper(store.clone(), clock.clone()));
         tasks.push(spawn_packet_expiry(store.clone(), clock.clone()));
         match coupon_endpoint(settings, &listener) {
@@ -374,6 +329,11 @@ async fn serve<D: Db, E: Extension>(
     }
     tracing::info!("campaign engine stopped");
     Ok(result?)
+}
+
+/// The gRPC name of a service, for its health status.
+fn name_of<S: tonic::server::NamedService>(_: &S) -> &'static str {
+    S::NAME
 }
 
 /// Expires due red packets every few seconds, returning their unclaimed
