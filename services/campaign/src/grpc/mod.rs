@@ -50,12 +50,19 @@ pub fn respond<T, R: Message + Default>(
     }
 }
 
-/// Records the outcome on the RPC's span: `ok` or the status code.
+/// Records the outcome on the RPC's span (`ok` or the status code) and logs
+/// one line at DEBUG with the span, so every call leaves a trace.
 pub fn traced<R>(result: Result<R, Status>) -> Result<R, Status> {
     let span = tracing::Span::current();
     match &result {
-        Ok(_) => span.record("outcome", "ok"),
-        Err(s) => span.record("outcome", tracing::field::debug(s.code())),
+        Ok(_) => {
+            span.record("outcome", "ok");
+            tracing::debug!("rpc done");
+        }
+        Err(s) => {
+            span.record("outcome", tracing::field::debug(s.code()));
+            tracing::debug!(code = ?s.code(), "rpc refused");
+        }
     };
     result
 }

@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod postgres;
 pub mod share;
 pub mod sqlite;
+mod sqlite_writer;
 pub mod stats;
 pub mod vote;
 pub mod wheel;
