@@ -140,7 +140,10 @@ impl<D: Db> AdminService for AdminApi<D> {
                     .revoke_api_key(merchant, key_id, s.clock.now_ms(), &idem, |k| {
                         convert(k).encode_to_vec()
                     })
-                    .await?;
+                    .await;
+                // Refused from the next call on, not after the cache's TTL.
+                s.auth.forget_api_key(key_id);
+                let out = out?;
                 respond(out, convert)
             }
             .await,
@@ -198,7 +201,9 @@ impl<D: Db> AdminService for AdminApi<D> {
                         &idem,
                         |i| convert(i).encode_to_vec(),
                     )
-                    .await?;
+                    .await;
+                s.auth.forget_token_key(issuer);
+                let out = out?;
                 respond(out, |i: &String| convert(i))
             }
             .await,

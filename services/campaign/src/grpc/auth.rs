@@ -4,8 +4,17 @@
 //! Missing or bad credential: UNAUTHENTICATED (one fixed message, so a
 //! prober learns nothing about which part failed). A valid credential used
 //! outside its role: PERMISSION_DENIED.
+//!
+//! Keys are read from the database and kept for [`KEY_CACHE_TTL`], so a hot
+//! path (every draw) does not pay a read per call. A revocation or a token
+//! key change made through this process takes effect at once (the entry is
+//! dropped); one made through another replica, within the TTL.
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use tonic::{Status, metadata::MetadataMap};
 
@@ -14,8 +23,50 @@ use crate::{
     domain::credential::{
         Role, api_secret_matches, parse_api_key, token_issuer, verify_player_token,
     },
-    store::{Store, db::Db},
+    store::{
+        Store,
+        access::{ApiKeyRecord, TokenKey},
+        db::Db,
+    },
 };
+
+/// How long a key read from the database is trusted without reading again.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
+/// Entries kept at most; the cache is emptied when full (it refills).
+const KEY_CACHE_MAX: usize = 10_000;
+
+/// Known keys by id (API keys) or issuer (player token keys).
+struct KeyCache<T> {
+    entries: Mutex<HashMap<String, (Instant, T)>>,
+}
+
+impl<T: Clone> KeyCache<T> {
+    fn new() -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+    fn get(&self, id: &str) -> Option<T> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(id)
+            .filter(|(at, _)| at.elapsed() < KEY_CACHE_TTL)
+            .map(|(_, v)| v.clone())
+    }
+    fn put(&self, id: &str, value: T) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= KEY_CACHE_MAX {
+                entries.clear();
+            }
+            entries.insert(id.to_owned(), (Instant::now(), value));
+        }
+    }
+    fn forget(&self, id: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(id);
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
@@ -95,6 +146,8 @@ pub struct Authenticator<D: Db> {
     store: Store<D>,
     audience: String,
     clock: Arc<dyn Clock>,
+    api_keys: KeyCache<ApiKeyRecord>,
+    token_keys: KeyCache<TokenKey>,
 }
 
 impl<D: Db> Authenticator<D> {
@@ -103,7 +156,19 @@ impl<D: Db> Authenticator<D> {
             store,
             audience,
             clock,
+            api_keys: KeyCache::new(),
+            token_keys: KeyCache::new(),
         }
+    }
+
+    /// Drops a cached API key (after its revocation).
+    pub fn forget_api_key(&self, key_id: &str) {
+        self.api_keys.forget(key_id);
+    }
+
+    /// Drops a cached player token key (after it was set or replaced).
+    pub fn forget_token_key(&self, issuer: &str) {
+        self.token_keys.forget(issuer);
     }
 
     pub async fn authenticate(&self, meta: &MetadataMap) -> Result<Principal, Status> {
@@ -123,11 +188,18 @@ impl<D: Db> Authenticator<D> {
     }
 
     async fn api_key(&self, key_id: &str, secret: &str) -> Result<Principal, Status> {
-        let key = self
-            .store
-            .find_api_key(key_id)
-            .await?
-            .ok_or_else(unauthenticated)?;
+        let key = match self.api_keys.get(key_id) {
+            Some(key) => key,
+            None => {
+                let key = self
+                    .store
+                    .find_api_key(key_id)
+                    .await?
+                    .ok_or_else(unauthenticated)?;
+                self.api_keys.put(key_id, key.clone());
+                key
+            }
+        };
         if !api_secret_matches(secret, &key.secret_hash) || key.revoked_at.is_some() {
             return Err(unauthenticated());
         }
@@ -152,11 +224,18 @@ impl<D: Db> Authenticator<D> {
 
     async fn player_token(&self, token: &str) -> Result<Principal, Status> {
         let issuer = token_issuer(token).map_err(|_| unauthenticated())?;
-        let key = self
-            .store
-            .find_token_key(&issuer)
-            .await?
-            .ok_or_else(unauthenticated)?;
+        let key = match self.token_keys.get(&issuer) {
+            Some(key) => key,
+            None => {
+                let key = self
+                    .store
+                    .find_token_key(&issuer)
+                    .await?
+                    .ok_or_else(unauthenticated)?;
+                self.token_keys.put(&issuer, key.clone());
+                key
+            }
+        };
         let claims = verify_player_token(
             token,
             &key.secret,

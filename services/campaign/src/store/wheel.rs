@@ -1143,11 +1143,13 @@ impl<D: Db> Store<D> {
             .fetch_all(
                 "SELECT c.merchant_id, c.status, c.starts_at, c.ends_at, c.time_zone, \
                  c.draws_per_day, c.draws_total, c.fallback_slot, c.roll_secret, \
+                 (SELECT CAST(COALESCE(SUM(e.granted), 0) AS BIGINT) FROM extra_chance e \
+                   WHERE e.campaign_id = c.campaign_id AND e.player_id = $2), \
                  s.slot_index, s.name, s.kind, s.weight, s.initial_stock, s.remaining, \
                  s.daily_cap, s.per_user_cap, s.reference, s.amount, s.claim_days \
                  FROM campaign c JOIN prize_slot s ON s.campaign_id = c.campaign_id \
                  WHERE c.campaign_id = $1 ORDER BY s.slot_index",
-                args![&campaign],
+                args![&campaign, &cmd.player_id],
             )
             .await?;
         // No rows: unknown, or a draft without slots (drafts are invisible).
@@ -1170,6 +1172,9 @@ impl<D: Db> Store<D> {
             .transpose()?
             .ok_or_else(|| corrupt("fallback slot", "missing on a published wheel"))?;
         let secret = r.bytes(8)?;
+        // Extra draws ever earned (sharing, tiers, votes); most players have
+        // none, which spares the per-day query below.
+        let extra_total = r.int(9)?;
         let day = campaign_day(now, &time_zone).map_err(|e| corrupt("time zone", e))?;
 
         let today = tx
@@ -1201,7 +1206,7 @@ impl<D: Db> Store<D> {
 
         let slots = rows
             .iter()
-            .map(|r| slot_from_row_at(r, 9))
+            .map(|r| slot_from_row_at(r, 10))
             .collect::<Result<Vec<_>, _>>()?;
         let weights: Vec<i64> = slots.iter().map(|s| s.spec.weight).collect();
         let pseudonym = player_pseudonym(cmd.campaign_id, &cmd.player_id);
@@ -1329,19 +1334,23 @@ impl<D: Db> Store<D> {
             .await?;
             Some(award)
         };
-        // Extra draws earned today and in total (sharing, tiers, votes).
-        let extra = fetch_one(
-            &mut tx,
-            "extra chances",
-            "SELECT CAST(COALESCE(SUM(CASE WHEN day = $3 THEN granted ELSE 0 END), 0) AS BIGINT), \
-             CAST(COALESCE(SUM(granted), 0) AS BIGINT) FROM extra_chance \
-             WHERE campaign_id = $1 AND player_id = $2",
-            args![&campaign, &cmd.player_id, &day],
-        )
-        .await?;
+        // Extra draws earned today, for those who have earned any.
+        let extra_today = if extra_total == 0 {
+            0
+        } else {
+            fetch_one(
+                &mut tx,
+                "extra chances",
+                "SELECT CAST(COALESCE(SUM(granted), 0) AS BIGINT) FROM extra_chance \
+                 WHERE campaign_id = $1 AND player_id = $2 AND day = $3",
+                args![&campaign, &cmd.player_id, &day],
+            )
+            .await?
+            .int(0)?
+        };
         let (remaining_today, remaining_total) = remaining_chances(
-            per_day + extra.int(0)?,
-            per_campaign + extra.int(1)?,
+            per_day + extra_today,
+            per_campaign + extra_total,
             today,
             total,
         );
