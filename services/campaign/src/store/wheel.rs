@@ -500,6 +500,46 @@ async fn record_change<T: DbTx>(
 /// the guards already passed in this transaction (cheaper than a savepoint
 /// on the common path, where nothing is refused) and is the fallback
 /// reason. `Err` only for database failures.
+/// The draw's place in the campaign's ledger: the campaign row's draw
+/// counter, bumped under its row lock, which the draw holds until it
+/// commits. So draws of one campaign commit in ledger order (an auditor
+/// replays them in that order; stock is taken after this, under the same
+/// lock), and End, Pause and prize table revisions, which lock the row
+/// first too, wait for draws in flight. Taken as late as possible (only the
+/// prize, the draw record and the answer follow) because every draw of the
+/// campaign queues here. A draw that read the campaign before an End, a
+/// Pause or a revision committed finds it changed here and is refused.
+async fn next_ledger_seq<T: DbTx>(
+    tx: &mut T,
+    campaign: &str,
+    table_version: i64,
+) -> Result<i64, StoreError> {
+    let bumped = tx
+        .fetch_optional(
+            "UPDATE campaign SET draw_count = draw_count + 1 \
+             WHERE campaign_id = $1 AND status = 'published' AND table_version = $2 \
+             RETURNING draw_count",
+            args![campaign, table_version],
+        )
+        .await?;
+    if let Some(row) = bumped {
+        return row.int(0);
+    }
+    let now = fetch_one(
+        tx,
+        "campaign",
+        "SELECT status FROM campaign WHERE campaign_id = $1",
+        args![campaign],
+    )
+    .await?;
+    match status_of(&now.text(0)?)? {
+        CampaignStatus::Published => Err(StoreError::Conflict(
+            "the prize table was revised during the draw; retry".into(),
+        )),
+        s => Err(Rejection::NotRunning(s.as_str()).into()),
+    }
+}
+
 async fn take_prize<T: DbTx>(
     tx: &mut T,
     cmd: &DrawCommand,
@@ -1125,26 +1165,15 @@ impl<D: Db> Store<D> {
         if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
             return Ok(Outcome::Replay(bytes));
         }
-        // The campaign row's draw counter is the ledger sequence: bumping it
-        // first takes the row lock until commit, so draws of one campaign
-        // commit in ledger order (an auditor replays them in that order),
-        // and End / Pause wait for the draws in flight.
-        let ledger_seq = tx
-            .fetch_optional(
-                "UPDATE campaign SET draw_count = draw_count + 1 WHERE campaign_id = $1 \
-                 RETURNING draw_count, table_version",
-                args![&campaign],
-            )
-            .await?
-            .ok_or(StoreError::NotFound("campaign"))?;
-        let (ledger_seq, table_version) = (ledger_seq.int(0)?, ledger_seq.int(1)?);
         // The campaign and its slots in one round trip: one row per slot.
+        // Nothing is locked yet; the ledger step below re-checks the status
+        // and the prize table version under the campaign row's lock.
         let rows = tx
             .fetch_all(
                 "SELECT c.merchant_id, c.status, c.starts_at, c.ends_at, c.time_zone, \
                  c.draws_per_day, c.draws_total, c.fallback_slot, c.roll_secret, \
                  (SELECT CAST(COALESCE(SUM(e.granted), 0) AS BIGINT) FROM extra_chance e \
-                   WHERE e.campaign_id = c.campaign_id AND e.player_id = $2), \
+                   WHERE e.campaign_id = c.campaign_id AND e.player_id = $2), c.table_version, \
                  s.slot_index, s.name, s.kind, s.weight, s.initial_stock, s.remaining, \
                  s.daily_cap, s.per_user_cap, s.reference, s.amount, s.claim_days \
                  FROM campaign c JOIN prize_slot s ON s.campaign_id = c.campaign_id \
@@ -1175,6 +1204,7 @@ impl<D: Db> Store<D> {
         // Extra draws ever earned (sharing, tiers, votes); most players have
         // none, which spares the per-day query below.
         let extra_total = r.int(9)?;
+        let table_version = r.int(10)?;
         let day = campaign_day(now, &time_zone).map_err(|e| corrupt("time zone", e))?;
 
         let today = tx
@@ -1206,7 +1236,7 @@ impl<D: Db> Store<D> {
 
         let slots = rows
             .iter()
-            .map(|r| slot_from_row_at(r, 10))
+            .map(|r| slot_from_row_at(r, 11))
             .collect::<Result<Vec<_>, _>>()?;
         let weights: Vec<i64> = slots.iter().map(|s| s.spec.weight).collect();
         let pseudonym = player_pseudonym(cmd.campaign_id, &cmd.player_id);
@@ -1219,6 +1249,18 @@ impl<D: Db> Store<D> {
         let rolled = slot_for_roll(&weights, roll)
             .and_then(|i| slots.get(i))
             .ok_or_else(|| corrupt("roll", roll))?;
+        // Participation touches only this player's rows: before the locks
+        // that draws of the whole campaign share.
+        super::stats::note_activity(
+            &mut tx,
+            &campaign,
+            &cmd.player_id,
+            &day,
+            cmd.channel.as_deref(),
+            now,
+        )
+        .await?;
+        let ledger_seq = next_ledger_seq(&mut tx, &campaign, table_version).await?;
         let fallback = if rolled.spec.kind == PrizeKind::Thanks {
             FallbackReason::None
         } else {
@@ -1255,15 +1297,6 @@ impl<D: Db> Store<D> {
                 &pseudonym,
                 table_version
             ],
-        )
-        .await?;
-        super::stats::note_activity(
-            &mut tx,
-            &campaign,
-            &cmd.player_id,
-            &day,
-            cmd.channel.as_deref(),
-            now,
         )
         .await?;
         let award = if given.spec.kind == PrizeKind::Thanks {
