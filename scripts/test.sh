@@ -17,6 +17,23 @@ log=$(mktemp)
 status=0
 cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
 [ "${PIPESTATUS[0]}" = 0 ] || status=1
+# The load generator's harness for a few seconds per workload on both
+# databases, invariants checked (a smoke test of the harness, not a timed
+# check). Debug builds: they share the test build's dependencies.
+if [ $# = 0 ] && [ $status = 0 ]; then
+  bin="${CARGO_TARGET_DIR:-target}/debug"
+  smoke=$(mktemp)
+  if cargo build -q -p engine -p loadgen \
+    && "$bin/loadgen" --smoke --engine "$bin/campaign-engine" >"$smoke" 2>&1 \
+    && "$bin/loadgen" --smoke --engine "$bin/campaign-engine" --db "$CAMPAIGN_TEST_PG_URL" >>"$smoke" 2>&1; then
+    echo "loadgen smoke (SQLite and PostgreSQL): invariants hold"
+  else
+    cat "$smoke"
+    echo "loadgen smoke FAILED" >&2
+    status=1
+  fi
+  rm -f "$smoke"
+fi
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '^test result: .*; ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
 rm -f "$log"
