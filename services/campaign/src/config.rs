@@ -46,6 +46,10 @@ pub struct Settings {
     pub till_failure_limit: u32,
     /// Env: `CAMPAIGN_TILL_FAILURE_WINDOW_SECS`.
     pub till_failure_window_secs: u32,
+    /// Where Prometheus scrapes `GET /metrics` (plain HTTP), e.g.
+    /// `127.0.0.1:9464`; empty (default): no metrics endpoint. Env:
+    /// `CAMPAIGN_METRICS_LISTEN`.
+    pub metrics_listen: String,
 }
 
 impl Default for Settings {
@@ -63,6 +67,7 @@ impl Default for Settings {
             delivery_secret: String::new(),
             till_failure_limit: 20,
             till_failure_window_secs: 600,
+            metrics_listen: String::new(),
         }
     }
 }
@@ -173,6 +178,9 @@ impl Settings {
         if let Some(v) = env("CAMPAIGN_TILL_FAILURE_LIMIT") {
             s.till_failure_limit = number("CAMPAIGN_TILL_FAILURE_LIMIT", v)? as u32;
         }
+        if let Some(v) = env("CAMPAIGN_METRICS_LISTEN") {
+            s.metrics_listen = v;
+        }
         if let Some(v) = env("CAMPAIGN_TILL_FAILURE_WINDOW_SECS") {
             s.till_failure_window_secs = number("CAMPAIGN_TILL_FAILURE_WINDOW_SECS", v)? as u32;
         }
@@ -194,6 +202,7 @@ coupon_endpoint = "self"                      # or "http://host:port", or "none"
 delivery_secret = ""                          # empty: random per process
 till_failure_limit = 20                       # failed coupon lookups per till ...
 till_failure_window_secs = 600                # ... within this window; 0 = off
+metrics_listen = ""                           # e.g. "127.0.0.1:9464" for GET /metrics
 "#;
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod grpc;
+pub mod metrics;
 pub mod store;
 pub mod telemetry;
 
@@ -67,6 +68,8 @@ pub enum ServerError {
     Transport(#[from] tonic::transport::Error),
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("metrics_listen {0}: {1}")]
+    Metrics(String, std::io::Error),
 }
 
 /// More gRPC services served beside (or instead of) the campaign
@@ -317,7 +320,21 @@ async fn serve<D: Db, E: Extension>(
 
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
         backend = store.db().backend_name(), "campaign engine serving");
+    let rpc_metrics = Arc::new(metrics::RpcMetrics::default());
+    if !settings.metrics_listen.is_empty() {
+        let addr = &settings.metrics_listen;
+        let metrics_listener = tokio::net::TcpListener::bind(addr.as_str())
+            .await
+            .map_err(|e| ServerError::Metrics(addr.clone(), e))?;
+        tracing::info!(addr = %addr, "metrics at GET /metrics");
+        tasks.push(tokio::spawn(metrics::serve(
+            metrics_listener,
+            rpc_metrics.clone(),
+            store.clone(),
+        )));
+    }
     let result = tonic::transport::Server::builder()
+        .layer(metrics::RpcLayer(rpc_metrics))
         .add_routes(routes.routes())
         .add_service(health_service)
         .add_service(reflection)

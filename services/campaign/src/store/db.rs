@@ -113,6 +113,8 @@ pub trait Db: Clone + Send + Sync + 'static {
     fn begin_read(&self) -> impl Future<Output = Result<Self::Tx, StoreError>> + Send;
     /// Which backend, for logs and the bootstrap message.
     fn backend_name(&self) -> &'static str;
+    /// Connection pool figures for the metrics endpoint: (name, value).
+    fn pool_gauges(&self) -> Vec<(&'static str, u64)>;
 }
 
 /// Reads an optional row and fails with NotFound when it is absent.

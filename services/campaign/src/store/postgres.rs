@@ -61,6 +61,13 @@ impl Db for PgDb {
     fn backend_name(&self) -> &'static str {
         "postgres"
     }
+
+    fn pool_gauges(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("campaign_db_pool_connections", u64::from(self.pool.size())),
+            ("campaign_db_pool_idle", self.pool.num_idle() as u64),
+        ]
+    }
 }
 
 /// Serialization failures, deadlocks and lost connections are retryable.

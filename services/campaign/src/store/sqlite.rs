@@ -114,6 +114,17 @@ impl Db for SqliteDb {
     fn backend_name(&self) -> &'static str {
         "sqlite"
     }
+
+    fn pool_gauges(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            (
+                "campaign_db_pool_connections",
+                u64::from(self.readers.size()) + 1,
+            ),
+            ("campaign_db_pool_idle", self.readers.num_idle() as u64),
+            ("campaign_db_writers_queued", self.writer.queued() as u64),
+        ]
+    }
 }
 
 impl DbTx for SqliteTx {

@@ -499,6 +499,11 @@ impl Writer {
         })
     }
 
+    /// Writers waiting for the connection now.
+    pub fn queued(&self) -> usize {
+        self.shared.queued.load(Ordering::Relaxed)
+    }
+
     /// A write transaction: a savepoint in the open batch.
     pub async fn begin(&self) -> Result<WriteTx, StoreError> {
         self.shared.queued.fetch_add(1, Ordering::SeqCst);

@@ -29,6 +29,7 @@ mod concurrency;
 mod fairness;
 mod helpers;
 mod idempotency;
+mod metrics;
 mod money;
 mod restart;
 mod sharing;

@@ -1,0 +1,287 @@
+//! Prometheus metrics over plain HTTP: `GET /metrics` on `metrics_listen`
+//! (off unless set; it is an operator's port, not the public one).
+//!
+//! RPCs are counted and timed by a tower layer around every gRPC service:
+//! `method` is the gRPC path, `code` the status. A refusal carries its
+//! status in the response headers; an answer with a body carries it in the
+//! trailers, which the layer does not wait for, so those count as `Ok`.
+//! Campaign figures (draws, prizes won and left, the prize outbox, the
+//! database pool) are read from the database at scrape time.
+
+use std::{
+    collections::BTreeMap,
+    fmt::Write as _,
+    future::Future,
+    pin::Pin,
+    sync::{Arc, Mutex},
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpListener,
+};
+
+use crate::store::{Store, db::Db};
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+#[derive(Default)]
+struct MethodStats {
+    codes: BTreeMap<&'static str, u64>,
+    /// Calls at or under each bound (cumulative, as Prometheus wants).
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum_secs: f64,
+}
+
+/// Per-method RPC counts and latency histograms of this process.
+#[derive(Default)]
+pub struct RpcMetrics {
+    methods: Mutex<BTreeMap<String, MethodStats>>,
+}
+
+impl RpcMetrics {
+    pub fn record(&self, method: &str, code: tonic::Code, took: Duration) {
+        let Ok(mut methods) = self.methods.lock() else {
+            return;
+        };
+        let m = methods.entry(method.to_owned()).or_default();
+        *m.codes.entry(code_name(code)).or_insert(0) += 1;
+        let secs = took.as_secs_f64();
+        for (bound, n) in BUCKETS.iter().zip(m.buckets.iter_mut()) {
+            if secs <= *bound {
+                *n += 1;
+            }
+        }
+        m.count += 1;
+        m.sum_secs += secs;
+    }
+
+    fn render(&self, out: &mut String) {
+        let Ok(methods) = self.methods.lock() else {
+            return;
+        };
+        out.push_str(
+            "# HELP campaign_rpc_requests_total gRPC calls answered, by method and status.\n\
+             # TYPE campaign_rpc_requests_total counter\n",
+        );
+        for (method, m) in methods.iter() {
+            for (code, n) in &m.codes {
+                let _ = writeln!(
+                    out,
+                    "campaign_rpc_requests_total{{method=\"{method}\",code=\"{code}\"}} {n}"
+                );
+            }
+        }
+        out.push_str(
+            "# HELP campaign_rpc_duration_seconds Time to answer a gRPC call, by method.\n\
+             # TYPE campaign_rpc_duration_seconds histogram\n",
+        );
+        for (method, m) in methods.iter() {
+            for (bound, n) in BUCKETS.iter().zip(m.buckets.iter()) {
+                let _ = writeln!(
+                    out,
+                    "campaign_rpc_duration_seconds_bucket{{method=\"{method}\",le=\"{bound}\"}} {n}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "campaign_rpc_duration_seconds_bucket{{method=\"{method}\",le=\"+Inf\"}} {}\n\
+                 campaign_rpc_duration_seconds_sum{{method=\"{method}\"}} {}\n\
+                 campaign_rpc_duration_seconds_count{{method=\"{method}\"}} {}",
+                m.count, m.sum_secs, m.count
+            );
+        }
+    }
+}
+
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// The tower layer that feeds [`RpcMetrics`].
+#[derive(Clone)]
+pub struct RpcLayer(pub Arc<RpcMetrics>);
+
+impl<S> tower_layer::Layer<S> for RpcLayer {
+    type Service = RpcService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        RpcService {
+            inner,
+            metrics: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct RpcService<S> {
+    inner: S,
+    metrics: Arc<RpcMetrics>,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, B, R> tower_service::Service<http::Request<B>> for RpcService<S>
+where
+    S: tower_service::Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let method = req.uri().path().to_owned();
+        let started = Instant::now();
+        let metrics = self.metrics.clone();
+        let answer = self.inner.call(req);
+        Box::pin(async move {
+            let res = answer.await;
+            let code = match &res {
+                Ok(r) => r
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<i32>().ok())
+                    .map_or(tonic::Code::Ok, tonic::Code::from_i32),
+                Err(_) => tonic::Code::Unknown,
+            };
+            metrics.record(&method, code, started.elapsed());
+            res
+        })
+    }
+}
+
+/// The whole exposition: RPCs, then the campaign figures read now.
+pub async fn render<D: Db>(rpc: &RpcMetrics, store: &Store<D>) -> String {
+    let mut out = String::new();
+    rpc.render(&mut out);
+    for (name, value) in store.db().pool_gauges() {
+        let _ = writeln!(out, "# TYPE {name} gauge\n{name} {value}");
+    }
+    match store.delivery_counts().await {
+        Ok((waiting, delivered)) => {
+            let _ = writeln!(
+                out,
+                "# HELP campaign_outbox_waiting Won coupon and top-up prizes not yet delivered.\n\
+                 # TYPE campaign_outbox_waiting gauge\ncampaign_outbox_waiting {waiting}\n\
+                 # TYPE campaign_outbox_delivered_total counter\n\
+                 campaign_outbox_delivered_total {delivered}"
+            );
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: reading the outbox"),
+    }
+    match store.prize_gauges().await {
+        Ok(rows) => {
+            out.push_str(
+                "# HELP campaign_draws_total Draws of each running campaign.\n\
+                 # TYPE campaign_draws_total counter\n",
+            );
+            let mut seen = std::collections::BTreeSet::new();
+            for r in &rows {
+                if seen.insert(r.campaign_id.as_str()) {
+                    let _ = writeln!(
+                        out,
+                        "campaign_draws_total{{campaign=\"{}\"}} {}",
+                        r.campaign_id, r.draws
+                    );
+                }
+            }
+            out.push_str(
+                "# HELP campaign_prize_won_total Units of each prize won.\n\
+                 # TYPE campaign_prize_won_total counter\n",
+            );
+            for r in &rows {
+                let _ = writeln!(
+                    out,
+                    "campaign_prize_won_total{{campaign=\"{}\",slot=\"{}\"}} {}",
+                    r.campaign_id, r.slot_index, r.won
+                );
+            }
+            out.push_str(
+                "# HELP campaign_prize_remaining Units of each prize left.\n\
+                 # TYPE campaign_prize_remaining gauge\n",
+            );
+            for r in &rows {
+                let _ = writeln!(
+                    out,
+                    "campaign_prize_remaining{{campaign=\"{}\",slot=\"{}\"}} {}",
+                    r.campaign_id, r.slot_index, r.remaining
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: reading prize stock"),
+    }
+    out
+}
+
+/// Serves `GET /metrics` (HTTP/1.1, one request per connection) until the
+/// task is aborted.
+pub async fn serve<D: Db>(listener: TcpListener, rpc: Arc<RpcMetrics>, store: Store<D>) {
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let (rpc, store) = (rpc.clone(), store.clone());
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            let mut len = 0;
+            // The request head only; a scrape has no body.
+            while len < buf.len() {
+                match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf[len..]))
+                    .await
+                {
+                    Ok(Ok(0)) | Err(_) | Ok(Err(_)) => break,
+                    Ok(Ok(n)) => len += n,
+                }
+                if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            let head = String::from_utf8_lossy(&buf[..len]);
+            let (status, body) = if head.starts_with("GET /metrics ") {
+                ("200 OK", render(&rpc, &store).await)
+            } else {
+                (
+                    "404 Not Found",
+                    "only GET /metrics is served here\n".to_owned(),
+                )
+            };
+            let reply = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(reply.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        });
+    }
+}
