@@ -392,6 +392,8 @@ struct State {
     /// sqlx's connection: it owns the handle and closes it when dropped,
     /// after `Drop for State` has finalized our statements.
     owner: Option<SqliteConnection>,
+    /// Set by `close`: the handle is gone, nothing may touch it.
+    closed: bool,
 }
 
 impl State {
@@ -427,6 +429,9 @@ impl State {
 
 impl Drop for State {
     fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
         if self.batch.is_some() && !self.conn.autocommit() {
             // Nobody was told these writes are done; they never happened.
             let _ = self.conn.exec("ROLLBACK");
@@ -490,6 +495,7 @@ impl Writer {
             batch: None,
             generation: 0,
             owner: Some(conn),
+            closed: false,
         };
         Ok(Self {
             shared: Arc::new(Shared {
@@ -513,6 +519,9 @@ impl Writer {
         // decide about the batch when we are done.
         std::mem::forget(queued);
         self.shared.queued.fetch_sub(1, Ordering::SeqCst);
+        if state.closed {
+            return Err(StoreError::Unavailable("the database is closed".into()));
+        }
         if state.batch.is_none() {
             state.conn.exec("BEGIN IMMEDIATE")?;
             state.batch = Some(Batch::default());
@@ -533,8 +542,12 @@ impl Writer {
     /// connection.
     pub async fn close(&self) {
         let mut state = self.shared.state.lock().await;
+        if state.closed {
+            return;
+        }
         let _ = state.commit_batch();
         state.conn.finalize_all();
+        state.closed = true;
         if let Some(conn) = state.owner.take() {
             let _ = sqlx::Connection::close(conn).await;
         }
@@ -725,6 +738,19 @@ mod tests {
         }
         assert_eq!(committed, 100, "every third writer commits");
         assert_eq!(count(&db).await, (100, 0), "100 rows, 100 units taken");
+        db.close().await;
+    }
+
+    /// After `close` the raw handle is gone: a late writer (a background
+    /// task not yet stopped) is refused instead of touching it.
+    #[tokio::test]
+    async fn a_closed_writer_refuses_new_transactions() {
+        let db = db().await;
+        db.close().await;
+        assert!(matches!(
+            db.begin_write().await,
+            Err(StoreError::Unavailable(_))
+        ));
         db.close().await;
     }
 
