@@ -615,6 +615,31 @@ async fn take_prize<T: DbTx>(
 }
 
 impl<D: Db> Store<D> {
+    /// Draws, prizes won and prizes left of every published or paused
+    /// wheel, for the metrics endpoint.
+    pub async fn prize_gauges(&self) -> Result<Vec<PrizeGauge>, StoreError> {
+        let mut tx = self.db.begin_read().await?;
+        let rows = tx
+            .fetch_all(
+                "SELECT c.campaign_id, c.draw_count, s.slot_index, s.initial_stock - s.remaining, \
+                 s.remaining FROM campaign c JOIN prize_slot s ON s.campaign_id = c.campaign_id \
+                 WHERE c.status IN ('published', 'paused') ORDER BY c.campaign_id, s.slot_index",
+                args![],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PrizeGauge {
+                    campaign_id: r.text(0)?,
+                    draws: r.int(1)?,
+                    slot_index: r.int(2)?,
+                    won: r.int(3)?,
+                    remaining: r.int(4)?,
+                })
+            })
+            .collect()
+    }
+
     #[tracing::instrument(skip_all)]
     pub async fn create_wheel(
         &self,
@@ -1534,4 +1559,14 @@ impl<D: Db> Store<D> {
         tx.commit().await?;
         Ok(n)
     }
+}
+
+/// One prize slot of a running wheel, for the metrics endpoint.
+#[derive(Debug, Clone)]
+pub struct PrizeGauge {
+    pub campaign_id: String,
+    pub draws: i64,
+    pub slot_index: i64,
+    pub won: i64,
+    pub remaining: i64,
 }
