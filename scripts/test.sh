@@ -13,6 +13,9 @@ if [ -z "${CAMPAIGN_TEST_PG_URL:-}" ]; then
   export CAMPAIGN_TEST_PG_URL CAMPAIGN_TEST_PG_DATA="$PGDIR/data"
   echo "throwaway PostgreSQL at $CAMPAIGN_TEST_PG_URL"
 fi
+# The fault suite's CI profile (7 minutes a database); FAULT_PROFILE=quick
+# or long overrides it.
+export FAULT_PROFILE="${FAULT_PROFILE:-ci}"
 log=$(mktemp)
 status=0
 cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?

@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     ServerError,
-    clock::{Clock, SystemClock},
+    clock::{Clock, FileOffsetClock, SystemClock},
     config::{self, Settings},
     domain::credential::{PlayerClaims, sign_player_token},
     store::{Store, postgres::PgDb, sqlite::SqliteDb},
@@ -67,14 +67,24 @@ where
          `create-merchant NAME` makes another merchant with its own key",
         settings.bootstrap_key_file.display()
     );
-    run(
-        settings,
-        listener,
-        Box::pin(shutdown_signal()),
-        Arc::new(SystemClock),
-    )
-    .await?;
+    run(settings, listener, Box::pin(shutdown_signal()), clock()).await?;
     Ok(())
+}
+
+/// The wall clock, or for fault testing only, the wall clock moved by the
+/// offset in `CAMPAIGN_FAULT_CLOCK_FILE` (the fault suite jumps it
+/// backwards and across midnight through the real binary).
+fn clock() -> Arc<dyn Clock> {
+    match std::env::var_os("CAMPAIGN_FAULT_CLOCK_FILE") {
+        Some(path) if !path.is_empty() => {
+            tracing::warn!(
+                "CAMPAIGN_FAULT_CLOCK_FILE is set: the clock follows an offset file \
+                 (fault testing only, never in production)"
+            );
+            Arc::new(FileOffsetClock::follow(path.into()))
+        }
+        _ => Arc::new(SystemClock),
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM; the server then drains calls in flight.
