@@ -220,22 +220,19 @@ async fn apply(ctx: &Ctx, file: &Path, yes: bool, dry_run: bool) -> Result<(), C
     let shown = file.display().to_string();
     let engine = ctx.engine().await?;
     let recorded = state::lookup(file, &ctx.endpoint, &spec.key)?;
-    let (campaign, created) = match recorded {
-        Some(id) => {
-            let c = get_campaign(&engine, &id).await.map_err(|e| match e {
-                CtlError::Rpc {
-                    code: Code::NotFound,
-                    ..
-                } => CtlError::State(format!(
-                    "{shown}: campaign {id}, recorded in {} for {}, is not on this engine; \
+    let campaign = match recorded {
+        Some(id) => get_campaign(&engine, &id).await.map_err(|e| match e {
+            CtlError::Rpc {
+                code: Code::NotFound,
+                ..
+            } => CtlError::State(format!(
+                "{shown}: campaign {id}, recorded in {} for {}, is not on this engine; \
                      remove that entry to create the campaign anew",
-                    state::path_for(file).display(),
-                    ctx.endpoint
-                )),
-                other => other,
-            })?;
-            (c, false)
-        }
+                state::path_for(file).display(),
+                ctx.endpoint
+            )),
+            other => other,
+        })?,
         None if dry_run => {
             // What a new campaign would get.
             let c = pb::Campaign {
@@ -289,14 +286,24 @@ async fn apply(ctx: &Ctx, file: &Path, yes: bool, dry_run: bool) -> Result<(), C
                 other => other,
             })?;
             state::record(file, &ctx.endpoint, &spec.key, &c.campaign_id)?;
-            (c, true)
+            // A replayed CreateWheel answers with the campaign as it was
+            // created: read what it is now.
+            let now = get_campaign(&engine, &c.campaign_id).await?;
+            if now == c {
+                println!("created campaign {} ({:?})", c.campaign_id, spec.name);
+            } else {
+                println!(
+                    "recovered campaign {}: created earlier for key {:?}, missing from {}",
+                    c.campaign_id,
+                    spec.key,
+                    state::path_for(file).display()
+                );
+            }
+            now
         }
     };
     let id = campaign.campaign_id.clone();
     let status = status_name(campaign.status);
-    if created {
-        println!("created campaign {id} ({:?})", spec.name);
-    }
     let current = current(&engine, &spec, campaign).await?;
     let plan = plan::plan(&spec, &current).map_err(|source| CtlError::Plan {
         file: shown.clone(),

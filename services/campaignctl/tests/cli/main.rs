@@ -271,6 +271,17 @@ async fn cli_story(backend: Backend) {
     );
     assert_eq!(e.campaign(&id).await, created);
 
+    // The state file lost (as if the first run died right after
+    // CreateWheel): the same creation key gets the same campaign back.
+    std::fs::remove_file(dir.join("wheel.state.toml")).expect("remove state");
+    let recovered = e.ctl(&["apply", file_arg]).await;
+    assert_exit(&recovered, 0);
+    let out = text(&recovered.stdout);
+    assert!(out.contains(&format!("recovered campaign {id}")), "{out}");
+    assert!(out.contains("no changes"), "{out}");
+    assert_eq!(e.audit_entries().await, audit_before, "no second campaign");
+    assert!(std::fs::read_to_string(dir.join("wheel.state.toml")).is_ok_and(|s| s.contains(&id)));
+
     // An invalid file is refused before any call, naming the field.
     let bad = write(
         &dir,
