@@ -12,7 +12,7 @@ use crate::{
     args::{Args, Command, SimulateOpts, Transition, USAGE},
     client::{self, Engine, call},
     error::CtlError,
-    plan::{self, Current, Step, instant, kind_name, status_name},
+    plan::{self, Current, Step, kind_name, local_instant, status_name},
     spec::{ChanceRules, ShareRules, VoteRules, WheelSpec},
     state,
 };
@@ -583,8 +583,8 @@ async fn show(ctx: &Ctx, arg: &str) -> Result<(), CtlError> {
     println!("status     {}", status_name(c.status));
     println!(
         "window     {} -> {} ({})",
-        instant(c.starts_at_ms),
-        instant(c.ends_at_ms),
+        local_instant(c.starts_at_ms, &c.time_zone),
+        local_instant(c.ends_at_ms, &c.time_zone),
         c.time_zone
     );
     println!(

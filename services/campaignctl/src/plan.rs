@@ -113,6 +113,20 @@ pub fn instant(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
 }
 
+/// An instant as RFC 3339 in the zone `tz` (UTC if it is unknown).
+pub fn local_instant(ms: i64, tz: &str) -> String {
+    match (
+        jiff::Timestamp::from_millisecond(ms),
+        jiff::tz::TimeZone::get(tz),
+    ) {
+        (Ok(t), Ok(zone)) => t
+            .to_zoned(zone)
+            .strftime("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string(),
+        _ => instant(ms),
+    }
+}
+
 /// The fields of a slot spec, as the file names them.
 fn slot_fields(s: &pb::PrizeSlotSpec) -> Vec<(&'static str, String)> {
     let reference = match pb::PrizeKind::try_from(s.kind) {
@@ -166,6 +180,48 @@ fn tier_summary(t: &pb::ShareTier) -> String {
         t.threshold,
         t.prize.as_ref().map(slot_summary).unwrap_or_default()
     )
+}
+
+fn vote_fields(v: Option<&VoteRules>) -> Vec<(&'static str, Option<String>)> {
+    vec![
+        ("votes_per_day", v.map(|v| v.votes_per_day.to_string())),
+        (
+            "votes_per_candidate_per_day",
+            v.map(|v| v.votes_per_candidate_per_day.to_string()),
+        ),
+        ("votes_total", v.map(|v| v.votes_total.to_string())),
+        (
+            "player_registration",
+            v.map(|v| v.player_registration.to_string()),
+        ),
+    ]
+}
+
+fn chance_fields(c: Option<&ChanceRules>) -> Vec<(&'static str, Option<String>)> {
+    vec![
+        ("per_share", c.map(|c| c.per_share.to_string())),
+        ("per_tier", c.map(|c| c.per_tier.to_string())),
+        ("per_vote", c.map(|c| c.per_vote.to_string())),
+        ("daily_cap", c.map(|c| c.daily_cap.to_string())),
+    ]
+}
+
+/// Field-by-field changes of a rules section; unset before = `(unset)`.
+fn rule_changes(
+    section: &str,
+    old: &[(&'static str, Option<String>)],
+    new: &[(&'static str, Option<String>)],
+    out: &mut Vec<Change>,
+) {
+    for ((field, o), (_, n)) in old.iter().zip(new) {
+        if o != n {
+            out.push(Change {
+                field: format!("{section}.{field}"),
+                old: o.clone().unwrap_or_else(|| "(unset)".into()),
+                new: n.clone().unwrap_or_else(|| "(unset)".into()),
+            });
+        }
+    }
 }
 
 /// The plan that brings `current` to `want`.
@@ -245,6 +301,13 @@ pub fn plan(want: &WheelSpec, current: &Current) -> Result<Plan, PlanError> {
         match have.get(i) {
             Some(old) if old == new => {}
             Some(old) => {
+                let won = c.slots.get(i).map_or(0, |s| s.won);
+                if live && new.stock < won && new.kind != i32::from(pb::PrizeKind::Thanks) {
+                    return Err(refuse(
+                        format!("{at}.stock"),
+                        format!("{} is below the {won} already won", new.stock),
+                    ));
+                }
                 slot_changes(&at, old, new, &mut changes);
                 table_changed = true;
                 if !live {
@@ -321,27 +384,23 @@ pub fn plan(want: &WheelSpec, current: &Current) -> Result<Plan, PlanError> {
     if let Some(votes) = &want.votes
         && current.votes.as_ref() != Some(votes)
     {
-        changes.push(Change {
-            field: "votes".into(),
-            old: current
-                .votes
-                .as_ref()
-                .map_or_else(|| "(none)".into(), |v| format!("{v:?}")),
-            new: format!("{votes:?}"),
-        });
+        rule_changes(
+            "votes",
+            &vote_fields(current.votes.as_ref()),
+            &vote_fields(Some(votes)),
+            &mut changes,
+        );
         steps.push(Step::SetVotes(votes.clone()));
     }
     if let Some(chances) = &want.chances
         && current.chances.as_ref() != Some(chances)
     {
-        changes.push(Change {
-            field: "chances".into(),
-            old: current
-                .chances
-                .as_ref()
-                .map_or_else(|| "(none)".into(), |v| format!("{v:?}")),
-            new: format!("{chances:?}"),
-        });
+        rule_changes(
+            "chances",
+            &chance_fields(current.chances.as_ref()),
+            &chance_fields(Some(chances)),
+            &mut changes,
+        );
         steps.push(Step::SetChances(chances.clone()));
     }
 
@@ -415,6 +474,16 @@ weight = 90
             votes: s.votes.clone(),
             chances: s.chances.clone(),
         }
+    }
+
+    #[test]
+    fn instants_show_in_the_campaign_zone() {
+        let s = spec(FILE);
+        assert_eq!(
+            local_instant(s.starts_at_ms, "Asia/Shanghai"),
+            "2026-11-25T12:00:00+08:00"
+        );
+        assert_eq!(instant(s.starts_at_ms), "2026-11-25T04:00:00Z");
     }
 
     #[test]
@@ -495,24 +564,54 @@ weight = 90
         let e = plan(&before, &held(&grown, pb::CampaignStatus::Draft)).expect_err("refused");
         assert_eq!(e.field, "prizes");
 
+        // A live slot's stock never goes below what was won.
+        let mut sold = held(&before, pb::CampaignStatus::Published);
+        sold.campaign.slots[0].won = 4;
+        let short = spec(&FILE.replace("stock = 5", "stock = 3"));
+        let e = plan(&short, &sold).expect_err("refused");
+        assert_eq!(
+            e.to_string(),
+            "prizes[0].stock: 3 is below the 4 already won"
+        );
+
         let ended = spec(&FILE.replace("stock = 5", "stock = 6"));
         let e = plan(&ended, &held(&before, pb::CampaignStatus::Ended)).expect_err("refused");
         assert_eq!(e.field, "status");
     }
 
+    fn after_votes(per_day: i64) -> String {
+        format!(
+            "[votes]\nvotes_per_day = {per_day}\nvotes_per_candidate_per_day = 1\nvotes_total = 9\n"
+        )
+    }
+
+    fn after_text(votes: &str) -> String {
+        format!("{FILE}{votes}[chances]\nper_vote = 1\ndaily_cap = 2\n[share]\nenabled = true\n")
+    }
+
     #[test]
     fn rules_sections_are_compared_and_set() {
         let before = spec(FILE);
-        let after = spec(&format!(
-            "{FILE}[votes]\nvotes_per_day = 2\nvotes_per_candidate_per_day = 1\nvotes_total = 9\n\
-             [chances]\nper_vote = 1\ndaily_cap = 2\n[share]\nenabled = true\n"
-        ));
+        let after = spec(&after_text(&after_votes(2)));
         let p = plan(&after, &held(&before, pb::CampaignStatus::Draft)).expect("plan");
         assert_eq!(p.steps.len(), 3);
         assert!(matches!(p.steps[0], Step::SetShare(ref r) if r.enabled));
         assert!(matches!(p.steps[1], Step::SetVotes(ref v) if v.votes_total == 9));
         assert!(matches!(p.steps[2], Step::SetChances(ref c) if c.daily_cap == 2));
+        let shown: Vec<String> = p.changes.iter().map(ToString::to_string).collect();
+        assert!(
+            shown.contains(&"votes.votes_total: (unset) -> 9".to_owned()),
+            "{shown:?}"
+        );
+        assert!(
+            shown.contains(&"chances.per_vote: (unset) -> 1".to_owned()),
+            "{shown:?}"
+        );
         let p = plan(&after, &held(&after, pb::CampaignStatus::Draft)).expect("plan");
         assert!(p.steps.is_empty());
+        let more = spec(&after_text(&after_votes(3)));
+        let p = plan(&more, &held(&after, pb::CampaignStatus::Draft)).expect("plan");
+        let shown: Vec<String> = p.changes.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["votes.votes_per_day: 2 -> 3"]);
     }
 }
