@@ -1,6 +1,6 @@
 //! The connection to the engine: one channel, the API key on every call
 //! (never printed), and calls retried with the same request, idempotency
-//! key included, while the engine answers UNAVAILABLE.
+//! key included, while the engine answers UNAVAILABLE or ABORTED.
 
 use std::{future::Future, path::Path, time::Duration};
 
@@ -111,7 +111,7 @@ impl Engine {
 }
 
 /// Runs `call` (which must send the same request each time) until it is
-/// answered, retrying UNAVAILABLE a few times with backoff.
+/// answered, retrying UNAVAILABLE and ABORTED a few times with backoff.
 pub async fn call<T, F, Fut>(what: &str, mut call: F) -> Result<T, CtlError>
 where
     F: FnMut() -> Fut,
@@ -122,7 +122,9 @@ where
     loop {
         match call().await {
             Ok(r) => return Ok(r.into_inner()),
-            Err(s) if s.code() == Code::Unavailable && attempt < 5 => {
+            // Both say "retry with the same idempotency key": the database
+            // was busy, or a concurrent copy of this request was in flight.
+            Err(s) if matches!(s.code(), Code::Unavailable | Code::Aborted) && attempt < 5 => {
                 attempt += 1;
                 tokio::time::sleep(delay).await;
                 delay *= 2;

@@ -75,6 +75,49 @@ fn change_key(run: &str, n: usize) -> String {
     format!("campaignctl-{run}-{n}")
 }
 
+/// FNV-1a (64 bit) of a message's encoding: a short, stable digest for
+/// idempotency keys (not a security measure; a collision would need two
+/// different specs for the same slot of the same campaign).
+fn digest<M: prost::Message>(messages: &[M]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for m in messages {
+        for b in m.encode_to_vec() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// The idempotency key of one step. Adding a slot and revising a live
+/// table are keyed by what they change, so two runs racing on the same
+/// file (or a run retried after its answer was lost) make the change once:
+/// a slot is added at its index once per campaign, and a revision moves
+/// one table version to one content once. Other steps set values
+/// (applying them twice is harmless) and take a fresh key per run.
+fn step_key(run: &str, n: usize, current: &pb::Campaign, want: &WheelSpec, step: &Step) -> String {
+    let id = &current.campaign_id;
+    match step {
+        Step::AddSlot(s) => {
+            let index = want
+                .slots
+                .iter()
+                .position(|x| x.name == s.name)
+                .unwrap_or(n);
+            format!(
+                "campaignctl-add-{id}-{index}-{:016x}",
+                digest(std::slice::from_ref(s))
+            )
+        }
+        Step::Revise(slots) => format!(
+            "campaignctl-revise-{id}-v{}-{:016x}",
+            current.fairness.as_ref().map_or(0, |f| f.version),
+            digest(slots)
+        ),
+        _ => change_key(run, n),
+    }
+}
+
 /// The idempotency key of a file's `CreateWheel`: the same for every run,
 /// so a creation whose answer (or state file) was lost is answered again
 /// with the same campaign instead of making a second one.
@@ -331,7 +374,7 @@ async fn apply(ctx: &Ctx, file: &Path, yes: bool, dry_run: bool) -> Result<(), C
     let run = uuid::Uuid::new_v4().simple().to_string();
     let mut last = None;
     for (n, step) in plan.steps.iter().enumerate() {
-        let key = change_key(&run, n);
+        let key = step_key(&run, n, &current.campaign, &spec, step);
         last = run_step(&engine, &spec, &id, step, key).await?.or(last);
     }
     match last {
@@ -890,6 +933,51 @@ mod tests {
             "prizes[2]",
         );
         assert!(other.to_string().ends_with("slot.weight"), "{other}");
+    }
+
+    #[test]
+    fn keys_of_adds_and_revisions_name_what_they_change() {
+        let spec = WheelSpec::parse(
+            "key = \"k\"\nname = \"W\"\nstarts_at = \"2026-11-25T12:00:00Z\"\n\
+             ends_at = \"2026-12-25T12:00:00Z\"\ndraws_per_day = 1\ndraws_total = 1\n\
+             fallback = \"T\"\n[[prizes]]\nname = \"P\"\nkind = \"points\"\nweight = 1\n\
+             stock = 1\npoints = 1\n[[prizes]]\nname = \"T\"\nkind = \"thanks\"\nweight = 1\n",
+        )
+        .expect("valid");
+        let c = pb::Campaign {
+            campaign_id: "c".into(),
+            ..Default::default()
+        };
+        let add = Step::AddSlot(spec.slots[1].clone());
+        let k = step_key("run1", 0, &c, &spec, &add);
+        assert!(k.starts_with("campaignctl-add-c-1-"), "{k}");
+        assert_eq!(
+            k,
+            step_key("run2", 5, &c, &spec, &add),
+            "the same in every run"
+        );
+        let mut other = spec.slots[1].clone();
+        other.weight = 2;
+        assert_ne!(k, step_key("run1", 0, &c, &spec, &Step::AddSlot(other)));
+        let revise = Step::Revise(spec.slots.clone());
+        let mut v2 = c.clone();
+        v2.fairness = Some(pb::Fairness {
+            version: 2,
+            ..Default::default()
+        });
+        let k1 = step_key("run1", 0, &c, &spec, &revise);
+        assert_eq!(k1, step_key("run2", 0, &c, &spec, &revise));
+        assert_ne!(
+            k1,
+            step_key("run1", 0, &v2, &spec, &revise),
+            "one key per version"
+        );
+        assert!(k1.len() <= 128);
+        let fallback = Step::SetFallback(1);
+        assert_ne!(
+            step_key("run1", 0, &c, &spec, &fallback),
+            step_key("run2", 0, &c, &spec, &fallback)
+        );
     }
 
     #[test]

@@ -99,7 +99,8 @@ pub fn record(file: &Path, endpoint: &str, key: &str, campaign_id: &str) -> Resu
             quoted(&e.campaign_id)
         ));
     }
-    let tmp = path.with_extension("toml.tmp");
+    // A name of its own, so runs racing on one file never share it.
+    let tmp = path.with_extension(format!("toml.{}.tmp", uuid::Uuid::new_v4().simple()));
     std::fs::write(&tmp, text).map_err(CtlError::io(format!("write {}", tmp.display())))?;
     std::fs::rename(&tmp, &path).map_err(CtlError::io(format!("write {}", path.display())))
 }

@@ -282,6 +282,29 @@ async fn cli_story(backend: Backend) {
     assert_eq!(e.audit_entries().await, audit_before, "no second campaign");
     assert!(std::fs::read_to_string(dir.join("wheel.state.toml")).is_ok_and(|s| s.contains(&id)));
 
+    // Two runs racing on a new file make one campaign with its slots once.
+    let race = write(
+        &dir,
+        "race.toml",
+        &WHEEL.replace("key = \"cli-story\"", "key = \"race\""),
+    );
+    let race_arg = race.to_str().expect("utf-8");
+    let argv = ["apply", race_arg];
+    let (a, b) = tokio::join!(e.ctl(&argv), e.ctl(&argv));
+    assert_exit(&a, 0);
+    assert_exit(&b, 0);
+    let state = std::fs::read_to_string(dir.join("race.state.toml")).expect("state");
+    let race_id = state
+        .lines()
+        .find_map(|l| l.strip_prefix("campaign_id = "))
+        .expect("an entry")
+        .trim_matches('"')
+        .to_owned();
+    let raced = e.campaign(&race_id).await;
+    assert_eq!(raced.slots.len(), 3, "{raced:?}");
+    assert_eq!(raced.fallback_slot, Some(2));
+    let audit_before = e.audit_entries().await;
+
     // An invalid file is refused before any call, naming the field.
     let bad = write(
         &dir,
