@@ -296,13 +296,19 @@ impl Validator {
         name.to_owned()
     }
 
-    fn instant(&mut self, field: &str, raw: &InstantRaw) -> i64 {
+    /// Milliseconds since the Unix epoch; `None` (with the error noted) if
+    /// it is not an RFC 3339 instant after 1970.
+    fn instant(&mut self, field: &str, raw: &InstantRaw) -> Option<i64> {
         let text = match raw {
             InstantRaw::Datetime(d) => d.to_string(),
             InstantRaw::Text(s) => s.clone(),
         };
         match text.parse::<jiff::Timestamp>() {
-            Ok(t) => t.as_millisecond(),
+            Ok(t) if t.as_millisecond() > 0 => Some(t.as_millisecond()),
+            Ok(_) => {
+                self.err(field, "must be after 1970-01-01T00:00:00Z");
+                None
+            }
             Err(_) => {
                 self.err(
                     field,
@@ -311,7 +317,7 @@ impl Validator {
                          e.g. 2026-11-26T00:00:00+08:00 (got {text:?})"
                     ),
                 );
-                0
+                None
             }
         }
     }
@@ -347,11 +353,14 @@ impl Validator {
             );
         }
         let name = self.name("name", &raw.name);
-        let starts_at_ms = self.instant("starts_at", &raw.starts_at);
-        let ends_at_ms = self.instant("ends_at", &raw.ends_at);
-        if starts_at_ms != 0 && ends_at_ms != 0 && ends_at_ms <= starts_at_ms {
+        let starts_at = self.instant("starts_at", &raw.starts_at);
+        let ends_at = self.instant("ends_at", &raw.ends_at);
+        if let (Some(s), Some(e)) = (starts_at, ends_at)
+            && e <= s
+        {
             self.err("ends_at", "must be after starts_at");
         }
+        let (starts_at_ms, ends_at_ms) = (starts_at.unwrap_or(0), ends_at.unwrap_or(0));
         let time_zone = match raw.time_zone.as_deref().map(str::trim) {
             None | Some("") => DEFAULT_TIME_ZONE.to_owned(),
             Some(tz) => {
@@ -770,6 +779,11 @@ weight = 55
         );
         let e = errors(&GOOD.replace("2026-12-26T12:00:00+08:00", "2026-11-01T00:00:00Z"));
         assert_eq!(e, ["ends_at: must be after starts_at"]);
+        let e = errors(&GOOD.replace(
+            "starts_at = 2026-11-25T12:00:00+08:00",
+            "starts_at = 1969-12-31T00:00:00Z",
+        ));
+        assert_eq!(e, ["starts_at: must be after 1970-01-01T00:00:00Z"]);
     }
 
     #[test]

@@ -449,6 +449,60 @@ async fn cli_story(backend: Backend) {
     assert_exit(&show, 0);
     assert!(text(&show.stdout).contains("PUBLISHED") && text(&show.stdout).contains("Tea set"));
 
+    // An auditor's key (from --key-file) reads but does not change.
+    let auditor = AdminServiceClient::new(e.channel.clone())
+        .create_api_key(with(
+            &e.admin_key,
+            pb::CreateApiKeyRequest {
+                idempotency_key: key(),
+                role: pb::Role::Auditor.into(),
+                store_id: String::new(),
+                label: "cli auditor".into(),
+            },
+        ))
+        .await
+        .expect("auditor key")
+        .into_inner()
+        .api_key;
+    let key_file = write(&dir, "auditor.key", &format!("{auditor}\n"));
+    let as_auditor = |args: Vec<String>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_campaignctl"));
+        cmd.args(args)
+            .arg("--endpoint")
+            .arg(&e.endpoint)
+            .arg("--key-file")
+            .arg(&key_file)
+            .env_remove("CAMPAIGN_API_KEY")
+            .current_dir(&dir);
+        tokio::task::spawn_blocking(move || cmd.output().expect("run campaignctl"))
+    };
+    let audited = as_auditor(vec!["export".into(), id.clone()])
+        .await
+        .expect("join");
+    assert_exit(&audited, 0);
+    assert_eq!(
+        text(&audited.stdout),
+        export,
+        "the same export for the auditor"
+    );
+    let audit_before = e.audit_entries().await;
+    let other = write(
+        &dir,
+        "other.toml",
+        &WHEEL.replace("key = \"cli-story\"", "key = \"other\""),
+    );
+    let denied = as_auditor(vec!["apply".into(), other.display().to_string()])
+        .await
+        .expect("join");
+    assert_exit(&denied, 1);
+    assert!(
+        text(&denied.stderr).contains("PermissionDenied"),
+        "{}",
+        text(&denied.stderr)
+    );
+    assert!(!text(&denied.stderr).contains(&auditor));
+    assert_eq!(e.audit_entries().await, audit_before, "nothing created");
+
     // Usage errors exit 2; a missing key is an error, and no key is printed.
     assert_exit(&e.ctl(&["frobnicate"]).await, 2);
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_campaignctl"));
