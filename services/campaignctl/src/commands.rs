@@ -538,7 +538,7 @@ async fn transition(ctx: &Ctx, to: Transition, arg: &str) -> Result<(), CtlError
     };
     // Already there (a repeated command, or a retry of one whose answer was
     // lost): nothing to do.
-    if before.status == i32::from(target) && to != Transition::Resume {
+    if before.status == i32::from(target) {
         println!("campaign {id} is already {}", status_name(before.status));
         return Ok(());
     }
