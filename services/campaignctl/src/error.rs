@@ -1,0 +1,52 @@
+//! Every way a command fails, and the exit code each one gives: 2 for a
+//! command line that does not parse, 1 for everything else.
+
+use crate::{plan::PlanError, spec::SpecError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CtlError {
+    /// A bad command line (exit code 2).
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error("{file}: {source}")]
+    Plan { file: String, source: PlanError },
+    /// The engine refused a call; `what` says which (and, for a prize, which
+    /// field of the file).
+    #[error("{what}: {code:?}: {message}")]
+    Rpc {
+        what: String,
+        code: tonic::Code,
+        message: String,
+    },
+    #[error("cannot connect to {endpoint}: {message}")]
+    Connect { endpoint: String, message: String },
+    #[error("{0}")]
+    Credential(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "{file}: the live campaign differs from the file (above); run again with --yes to apply it"
+    )]
+    NotConfirmed { file: String },
+    #[error("{0}")]
+    State(String),
+}
+
+impl CtlError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+
+    pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
+        let what = what.into();
+        move |source| Self::Io { what, source }
+    }
+}

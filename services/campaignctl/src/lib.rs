@@ -1,0 +1,31 @@
+//! `campaignctl`: the command line for a merchant's admins and auditors.
+//! A lucky-wheel campaign is described in one TOML file and applied to the
+//! engine idempotently over gRPC (the engine's own generated client); the
+//! same tool publishes, pauses, resumes and ends campaigns, shows them,
+//! prints statistics by day and channel, and writes the auditor's exports.
+//!
+//! # Layout
+//! - [`args`]: the command line (hand-parsed) and its usage text.
+//! - [`spec`]: the campaign file: strict TOML, validated before any call,
+//!   normalised into the engine's requests.
+//! - [`plan`]: the comparison of a file with the live campaign: the changes
+//!   (old -> new, field by field) and the calls that make them.
+//! - [`state`]: which campaign a file created, per engine (`*.state.toml`).
+//! - [`client`]: the channel, the API key, retries of UNAVAILABLE.
+//! - [`commands`]: one function per command.
+//! - [`error`]: every failure and its exit code.
+
+pub mod args;
+pub mod client;
+pub mod commands;
+pub mod error;
+pub mod plan;
+pub mod spec;
+pub mod state;
+
+pub use error::CtlError;
+
+/// Parses `argv` (without the program name) and runs the command.
+pub async fn run(argv: &[String]) -> Result<(), CtlError> {
+    commands::run(args::parse(argv)?).await
+}

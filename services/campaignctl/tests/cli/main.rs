@@ -1,0 +1,534 @@
+//! The `campaignctl` binary against the real engine, started in-process on
+//! a port-0 listener over a fresh database: a temp SQLite file, or a new
+//! database on the PostgreSQL cluster named by `CAMPAIGN_TEST_PG_URL`
+//! (unset or unreachable: the `postgres` test fails, it never skips).
+//! What the tool did is checked through the engine's own API
+//! (`GetCampaign`, the audit trail), not only through its output.
+
+// The campaign suite's harness: databases, health waits, credentials.
+#[path = "../../../campaign/tests/api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+use std::{
+    path::{Path, PathBuf},
+    process::Output,
+    sync::Arc,
+};
+
+use campaign::{
+    ServerError,
+    clock::ManualClock,
+    config::Settings,
+    domain::credential::{PlayerClaims, sign_player_token},
+};
+use engine_proto::campaign::v1::{
+    self as pb, admin_service_client::AdminServiceClient, audit_service_client::AuditServiceClient,
+    player_service_client::PlayerServiceClient,
+};
+use helpers::{Backend, DAY, T0, TestDb, key, with};
+use tokio::{sync::oneshot, task::JoinHandle};
+use tonic::transport::Channel;
+
+struct Engine {
+    db: TestDb,
+    endpoint: String,
+    channel: Channel,
+    admin_key: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<Result<(), ServerError>>>,
+}
+
+impl Engine {
+    async fn start(backend: Backend) -> Self {
+        let db = TestDb::new(backend).await;
+        let key_file = db.dir.join("admin.key");
+        let settings = Settings {
+            database_url: db.url.clone(),
+            bootstrap_key_file: key_file.clone(),
+            pg_max_connections: 4,
+            coupon_endpoint: "none".into(),
+            ..Settings::default()
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(campaign::run(
+            settings,
+            listener,
+            async {
+                let _ = rx.await;
+            },
+            Arc::new(ManualClock::new(T0)),
+        ));
+        let channel = helpers::wait_serving(addr).await;
+        let admin_key = helpers::read_key(&key_file).await;
+        Self {
+            db,
+            endpoint: format!("http://{addr}"),
+            channel,
+            admin_key,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Runs the binary with this engine and the admin key (from the
+    /// environment), in the scratch directory.
+    async fn ctl(&self, args: &[&str]) -> Output {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_campaignctl"));
+        cmd.args(args)
+            .arg("--endpoint")
+            .arg(&self.endpoint)
+            .env("CAMPAIGN_API_KEY", &self.admin_key)
+            .current_dir(&self.db.dir);
+        tokio::task::spawn_blocking(move || cmd.output().expect("run campaignctl"))
+            .await
+            .expect("join")
+    }
+
+    async fn campaign(&self, id: &str) -> pb::Campaign {
+        AdminServiceClient::new(self.channel.clone())
+            .get_campaign(with(
+                &self.admin_key,
+                pb::GetCampaignRequest {
+                    campaign_id: id.into(),
+                },
+            ))
+            .await
+            .expect("get campaign")
+            .into_inner()
+    }
+
+    /// Entries in the merchant's audit trail: every admin change adds one.
+    async fn audit_entries(&self) -> usize {
+        let mut s = AuditServiceClient::new(self.channel.clone())
+            .export_audit_log(with(&self.admin_key, pb::ExportAuditLogRequest {}))
+            .await
+            .expect("audit log")
+            .into_inner();
+        let mut n = 0;
+        while let Some(line) = s.message().await.expect("line") {
+            if line.json.contains("\"type\":\"audit\"") {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            let _ = h.await;
+        }
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[track_caller]
+fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "exit status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+}
+
+const WHEEL: &str = r#"
+key = "cli-story"
+name = "CLI wheel"
+starts_at = "2026-11-25T12:00:00+08:00"
+ends_at = "2026-12-26T12:00:00+08:00"
+draws_per_day = 5
+draws_total = 20
+fallback = "Thanks"
+
+[[prizes]]
+name = "Tea set"
+kind = "physical"
+weight = 10
+stock = 5
+daily_cap = 2
+
+[[prizes]]
+name = "10 points"
+kind = "points"
+weight = 30
+stock = 100
+points = 10
+
+[[prizes]]
+name = "Thanks"
+kind = "thanks"
+weight = 60
+
+[share]
+enabled = true
+[[share.tiers]]
+metric = "shares"
+threshold = 3
+prize = { name = "Mug", kind = "physical", stock = 4 }
+
+[votes]
+votes_per_day = 3
+votes_per_candidate_per_day = 1
+votes_total = 10
+
+[chances]
+per_share = 1
+daily_cap = 2
+"#;
+
+fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, body).expect("write toml");
+    p
+}
+
+/// Draws as `openid` with a channel tag, with a token the engine accepts.
+async fn draw(e: &Engine, issuer: &str, secret: &[u8], openid: &str, campaign: &str, ch: &str) {
+    let token = sign_player_token(
+        secret,
+        &PlayerClaims {
+            iss: issuer.into(),
+            aud: "campaign-engine".into(),
+            sub: openid.into(),
+            iat: T0 / 1000,
+            exp: T0 / 1000 + 600,
+        },
+    );
+    PlayerServiceClient::new(e.channel.clone())
+        .draw(with(
+            &token,
+            pb::DrawRequest {
+                idempotency_key: key(),
+                campaign_id: campaign.into(),
+                channel: ch.into(),
+            },
+        ))
+        .await
+        .expect("draw");
+}
+
+async fn cli_story(backend: Backend) {
+    // Arrange
+    let e = Engine::start(backend).await;
+    let dir = e.db.dir.clone();
+    let file = write(&dir, "wheel.toml", WHEEL);
+    let file_arg = file.to_str().expect("utf-8 path");
+
+    // Act / Assert: the first apply creates the whole campaign.
+    let first = e.ctl(&["apply", file_arg]).await;
+    assert_exit(&first, 0);
+    let out = text(&first.stdout);
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("created campaign "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no campaign id in:\n{out}"))
+        .to_owned();
+    let state = std::fs::read_to_string(dir.join("wheel.state.toml")).expect("state file");
+    assert!(
+        state.contains(&id) && state.contains(&e.endpoint),
+        "{state}"
+    );
+    let created = e.campaign(&id).await;
+    assert_eq!(created.status, pb::CampaignStatus::Draft as i32);
+    assert_eq!(created.name, "CLI wheel");
+    assert_eq!(created.starts_at_ms, T0 - DAY);
+    assert_eq!(created.fallback_slot, Some(2));
+    let names: Vec<_> = created
+        .slots
+        .iter()
+        .map(|s| s.spec.as_ref().expect("spec").name.as_str())
+        .collect();
+    assert_eq!(names, ["Tea set", "10 points", "Thanks"]);
+    assert_eq!(created.slots[0].spec.as_ref().expect("spec").daily_cap, 2);
+
+    // The same file again changes nothing: same campaign, no audit entry.
+    let audit_before = e.audit_entries().await;
+    let again = e.ctl(&["apply", file_arg]).await;
+    assert_exit(&again, 0);
+    assert!(
+        text(&again.stdout).contains("no changes"),
+        "{}",
+        text(&again.stdout)
+    );
+    assert_eq!(
+        e.audit_entries().await,
+        audit_before,
+        "a second apply changed something"
+    );
+    assert_eq!(e.campaign(&id).await, created);
+
+    // The state file lost (as if the first run died right after
+    // CreateWheel): the same creation key gets the same campaign back.
+    std::fs::remove_file(dir.join("wheel.state.toml")).expect("remove state");
+    let recovered = e.ctl(&["apply", file_arg]).await;
+    assert_exit(&recovered, 0);
+    let out = text(&recovered.stdout);
+    assert!(out.contains(&format!("recovered campaign {id}")), "{out}");
+    assert!(out.contains("no changes"), "{out}");
+    assert_eq!(e.audit_entries().await, audit_before, "no second campaign");
+    assert!(std::fs::read_to_string(dir.join("wheel.state.toml")).is_ok_and(|s| s.contains(&id)));
+
+    // Two runs racing on a new file make one campaign with its slots once.
+    let race = write(
+        &dir,
+        "race.toml",
+        &WHEEL.replace("key = \"cli-story\"", "key = \"race\""),
+    );
+    let race_arg = race.to_str().expect("utf-8");
+    let argv = ["apply", race_arg];
+    let (a, b) = tokio::join!(e.ctl(&argv), e.ctl(&argv));
+    assert_exit(&a, 0);
+    assert_exit(&b, 0);
+    let state = std::fs::read_to_string(dir.join("race.state.toml")).expect("state");
+    let race_id = state
+        .lines()
+        .find_map(|l| l.strip_prefix("campaign_id = "))
+        .expect("an entry")
+        .trim_matches('"')
+        .to_owned();
+    let raced = e.campaign(&race_id).await;
+    assert_eq!(raced.slots.len(), 3, "{raced:?}");
+    assert_eq!(raced.fallback_slot, Some(2));
+    let audit_before = e.audit_entries().await;
+
+    // An invalid file is refused before any call, naming the field.
+    let bad = write(
+        &dir,
+        "bad.toml",
+        &WHEEL
+            .replace("key = \"cli-story\"", "key = \"bad\"")
+            .replace("weight = 30", "weight = 0"),
+    );
+    let refused = e.ctl(&["apply", bad.to_str().expect("utf-8")]).await;
+    assert_exit(&refused, 1);
+    assert!(
+        text(&refused.stderr).contains("prizes[1].weight: must be > 0"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let typo = write(
+        &dir,
+        "typo.toml",
+        &WHEEL.replace("stock = 100", "stok = 100"),
+    );
+    let refused = e.ctl(&["apply", typo.to_str().expect("utf-8")]).await;
+    assert_exit(&refused, 1);
+    assert!(text(&refused.stderr).contains("unknown field `stok`"));
+    assert_eq!(
+        e.audit_entries().await,
+        audit_before,
+        "an invalid file changed something"
+    );
+    assert!(!dir.join("bad.state.toml").exists(), "nothing was created");
+
+    // A DRAFT follows its file.
+    std::fs::write(&file, WHEEL.replace("stock = 5", "stock = 6")).expect("edit");
+    let updated = e.ctl(&["apply", file_arg]).await;
+    assert_exit(&updated, 0);
+    assert!(text(&updated.stdout).contains("prizes[0].stock: 5 -> 6"));
+    assert_eq!(
+        e.campaign(&id).await.slots[0]
+            .spec
+            .as_ref()
+            .expect("spec")
+            .stock,
+        6
+    );
+
+    // Publish by file; a player draws through two channels.
+    let published = e.ctl(&["publish", file_arg]).await;
+    assert_exit(&published, 0);
+    assert!(text(&published.stdout).contains("DRAFT -> PUBLISHED"));
+    assert_eq!(
+        e.campaign(&id).await.status,
+        pb::CampaignStatus::Published as i32
+    );
+    let (issuer, secret) = ("cli-gw", b"0123456789abcdef0123456789abcdef".to_vec());
+    AdminServiceClient::new(e.channel.clone())
+        .set_player_token_key(with(
+            &e.admin_key,
+            pb::SetPlayerTokenKeyRequest {
+                idempotency_key: key(),
+                issuer: issuer.into(),
+                secret: secret.clone(),
+            },
+        ))
+        .await
+        .expect("token key");
+    draw(&e, issuer, &secret, "alice", &id, "poster-a").await;
+    draw(&e, issuer, &secret, "alice", &id, "poster-a").await;
+    draw(&e, issuer, &secret, "bob", &id, "qr-b").await;
+
+    // A changed file on a live campaign: the diff, refused without --yes.
+    let revised = WHEEL
+        .replace("stock = 5", "stock = 6")
+        .replace("weight = 10", "weight = 20")
+        .replace("weight = 60", "weight = 50");
+    std::fs::write(&file, &revised).expect("edit");
+    let audit_before = e.audit_entries().await;
+    let unconfirmed = e.ctl(&["apply", file_arg]).await;
+    assert_exit(&unconfirmed, 1);
+    let out = text(&unconfirmed.stdout);
+    assert!(out.contains("prizes[0].weight: 10 -> 20"), "{out}");
+    assert!(out.contains("prizes[2].weight: 60 -> 50"), "{out}");
+    assert!(text(&unconfirmed.stderr).contains("--yes"));
+    let live = e.campaign(&id).await;
+    assert_eq!(live.slots[0].spec.as_ref().expect("spec").weight, 10);
+    assert_eq!(live.fairness.as_ref().expect("fairness").version, 1);
+    assert_eq!(e.audit_entries().await, audit_before);
+    // With --yes it is a new version of the prize table.
+    let confirmed = e.ctl(&["apply", file_arg, "--yes"]).await;
+    assert_exit(&confirmed, 0);
+    let live = e.campaign(&id).await;
+    assert_eq!(live.slots[0].spec.as_ref().expect("spec").weight, 20);
+    assert_eq!(live.slots[2].spec.as_ref().expect("spec").weight, 50);
+    assert_eq!(live.fairness.as_ref().expect("fairness").version, 2);
+    assert_eq!(e.audit_entries().await, audit_before + 1, "one ReviseWheel");
+    let settled = e.ctl(&["apply", file_arg]).await;
+    assert_exit(&settled, 0);
+    assert!(text(&settled.stdout).contains("no changes"));
+
+    // Statistics as CSV: a header, one row per day and channel.
+    let csv = e.ctl(&["stats", &id, "--csv"]).await;
+    assert_exit(&csv, 0);
+    let csv = text(&csv.stdout);
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .is_some_and(|h| h.starts_with("day,channel,participants,new_players,draws")),
+        "{csv}"
+    );
+    let row = |channel: &str| {
+        csv.lines()
+            .find(|l| l.split(',').nth(1) == Some(channel))
+            .unwrap_or_else(|| panic!("no {channel} row in:\n{csv}"))
+            .split(',')
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(row("poster-a")[4], "2", "alice's two draws");
+    assert_eq!(row("qr-b")[4], "1", "bob's draw");
+    let table = e.ctl(&["stats", file_arg]).await;
+    assert_exit(&table, 0);
+    assert!(text(&table.stdout).contains("poster-a"));
+
+    // The auditor's export and the campaign view.
+    let export = e.ctl(&["export", &id]).await;
+    assert_exit(&export, 0);
+    let export = text(&export.stdout);
+    assert!(
+        export
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("\"type\":\"campaign\"")),
+        "{export}"
+    );
+    assert_eq!(
+        export
+            .lines()
+            .filter(|l| l.contains("\"type\":\"draw\""))
+            .count(),
+        3
+    );
+    let show = e.ctl(&["show", &id]).await;
+    assert_exit(&show, 0);
+    assert!(text(&show.stdout).contains("PUBLISHED") && text(&show.stdout).contains("Tea set"));
+
+    // An auditor's key (from --key-file) reads but does not change.
+    let auditor = AdminServiceClient::new(e.channel.clone())
+        .create_api_key(with(
+            &e.admin_key,
+            pb::CreateApiKeyRequest {
+                idempotency_key: key(),
+                role: pb::Role::Auditor.into(),
+                store_id: String::new(),
+                label: "cli auditor".into(),
+            },
+        ))
+        .await
+        .expect("auditor key")
+        .into_inner()
+        .api_key;
+    let key_file = write(&dir, "auditor.key", &format!("{auditor}\n"));
+    let as_auditor = |args: Vec<String>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_campaignctl"));
+        cmd.args(args)
+            .arg("--endpoint")
+            .arg(&e.endpoint)
+            .arg("--key-file")
+            .arg(&key_file)
+            .env_remove("CAMPAIGN_API_KEY")
+            .current_dir(&dir);
+        tokio::task::spawn_blocking(move || cmd.output().expect("run campaignctl"))
+    };
+    let audited = as_auditor(vec!["export".into(), id.clone()])
+        .await
+        .expect("join");
+    assert_exit(&audited, 0);
+    assert_eq!(
+        text(&audited.stdout),
+        export,
+        "the same export for the auditor"
+    );
+    let audit_before = e.audit_entries().await;
+    let other = write(
+        &dir,
+        "other.toml",
+        &WHEEL.replace("key = \"cli-story\"", "key = \"other\""),
+    );
+    let denied = as_auditor(vec!["apply".into(), other.display().to_string()])
+        .await
+        .expect("join");
+    assert_exit(&denied, 1);
+    assert!(
+        text(&denied.stderr).contains("PermissionDenied"),
+        "{}",
+        text(&denied.stderr)
+    );
+    assert!(!text(&denied.stderr).contains(&auditor));
+    assert_eq!(e.audit_entries().await, audit_before, "nothing created");
+
+    // Usage errors exit 2; a missing key is an error, and no key is printed.
+    assert_exit(&e.ctl(&["frobnicate"]).await, 2);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_campaignctl"));
+    cmd.args(["show", &id, "--endpoint", &e.endpoint])
+        .env_remove("CAMPAIGN_API_KEY");
+    let nokey = tokio::task::spawn_blocking(move || cmd.output().expect("run"))
+        .await
+        .expect("join");
+    assert_exit(&nokey, 1);
+    assert!(text(&nokey.stderr).contains("CAMPAIGN_API_KEY"));
+    for o in [&first, &again, &confirmed] {
+        assert!(!text(&o.stdout).contains(&e.admin_key) && !text(&o.stderr).contains(&e.admin_key));
+    }
+    e.stop().await;
+}
+
+mod sqlite {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cli_story() {
+        super::cli_story(crate::helpers::Backend::Sqlite).await
+    }
+}
+
+mod postgres {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cli_story() {
+        super::cli_story(crate::helpers::Backend::Postgres).await
+    }
+}
