@@ -46,6 +46,12 @@ pub struct Settings {
     pub till_failure_limit: u32,
     /// Env: `CAMPAIGN_TILL_FAILURE_WINDOW_SECS`.
     pub till_failure_window_secs: u32,
+    /// Coupon calls per second per till (POS key; token bucket, per
+    /// replica), answered RESOURCE_EXHAUSTED above it; 0 = no limit. Env:
+    /// `CAMPAIGN_TILL_RATE_PER_SEC`.
+    pub till_rate_per_sec: u32,
+    /// Burst allowed above that rate. Env: `CAMPAIGN_TILL_RATE_BURST`.
+    pub till_rate_burst: u32,
     /// Where Prometheus scrapes `GET /metrics` (plain HTTP), e.g.
     /// `127.0.0.1:9464`; empty (default): no metrics endpoint. Env:
     /// `CAMPAIGN_METRICS_LISTEN`.
@@ -67,6 +73,8 @@ impl Default for Settings {
             delivery_secret: String::new(),
             till_failure_limit: 20,
             till_failure_window_secs: 600,
+            till_rate_per_sec: 50,
+            till_rate_burst: 100,
             metrics_listen: String::new(),
         }
     }
@@ -106,6 +114,8 @@ impl fmt::Debug for Settings {
             )
             .field("till_failure_limit", &self.till_failure_limit)
             .field("till_failure_window_secs", &self.till_failure_window_secs)
+            .field("till_rate_per_sec", &self.till_rate_per_sec)
+            .field("till_rate_burst", &self.till_rate_burst)
             .finish()
     }
 }
@@ -184,6 +194,12 @@ impl Settings {
         if let Some(v) = env("CAMPAIGN_TILL_FAILURE_WINDOW_SECS") {
             s.till_failure_window_secs = number("CAMPAIGN_TILL_FAILURE_WINDOW_SECS", v)? as u32;
         }
+        if let Some(v) = env("CAMPAIGN_TILL_RATE_PER_SEC") {
+            s.till_rate_per_sec = number("CAMPAIGN_TILL_RATE_PER_SEC", v)? as u32;
+        }
+        if let Some(v) = env("CAMPAIGN_TILL_RATE_BURST") {
+            s.till_rate_burst = number("CAMPAIGN_TILL_RATE_BURST", v)? as u32;
+        }
         Ok(s)
     }
 }
@@ -202,6 +218,8 @@ coupon_endpoint = "self"                      # or "http://host:port", or "none"
 delivery_secret = ""                          # empty: random per process
 till_failure_limit = 20                       # failed coupon lookups per till ...
 till_failure_window_secs = 600                # ... within this window; 0 = off
+till_rate_per_sec = 50                        # coupon calls per second per till; 0 = no limit
+till_rate_burst = 100
 metrics_listen = ""                           # e.g. "127.0.0.1:9464" for GET /metrics
 "#;
 

@@ -67,6 +67,7 @@ impl Extension for CouponService {
                 settings.player_rate_per_sec,
                 settings.player_rate_burst,
             ),
+            till_limit: RateLimiter::new(settings.till_rate_per_sec, settings.till_rate_burst),
             till_guard: TillGuard::new(
                 settings.till_failure_limit,
                 i64::from(settings.till_failure_window_secs) * 1000,

@@ -373,6 +373,7 @@ impl EngineRun {
             // These clients hammer on purpose; the limits have their tests.
             .env("CAMPAIGN_PLAYER_RATE_PER_SEC", "0")
             .env("CAMPAIGN_TILL_FAILURE_LIMIT", "0")
+            .env("CAMPAIGN_TILL_RATE_PER_SEC", "0")
             // Won prizes reach this engine's own coupon service through a
             // road the nemesis cuts.
             .env(

@@ -124,6 +124,7 @@ impl Engine {
             // no till lock-out.
             .env("CAMPAIGN_PLAYER_RATE_PER_SEC", "0")
             .env("CAMPAIGN_TILL_FAILURE_LIMIT", "0")
+            .env("CAMPAIGN_TILL_RATE_PER_SEC", "0")
             .env("CAMPAIGN_COUPON_ENDPOINT", "self")
             .current_dir(dir)
             .stdin(Stdio::null())

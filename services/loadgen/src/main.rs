@@ -36,7 +36,8 @@
 //!    creates a merchant of its own, so a fresh or a shared database works
 //!    alike; starts `target/release/campaign-engine` (`--engine PATH`) in a
 //!    fresh temp working dir on a free port with that database,
-//!    `CAMPAIGN_PLAYER_RATE_PER_SEC=0` and `CAMPAIGN_TILL_FAILURE_LIMIT=0`,
+//!    `CAMPAIGN_PLAYER_RATE_PER_SEC=0`, `CAMPAIGN_TILL_FAILURE_LIMIT=0` and
+//!    `CAMPAIGN_TILL_RATE_PER_SEC=0`,
 //!    and waits for its health service to report SERVING.
 //! 2. For every workload x connection count x in-flight count: sets up over
 //!    the admin APIs (a fresh wheel, budget or candidate set per run), then

@@ -24,6 +24,8 @@ pub struct CouponShared<D: Db> {
     pub auth: Authenticator<D>,
     pub clock: Arc<dyn Clock>,
     pub player_limit: RateLimiter,
+    /// Calls per second per till (POS key).
+    pub till_limit: RateLimiter,
     /// Failed validations per till.
     pub till_guard: guard::TillGuard,
     /// The outbox worker's bearer secret for DeliverPrize.

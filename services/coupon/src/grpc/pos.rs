@@ -113,6 +113,7 @@ impl<D: Db> CouponPosService for PosApi<D> {
                 let s = &self.shared;
                 let who = s.auth.authenticate(request.metadata()).await?;
                 let till = till(&who)?;
+                s.till_limit.check(till.key_id)?;
                 tracing::Span::current().record("store.id", till.store_id);
                 let now = s.clock.now_ms();
                 s.till_guard.check(till.key_id, now)?;
@@ -163,6 +164,7 @@ impl<D: Db> CouponPosService for PosApi<D> {
                 let s = &self.shared;
                 let who = s.auth.authenticate(request.metadata()).await?;
                 let till = till(&who)?;
+                s.till_limit.check(till.key_id)?;
                 tracing::Span::current().record("store.id", till.store_id);
                 s.till_guard.check(till.key_id, s.clock.now_ms())?;
                 let req = request.get_ref();
@@ -203,6 +205,7 @@ impl<D: Db> CouponPosService for PosApi<D> {
                 let s = &self.shared;
                 let who = s.auth.authenticate(request.metadata()).await?;
                 let till = till(&who)?;
+                s.till_limit.check(till.key_id)?;
                 tracing::Span::current().record("store.id", till.store_id);
                 let req = request.get_ref();
                 let idem = idempotency(&who, "ReverseRedemption", req, |r| &mut r.idempotency_key)?;
@@ -237,6 +240,7 @@ impl<D: Db> CouponPosService for PosApi<D> {
                 let s = &self.shared;
                 let who = s.auth.authenticate(request.metadata()).await?;
                 let till = till(&who)?;
+                s.till_limit.check(till.key_id)?;
                 tracing::Span::current().record("store.id", till.store_id);
                 let key = campaign::domain::idempotency::IdempotencyKey::parse(
                     &request.get_ref().idempotency_key,

@@ -42,6 +42,7 @@ pub async fn spawn_engine_with(backend: Backend, tweak: impl FnOnce(&mut Setting
             // own test with its own limit.
             s.till_failure_limit = 0;
             s.player_rate_per_sec = 0;
+            s.till_rate_per_sec = 0;
             s.delivery_secret = SECRET.into();
             // Won prizes are delivered to this same engine.
             s.coupon_endpoint = "self".into();

@@ -232,6 +232,7 @@ fn start_coupon_service(app: &TestApp, port: u16) -> (oneshot::Sender<()>, JoinH
         pg_max_connections: 4,
         delivery_secret: SECRET.into(),
         till_failure_limit: 0,
+        till_rate_per_sec: 0,
         player_rate_per_sec: 0,
         ..Settings::default()
     };

@@ -20,6 +20,7 @@ both_backends!(
     a_hundred_tills_race_for_one_coupon,
     redeem_reverse_redeem,
     failed_lookups_lock_a_till_out_for_a_while,
+    a_till_over_its_rate_is_refused_and_changes_nothing,
 );
 
 /// Counts of the redemption ledger and coupon states.
@@ -452,5 +453,57 @@ async fn failed_lookups_lock_a_till_out_for_a_while(backend: Backend) {
     // After the window the till works again.
     app.clock.advance(61_000);
     assert!(validate(&app, &guesser, &c.code, order(100)).await.valid);
+    app.stop().await;
+}
+
+async fn a_till_over_its_rate_is_refused_and_changes_nothing(backend: Backend) {
+    // A slow refill (1 a second) and a burst of 3: the fourth call at once
+    // is over the rate, whatever the call.
+    let app = spawn_engine_with(backend, |s| {
+        s.till_rate_per_sec = 1;
+        s.till_rate_burst = 3;
+    })
+    .await;
+    let busy = pos_key(&app, "S1").await;
+    let other = pos_key(&app, "S1").await;
+    let t = create_template(&app, amount_off(100)).await;
+    let c = claim(&app, "eve", &t.template_id).await;
+    for _ in 0..3 {
+        assert!(validate(&app, &busy, &c.code, order(100)).await.valid);
+    }
+    let before = ledger(&app.db).await;
+    let mut till = pos(&app.channel);
+    assert_code(
+        till.redeem_coupon(with(&busy, redeem_req(&c.code, 100)))
+            .await,
+        Code::ResourceExhausted,
+        None,
+    );
+    assert_code(
+        till.validate_coupon(with(
+            &busy,
+            pb::ValidateCouponRequest {
+                code: c.code.clone(),
+                order_amount_cents: 100,
+                items: vec![],
+            },
+        ))
+        .await,
+        Code::ResourceExhausted,
+        None,
+    );
+    assert_eq!(
+        ledger(&app.db).await,
+        before,
+        "a refused call changed nothing"
+    );
+    // Another till has its own bucket and redeems at once.
+    till.redeem_coupon(with(&other, redeem_req(&c.code, 100)))
+        .await
+        .expect("another till is not limited");
+    // The bucket refills: a second later the busy till is served again.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(!validate(&app, &busy, &c.code, order(100)).await.valid);
+    assert_coupon_invariants(&app.db).await;
     app.stop().await;
 }
