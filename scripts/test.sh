@@ -16,10 +16,18 @@ fi
 # The fault suite's CI profile (7 minutes a database); FAULT_PROFILE=quick
 # or long overrides it.
 export FAULT_PROFILE="${FAULT_PROFILE:-ci}"
+CAMPAIGN_FAULT_REPORT_DIR=$(mktemp -d)
+export CAMPAIGN_FAULT_REPORT_DIR
 log=$(mktemp)
 status=0
 cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
 [ "${PIPESTATUS[0]}" = 0 ] || status=1
+# What the fault suite injected and checked (its output is captured).
+if [ -s "$CAMPAIGN_FAULT_REPORT_DIR/faults.txt" ]; then
+  echo "fault suite report:"
+  cat "$CAMPAIGN_FAULT_REPORT_DIR/faults.txt"
+fi
+rm -rf "$CAMPAIGN_FAULT_REPORT_DIR"
 # The load generator's harness for a few seconds per workload on both
 # databases, invariants checked (a smoke test of the harness, not a timed
 # check). Debug builds: they share the test build's dependencies.

@@ -1098,7 +1098,7 @@ async fn engine_survives_faults(backend: Backend) {
     let ops = history.len();
     let count = |o: Outcome| history.iter().filter(|x| x.outcome == o).count();
     let per_kind = |name: &str| history.iter().filter(|x| x.req.name() == name).count();
-    eprintln!(
+    report(&format!(
         "{ctx}: {ops} operations (ok {}, fail {}, unknown {} of which {} applied; draws {}, votes {}, grabs {}, shares {}, opens {}, claims {}, redeems {}, reversals {}), {} engine kills, {} PostgreSQL backend kills, {} PostgreSQL restarts, {} clock jumps, {} coupon-service outages, progress {:?} after the last fault",
         count(Outcome::Ok),
         count(Outcome::Fail),
@@ -1118,7 +1118,7 @@ async fn engine_survives_faults(backend: Backend) {
         clock_jumps.load(Ordering::SeqCst),
         road_cuts.load(Ordering::SeqCst),
         progress_after
-    );
+    ));
     if backend == Backend::Postgres {
         assert!(
             pg_faults.load(Ordering::SeqCst) >= 1,
@@ -1297,9 +1297,9 @@ async fn engine_survives_faults(backend: Backend) {
     );
     let days_full = over("SELECT COUNT(*) FROM (SELECT player_id, day FROM draw WHERE campaign_id = $1 GROUP BY player_id, day HAVING COUNT(*) = (SELECT draws_per_day FROM campaign WHERE campaign_id = $1)) d").await;
     let spent = over("SELECT COUNT(*) FROM player_draws WHERE campaign_id = $1 AND draws = (SELECT draws_total FROM campaign WHERE campaign_id = $1)").await;
-    eprintln!(
+    report(&format!(
         "{ctx}: {days_full} player-days drew exactly the daily limit, {spent} players the total"
-    );
+    ));
     // The short profile may end before PostgreSQL's players get there.
     assert!(
         days_full > 0 || prof.name == "quick",
@@ -1415,6 +1415,7 @@ async fn engine_survives_faults(backend: Backend) {
             "{ctx}: integrity_check"
         );
     }
+    report(&format!("{ctx}: every check passed"));
     proxy_task.abort();
     road_task.abort();
     let mut c = child.lock().await;
@@ -1506,6 +1507,22 @@ async fn text_column(db: &TestDb, sql: &'static str, arg: &str) -> Vec<String> {
                 .await
                 .expect("query")
         }
+    }
+}
+
+/// A line of the run's report: on stderr, and appended to
+/// `$CAMPAIGN_FAULT_REPORT_DIR/faults.txt` when set (scripts/test.sh prints
+/// it after the suite, whose output cargo test otherwise hides).
+fn report(line: &str) {
+    use std::io::Write;
+    eprintln!("{line}");
+    if let Some(dir) = std::env::var_os("CAMPAIGN_FAULT_REPORT_DIR")
+        && let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(PathBuf::from(dir).join("faults.txt"))
+    {
+        let _ = writeln!(f, "{line}");
     }
 }
 

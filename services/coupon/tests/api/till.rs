@@ -414,26 +414,7 @@ async fn failed_lookups_lock_a_till_out_for_a_while(backend: Backend) {
         assert!(!validate(&app, &guesser, &guess, order(100)).await.valid);
     }
     // Locked out, even for a real code, for validate and redeem alike.
-    let mut till = pos(&app.channel);
-    assert_code(
-        till.validate_coupon(with(
-            &guesser,
-            pb::ValidateCouponRequest {
-                code: c.code.clone(),
-                order_amount_cents: 100,
-                items: vec![],
-            },
-        ))
-        .await,
-        Code::ResourceExhausted,
-        None,
-    );
-    assert_code(
-        till.redeem_coupon(with(&guesser, redeem_req(&c.code, 100)))
-            .await,
-        Code::ResourceExhausted,
-        None,
-    );
+    assert_refused_at_the_till(&app, &guesser, &c.code).await;
     // Other tills are not affected, and refusals of real codes (here: the
     // minimum spend) do not count against a till.
     let t2 = create_template(
@@ -472,18 +453,33 @@ async fn a_till_over_its_rate_is_refused_and_changes_nothing(backend: Backend) {
         assert!(validate(&app, &busy, &c.code, order(100)).await.valid);
     }
     let before = ledger(&app.db).await;
-    let mut till = pos(&app.channel);
-    assert_code(
-        till.redeem_coupon(with(&busy, redeem_req(&c.code, 100)))
-            .await,
-        Code::ResourceExhausted,
-        None,
+    assert_refused_at_the_till(&app, &busy, &c.code).await;
+    assert_eq!(
+        ledger(&app.db).await,
+        before,
+        "a refused call changed nothing"
     );
+    // Another till has its own bucket and redeems at once.
+    pos(&app.channel)
+        .redeem_coupon(with(&other, redeem_req(&c.code, 100)))
+        .await
+        .expect("another till is not limited");
+    // The bucket refills: a second later the busy till is served again.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(!validate(&app, &busy, &c.code, order(100)).await.valid);
+    assert_coupon_invariants(&app.db).await;
+    app.stop().await;
+}
+
+/// Validate and redeem of a real code at `till` both answer
+/// RESOURCE_EXHAUSTED.
+async fn assert_refused_at_the_till(app: &crate::helpers::TestApp, till: &str, code: &str) {
+    let mut pos = pos(&app.channel);
     assert_code(
-        till.validate_coupon(with(
-            &busy,
+        pos.validate_coupon(with(
+            till,
             pb::ValidateCouponRequest {
-                code: c.code.clone(),
+                code: code.into(),
                 order_amount_cents: 100,
                 items: vec![],
             },
@@ -492,18 +488,9 @@ async fn a_till_over_its_rate_is_refused_and_changes_nothing(backend: Backend) {
         Code::ResourceExhausted,
         None,
     );
-    assert_eq!(
-        ledger(&app.db).await,
-        before,
-        "a refused call changed nothing"
+    assert_code(
+        pos.redeem_coupon(with(till, redeem_req(code, 100))).await,
+        Code::ResourceExhausted,
+        None,
     );
-    // Another till has its own bucket and redeems at once.
-    till.redeem_coupon(with(&other, redeem_req(&c.code, 100)))
-        .await
-        .expect("another till is not limited");
-    // The bucket refills: a second later the busy till is served again.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    assert!(!validate(&app, &busy, &c.code, order(100)).await.valid);
-    assert_coupon_invariants(&app.db).await;
-    app.stop().await;
 }
