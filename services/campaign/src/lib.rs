@@ -11,6 +11,8 @@
 //! - [`store`]: every transaction, written once over the [`store::db::Db`]
 //!   seam, with one module per backend ([`store::sqlite`],
 //!   [`store::postgres`]).
+//! - [`web`]: what browsers get on the same listener: gRPC-Web behind a
+//!   CORS allow-list.
 //! - [`config`], [`telemetry`], [`clock`]: settings, logs, the time
 //!   authority.
 //!
@@ -29,6 +31,7 @@ pub mod grpc;
 pub mod metrics;
 pub mod store;
 pub mod telemetry;
+pub mod web;
 
 use std::{future::Future, path::Path, sync::Arc, time::Duration};
 
@@ -70,6 +73,8 @@ pub enum ServerError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("metrics_listen {0}: {1}")]
     Metrics(String, std::io::Error),
+    #[error("settings: {0}")]
+    Settings(#[from] config::SettingsError),
 }
 
 /// More gRPC services served beside (or instead of) the campaign
@@ -317,9 +322,12 @@ async fn serve<D: Db, E: Extension>(
         .register_encoded_file_descriptor_set(engine_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
+    routes.add_service(health_service);
+    routes.add_service(reflection);
+    let origins = settings.checked_origins()?;
 
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-        backend = store.db().backend_name(), "campaign engine serving");
+        backend = store.db().backend_name(), cors_origins = origins.len(), "campaign engine serving");
     let rpc_metrics = Arc::new(metrics::RpcMetrics::default());
     if !settings.metrics_listen.is_empty() {
         let addr = &settings.metrics_listen;
@@ -333,11 +341,12 @@ async fn serve<D: Db, E: Extension>(
             store.clone(),
         )));
     }
+    let app = web::app(routes.routes(), rpc_metrics, origins);
     let result = tonic::transport::Server::builder()
-        .layer(metrics::RpcLayer(rpc_metrics))
-        .add_routes(routes.routes())
-        .add_service(health_service)
-        .add_service(reflection)
+        // HTTP/1.1 too, for gRPC-Web from browsers (HTTP/2 is detected by
+        // its preface, so native gRPC is unchanged).
+        .accept_http1(true)
+        .add_routes(app.into())
         .serve_with_incoming_shutdown(
             // No Nagle delay: a small answer waiting for the client's
             // delayed ACK added ~40 ms tails to draws.
