@@ -58,6 +58,14 @@ pub struct Settings {
     /// are same-origin and need none. Env: `CAMPAIGN_CORS_ALLOWED_ORIGINS`,
     /// comma-separated.
     pub cors_allowed_origins: Vec<String>,
+    /// DEVELOPMENT ONLY. When true, `POST /dev/player-token` on the gRPC
+    /// listener mints a 10-minute player token for any openid at any
+    /// campaign's merchant, signed with a random per-process secret, so the
+    /// H5 demo can spin without a gateway. Anyone who reaches the port can
+    /// then act as any player: never turn it on in production. Off by
+    /// default; a WARN is logged at start-up when on. Env:
+    /// `CAMPAIGN_DEV_TOKEN_ISSUER` (`true` / `false`).
+    pub dev_token_issuer: bool,
 }
 
 impl Default for Settings {
@@ -77,6 +85,7 @@ impl Default for Settings {
             till_failure_window_secs: 600,
             metrics_listen: String::new(),
             cors_allowed_origins: Vec::new(),
+            dev_token_issuer: false,
         }
     }
 }
@@ -117,6 +126,7 @@ impl fmt::Debug for Settings {
             .field("till_failure_window_secs", &self.till_failure_window_secs)
             .field("metrics_listen", &self.metrics_listen)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("dev_token_issuer", &self.dev_token_issuer)
             .finish()
     }
 }
@@ -205,6 +215,18 @@ impl Settings {
                 .map(str::to_owned)
                 .collect();
         }
+        if let Some(v) = env("CAMPAIGN_DEV_TOKEN_ISSUER") {
+            s.dev_token_issuer = match v.trim() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => {
+                    return Err(SettingsError::Env(
+                        "CAMPAIGN_DEV_TOKEN_ISSUER",
+                        "must be true or false".into(),
+                    ));
+                }
+            };
+        }
         s.checked_origins()?;
         Ok(s)
     }
@@ -259,6 +281,7 @@ till_failure_limit = 20                       # failed coupon lookups per till .
 till_failure_window_secs = 600                # ... within this window; 0 = off
 metrics_listen = ""                           # e.g. "127.0.0.1:9464" for GET /metrics
 cors_allowed_origins = []                     # e.g. ["https://h5.example.com"]; [] = same origin only
+dev_token_issuer = false                      # DEVELOPMENT ONLY: POST /dev/player-token
 "#;
 
 #[cfg(test)]

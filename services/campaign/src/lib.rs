@@ -12,7 +12,7 @@
 //!   seam, with one module per backend ([`store::sqlite`],
 //!   [`store::postgres`]).
 //! - [`web`]: what browsers get on the same listener: gRPC-Web behind a
-//!   CORS allow-list.
+//!   CORS allow-list, and the development-only player token issuer.
 //! - [`config`], [`telemetry`], [`clock`]: settings, logs, the time
 //!   authority.
 //!
@@ -94,6 +94,9 @@ pub struct ExtensionContext<'a, D: Db> {
     pub clock: Arc<dyn Clock>,
     /// The secret the outbox worker presents to DeliverPrize.
     pub delivery_secret: Arc<[u8]>,
+    /// The development token issuer, when `dev_token_issuer` is on: an
+    /// extension's authenticator accepts its player tokens too.
+    pub dev_issuer: Option<Arc<domain::credential::DevIssuer>>,
 }
 
 #[derive(Default)]
@@ -244,12 +247,25 @@ async fn serve<D: Db, E: Extension>(
         tracing::info!(merchant.id = %merchant, key.id = %key.record.key_id, file = %path.display(),
             "empty database: created the default merchant and its first admin API key");
     }
+    let dev_issuer = settings.dev_token_issuer.then(|| {
+        let mut secret = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
+        tracing::warn!(
+            "DEVELOPMENT ONLY: dev_token_issuer is on: POST /dev/player-token mints player \
+             tokens for anyone who reaches this port; never run it in production"
+        );
+        Arc::new(domain::credential::DevIssuer::new(secret))
+    });
+    let mut auth = Authenticator::new(
+        store.clone(),
+        settings.player_token_audience.clone(),
+        clock.clone(),
+    );
+    if let Some(dev) = &dev_issuer {
+        auth = auth.with_dev_issuer(dev.clone());
+    }
     let shared = Arc::new(Shared {
-        auth: Authenticator::new(
-            store.clone(),
-            settings.player_token_audience.clone(),
-            clock.clone(),
-        ),
+        auth,
         store: store.clone(),
         clock: clock.clone(),
         player_limit: grpc::limit::RateLimiter::new(
@@ -309,6 +325,7 @@ async fn serve<D: Db, E: Extension>(
             settings,
             clock: clock.clone(),
             delivery_secret: secret,
+            dev_issuer: dev_issuer.clone(),
         },
         &mut routes,
     );
@@ -341,7 +358,13 @@ async fn serve<D: Db, E: Extension>(
             store.clone(),
         )));
     }
-    let app = web::app(routes.routes(), rpc_metrics, origins);
+    let dev_tokens = dev_issuer.map(|issuer| web::dev_token::DevTokenState {
+        store: store.clone(),
+        issuer,
+        audience: settings.player_token_audience.clone(),
+        clock: clock.clone(),
+    });
+    let app = web::app(routes.routes(), rpc_metrics, origins, dev_tokens);
     let result = tonic::transport::Server::builder()
         // HTTP/1.1 too, for gRPC-Web from browsers (HTTP/2 is detected by
         // its preface, so native gRPC is unchanged).

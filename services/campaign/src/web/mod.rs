@@ -6,9 +6,14 @@
 //!   layer see it, so a browser call is authenticated, validated, limited
 //!   and counted exactly like a native one;
 //! - a CORS allow-list in front of everything (`cors_allowed_origins`):
-//!   exact origins only, none by default.
+//!   exact origins only, none by default;
+//! - [`dev_token`]: `POST /dev/player-token`, the development-only player
+//!   token issuer, present only when `dev_token_issuer` is on.
 //!
-//! Everything that is not a page route falls through to the gRPC routes.
+//! Everything that is not one of these routes falls through to the gRPC
+//! routes.
+
+pub mod dev_token;
 
 use std::{sync::Arc, time::Duration};
 
@@ -17,7 +22,11 @@ use tonic::service::Routes;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_layer::Layer;
 
-use crate::metrics::{RpcLayer, RpcMetrics};
+use crate::{
+    metrics::{RpcLayer, RpcMetrics},
+    store::db::Db,
+};
+use dev_token::DevTokenState;
 
 /// Request headers a gRPC-Web client (and the pages) may send cross-origin.
 const ALLOWED_REQUEST_HEADERS: [&str; 5] = [
@@ -46,11 +55,24 @@ pub fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-/// The whole listener's service: gRPC (native and gRPC-Web, counted by the
-/// metrics layer), behind the CORS allow-list.
-pub fn app(grpc: Routes, rpc_metrics: Arc<RpcMetrics>, origins: Vec<HeaderValue>) -> axum::Router {
+/// The whole listener's service: the dev token issuer (when on), gRPC
+/// (native and gRPC-Web, counted by the metrics layer), all behind the CORS
+/// allow-list.
+pub fn app<D: Db>(
+    grpc: Routes,
+    rpc_metrics: Arc<RpcMetrics>,
+    origins: Vec<HeaderValue>,
+    dev: Option<DevTokenState<D>>,
+) -> axum::Router {
     let grpc = tonic_web::GrpcWebLayer::new().layer(RpcLayer(rpc_metrics).layer(grpc.prepare()));
-    axum::Router::new()
-        .fallback_service(grpc)
-        .layer(cors(origins))
+    let router = match dev {
+        Some(state) => axum::Router::new()
+            .route(
+                "/dev/player-token",
+                axum::routing::post(dev_token::mint::<D>),
+            )
+            .with_state(state),
+        None => axum::Router::new().route("/dev/player-token", axum::routing::post(dev_token::off)),
+    };
+    router.fallback_service(grpc).layer(cors(origins))
 }

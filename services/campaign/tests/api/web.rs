@@ -349,7 +349,165 @@ async fn with_no_allow_list_no_origin_is_admitted(backend: Backend) {
     assert!(junk.status >= 400, "status {}", junk.status);
 }
 
+/// `POST /dev/player-token` with a JSON body.
+async fn mint(addr: std::net::SocketAddr, body: &str) -> (u16, serde_json::Value) {
+    let r = http1(
+        addr,
+        "POST",
+        "/dev/player-token",
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+    .await;
+    let json = serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null);
+    (r.status, json)
+}
+
+/// A draw with this credential.
+async fn draw_as(
+    app: &TestApp,
+    credential: &str,
+    campaign_id: &str,
+) -> Result<tonic::Response<pb::DrawResponse>, tonic::Status> {
+    app.player()
+        .draw(with(
+            credential,
+            pb::DrawRequest {
+                idempotency_key: key(),
+                campaign_id: campaign_id.into(),
+                channel: String::new(),
+            },
+        ))
+        .await
+}
+
+async fn the_dev_token_issuer_mints_player_tokens_when_on(backend: Backend) {
+    // Arrange
+    let mut app = spawn_app_with(backend, |s| s.dev_token_issuer = true).await;
+    let c = app
+        .wheel(
+            rules(5, 5),
+            vec![slot("Cup", PrizeKind::Physical, 1, 3), thanks(0)],
+            1,
+            true,
+        )
+        .await;
+    let body = format!(
+        r#"{{"campaign_id":"{}","openid":"dev-player"}}"#,
+        c.campaign_id
+    );
+
+    // Act
+    let (status, minted) = mint(app.addr, &body).await;
+
+    // Assert: a 10-minute token for the campaign's merchant that draws.
+    assert_eq!(status, 200, "{minted}");
+    assert_eq!(minted["openid"], "dev-player");
+    assert_eq!(minted["campaign_id"], c.campaign_id.as_str());
+    assert_eq!(minted["expires_at_ms"], T0 + 600_000);
+    let token = minted["token"].as_str().expect("a token").to_owned();
+    let won = draw_as(&app, &token, &c.campaign_id)
+        .await
+        .expect("a draw with the dev token");
+    assert_eq!(won.into_inner().prize_name, "Cup");
+    // The same openid through a gateway's token is the same player.
+    let via_gateway = app.draw("dev-player", &c.campaign_id).await.expect("draw");
+    assert_eq!(via_gateway.draw_sequence, 2);
+
+    // Bad requests name the field; an unknown campaign is 404.
+    let (s, e) = mint(app.addr, r#"{"campaign_id":"nope","openid":"p"}"#).await;
+    assert_eq!((s, e["field"].as_str()), (400, Some("campaign_id")), "{e}");
+    let (s, e) = mint(
+        app.addr,
+        &format!(r#"{{"campaign_id":"{}","openid":"  "}}"#, c.campaign_id),
+    )
+    .await;
+    assert_eq!((s, e["field"].as_str()), (400, Some("openid")), "{e}");
+    let (s, e) = mint(
+        app.addr,
+        &format!(r#"{{"campaign_id":"{}"}}"#, uuid::Uuid::new_v4()),
+    )
+    .await;
+    assert_eq!(s, 400, "{e}");
+    assert!(
+        e["error"].as_str().is_some_and(|m| m.starts_with("body: ")),
+        "{e}"
+    );
+    let (s, e) = mint(
+        app.addr,
+        &format!(
+            r#"{{"campaign_id":"{}","openid":"p"}}"#,
+            uuid::Uuid::new_v4()
+        ),
+    )
+    .await;
+    assert_eq!((s, e["error"].as_str()), (404, Some("campaign not found")));
+    let get = http1(app.addr, "GET", "/dev/player-token", &[], b"").await;
+    assert_eq!(get.status, 405);
+
+    // The tokens die with the process: its secret was its own.
+    app.crash_and_restart().await;
+    let after = draw_as(&app, &token, &c.campaign_id).await;
+    assert_code(after, tonic::Code::Unauthenticated, None);
+}
+
+async fn the_dev_token_issuer_is_off_by_default(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let c = app
+        .wheel(
+            rules(5, 5),
+            vec![slot("Cup", PrizeKind::Physical, 1, 3), thanks(0)],
+            1,
+            true,
+        )
+        .await;
+
+    // Act
+    let (status, answer) = mint(
+        app.addr,
+        &format!(r#"{{"campaign_id":"{}","openid":"p"}}"#, c.campaign_id),
+    )
+    .await;
+
+    // Assert: refused (404, saying why), and a token that claims the dev issuer is
+    // refused whatever it was signed with.
+    assert_eq!(status, 404);
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("the development token issuer is off")),
+        "{answer}"
+    );
+    let now = app.clock_now() / 1000;
+    let forged = campaign::domain::credential::sign_player_token(
+        &[7; 32],
+        &campaign::domain::credential::PlayerClaims {
+            iss: format!(
+                "campaign-engine-dev/{}",
+                campaign::store::access::DEFAULT_MERCHANT_ID
+            ),
+            aud: "campaign-engine".into(),
+            sub: "p".into(),
+            iat: now,
+            exp: now + 600,
+        },
+    );
+    let r = app
+        .player()
+        .get_wheel(with(
+            &forged,
+            pb::GetWheelRequest {
+                campaign_id: c.campaign_id.clone(),
+            },
+        ))
+        .await;
+    assert_code(r, tonic::Code::Unauthenticated, None);
+}
+
 both_backends!(
     grpc_web_calls_real_rpcs_and_cors_admits_only_listed_origins,
     with_no_allow_list_no_origin_is_admitted,
+    the_dev_token_issuer_mints_player_tokens_when_on,
+    the_dev_token_issuer_is_off_by_default,
 );
