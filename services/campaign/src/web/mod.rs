@@ -7,12 +7,15 @@
 //!   and counted exactly like a native one;
 //! - a CORS allow-list in front of everything (`cors_allowed_origins`):
 //!   exact origins only, none by default;
+//! - [`assets`]: the marketing console (`/console/`) and the H5 demo
+//!   (`/h5/`), embedded from `web/`;
 //! - [`dev_token`]: `POST /dev/player-token`, the development-only player
 //!   token issuer, present only when `dev_token_issuer` is on.
 //!
 //! Everything that is not one of these routes falls through to the gRPC
 //! routes.
 
+pub mod assets;
 pub mod dev_token;
 
 use std::{sync::Arc, time::Duration};
@@ -74,5 +77,8 @@ pub fn app<D: Db>(
             .with_state(state),
         None => axum::Router::new().route("/dev/player-token", axum::routing::post(dev_token::off)),
     };
-    router.fallback_service(grpc).layer(cors(origins))
+    router
+        .merge(assets::routes())
+        .fallback_service(grpc)
+        .layer(cors(origins))
 }

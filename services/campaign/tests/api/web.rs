@@ -505,7 +505,55 @@ async fn the_dev_token_issuer_is_off_by_default(backend: Backend) {
     assert_code(r, tonic::Code::Unauthenticated, None);
 }
 
+async fn the_console_pages_are_served(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+
+    // Act + Assert: each page and script with its type and the CSP.
+    for (path, kind, needle) in [
+        ("/console/", "text/html", "Campaign console"),
+        ("/console/console.js", "text/javascript", "EngineWeb"),
+        ("/console/console.css", "text/css", "badge"),
+        (
+            "/web/grpc-web.js",
+            "text/javascript",
+            "application/grpc-web+proto",
+        ),
+    ] {
+        let r = http1(app.addr, "GET", path, &[], b"").await;
+        assert_eq!(r.status, 200, "{path}");
+        assert!(
+            r.header("content-type")
+                .is_some_and(|t| t.starts_with(kind)),
+            "{path}: {:?}",
+            r.header("content-type")
+        );
+        assert!(
+            r.header("content-security-policy")
+                .is_some_and(|p| p.starts_with("default-src 'self'")),
+            "{path}"
+        );
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        assert!(String::from_utf8_lossy(&r.body).contains(needle), "{path}");
+    }
+    // Short paths redirect, keeping the query.
+    let console = http1(app.addr, "GET", "/console?x=1", &[], b"").await;
+    assert_eq!(
+        (console.status, console.header("location")),
+        (303, Some("/console/?x=1"))
+    );
+    let root = http1(app.addr, "GET", "/", &[], b"").await;
+    assert_eq!(root.header("location"), Some("/console/"));
+    // The pages do not take a gRPC path's place, nor the other way round.
+    let missing = http1(app.addr, "GET", "/console/nope.js", &[], b"").await;
+    assert!(missing.status >= 400);
+    app.draw("p", "not-a-uuid")
+        .await
+        .expect_err("still gRPC beside the pages");
+}
+
 both_backends!(
+    the_console_pages_are_served,
     grpc_web_calls_real_rpcs_and_cors_admits_only_listed_origins,
     with_no_allow_list_no_origin_is_admitted,
     the_dev_token_issuer_mints_player_tokens_when_on,
