@@ -2,8 +2,10 @@
 //! repository root (plain HTML, CSS and JavaScript; no build step):
 //!
 //! - `/console/`: the marketing console (an admin API key, then wheels);
-//! - `/web/grpc-web.js`: the small gRPC-Web client and protobuf codec it
-//!   uses.
+//! - `/h5/?campaign=<id>`: the H5 demo wheel (player tokens from the
+//!   development issuer, when it is on);
+//! - `/web/grpc-web.js`: the small gRPC-Web client and protobuf codec both
+//!   use.
 //!
 //! The pages call the engine through gRPC-Web on this same origin. They are
 //! served with a content security policy that allows scripts, styles and
@@ -73,5 +75,12 @@ pub fn routes() -> Router {
         .route("/console/", file!(HTML, "console/index.html"))
         .route("/console/console.js", file!(JS, "console/console.js"))
         .route("/console/console.css", file!(CSS, "console/console.css"))
+        .route(
+            "/h5",
+            get(|uri: Uri| async move { with_slash("/h5/", &uri) }),
+        )
+        .route("/h5/", file!(HTML, "h5/index.html"))
+        .route("/h5/h5.js", file!(JS, "h5/h5.js"))
+        .route("/h5/h5.css", file!(CSS, "h5/h5.css"))
         .route("/web/grpc-web.js", file!(JS, "lib/grpc-web.js"))
 }

@@ -505,7 +505,7 @@ async fn the_dev_token_issuer_is_off_by_default(backend: Backend) {
     assert_code(r, tonic::Code::Unauthenticated, None);
 }
 
-async fn the_console_pages_are_served(backend: Backend) {
+async fn the_console_and_h5_pages_are_served(backend: Backend) {
     // Arrange
     let app = spawn_app(backend).await;
 
@@ -514,6 +514,9 @@ async fn the_console_pages_are_served(backend: Backend) {
         ("/console/", "text/html", "Campaign console"),
         ("/console/console.js", "text/javascript", "EngineWeb"),
         ("/console/console.css", "text/css", "badge"),
+        ("/h5/", "text/html", "/h5/h5.js"),
+        ("/h5/h5.js", "text/javascript", "/dev/player-token"),
+        ("/h5/h5.css", "text/css", "#wheel"),
         (
             "/web/grpc-web.js",
             "text/javascript",
@@ -537,10 +540,10 @@ async fn the_console_pages_are_served(backend: Backend) {
         assert!(String::from_utf8_lossy(&r.body).contains(needle), "{path}");
     }
     // Short paths redirect, keeping the query.
-    let console = http1(app.addr, "GET", "/console?x=1", &[], b"").await;
+    let h5 = http1(app.addr, "GET", "/h5?campaign=abc", &[], b"").await;
     assert_eq!(
-        (console.status, console.header("location")),
-        (303, Some("/console/?x=1"))
+        (h5.status, h5.header("location")),
+        (303, Some("/h5/?campaign=abc"))
     );
     let root = http1(app.addr, "GET", "/", &[], b"").await;
     assert_eq!(root.header("location"), Some("/console/"));
@@ -553,7 +556,7 @@ async fn the_console_pages_are_served(backend: Backend) {
 }
 
 both_backends!(
-    the_console_pages_are_served,
+    the_console_and_h5_pages_are_served,
     grpc_web_calls_real_rpcs_and_cors_admits_only_listed_origins,
     with_no_allow_list_no_origin_is_admitted,
     the_dev_token_issuer_mints_player_tokens_when_on,
