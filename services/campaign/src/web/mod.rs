@@ -10,7 +10,8 @@
 //! - [`assets`]: the marketing console (`/console/`) and the H5 demo
 //!   (`/h5/`), embedded from `web/`;
 //! - [`dev_token`]: `POST /dev/player-token`, the development-only player
-//!   token issuer, present only when `dev_token_issuer` is on.
+//!   token issuer; it mints only when `dev_token_issuer` is on, and
+//!   answers 404 "off" otherwise.
 //!
 //! Everything that is not one of these routes falls through to the gRPC
 //! routes.
