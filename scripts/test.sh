@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests, and the behavioural suite on SQLite and on a
 # throwaway PostgreSQL cluster started here (or the one in
-# CAMPAIGN_TEST_PG_URL). Fails, never skips, when PostgreSQL cannot start.
+# CAMPAIGN_TEST_PG_URL), the fault suite's CI profile, the load generator's
+# smoke run and the browser tests. Fails, never skips, when PostgreSQL cannot start.
 # Ends with one line "tests: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,8 +46,31 @@ if [ $# = 0 ] && [ $status = 0 ]; then
   fi
   rm -f "$smoke"
 fi
+# The browser tests (console and H5 demo in headless Chromium against the
+# debug engine binary built above); setup installs Chromium and
+# playwright-core when missing. Their counts join the totals.
+browser_passed=0
+browser_failed=0
+if [ $# = 0 ] && [ $status = 0 ]; then
+  browser=$(mktemp)
+  if ! { bash scripts/browser-setup.sh && bash scripts/browser-test.sh; } >"$browser" 2>&1; then
+    status=1
+  fi
+  cat "$browser"
+  line=$(grep -E '^browser tests: [0-9]+ passed, [0-9]+ failed' "$browser" | tail -1 || true)
+  if [ -n "$line" ]; then
+    browser_passed=$(echo "$line" | grep -Eo '[0-9]+ passed' | grep -Eo '[0-9]+')
+    browser_failed=$(echo "$line" | grep -Eo '[0-9]+ failed' | grep -Eo '[0-9]+')
+  else
+    browser_failed=1
+    status=1
+  fi
+  rm -f "$browser"
+fi
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '^test result: .*; ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
 rm -f "$log"
+passed=$((passed + browser_passed))
+failed=$((failed + browser_failed))
 echo "tests: $passed passed, $failed failed"
 exit $status

@@ -56,6 +56,22 @@ pub struct Settings {
     /// `127.0.0.1:9464`; empty (default): no metrics endpoint. Env:
     /// `CAMPAIGN_METRICS_LISTEN`.
     pub metrics_listen: String,
+    /// Web pages allowed to call the engine from another origin (gRPC-Web
+    /// and the dev token issuer, through CORS): exact origins such as
+    /// `https://h5.example.com` or `http://localhost:8080` (scheme, host
+    /// and port; no path, no wildcard). Empty (default): no cross-origin
+    /// access; the pages the engine serves itself (`/console/`, `/h5/`)
+    /// are same-origin and need none. Env: `CAMPAIGN_CORS_ALLOWED_ORIGINS`,
+    /// comma-separated.
+    pub cors_allowed_origins: Vec<String>,
+    /// DEVELOPMENT ONLY. When true, `POST /dev/player-token` on the gRPC
+    /// listener mints a 10-minute player token for any openid at any
+    /// campaign's merchant, signed with a random per-process secret, so the
+    /// H5 demo can spin without a gateway. Anyone who reaches the port can
+    /// then act as any player: never turn it on in production. Off by
+    /// default; a WARN is logged at start-up when on. Env:
+    /// `CAMPAIGN_DEV_TOKEN_ISSUER` (`true` / `false`).
+    pub dev_token_issuer: bool,
 }
 
 impl Default for Settings {
@@ -76,6 +92,8 @@ impl Default for Settings {
             till_rate_per_sec: 50,
             till_rate_burst: 100,
             metrics_listen: String::new(),
+            cors_allowed_origins: Vec::new(),
+            dev_token_issuer: false,
         }
     }
 }
@@ -116,6 +134,9 @@ impl fmt::Debug for Settings {
             .field("till_failure_window_secs", &self.till_failure_window_secs)
             .field("till_rate_per_sec", &self.till_rate_per_sec)
             .field("till_rate_burst", &self.till_rate_burst)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("dev_token_issuer", &self.dev_token_issuer)
             .finish()
     }
 }
@@ -128,6 +149,8 @@ pub enum SettingsError {
     Parse(PathBuf, toml::de::Error),
     #[error("environment variable {0}: {1}")]
     Env(&'static str, String),
+    #[error("cors_allowed_origins: {0:?} {1}")]
+    Origin(String, &'static str),
 }
 
 impl Settings {
@@ -200,7 +223,61 @@ impl Settings {
         if let Some(v) = env("CAMPAIGN_TILL_RATE_BURST") {
             s.till_rate_burst = number("CAMPAIGN_TILL_RATE_BURST", v)? as u32;
         }
+        if let Some(v) = env("CAMPAIGN_CORS_ALLOWED_ORIGINS") {
+            s.cors_allowed_origins = v
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        if let Some(v) = env("CAMPAIGN_DEV_TOKEN_ISSUER") {
+            s.dev_token_issuer = match v.trim() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => {
+                    return Err(SettingsError::Env(
+                        "CAMPAIGN_DEV_TOKEN_ISSUER",
+                        "must be true or false".into(),
+                    ));
+                }
+            };
+        }
+        s.checked_origins()?;
         Ok(s)
+    }
+
+    /// The CORS allow-list, each entry checked to be an exact origin:
+    /// `http://` or `https://`, a host (and port), nothing after it.
+    pub fn checked_origins(&self) -> Result<Vec<http::HeaderValue>, SettingsError> {
+        self.cors_allowed_origins
+            .iter()
+            .map(|o| {
+                let bad = |why| SettingsError::Origin(o.clone(), why);
+                let rest = o
+                    .strip_prefix("https://")
+                    .or_else(|| o.strip_prefix("http://"))
+                    .ok_or_else(|| bad("must start with http:// or https://"))?;
+                if rest.is_empty() {
+                    return Err(bad("has no host"));
+                }
+                if rest.contains('/') {
+                    return Err(bad("must not have a path or a trailing slash"));
+                }
+                if rest.contains('*') {
+                    return Err(bad("must be an exact origin, not a pattern"));
+                }
+                if rest
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_ascii_uppercase())
+                {
+                    return Err(bad(
+                        "must be lower case with no spaces, as browsers send it",
+                    ));
+                }
+                http::HeaderValue::from_str(o).map_err(|_| bad("is not a valid header value"))
+            })
+            .collect()
     }
 }
 
@@ -221,6 +298,8 @@ till_failure_window_secs = 600                # ... within this window; 0 = off
 till_rate_per_sec = 50                        # coupon calls per second per till; 0 = no limit
 till_rate_burst = 100
 metrics_listen = ""                           # e.g. "127.0.0.1:9464" for GET /metrics
+cors_allowed_origins = []                     # e.g. ["https://h5.example.com"]; [] = same origin only
+dev_token_issuer = false                      # DEVELOPMENT ONLY: POST /dev/player-token
 "#;
 
 #[cfg(test)]
@@ -243,5 +322,30 @@ mod tests {
         let shown = format!("{with_secrets:?}");
         assert!(!shown.contains("hunter2") && !shown.contains("swordfish"));
         assert_eq!(redact_url("sqlite:x.db"), "sqlite:x.db");
+    }
+
+    #[test]
+    fn origins_must_be_exact() {
+        let with = |o: &[&str]| Settings {
+            cors_allowed_origins: o.iter().map(|s| s.to_string()).collect(),
+            ..Settings::default()
+        };
+        let ok = with(&["https://h5.example.com", "http://localhost:8080"]);
+        assert_eq!(ok.checked_origins().map(|v| v.len()).ok(), Some(2));
+        for bad in [
+            "h5.example.com",
+            "https://",
+            "https://h5.example.com/",
+            "https://h5.example.com/page",
+            "https://*.example.com",
+            "https://H5.example.com",
+            "*",
+        ] {
+            let err = with(&[bad]).checked_origins().map(|_| ()).expect_err(bad);
+            assert!(
+                err.to_string().starts_with("cors_allowed_origins: "),
+                "{err}"
+            );
+        }
     }
 }

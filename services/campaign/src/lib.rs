@@ -11,6 +11,8 @@
 //! - [`store`]: every transaction, written once over the [`store::db::Db`]
 //!   seam, with one module per backend ([`store::sqlite`],
 //!   [`store::postgres`]).
+//! - [`web`]: what browsers get on the same listener: gRPC-Web behind a
+//!   CORS allow-list, and the development-only player token issuer.
 //! - [`config`], [`telemetry`], [`clock`]: settings, logs, the time
 //!   authority.
 //!
@@ -29,6 +31,7 @@ pub mod grpc;
 pub mod metrics;
 pub mod store;
 pub mod telemetry;
+pub mod web;
 
 use std::{future::Future, path::Path, sync::Arc, time::Duration};
 
@@ -70,6 +73,8 @@ pub enum ServerError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("metrics_listen {0}: {1}")]
     Metrics(String, std::io::Error),
+    #[error("settings: {0}")]
+    Settings(#[from] config::SettingsError),
 }
 
 /// More gRPC services served beside (or instead of) the campaign
@@ -89,6 +94,9 @@ pub struct ExtensionContext<'a, D: Db> {
     pub clock: Arc<dyn Clock>,
     /// The secret the outbox worker presents to DeliverPrize.
     pub delivery_secret: Arc<[u8]>,
+    /// The development token issuer, when `dev_token_issuer` is on: an
+    /// extension's authenticator accepts its player tokens too.
+    pub dev_issuer: Option<Arc<domain::credential::DevIssuer>>,
 }
 
 #[derive(Default)]
@@ -239,12 +247,25 @@ async fn serve<D: Db, E: Extension>(
         tracing::info!(merchant.id = %merchant, key.id = %key.record.key_id, file = %path.display(),
             "empty database: created the default merchant and its first admin API key");
     }
+    let dev_issuer = settings.dev_token_issuer.then(|| {
+        let mut secret = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
+        tracing::warn!(
+            "DEVELOPMENT ONLY: dev_token_issuer is on: POST /dev/player-token mints player \
+             tokens for anyone who reaches this port; never run it in production"
+        );
+        Arc::new(domain::credential::DevIssuer::new(secret))
+    });
+    let mut auth = Authenticator::new(
+        store.clone(),
+        settings.player_token_audience.clone(),
+        clock.clone(),
+    );
+    if let Some(dev) = &dev_issuer {
+        auth = auth.with_dev_issuer(dev.clone());
+    }
     let shared = Arc::new(Shared {
-        auth: Authenticator::new(
-            store.clone(),
-            settings.player_token_audience.clone(),
-            clock.clone(),
-        ),
+        auth,
         store: store.clone(),
         clock: clock.clone(),
         player_limit: grpc::limit::RateLimiter::new(
@@ -304,6 +325,7 @@ async fn serve<D: Db, E: Extension>(
             settings,
             clock: clock.clone(),
             delivery_secret: secret,
+            dev_issuer: dev_issuer.clone(),
         },
         &mut routes,
     );
@@ -317,9 +339,12 @@ async fn serve<D: Db, E: Extension>(
         .register_encoded_file_descriptor_set(engine_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
+    routes.add_service(health_service);
+    routes.add_service(reflection);
+    let origins = settings.checked_origins()?;
 
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-        backend = store.db().backend_name(), "campaign engine serving");
+        backend = store.db().backend_name(), cors_origins = origins.len(), "campaign engine serving");
     let rpc_metrics = Arc::new(metrics::RpcMetrics::default());
     if !settings.metrics_listen.is_empty() {
         let addr = &settings.metrics_listen;
@@ -333,11 +358,18 @@ async fn serve<D: Db, E: Extension>(
             store.clone(),
         )));
     }
+    let dev_tokens = dev_issuer.map(|issuer| web::dev_token::DevTokenState {
+        store: store.clone(),
+        issuer,
+        audience: settings.player_token_audience.clone(),
+        clock: clock.clone(),
+    });
+    let app = web::app(routes.routes(), rpc_metrics, origins, dev_tokens);
     let result = tonic::transport::Server::builder()
-        .layer(metrics::RpcLayer(rpc_metrics))
-        .add_routes(routes.routes())
-        .add_service(health_service)
-        .add_service(reflection)
+        // HTTP/1.1 too, for gRPC-Web from browsers (HTTP/2 is detected by
+        // its preface, so native gRPC is unchanged).
+        .accept_http1(true)
+        .add_routes(app.into())
         .serve_with_incoming_shutdown(
             // No Nagle delay: a small answer waiting for the client's
             // delayed ACK added ~40 ms tails to draws.

@@ -55,13 +55,17 @@ impl Extension for CouponService {
     fn install<D: Db>(self, ctx: ExtensionContext<'_, D>, routes: &mut RoutesBuilder) -> Installed {
         let settings = ctx.settings;
         let bulk_wakeup = Arc::new(Notify::new());
+        let mut auth = Authenticator::new(
+            ctx.store.clone(),
+            settings.player_token_audience.clone(),
+            ctx.clock.clone(),
+        );
+        if let Some(dev) = &ctx.dev_issuer {
+            auth = auth.with_dev_issuer(dev.clone());
+        }
         let shared = Arc::new(CouponShared {
             coupons: CouponStore::new(ctx.db.clone()),
-            auth: Authenticator::new(
-                ctx.store.clone(),
-                settings.player_token_audience.clone(),
-                ctx.clock.clone(),
-            ),
+            auth,
             clock: ctx.clock.clone(),
             player_limit: RateLimiter::new(
                 settings.player_rate_per_sec,

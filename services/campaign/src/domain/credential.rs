@@ -203,6 +203,69 @@ fn sign_with_alg(secret: &[u8], claims: &PlayerClaims, alg: &str) -> String {
     format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig))
 }
 
+/// Issuers of the development token issuer start with this; the merchant's
+/// id follows (`campaign-engine-dev/<merchant id>`).
+pub const DEV_ISSUER_PREFIX: &str = "campaign-engine-dev/";
+/// Lifetime of a development token.
+pub const DEV_TOKEN_LIFETIME_S: i64 = 600;
+
+/// The development-only player token issuer (`dev_token_issuer`): signs
+/// player tokens for any openid at any merchant with a random secret of
+/// this process, in place of a merchant's gateway. The authenticator
+/// accepts its tokens only while it exists; no token survives a restart.
+/// The secret is never shown (no `Debug`).
+pub struct DevIssuer {
+    secret: [u8; 32],
+}
+
+impl DevIssuer {
+    /// `secret` comes from a CSPRNG.
+    pub fn new(secret: [u8; 32]) -> Self {
+        Self { secret }
+    }
+
+    /// The merchant a development issuer names, if `issuer` is one.
+    pub fn merchant_of(issuer: &str) -> Option<&str> {
+        issuer
+            .strip_prefix(DEV_ISSUER_PREFIX)
+            .filter(|m| !m.is_empty())
+    }
+
+    /// A token for `openid` at `merchant_id`, and when it expires (ms).
+    pub fn mint(
+        &self,
+        merchant_id: &str,
+        openid: &str,
+        audience: &str,
+        now: Millis,
+    ) -> (String, Millis) {
+        let iat = now.div_euclid(1000);
+        let claims = PlayerClaims {
+            iss: format!("{DEV_ISSUER_PREFIX}{merchant_id}"),
+            aud: audience.to_owned(),
+            sub: openid.to_owned(),
+            iat,
+            exp: iat + DEV_TOKEN_LIFETIME_S,
+        };
+        (sign_player_token(&self.secret, &claims), claims.exp * 1000)
+    }
+
+    /// Verifies a token this issuer signed: `(merchant, claims)`.
+    pub fn verify(
+        &self,
+        token: &str,
+        audience: &str,
+        now: Millis,
+    ) -> Result<(String, PlayerClaims), TokenError> {
+        let issuer = token_issuer(token)?;
+        let merchant = Self::merchant_of(&issuer)
+            .ok_or(TokenError::Issuer)?
+            .to_owned();
+        let claims = verify_player_token(token, &self.secret, &issuer, audience, now)?;
+        Ok((merchant, claims))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,5 +391,40 @@ mod tests {
             verify(&format!("{}.{}.{}", g[0], e[1], g[2])),
             Err(TokenError::Signature)
         );
+    }
+
+    #[test]
+    fn dev_issuer_tokens_verify_only_with_its_own_secret() {
+        let dev = DevIssuer::new([7; 32]);
+        let (token, exp) = dev.mint("m-1", "openid-9", "campaign-engine", NOW);
+        assert_eq!(exp, NOW + DEV_TOKEN_LIFETIME_S * 1000);
+        let (merchant, c) = dev.verify(&token, "campaign-engine", NOW).expect("valid");
+        assert_eq!((merchant.as_str(), c.sub.as_str()), ("m-1", "openid-9"));
+        assert_eq!(
+            token_issuer(&token).as_deref(),
+            Ok("campaign-engine-dev/m-1")
+        );
+        // Another process (another secret), another audience, too late.
+        let other = DevIssuer::new([8; 32]);
+        assert_eq!(
+            other.verify(&token, "campaign-engine", NOW).map(|_| ()),
+            Err(TokenError::Signature)
+        );
+        assert_eq!(
+            dev.verify(&token, "other", NOW).map(|_| ()),
+            Err(TokenError::Audience)
+        );
+        let late = NOW + (DEV_TOKEN_LIFETIME_S + 60) * 1000;
+        assert_eq!(
+            dev.verify(&token, "campaign-engine", late).map(|_| ()),
+            Err(TokenError::Expired)
+        );
+        // A gateway's token is not the dev issuer's.
+        let gw = sign_player_token(SECRET, &claims());
+        assert_eq!(
+            dev.verify(&gw, "campaign-engine", NOW).map(|_| ()),
+            Err(TokenError::Issuer)
+        );
+        assert_eq!(DevIssuer::merchant_of("campaign-engine-dev/"), None);
     }
 }

@@ -384,6 +384,8 @@ pub struct TestApp {
     pub db: TestDb,
     pub clock: ManualClock,
     pub channel: Channel,
+    /// Where the server listens (HTTP/2 gRPC and HTTP/1.1 for browsers).
+    pub addr: SocketAddr,
     /// The bootstrap admin key of the default merchant.
     pub admin_key: String,
     pub issuer: String,
@@ -479,7 +481,7 @@ async fn start_server(
     clock: &ManualClock,
     run: RunFn,
     service: &str,
-) -> (Channel, oneshot::Sender<()>, Server) {
+) -> (Channel, SocketAddr, oneshot::Sender<()>, Server) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -497,7 +499,7 @@ async fn start_server(
         ch = wait_service(addr, service) => ch,
         res = &mut server => panic!("engine stopped during start-up: {res:?}"),
     };
-    (channel, tx, server)
+    (channel, addr, tx, server)
 }
 
 async fn spawn_on(
@@ -519,12 +521,13 @@ async fn spawn_on(
         ..Settings::default()
     };
     tweak(&mut settings);
-    let (channel, tx, server) = start_server(&settings, &clock, run, service).await;
+    let (channel, addr, tx, server) = start_server(&settings, &clock, run, service).await;
     let admin_key = read_key(&key_file).await;
     let app = TestApp {
         db,
         clock,
         channel,
+        addr,
         admin_key,
         issuer: format!("gw-{}", uuid::Uuid::new_v4()),
         token_secret: uuid::Uuid::new_v4().as_bytes().repeat(2),
@@ -651,9 +654,10 @@ impl TestApp {
             let _ = h.await;
         }
         self.shutdown = None;
-        let (channel, tx, server) =
+        let (channel, addr, tx, server) =
             start_server(&self.settings, &self.clock, self.run, &self.service).await;
         self.channel = channel;
+        self.addr = addr;
         self.shutdown = Some(tx);
         self.server = Some(server);
     }

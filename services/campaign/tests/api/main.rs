@@ -37,3 +37,4 @@ mod stats;
 mod story;
 mod validation;
 mod voting;
+mod web;

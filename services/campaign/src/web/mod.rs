@@ -1,0 +1,85 @@
+//! The browser side of the gRPC listener. One listener answers HTTP/2 gRPC
+//! (as before) and HTTP/1.1 for browsers:
+//!
+//! - gRPC-Web (`application/grpc-web[-text][+proto]`, tonic-web) on every
+//!   gRPC path, translated to gRPC before the services and the metrics
+//!   layer see it, so a browser call is authenticated, validated, limited
+//!   and counted exactly like a native one;
+//! - a CORS allow-list in front of everything (`cors_allowed_origins`):
+//!   exact origins only, none by default;
+//! - [`assets`]: the marketing console (`/console/`) and the H5 demo
+//!   (`/h5/`), embedded from `web/`;
+//! - [`dev_token`]: `POST /dev/player-token`, the development-only player
+//!   token issuer; it mints only when `dev_token_issuer` is on, and
+//!   answers 404 "off" otherwise.
+//!
+//! Everything that is not one of these routes falls through to the gRPC
+//! routes.
+
+pub mod assets;
+pub mod dev_token;
+
+use std::{sync::Arc, time::Duration};
+
+use http::{HeaderName, HeaderValue, Method};
+use tonic::service::Routes;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_layer::Layer;
+
+use crate::{
+    metrics::{RpcLayer, RpcMetrics},
+    store::db::Db,
+};
+use dev_token::DevTokenState;
+
+/// Request headers a gRPC-Web client (and the pages) may send cross-origin.
+const ALLOWED_REQUEST_HEADERS: [&str; 5] = [
+    "authorization",
+    "content-type",
+    "x-grpc-web",
+    "x-user-agent",
+    "grpc-timeout",
+];
+
+/// Response headers a cross-origin page may read: the call's status when it
+/// comes without a body (a refusal), in the headers.
+const EXPOSED_RESPONSE_HEADERS: [&str; 3] =
+    ["grpc-status", "grpc-message", "grpc-status-details-bin"];
+
+/// The CORS policy: only `origins` (exact matches) get
+/// `access-control-allow-origin`; any other origin gets no CORS headers, so
+/// its browser refuses to hand the answer to the page. Credentials travel in
+/// `authorization`, never in cookies, so none are allowed.
+pub fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::POST, Method::GET])
+        .allow_headers(ALLOWED_REQUEST_HEADERS.map(HeaderName::from_static))
+        .expose_headers(EXPOSED_RESPONSE_HEADERS.map(HeaderName::from_static))
+        .max_age(Duration::from_secs(600))
+}
+
+/// The whole listener's service: the dev token issuer (when on), gRPC
+/// (native and gRPC-Web, counted by the metrics layer), all behind the CORS
+/// allow-list.
+pub fn app<D: Db>(
+    grpc: Routes,
+    rpc_metrics: Arc<RpcMetrics>,
+    origins: Vec<HeaderValue>,
+    dev: Option<DevTokenState<D>>,
+) -> axum::Router {
+    let grpc = tonic_web::GrpcWebLayer::new().layer(RpcLayer(rpc_metrics).layer(grpc.prepare()));
+    let router = match dev {
+        Some(state) => axum::Router::new()
+            .route(
+                "/dev/player-token",
+                axum::routing::post(dev_token::mint::<D>),
+            )
+            .with_state(state),
+        None => axum::Router::new().route("/dev/player-token", axum::routing::post(dev_token::off)),
+    };
+    router
+        .merge(assets::routes())
+        .fallback_service(grpc)
+        .layer(cors(origins))
+}

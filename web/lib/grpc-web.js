@@ -1,0 +1,377 @@
+// A minimal gRPC-Web client and protobuf codec for the engine's own pages
+// (the console and the H5 demo). Hand-written, no dependencies, no build
+// step: it knows only the campaign.v1 messages these pages use (SCHEMAS
+// below, field numbers copied from proto/campaign/v1/*.proto) and speaks
+// binary gRPC-Web (application/grpc-web+proto) with fetch().
+//
+// Errors come back as GrpcError {code, codeName, message, field}: `field`
+// is the request field an INVALID_ARGUMENT names ("slot.weight: must be
+// ..." -> "slot.weight"), so a page can show the message next to it.
+"use strict";
+
+(function (global) {
+  const CODE_NAMES = [
+    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+    "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+  ];
+
+  // Each message: field name -> [number, type, "rep" | "opt"]. Types are
+  // scalar names or another message's name. Enums travel as numbers.
+  const SCHEMAS = {
+    PrizeSlotSpec: {
+      name: [1, "string"], kind: [2, "enum"], weight: [3, "int64"],
+      stock: [4, "int64"], daily_cap: [5, "int64"], per_user_cap: [6, "int64"],
+      reference: [7, "string"], amount: [8, "int64"], claim_days: [9, "int64"],
+    },
+    PrizeSlot: {
+      index: [1, "uint32"], spec: [2, "PrizeSlotSpec"], remaining: [3, "int64"],
+      won: [4, "int64"],
+    },
+    Fairness: {
+      prize_table_json: [1, "string"], prize_table_hash: [2, "bytes"],
+      seed_commitment: [3, "bytes"], published_at_ms: [4, "int64"],
+      revealed_seed: [5, "bytes"], version: [6, "uint32"],
+    },
+    Campaign: {
+      campaign_id: [1, "string"], name: [2, "string"], status: [3, "enum"],
+      starts_at_ms: [4, "int64"], ends_at_ms: [5, "int64"],
+      time_zone: [6, "string"], draws_per_day: [7, "int64"],
+      draws_total: [8, "int64"], slots: [9, "PrizeSlot", "rep"],
+      fallback_slot: [10, "uint32", "opt"], created_at_ms: [11, "int64"],
+      fairness: [12, "Fairness"],
+    },
+    CreateWheelRequest: {
+      idempotency_key: [1, "string"], name: [2, "string"],
+      starts_at_ms: [3, "int64"], ends_at_ms: [4, "int64"],
+      time_zone: [5, "string"], draws_per_day: [6, "int64"],
+      draws_total: [7, "int64"],
+    },
+    AddPrizeSlotRequest: {
+      idempotency_key: [1, "string"], campaign_id: [2, "string"],
+      slot: [3, "PrizeSlotSpec"],
+    },
+    UpdatePrizeSlotRequest: {
+      idempotency_key: [1, "string"], campaign_id: [2, "string"],
+      index: [3, "uint32"], slot: [4, "PrizeSlotSpec"],
+    },
+    SetFallbackSlotRequest: {
+      idempotency_key: [1, "string"], campaign_id: [2, "string"],
+      index: [3, "uint32"],
+    },
+    CampaignTransitionRequest: {
+      idempotency_key: [1, "string"], campaign_id: [2, "string"],
+    },
+    GetCampaignRequest: { campaign_id: [1, "string"] },
+    ListApiKeysRequest: {},
+    ApiKeyInfo: {
+      key_id: [1, "string"], role: [2, "enum"], store_id: [3, "string"],
+      label: [4, "string"], created_at_ms: [5, "int64"],
+      revoked_at_ms: [6, "int64"],
+    },
+    ListApiKeysResponse: { keys: [1, "ApiKeyInfo", "rep"] },
+    GetCampaignStatsRequest: { campaign_id: [1, "string"] },
+    PrizeCount: { prize: [1, "string"], count: [2, "int64"] },
+    StatsRow: {
+      day: [1, "string"], channel: [2, "string"], participants: [3, "int64"],
+      new_players: [4, "int64"], draws: [5, "int64"], wins: [6, "int64"],
+      wins_by_prize: [7, "PrizeCount", "rep"], shares: [8, "int64"],
+      views: [9, "int64"], forwards: [10, "int64"], votes: [11, "int64"],
+      coupon_prizes: [12, "int64"], coupon_redemptions: [13, "int64"],
+      packet_grabs: [14, "int64"], money_paid_cents: [15, "int64"],
+    },
+    CampaignStats: {
+      campaign_id: [1, "string"], rows: [2, "StatsRow", "rep"],
+      totals: [3, "StatsRow"],
+    },
+    WheelSlot: {
+      index: [1, "uint32"], name: [2, "string"], kind: [3, "enum"],
+      weight: [4, "int64"],
+    },
+    Wheel: {
+      campaign_id: [1, "string"], name: [2, "string"], status: [3, "enum"],
+      starts_at_ms: [4, "int64"], ends_at_ms: [5, "int64"],
+      time_zone: [6, "string"], draws_per_day: [7, "int64"],
+      draws_total: [8, "int64"], slots: [9, "WheelSlot", "rep"],
+      fallback_slot: [10, "uint32"], fallback_rule: [11, "string"],
+      fairness: [12, "Fairness"],
+    },
+    GetWheelRequest: { campaign_id: [1, "string"] },
+    DrawRequest: {
+      idempotency_key: [1, "string"], campaign_id: [2, "string"],
+      channel: [3, "string"],
+    },
+    DrawResponse: {
+      draw_id: [1, "string"], slot_index: [2, "uint32"],
+      prize_name: [3, "string"], kind: [4, "enum"],
+      rolled_slot_index: [5, "uint32"], fallback_reason: [6, "enum"],
+      remaining_today: [7, "int64"], remaining_total: [8, "int64"],
+      draw_sequence: [9, "int64"], drawn_at_ms: [11, "int64"],
+      table_version: [12, "uint32"],
+    },
+    CreateShareRequest: {
+      idempotency_key: [1, "string"], campaign_id: [2, "string"],
+      parent_token: [3, "string"], channel: [4, "string"],
+    },
+    Share: {
+      token: [1, "string"], campaign_id: [2, "string"],
+      parent_token: [3, "string"], depth: [4, "uint32"],
+      created_at_ms: [5, "int64"],
+    },
+    OpenShareRequest: {
+      idempotency_key: [1, "string"], token: [2, "string"],
+      channel: [3, "string"],
+    },
+    OpenShareResponse: { campaign_id: [1, "string"], counted: [2, "bool"] },
+  };
+
+  // The RPCs the pages call: path, request and answer message.
+  const RPCS = {
+    ListApiKeys: ["/campaign.v1.AdminService/ListApiKeys", "ListApiKeysRequest", "ListApiKeysResponse"],
+    CreateWheel: ["/campaign.v1.AdminService/CreateWheel", "CreateWheelRequest", "Campaign"],
+    AddPrizeSlot: ["/campaign.v1.AdminService/AddPrizeSlot", "AddPrizeSlotRequest", "Campaign"],
+    UpdatePrizeSlot: ["/campaign.v1.AdminService/UpdatePrizeSlot", "UpdatePrizeSlotRequest", "Campaign"],
+    SetFallbackSlot: ["/campaign.v1.AdminService/SetFallbackSlot", "SetFallbackSlotRequest", "Campaign"],
+    PublishCampaign: ["/campaign.v1.AdminService/PublishCampaign", "CampaignTransitionRequest", "Campaign"],
+    PauseCampaign: ["/campaign.v1.AdminService/PauseCampaign", "CampaignTransitionRequest", "Campaign"],
+    ResumeCampaign: ["/campaign.v1.AdminService/ResumeCampaign", "CampaignTransitionRequest", "Campaign"],
+    EndCampaign: ["/campaign.v1.AdminService/EndCampaign", "CampaignTransitionRequest", "Campaign"],
+    GetCampaign: ["/campaign.v1.AdminService/GetCampaign", "GetCampaignRequest", "Campaign"],
+    GetCampaignStats: ["/campaign.v1.StatsService/GetCampaignStats", "GetCampaignStatsRequest", "CampaignStats"],
+    GetWheel: ["/campaign.v1.PlayerService/GetWheel", "GetWheelRequest", "Wheel"],
+    Draw: ["/campaign.v1.PlayerService/Draw", "DrawRequest", "DrawResponse"],
+    CreateShare: ["/campaign.v1.ShareService/CreateShare", "CreateShareRequest", "Share"],
+    OpenShare: ["/campaign.v1.ShareService/OpenShare", "OpenShareRequest", "OpenShareResponse"],
+  };
+
+  const VARINT = new Set(["int64", "uint64", "uint32", "int32", "enum", "bool"]);
+
+  // ---- encoding ----
+  function pushVarint(out, value) {
+    let v = BigInt.asUintN(64, BigInt(value));
+    while (v >= 0x80n) {
+      out.push(Number(v & 0x7fn) | 0x80);
+      v >>= 7n;
+    }
+    out.push(Number(v));
+  }
+
+  function pushBytes(out, fieldNo, bytes) {
+    pushVarint(out, (fieldNo << 3) | 2);
+    pushVarint(out, bytes.length);
+    for (const b of bytes) out.push(b);
+  }
+
+  function isDefault(type, v) {
+    if (v === undefined || v === null) return true;
+    if (VARINT.has(type) || type === "double") return v === 0 || v === false || v === "";
+    if (type === "string") return v === "";
+    if (type === "bytes") return v.length === 0;
+    return false;
+  }
+
+  function encodeInto(out, typeName, msg) {
+    const schema = SCHEMAS[typeName];
+    if (!schema) throw new Error("unknown message " + typeName);
+    for (const [name, [no, type, mode]] of Object.entries(schema)) {
+      const value = msg[name];
+      const values = mode === "rep" ? (value || []) : [value];
+      for (const v of values) {
+        if (mode !== "rep" && mode !== "opt" && isDefault(type, v)) continue;
+        if (v === undefined || v === null) continue;
+        if (VARINT.has(type)) {
+          pushVarint(out, no << 3);
+          pushVarint(out, type === "bool" ? (v ? 1 : 0) : Math.trunc(Number(v)));
+        } else if (type === "double") {
+          pushVarint(out, (no << 3) | 1);
+          const b = new Uint8Array(8);
+          new DataView(b.buffer).setFloat64(0, Number(v), true);
+          for (const x of b) out.push(x);
+        } else if (type === "string") {
+          pushBytes(out, no, new TextEncoder().encode(String(v)));
+        } else if (type === "bytes") {
+          pushBytes(out, no, v);
+        } else {
+          const inner = [];
+          encodeInto(inner, type, v);
+          pushBytes(out, no, inner);
+        }
+      }
+    }
+    return out;
+  }
+
+  function encode(typeName, msg) {
+    return Uint8Array.from(encodeInto([], typeName, msg || {}));
+  }
+
+  // ---- decoding ----
+  function defaults(typeName) {
+    const obj = {};
+    for (const [name, [, type, mode]] of Object.entries(SCHEMAS[typeName])) {
+      if (mode === "rep") obj[name] = [];
+      else if (mode === "opt") obj[name] = null;
+      else if (type === "string") obj[name] = "";
+      else if (type === "bytes") obj[name] = new Uint8Array(0);
+      else if (type === "bool") obj[name] = false;
+      else if (VARINT.has(type) || type === "double") obj[name] = 0;
+      else obj[name] = null;
+    }
+    return obj;
+  }
+
+  function decode(typeName, bytes) {
+    const schema = SCHEMAS[typeName];
+    const byNo = {};
+    for (const [name, spec] of Object.entries(schema)) byNo[spec[0]] = [name, ...spec];
+    const obj = defaults(typeName);
+    let at = 0;
+    const varint = () => {
+      let v = 0n, shift = 0n;
+      for (;;) {
+        if (at >= bytes.length) throw new Error("truncated message");
+        const b = bytes[at++];
+        v |= BigInt(b & 0x7f) << shift;
+        if (b < 0x80) return v;
+        shift += 7n;
+      }
+    };
+    const scalar = (type, raw) => {
+      if (type === "bool") return raw !== 0n;
+      if (type === "int64" || type === "int32" || type === "enum") return Number(BigInt.asIntN(64, raw));
+      return Number(raw);
+    };
+    while (at < bytes.length) {
+      const tag = Number(varint());
+      const no = tag >>> 3, wire = tag & 7;
+      const field = byNo[no];
+      let value;
+      if (wire === 0) value = varint();
+      else if (wire === 1) { value = bytes.subarray(at, at + 8); at += 8; }
+      else if (wire === 5) { value = bytes.subarray(at, at + 4); at += 4; }
+      else if (wire === 2) {
+        const len = Number(varint());
+        value = bytes.subarray(at, at + len);
+        at += len;
+      } else throw new Error("unsupported wire type " + wire);
+      if (!field) continue; // a field these pages do not use
+      const [name, , type, mode] = field;
+      let out;
+      if (wire === 0) out = scalar(type, value);
+      else if (wire === 1 && type === "double") out = new DataView(value.buffer, value.byteOffset, 8).getFloat64(0, true);
+      else if (type === "string") out = new TextDecoder().decode(value);
+      else if (type === "bytes") out = Uint8Array.from(value);
+      else if (SCHEMAS[type]) out = decode(type, value);
+      else if (wire === 2 && VARINT.has(type)) {
+        // A packed repeated scalar.
+        const inner = decode.packed(type, value, scalar);
+        obj[name].push(...inner);
+        continue;
+      } else continue;
+      if (mode === "rep") obj[name].push(out);
+      else obj[name] = out;
+    }
+    return obj;
+  }
+  decode.packed = (type, bytes, scalar) => {
+    const out = [];
+    let at = 0;
+    while (at < bytes.length) {
+      let v = 0n, shift = 0n;
+      for (;;) {
+        const b = bytes[at++];
+        v |= BigInt(b & 0x7f) << shift;
+        if (b < 0x80) break;
+        shift += 7n;
+      }
+      out.push(scalar(type, v));
+    }
+    return out;
+  };
+
+  // ---- gRPC-Web ----
+  class GrpcError extends Error {
+    constructor(code, message) {
+      super(message);
+      this.code = code;
+      this.codeName = CODE_NAMES[code] || "UNKNOWN";
+      // "slot.weight: must be between ..." names the field.
+      const m = /^([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*|\[\d+\])*): /.exec(message);
+      this.field = code === 3 && m ? m[1] : null;
+    }
+  }
+
+  function percentDecode(s) {
+    try { return decodeURIComponent(s); } catch (_) { return s; }
+  }
+
+  function parseTrailers(text) {
+    const out = {};
+    for (const line of text.split("\r\n")) {
+      const i = line.indexOf(":");
+      if (i > 0) out[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+    }
+    return out;
+  }
+
+  // Calls `rpc` (a name in RPCS) with `request`; resolves to the decoded
+  // answer or rejects with a GrpcError.
+  async function call(rpc, request, credential) {
+    const [path, reqType, resType] = RPCS[rpc];
+    const payload = encode(reqType, request);
+    const body = new Uint8Array(5 + payload.length);
+    new DataView(body.buffer).setUint32(1, payload.length);
+    body.set(payload, 5);
+    const headers = {
+      "content-type": "application/grpc-web+proto",
+      "x-grpc-web": "1",
+      "x-user-agent": "campaign-engine-web/1",
+    };
+    if (credential) headers.authorization = "Bearer " + credential;
+    let resp;
+    try {
+      resp = await fetch(path, { method: "POST", headers, body });
+    } catch (e) {
+      throw new GrpcError(14, "the engine cannot be reached: " + e.message);
+    }
+    if (!resp.ok) throw new GrpcError(14, "HTTP " + resp.status + " from the engine");
+    let status = resp.headers.get("grpc-status");
+    let message = resp.headers.get("grpc-message") || "";
+    const bytes = new Uint8Array(await resp.arrayBuffer());
+    let answer = null;
+    for (let at = 0; at + 5 <= bytes.length;) {
+      const flag = bytes[at];
+      const len = new DataView(bytes.buffer, bytes.byteOffset + at + 1, 4).getUint32(0);
+      const data = bytes.subarray(at + 5, at + 5 + len);
+      if (flag & 0x80) {
+        const t = parseTrailers(new TextDecoder().decode(data));
+        if (t["grpc-status"] !== undefined) status = t["grpc-status"];
+        if (t["grpc-message"] !== undefined) message = t["grpc-message"];
+      } else if (answer === null) {
+        answer = decode(resType, data);
+      }
+      at += 5 + len;
+    }
+    const code = status === null ? 2 : Number(status);
+    if (code !== 0) throw new GrpcError(code, percentDecode(message) || CODE_NAMES[code]);
+    return answer || defaults(resType);
+  }
+
+  function newKey() {
+    if (global.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return "k-" + Date.now() + "-" + Math.random().toString(16).slice(2);
+  }
+
+  function hex(bytes) {
+    return Array.from(bytes || [], (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  const ENUMS = {
+    CampaignStatus: ["UNSPECIFIED", "DRAFT", "PUBLISHED", "PAUSED", "ENDED"],
+    PrizeKind: ["UNSPECIFIED", "COUPON", "PHYSICAL", "TOPUP_CODE", "POINTS", "CASH", "THANKS"],
+    FallbackReason: ["NONE", "OUT_OF_STOCK", "DAILY_CAP", "USER_CAP"],
+  };
+
+  global.EngineWeb = { call, encode, decode, GrpcError, newKey, hex, ENUMS, SCHEMAS, RPCS };
+})(typeof window !== "undefined" ? window : globalThis);

@@ -1,0 +1,185 @@
+// Browser tests of the console and the H5 demo against a real engine, in
+// Debian's headless Chromium driven by playwright-core. Run by
+// scripts/browser-test.sh, which starts the engine and sets ENGINE_URL and
+// ADMIN_KEY. Steps run in order (each builds on the one before); after a
+// failure the rest are counted as failed. Last line:
+// "browser tests: N passed, N failed".
+import { chromium } from "playwright-core";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const base = process.env.ENGINE_URL;
+const adminKey = process.env.ADMIN_KEY;
+const shots = process.env.SCREENSHOT_DIR || "";
+if (!base || !adminKey) {
+  console.error("ENGINE_URL and ADMIN_KEY must be set (scripts/browser-test.sh does)");
+  process.exit(2);
+}
+
+const results = [];
+let broken = false;
+async function step(name, fn) {
+  if (broken) {
+    results.push([name, false]);
+    console.log(`not run (an earlier step failed): ${name}`);
+    return;
+  }
+  try {
+    await fn();
+    results.push([name, true]);
+    console.log(`ok: ${name}`);
+  } catch (e) {
+    broken = true;
+    results.push([name, false]);
+    console.log(`FAILED: ${name}\n  ${String(e && e.stack || e).split("\n").slice(0, 6).join("\n  ")}`);
+  }
+}
+function expect(cond, what) {
+  if (!cond) throw new Error("expected " + what);
+}
+
+const profile = mkdtempSync(join(tmpdir(), "campaign-chromium-"));
+// A fresh profile (--user-data-dir) each run, through Playwright's
+// persistent context, which passes it to Chromium.
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  ],
+});
+context.setDefaultTimeout(15000);
+const console_ = await context.newPage();
+const pageErrors = [];
+console_.on("pageerror", (e) => pageErrors.push("console: " + e.message));
+let campaignId = "";
+
+try {
+  await step("console: signs in with the admin API key", async () => {
+    await console_.goto(base + "/console/");
+    await console_.fill("#api-key", "cek_wrong");
+    await console_.click("#sign-in-form button[type=submit]");
+    await console_.waitForSelector('[data-err="api_key"]:not(:empty)');
+    await console_.fill("#api-key", adminKey);
+    await console_.click("#sign-in-form button[type=submit]");
+    await console_.waitForSelector("#create-form", { state: "visible" });
+  });
+
+  await step("console: a bad field shows the engine's message next to it", async () => {
+    const f = "#create-form";
+    await console_.fill(`${f} [name=name]`, "Browser wheel");
+    await console_.fill(`${f} [name=draws_per_day]`, "5");
+    await console_.fill(`${f} [name=draws_total]`, "2");
+    await console_.click(`${f} button[type=submit]`);
+    const err = await console_.waitForSelector(`${f} [data-err="draws_total"]:not(:empty)`);
+    const text = await err.textContent();
+    expect(text.startsWith("draws_total: must be between draws_per_day"), `the engine's message, got ${JSON.stringify(text)}`);
+    expect(await console_.$eval(`${f} [name=draws_total]`, (e) => e.classList.contains("invalid")), "the field marked");
+  });
+
+  await step("console: creates a wheel", async () => {
+    await console_.fill("#create-form [name=draws_total]", "10");
+    await console_.click("#create-form button[type=submit]");
+    await console_.waitForSelector("#campaign", { state: "visible" });
+    expect((await console_.textContent("#c-status")) === "DRAFT", "a draft");
+    campaignId = (await console_.textContent("#c-id")).trim();
+    expect(/^[0-9a-f-]{36}$/.test(campaignId), "a campaign id, got " + campaignId);
+  });
+
+  await step("console: sets prizes, odds, stock and caps (a bad weight named)", async () => {
+    const f = "#slot-form";
+    await console_.fill(`${f} [name=name]`, "Tea set");
+    await console_.selectOption(`${f} [name=kind]`, "2");
+    await console_.fill(`${f} [name=weight]`, "-1");
+    await console_.fill(`${f} [name=stock]`, "5");
+    await console_.fill(`${f} [name=daily_cap]`, "3");
+    await console_.fill(`${f} [name=per_user_cap]`, "2");
+    await console_.click("#slot-submit");
+    const err = await console_.waitForSelector(`${f} [data-err="slot.weight"]:not(:empty)`);
+    expect((await err.textContent()).startsWith("slot.weight: must be between 0 and"), "the weight's message");
+    await console_.fill(`${f} [name=weight]`, "1");
+    await console_.click("#slot-submit");
+    await console_.waitForSelector('#slots tr[data-slot="0"]');
+    await console_.fill(`${f} [name=name]`, "Thanks for taking part");
+    await console_.selectOption(`${f} [name=kind]`, "6");
+    await console_.fill(`${f} [name=weight]`, "0");
+    await console_.fill(`${f} [name=stock]`, "0");
+    await console_.fill(`${f} [name=daily_cap]`, "0");
+    await console_.fill(`${f} [name=per_user_cap]`, "0");
+    await console_.click("#slot-submit");
+    await console_.waitForSelector('#slots tr[data-slot="1"]');
+    await console_.selectOption("#fallback-form select", "1");
+    await console_.click("#fallback-form button[type=submit]");
+    await console_.waitForFunction(() => document.querySelector('#slots tr[data-slot="1"] td.index').textContent.includes("fallback"));
+    expect((await console_.textContent('#slots tr[data-slot="0"] td.remaining')) === "5", "stock 5");
+    expect((await console_.textContent('#slots tr[data-slot="0"] td.daily_cap')) === "3", "daily cap 3");
+  });
+
+  await step("console: publishes; the odds and the fairness commitment are shown", async () => {
+    await console_.click('#actions button[data-action="PublishCampaign"]');
+    await console_.waitForFunction(() => document.querySelector("#c-status").textContent === "PUBLISHED");
+    expect((await console_.textContent('#slots tr[data-slot="0"] td.odds')) === "100.00 %", "odds 100 %");
+    const commitment = await console_.textContent('#fairness dd[data-name="Seed commitment"]');
+    expect(/^[0-9a-f]{64}$/.test(commitment), "a 32-byte commitment, got " + commitment);
+    if (shots) await console_.screenshot({ path: join(shots, "console-published.png"), fullPage: true });
+  });
+
+  const h5 = await context.newPage();
+  h5.on("pageerror", (e) => pageErrors.push("h5: " + e.message));
+  await step("h5: the player spins and the wheel stops at the engine's slot", async () => {
+    await h5.goto(`${base}/h5/?campaign=${campaignId}&openid=browser-player&channel=poster-1`);
+    await h5.waitForSelector("body[data-ready='1']");
+    await h5.click("#spin");
+    await h5.waitForSelector("#result[data-slot]", { timeout: 20000 });
+    expect((await h5.getAttribute("#result", "data-slot")) === "0", "slot 0");
+    expect((await h5.textContent("#result")).includes("Tea set"), "the prize named");
+    expect((await h5.getAttribute("#chances", "data-today")) === "4", "4 chances left today");
+    const turned = await h5.$eval("#wheel", (e) => e.style.transform);
+    expect(/rotate\((\d+(\.\d+)?)deg\)/.test(turned) && parseFloat(turned.slice(7)) > 360, "the wheel turned: " + turned);
+  });
+
+  await step("h5: share to Moments creates a share link", async () => {
+    await h5.click("#share");
+    const link = await h5.waitForSelector("#share-result a");
+    const href = await link.getAttribute("href");
+    expect(href.includes("share=") && href.includes(campaignId), "a share link, got " + href);
+    if (shots) await h5.screenshot({ path: join(shots, "h5-spun.png"), fullPage: true });
+  });
+
+  await step("console: the stock goes down and the statistics count the draw", async () => {
+    await console_.bringToFront();
+    await console_.waitForFunction(
+      () => document.querySelector('#slots tr[data-slot="0"] td.remaining').textContent === "4",
+      null, { timeout: 15000 });
+    expect((await console_.textContent('#slots tr[data-slot="0"] td.won')) === "1", "one won");
+    await console_.waitForFunction(() => document.querySelector("#stats-table").dataset.draws === "1", null, { timeout: 15000 });
+    const channels = await console_.textContent("#channel-chart");
+    expect(channels.includes("poster-1"), "the channel in the chart");
+    const stock = await console_.textContent("#stock-chart");
+    expect(stock.includes("4 / 1"), "the stock chart shows 4 left, 1 won: " + stock);
+    if (shots) await console_.screenshot({ path: join(shots, "console-after-spin.png"), fullPage: true });
+  });
+
+  await step("console: pauses and ends; the seed is revealed", async () => {
+    await console_.click('#actions button[data-action="PauseCampaign"]');
+    await console_.waitForFunction(() => document.querySelector("#c-status").textContent === "PAUSED");
+    await console_.click('#actions button[data-action="EndCampaign"]');
+    await console_.waitForFunction(() => document.querySelector("#c-status").textContent === "ENDED");
+    const seed = await console_.textContent('#fairness dd[data-name="Revealed seed"]');
+    expect(/^[0-9a-f]{64}$/.test(seed), "the revealed seed, got " + seed);
+  });
+
+  await step("no script errors on the pages", async () => {
+    expect(pageErrors.length === 0, "no page errors: " + pageErrors.join("; "));
+  });
+} finally {
+  await context.close().catch(() => {});
+  rmSync(profile, { recursive: true, force: true });
+}
+
+const passed = results.filter(([, ok]) => ok).length;
+const failed = results.length - passed;
+console.log(`browser tests: ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
