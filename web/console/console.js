@@ -1,4 +1,6 @@
-// The marketing console: an admin API key, then wheels. Every call is a
+// The marketing console: an admin API key, then wheels, voting, red
+// packets and the budget, forward-to-Moments tiers and coupon templates
+// for the open campaign. Every call is a
 // gRPC-Web call to this engine (web/lib/grpc-web.js); nothing is decided
 // here that the engine does not decide: a refused request shows the
 // engine's own message next to the field it names.
@@ -160,6 +162,7 @@
     $("#campaign").hidden = false;
     $("#actions-err").textContent = "";
     render(c);
+    showPanels();
     startRefresh();
   }
 
@@ -433,6 +436,392 @@
     $("#stats-table").dataset.draws = stats.totals ? stats.totals.draws : 0;
   }
 
+  // ---- the other activities of the open campaign ----
+  // Helpers shared by the panels below.
+  const cents = (v) => `¥${(v / 100).toFixed(2)} (${v} cents)`;
+  function fill(tbody, rows) {
+    tbody.textContent = "";
+    for (const { cells, names, data, extra } of rows) {
+      const tr = document.createElement("tr");
+      for (const [k, v] of Object.entries(data || {})) tr.dataset[k] = v;
+      cells.forEach((v, i) => {
+        const td = document.createElement("td");
+        td.textContent = v;
+        if (names) td.className = names[i];
+        tr.appendChild(td);
+      });
+      if (extra) { const td = document.createElement("td"); td.appendChild(extra); tr.appendChild(td); }
+      tbody.appendChild(tr);
+    }
+  }
+  function definitions(dl, rows) {
+    dl.textContent = "";
+    for (const [k, v, name, value] of rows) {
+      const dt = document.createElement("dt");
+      dt.textContent = k;
+      const dd = document.createElement("dd");
+      dd.textContent = v;
+      dd.dataset.name = name;
+      if (value !== undefined) dd.dataset.value = value;
+      dl.append(dt, dd);
+    }
+  }
+  // Per-campaign memory in this browser (there is no read RPC for these).
+  const memKey = (what) => `console.${what}.${current.campaign_id}`;
+  function recall(what, fallback) {
+    try { return JSON.parse(localStorage.getItem(memKey(what))) ?? fallback; } catch (_) { return fallback; }
+  }
+  function keep(what, value) { localStorage.setItem(memKey(what), JSON.stringify(value)); }
+
+  // Submits a panel form: clears its errors, runs `fn`, shows a refusal next
+  // to the field it names (or in the form's error line).
+  function onSubmit(sel, fn) {
+    $(sel).addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const f = ev.target;
+      clearErrors(f);
+      try {
+        await fn(f, ev.submitter);
+      } catch (e) {
+        showError(f, e);
+      }
+    });
+  }
+
+  for (const a of $$("#jump a")) {
+    a.addEventListener("click", () => $("#" + a.dataset.jump).scrollIntoView({ behavior: "smooth" }));
+  }
+
+  // -- voting --
+  function renderVoteRules(r) {
+    $("#vote-rules").textContent = r
+      ? `Rules in force: ${r.votes_per_day} votes per player per day, ${r.votes_per_candidate_per_day} per candidate per day, ` +
+        `${r.votes_total} in total; player registration ${r.player_registration ? "on" : "off"}.`
+      : "No vote rules set from this browser yet (the engine has no read call for them).";
+    if (r) $("#vote-rules").dataset.perDay = r.votes_per_day;
+  }
+  onSubmit("#vote-rules-form", async (f) => {
+    const r = await call("SetVoteRules", {
+      idempotency_key: W.newKey(),
+      campaign_id: current.campaign_id,
+      votes_per_day: int(f.votes_per_day.value),
+      votes_per_candidate_per_day: int(f.votes_per_candidate_per_day.value),
+      votes_total: int(f.votes_total.value),
+      player_registration: f.player_registration.checked,
+    });
+    keep("voteRules", r);
+    renderVoteRules(r);
+  });
+  onSubmit("#candidate-form", async (f) => {
+    await call("AddCandidate", {
+      idempotency_key: W.newKey(),
+      campaign_id: current.campaign_id,
+      name: f.name.value,
+      description: f.description.value,
+    });
+    f.name.value = "";
+    f.description.value = "";
+    refreshLeaderboard();
+  });
+  onSubmit("#review-form", async (f, submitter) => {
+    const approve = !submitter || submitter.name !== "reject";
+    const c = await call("ReviewCandidate", {
+      idempotency_key: W.newKey(),
+      candidate_id: f.candidate_id.value.trim(),
+      approve,
+    });
+    const out = $("#review-result");
+    out.textContent = `${c.name}: ${W.ENUMS.CandidateStatus[c.status]}`;
+    out.dataset.status = W.ENUMS.CandidateStatus[c.status];
+    refreshLeaderboard();
+  });
+  function renderLeaderboard(board) {
+    const rows = board.candidates.map((c, i) => ({
+      cells: [i + 1, c.name, c.votes, c.candidate_id],
+      names: ["rank", "name", "votes", "id"],
+      data: { candidate: c.candidate_id },
+    }));
+    fill($("#leaderboard tbody"), rows);
+    barChart($("#leaderboard-chart"), board.candidates.map((c) => ({
+      label: c.name.length > 24 ? c.name.slice(0, 23) + "…" : c.name,
+      parts: [{ value: c.votes, color: "#7c3aed", name: "votes" }],
+    })));
+    $("#leaderboard").dataset.count = board.candidates.length;
+    $("#leaderboard-refreshed").textContent = "updated " + new Date().toLocaleTimeString();
+  }
+  async function refreshLeaderboard() {
+    if (!current) return;
+    const id = current.campaign_id;
+    try {
+      const board = await call("GetLeaderboard", { campaign_id: id });
+      if (current && current.campaign_id === id) { renderLeaderboard(board); $("#leaderboard-err").textContent = ""; }
+    } catch (e) {
+      $("#leaderboard-err").textContent = `${e.codeName}: ${e.message}`;
+    }
+  }
+
+  // -- budget and red packets --
+  function renderBudget(b) {
+    const rows = [
+      ["Funded", "funded_cents"], ["Available", "available_cents"], ["Reserved", "reserved_cents"],
+      ["Granted", "granted_cents"], ["Refunded", "refunded_cents"],
+    ].map(([k, f]) => [k, b ? cents(b[f]) : "—", f.replace("_cents", ""), b ? b[f] : 0]);
+    rows.push(["Packets", b ? b.packets : 0, "packets", b ? b.packets : 0]);
+    definitions($("#budget"), rows);
+    $("#budget-refreshed").textContent = b ? "updated " + new Date().toLocaleTimeString() : "not funded yet";
+  }
+  async function refreshBudget() {
+    if (!current) return;
+    const id = current.campaign_id;
+    try {
+      const b = await call("GetBudget", { campaign_id: id });
+      if (current && current.campaign_id === id) { renderBudget(b); $("#budget-err").textContent = ""; }
+    } catch (e) {
+      if (e.code === 5) { renderBudget(null); $("#budget-err").textContent = ""; } // no budget before the first funding
+      else $("#budget-err").textContent = `${e.codeName}: ${e.message}`;
+    }
+  }
+  onSubmit("#fund-form", async (f) => {
+    const b = await call("FundBudget", {
+      idempotency_key: W.newKey(), campaign_id: current.campaign_id, amount_cents: int(f.amount_cents.value),
+    });
+    renderBudget(b);
+  });
+  function rememberPacket(p) {
+    const list = recall("packets", []).filter((x) => x.packet_id !== p.packet_id);
+    list.unshift(p);
+    keep("packets", list.slice(0, 20));
+    renderPackets(list);
+  }
+  function renderPackets(list) {
+    const PK = W.ENUMS.PacketKind, SM = W.ENUMS.SplitMode;
+    fill($("#packets tbody"), list.map((p) => {
+      const group = PK[p.kind] === "GROUP";
+      return {
+        cells: [
+          p.packet_seq, PK[p.kind], group ? SM[p.split_mode] : "—", group ? p.total_cents : "budget",
+          group ? p.parts : "—", group ? "—" : `${p.min_cents}..${p.max_cents}`, p.grabbed, p.granted_cents,
+          group ? p.remaining_cents : "—", p.expired ? "expired" : fmtTime(p.expires_at_ms), p.packet_id,
+        ],
+        names: ["seq", "kind", "split", "total", "parts", "range", "grabbed", "granted", "remaining", "expires", "id"],
+        data: { packet: p.packet_id },
+      };
+    }));
+  }
+  async function refreshPackets() {
+    if (!current) return;
+    const id = current.campaign_id;
+    const list = recall("packets", []);
+    if (!list.length) return;
+    try {
+      const fresh = await Promise.all(list.slice(0, 10).map((p) => call("GetRedPacket", { packet_id: p.packet_id })));
+      if (!current || current.campaign_id !== id) return;
+      const byId = new Map(fresh.map((d) => [d.packet.packet_id, d.packet]));
+      const merged = list.map((p) => byId.get(p.packet_id) || p);
+      keep("packets", merged);
+      renderPackets(merged);
+    } catch (_) { /* the budget line shows engine trouble */ }
+  }
+  onSubmit("#group-packet-form", async (f) => {
+    const p = await call("CreateGroupPacket", {
+      idempotency_key: W.newKey(),
+      campaign_id: current.campaign_id,
+      total_cents: int(f.total_cents.value),
+      parts: int(f.parts.value),
+      split_mode: int(f.split_mode.value),
+      expires_in_seconds: int(f.expires_in_seconds.value),
+    });
+    rememberPacket(p);
+    refreshBudget();
+  });
+  onSubmit("#campaign-packet-form", async (f) => {
+    const p = await call("CreateCampaignPacket", {
+      idempotency_key: W.newKey(),
+      campaign_id: current.campaign_id,
+      min_cents: int(f.min_cents.value),
+      max_cents: int(f.max_cents.value),
+      expires_in_seconds: int(f.expires_in_seconds.value),
+    });
+    rememberPacket(p);
+    refreshBudget();
+  });
+
+  // -- forward-to-Moments tiers --
+  let shareRules = null;
+  const tierSpec = (t) => ({ metric: t.metric, threshold: t.threshold, prize: t.prize });
+  function renderShareRules(r) {
+    shareRules = r;
+    $("#share-enabled-form").enabled.checked = r.enabled;
+    $("#share-state").textContent = `Share-gated rewards are ${r.enabled ? "ON" : "OFF"}; ${r.tiers.length} tier(s).`;
+    $("#share-state").dataset.enabled = r.enabled ? "1" : "0";
+    fill($("#share-tiers tbody"), r.tiers.map((t, i) => {
+      const p = t.prize || {};
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.textContent = "Remove";
+      remove.addEventListener("click", () => setShareRules(r.enabled, r.tiers.filter((_, j) => j !== i).map(tierSpec), $("#share-enabled-form")));
+      return {
+        cells: [i, W.ENUMS.ShareMetric[t.metric], t.threshold, p.name, KIND[p.kind], p.stock, t.remaining, p.amount || "", p.reference || ""],
+        names: ["index", "metric", "threshold", "name", "kind", "stock", "remaining", "amount", "reference"],
+        data: { tier: i },
+        extra: remove,
+      };
+    }));
+    $("#share-tiers").dataset.count = r.tiers.length;
+  }
+  async function setShareRules(enabled, tiers, form) {
+    clearErrors(form);
+    try {
+      const r = await call("SetShareRules", { idempotency_key: W.newKey(), campaign_id: current.campaign_id, enabled, tiers });
+      renderShareRules(r);
+      return true;
+    } catch (e) {
+      showError(form, e);
+      return false;
+    }
+  }
+  async function loadShareRules() {
+    if (!current) return;
+    const id = current.campaign_id;
+    const form = $("#share-enabled-form");
+    clearErrors(form);
+    try {
+      const r = await call("GetShareRules", { campaign_id: id });
+      if (current && current.campaign_id === id) renderShareRules(r);
+    } catch (e) {
+      showError(form, e);
+    }
+  }
+  $("#share-reload").addEventListener("click", loadShareRules);
+  $("#share-enabled-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const tiers = shareRules ? shareRules.tiers.map(tierSpec) : [];
+    setShareRules(ev.target.enabled.checked, tiers, ev.target);
+  });
+  $("#tier-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const tier = {
+      metric: int(f.metric.value),
+      threshold: int(f.threshold.value),
+      prize: {
+        name: f.name.value,
+        kind: int(f.kind.value),
+        stock: int(f.stock.value),
+        amount: int(f.amount.value),
+        reference: f.reference.value.trim(),
+        claim_days: int(f.claim_days.value),
+      },
+    };
+    const tiers = shareRules ? shareRules.tiers.map(tierSpec) : [];
+    const enabled = $("#share-enabled-form").enabled.checked;
+    if (await setShareRules(enabled, [...tiers, tier], f)) f.name.value = "";
+  });
+
+  // -- coupon templates --
+  let shownTemplate = null;
+  function knownTemplates() {
+    try { return JSON.parse(localStorage.getItem("console.templates") || "[]"); } catch (_) { return []; }
+  }
+  function renderTemplateList() {
+    const ul = $("#template-list");
+    ul.textContent = "";
+    for (const t of knownTemplates()) {
+      const li = document.createElement("li");
+      const a = document.createElement("a");
+      a.textContent = t.name;
+      a.title = t.id;
+      a.addEventListener("click", () => openTemplate(t.id));
+      li.appendChild(a);
+      ul.appendChild(li);
+    }
+  }
+  function renderTemplate(t) {
+    shownTemplate = t;
+    const list = knownTemplates().filter((x) => x.id !== t.template_id);
+    list.unshift({ id: t.template_id, name: t.name });
+    localStorage.setItem("console.templates", JSON.stringify(list.slice(0, 30)));
+    renderTemplateList();
+    const DK = W.ENUMS.DiscountKind;
+    const kind = DK[t.kind];
+    const discount = {
+      AMOUNT_OFF: `${cents(t.amount_off_cents)} off`,
+      PERCENT_OFF: `${t.percent_off}% off` + (t.max_discount_cents ? `, at most ${cents(t.max_discount_cents)}` : ""),
+      SPEND_THRESHOLD: `${cents(t.amount_off_cents)} off an order of at least ${cents(t.min_spend_cents)}`,
+      GIFT_ITEM: `a free ${t.gift_item}`,
+    }[kind] || "—";
+    const validity = t.valid_days ? `${t.valid_days} days from issue` : `${fmtTime(t.valid_from_ms)} → ${fmtTime(t.valid_until_ms)}`;
+    definitions($("#template"), [
+      ["Template id", t.template_id, "template_id"],
+      ["Name", t.name, "name"],
+      ["Kind", kind, "kind"],
+      ["Discount", discount, "discount"],
+      ["Least spend", t.min_spend_cents ? cents(t.min_spend_cents) : "none", "min_spend"],
+      ["Valid", validity, "validity"],
+      ["Issued", `${t.issued} of ${t.total_supply}`, "issued", t.issued],
+      ["Per player", t.per_user_limit || "no limit", "per_user_limit"],
+      ["Stores", t.store_ids.length ? t.store_ids.join(", ") : "every store", "stores"],
+      ["Created", fmtTime(t.created_at_ms), "created"],
+    ]);
+    $("#template-use").hidden = false;
+  }
+  async function openTemplate(id, form) {
+    const f = form || $("#template-open-form");
+    clearErrors(f);
+    try {
+      renderTemplate(await call("GetTemplate", { template_id: id }));
+    } catch (e) {
+      showError(f, e);
+    }
+  }
+  onSubmit("#template-form", async (f) => {
+    const t = await call("CreateTemplate", {
+      idempotency_key: W.newKey(),
+      name: f.name.value,
+      kind: int(f.kind.value),
+      amount_off_cents: int(f.amount_off_cents.value),
+      percent_off: int(f.percent_off.value),
+      max_discount_cents: int(f.max_discount_cents.value),
+      min_spend_cents: int(f.min_spend_cents.value),
+      gift_item: f.gift_item.value,
+      valid_from_ms: ms(f.valid_from_ms.value),
+      valid_until_ms: ms(f.valid_until_ms.value),
+      valid_days: int(f.valid_days.value),
+      total_supply: int(f.total_supply.value),
+      per_user_limit: int(f.per_user_limit.value),
+      store_ids: f.store_ids.value.split(",").map((x) => x.trim()).filter(Boolean),
+    });
+    // Show what the engine keeps, read back.
+    await openTemplate(t.template_id);
+  });
+  $("#template-open-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    openTemplate(ev.target.template_id.value.trim(), ev.target);
+  });
+  $("#template-use").addEventListener("click", () => {
+    if (!shownTemplate) return;
+    const f = $("#slot-form");
+    if (f.hidden) {
+      $("#actions-err").textContent = "Prizes can be added only while the wheel is a draft.";
+      return;
+    }
+    resetSlotForm();
+    f.name.value = shownTemplate.name;
+    f.kind.value = "1";
+    f.reference.value = shownTemplate.template_id;
+    f.scrollIntoView({ behavior: "smooth" });
+  });
+
+  // Loads the panels' state for a newly opened campaign.
+  function showPanels() {
+    renderVoteRules(recall("voteRules", null));
+    renderPackets(recall("packets", []));
+    renderBudget(null);
+    renderTemplateList();
+    fill($("#share-tiers tbody"), []);
+    loadShareRules();
+  }
+
   // ---- live refresh ----
   async function refresh() {
     if (!current) return;
@@ -452,6 +841,7 @@
     } catch (e) {
       $("#stats-err").textContent = `${e.codeName}: ${e.message}`;
     }
+    await Promise.all([refreshLeaderboard(), refreshBudget(), refreshPackets()]);
   }
   function startRefresh() {
     stopRefresh();

@@ -1,7 +1,8 @@
 // A minimal gRPC-Web client and protobuf codec for the engine's own pages
 // (the console and the H5 demo). Hand-written, no dependencies, no build
-// step: it knows only the campaign.v1 messages these pages use (SCHEMAS
-// below, field numbers copied from proto/campaign/v1/*.proto) and speaks
+// step: it knows only the campaign.v1 and coupon.v1 messages these pages
+// use (SCHEMAS below, field numbers copied from proto/campaign/v1/*.proto
+// and proto/coupon/v1/coupon.proto) and speaks
 // binary gRPC-Web (application/grpc-web+proto) with fetch().
 //
 // Errors come back as GrpcError {code, codeName, message, field}: `field`
@@ -124,6 +125,110 @@
       channel: [3, "string"],
     },
     OpenShareResponse: { campaign_id: [1, "string"], counted: [2, "bool"] },
+
+    // campaign.v1 voting (proto/campaign/v1/voting.proto)
+    VoteRules: {
+      campaign_id: [1, "string"], votes_per_day: [2, "int64"],
+      votes_per_candidate_per_day: [3, "int64"], votes_total: [4, "int64"],
+      player_registration: [5, "bool"],
+    },
+    SetVoteRulesRequest: {
+      idempotency_key: [1, "string"], campaign_id: [2, "string"],
+      votes_per_day: [3, "int64"], votes_per_candidate_per_day: [4, "int64"],
+      votes_total: [5, "int64"], player_registration: [6, "bool"],
+    },
+    Candidate: {
+      candidate_id: [1, "string"], campaign_id: [2, "string"], name: [3, "string"],
+      description: [4, "string"], status: [5, "enum"], votes: [6, "int64"],
+      created_at_ms: [7, "int64"],
+    },
+    AddCandidateRequest: {
+      idempotency_key: [1, "string"], campaign_id: [2, "string"],
+      name: [3, "string"], description: [4, "string"],
+    },
+    ReviewCandidateRequest: {
+      idempotency_key: [1, "string"], candidate_id: [2, "string"], approve: [3, "bool"],
+    },
+    RegisterCandidateRequest: {
+      idempotency_key: [1, "string"], campaign_id: [2, "string"],
+      name: [3, "string"], description: [4, "string"],
+    },
+    CastVoteRequest: {
+      idempotency_key: [1, "string"], candidate_id: [2, "string"], channel: [3, "string"],
+    },
+    VoteRecord: {
+      vote_id: [1, "string"], campaign_id: [2, "string"], candidate_id: [3, "string"],
+      day: [4, "string"], status: [5, "enum"], cast_at_ms: [6, "int64"],
+      remaining_today: [7, "int64"], remaining_total: [8, "int64"],
+      invalidation_reason: [9, "string"], player_id: [10, "string"],
+    },
+    GetLeaderboardRequest: { campaign_id: [1, "string"] },
+    Leaderboard: { campaign_id: [1, "string"], candidates: [2, "Candidate", "rep"] },
+
+    // campaign.v1 money (proto/campaign/v1/money.proto)
+    Budget: {
+      campaign_id: [1, "string"], funded_cents: [2, "int64"], available_cents: [3, "int64"],
+      reserved_cents: [4, "int64"], granted_cents: [5, "int64"], refunded_cents: [6, "int64"],
+      packets: [7, "uint64"],
+    },
+    FundBudgetRequest: {
+      idempotency_key: [1, "string"], campaign_id: [2, "string"], amount_cents: [3, "int64"],
+    },
+    GetBudgetRequest: { campaign_id: [1, "string"] },
+    RedPacket: {
+      packet_id: [1, "string"], campaign_id: [2, "string"], kind: [3, "enum"],
+      packet_seq: [4, "uint64"], split_mode: [5, "enum"], total_cents: [6, "int64"],
+      parts: [7, "uint32"], min_cents: [8, "int64"], max_cents: [9, "int64"],
+      grabbed: [10, "uint32"], granted_cents: [11, "int64"], released_cents: [12, "int64"],
+      remaining_cents: [13, "int64"], expired: [14, "bool"], expires_at_ms: [15, "int64"],
+      created_at_ms: [16, "int64"],
+    },
+    CreateGroupPacketRequest: {
+      idempotency_key: [1, "string"], campaign_id: [2, "string"], total_cents: [3, "int64"],
+      parts: [4, "int64"], split_mode: [5, "enum"], expires_in_seconds: [6, "int64"],
+    },
+    CreateCampaignPacketRequest: {
+      idempotency_key: [1, "string"], campaign_id: [2, "string"], min_cents: [3, "int64"],
+      max_cents: [4, "int64"], expires_in_seconds: [5, "int64"],
+    },
+    GetRedPacketRequest: { packet_id: [1, "string"] },
+    PacketPart: {
+      index: [1, "uint32"], amount_cents: [2, "int64"], player_id: [3, "string"],
+      grabbed_at_ms: [4, "int64"],
+    },
+    RedPacketDetail: { packet: [1, "RedPacket"], parts: [2, "PacketPart", "rep"] },
+
+    // campaign.v1 forward-to-Moments tiers (proto/campaign/v1/sharing.proto)
+    ShareTier: {
+      metric: [1, "enum"], threshold: [2, "int64"], prize: [3, "PrizeSlotSpec"],
+      remaining: [4, "int64"],
+    },
+    ShareRules: { campaign_id: [1, "string"], enabled: [2, "bool"], tiers: [3, "ShareTier", "rep"] },
+    SetShareRulesRequest: {
+      idempotency_key: [1, "string"], campaign_id: [2, "string"], enabled: [3, "bool"],
+      tiers: [4, "ShareTier", "rep"],
+    },
+    GetShareRulesRequest: { campaign_id: [1, "string"] },
+
+    // coupon.v1 templates (proto/coupon/v1/coupon.proto)
+    CouponTemplate: {
+      template_id: [1, "string"], name: [2, "string"], kind: [3, "enum"],
+      amount_off_cents: [4, "int64"], percent_off: [5, "uint32"],
+      max_discount_cents: [6, "int64"], min_spend_cents: [7, "int64"],
+      gift_item: [8, "string"], valid_from_ms: [9, "int64"], valid_until_ms: [10, "int64"],
+      valid_days: [11, "uint32"], total_supply: [12, "int64"], issued: [13, "int64"],
+      per_user_limit: [14, "uint32"], store_ids: [15, "string", "rep"],
+      created_at_ms: [16, "int64"],
+    },
+    CreateTemplateRequest: {
+      idempotency_key: [1, "string"], name: [2, "string"], kind: [3, "enum"],
+      amount_off_cents: [4, "int64"], percent_off: [5, "uint32"],
+      max_discount_cents: [6, "int64"], min_spend_cents: [7, "int64"],
+      gift_item: [8, "string"], valid_from_ms: [9, "int64"], valid_until_ms: [10, "int64"],
+      valid_days: [11, "uint32"], total_supply: [12, "int64"],
+      per_user_limit: [13, "uint32"], store_ids: [14, "string", "rep"],
+    },
+    GetTemplateRequest: { template_id: [1, "string"] },
   };
 
   // The RPCs the pages call: path, request and answer message.
@@ -143,6 +248,21 @@
     Draw: ["/campaign.v1.PlayerService/Draw", "DrawRequest", "DrawResponse"],
     CreateShare: ["/campaign.v1.ShareService/CreateShare", "CreateShareRequest", "Share"],
     OpenShare: ["/campaign.v1.ShareService/OpenShare", "OpenShareRequest", "OpenShareResponse"],
+    SetVoteRules: ["/campaign.v1.VoteAdminService/SetVoteRules", "SetVoteRulesRequest", "VoteRules"],
+    AddCandidate: ["/campaign.v1.VoteAdminService/AddCandidate", "AddCandidateRequest", "Candidate"],
+    ReviewCandidate: ["/campaign.v1.VoteAdminService/ReviewCandidate", "ReviewCandidateRequest", "Candidate"],
+    RegisterCandidate: ["/campaign.v1.VoteService/RegisterCandidate", "RegisterCandidateRequest", "Candidate"],
+    CastVote: ["/campaign.v1.VoteService/CastVote", "CastVoteRequest", "VoteRecord"],
+    GetLeaderboard: ["/campaign.v1.VoteService/GetLeaderboard", "GetLeaderboardRequest", "Leaderboard"],
+    FundBudget: ["/campaign.v1.MoneyService/FundBudget", "FundBudgetRequest", "Budget"],
+    GetBudget: ["/campaign.v1.MoneyService/GetBudget", "GetBudgetRequest", "Budget"],
+    CreateGroupPacket: ["/campaign.v1.MoneyService/CreateGroupPacket", "CreateGroupPacketRequest", "RedPacket"],
+    CreateCampaignPacket: ["/campaign.v1.MoneyService/CreateCampaignPacket", "CreateCampaignPacketRequest", "RedPacket"],
+    GetRedPacket: ["/campaign.v1.MoneyService/GetRedPacket", "GetRedPacketRequest", "RedPacketDetail"],
+    SetShareRules: ["/campaign.v1.ShareAdminService/SetShareRules", "SetShareRulesRequest", "ShareRules"],
+    GetShareRules: ["/campaign.v1.ShareAdminService/GetShareRules", "GetShareRulesRequest", "ShareRules"],
+    CreateTemplate: ["/coupon.v1.CouponAdminService/CreateTemplate", "CreateTemplateRequest", "CouponTemplate"],
+    GetTemplate: ["/coupon.v1.CouponAdminService/GetTemplate", "GetTemplateRequest", "CouponTemplate"],
   };
 
   const VARINT = new Set(["int64", "uint64", "uint32", "int32", "enum", "bool"]);
@@ -371,6 +491,11 @@
     CampaignStatus: ["UNSPECIFIED", "DRAFT", "PUBLISHED", "PAUSED", "ENDED"],
     PrizeKind: ["UNSPECIFIED", "COUPON", "PHYSICAL", "TOPUP_CODE", "POINTS", "CASH", "THANKS"],
     FallbackReason: ["NONE", "OUT_OF_STOCK", "DAILY_CAP", "USER_CAP"],
+    CandidateStatus: ["UNSPECIFIED", "PENDING", "APPROVED", "REJECTED"],
+    SplitMode: ["UNSPECIFIED", "LUCKY", "EQUAL"],
+    PacketKind: ["UNSPECIFIED", "GROUP", "CAMPAIGN"],
+    ShareMetric: ["UNSPECIFIED", "SHARES", "VIEWERS", "FORWARDS"],
+    DiscountKind: ["UNSPECIFIED", "AMOUNT_OFF", "PERCENT_OFF", "SPEND_THRESHOLD", "GIFT_ITEM"],
   };
 
   global.EngineWeb = { call, encode, decode, GrpcError, newKey, hex, ENUMS, SCHEMAS, RPCS };

@@ -55,6 +55,7 @@ const console_ = await context.newPage();
 const pageErrors = [];
 console_.on("pageerror", (e) => pageErrors.push("console: " + e.message));
 let campaignId = "";
+let templateId = "";
 
 try {
   await step("console: signs in with the admin API key", async () => {
@@ -160,6 +161,145 @@ try {
     const stock = await console_.textContent("#stock-chart");
     expect(stock.includes("4 / 1"), "the stock chart shows 4 left, 1 won: " + stock);
     if (shots) await console_.screenshot({ path: join(shots, "console-after-spin.png"), fullPage: true });
+  });
+
+  await step("console: coupons: a bad supply named, then a template created and read back", async () => {
+    const f = "#template-form";
+    await console_.fill(`${f} [name=name]`, "5 yuan off tea");
+    await console_.fill(`${f} [name=total_supply]`, "0");
+    await console_.click(`${f} button[type=submit]`);
+    const err = await console_.waitForSelector(`${f} [data-err="total_supply"]:not(:empty)`);
+    const text = await err.textContent();
+    expect(text.startsWith("total_supply: must be 1..="), `the engine's message, got ${JSON.stringify(text)}`);
+    expect(await console_.$eval(`${f} [name=total_supply]`, (e) => e.classList.contains("invalid")), "the field marked");
+    await console_.fill(`${f} [name=total_supply]`, "100");
+    await console_.click(`${f} button[type=submit]`);
+    await console_.waitForSelector('#template dd[data-name="template_id"]');
+    templateId = await console_.textContent('#template dd[data-name="template_id"]');
+    expect(/^[0-9a-f-]{36}$/.test(templateId), "a template id, got " + templateId);
+    expect((await console_.textContent('#template dd[data-name="kind"]')) === "AMOUNT_OFF", "kind AMOUNT_OFF");
+    expect((await console_.textContent('#template dd[data-name="issued"]')) === "0 of 100", "0 of 100 issued");
+    expect((await console_.textContent('#template dd[data-name="validity"]')) === "30 days from issue", "30 days");
+    expect((await console_.textContent("#template-list")).includes("5 yuan off tea"), "listed");
+  });
+
+  await step("console: voting: rules (a bad cap named), two candidates on the leaderboard", async () => {
+    const f = "#vote-rules-form";
+    await console_.fill(`${f} [name=votes_per_day]`, "3");
+    await console_.fill(`${f} [name=votes_per_candidate_per_day]`, "5");
+    await console_.fill(`${f} [name=votes_total]`, "10");
+    await console_.check(`${f} [name=player_registration]`);
+    await console_.click(`${f} button[type=submit]`);
+    const err = await console_.waitForSelector(`${f} [data-err="votes_per_candidate_per_day"]:not(:empty)`);
+    const text = await err.textContent();
+    expect(text === "votes_per_candidate_per_day: cannot exceed votes_per_day", `the engine's message, got ${JSON.stringify(text)}`);
+    await console_.fill(`${f} [name=votes_per_candidate_per_day]`, "1");
+    await console_.click(`${f} button[type=submit]`);
+    await console_.waitForSelector('#vote-rules[data-per-day="3"]');
+    expect((await console_.textContent("#vote-rules")).includes("player registration on"), "registration on");
+    for (const name of ["Alice's cake", "Bob's pie"]) {
+      await console_.fill("#candidate-form [name=name]", name);
+      await console_.click("#candidate-form button[type=submit]");
+      await console_.waitForFunction((n) => [...document.querySelectorAll("#leaderboard td.name")].some((td) => td.textContent === n), name);
+    }
+    expect((await console_.getAttribute("#leaderboard", "data-count")) === "2", "two candidates");
+    const chart = await console_.textContent("#leaderboard-chart");
+    expect(chart.includes("Alice's cake") && chart.includes("Bob's pie"), "both in the chart: " + chart);
+  });
+
+  await step("h5 player registers and votes; the console approves and the leaderboard counts", async () => {
+    const bob = await console_.evaluate(() => [...document.querySelectorAll("#leaderboard tbody tr")]
+      .find((tr) => tr.querySelector("td.name").textContent === "Bob's pie").dataset.candidate);
+    const out = await h5.evaluate(async ({ campaignId, bob }) => {
+      const W = window.EngineWeb;
+      try {
+        const resp = await fetch("/dev/player-token", {
+          method: "POST", headers: { "content-type": "application/json" },
+          body: JSON.stringify({ campaign_id: campaignId, openid: "browser-voter" }),
+        });
+        const { token } = await resp.json();
+        const c = await W.call("RegisterCandidate", {
+          idempotency_key: W.newKey(), campaign_id: campaignId, name: "Carol's tart", description: "from the H5 page",
+        }, token);
+        const v = await W.call("CastVote", { idempotency_key: W.newKey(), candidate_id: bob, channel: "h5-demo" }, token);
+        return { candidate: c.candidate_id, status: c.status, vote: v.status };
+      } catch (e) {
+        return { error: `${e.codeName}: ${e.message}` };
+      }
+    }, { campaignId, bob });
+    expect(!out.error, "the player's calls answered: " + out.error);
+    expect(out.status === 1 && out.vote === 1, "a PENDING candidate and an ACCEPTED vote: " + JSON.stringify(out));
+    await console_.bringToFront();
+    await console_.waitForFunction(() => document.querySelector("#leaderboard td.name").textContent === "Bob's pie", null, { timeout: 15000 });
+    expect((await console_.textContent("#leaderboard tbody tr:first-child td.votes")) === "1", "Bob first with 1 vote");
+    expect((await console_.getAttribute("#leaderboard", "data-count")) === "2", "pending candidate not on the board");
+    await console_.fill("#review-form [name=candidate_id]", out.candidate);
+    await console_.click('#review-form button[name="approve"]');
+    await console_.waitForSelector('#review-result[data-status="APPROVED"]');
+    expect((await console_.textContent("#review-result")).startsWith("Carol's tart"), "the candidate named");
+    await console_.waitForSelector('#leaderboard[data-count="3"]');
+    if (shots) await console_.screenshot({ path: join(shots, "console-voting.png"), fullPage: true });
+  });
+
+  await step("console: red packets: fund (a bad amount named), group and campaign packets reserve and show", async () => {
+    await console_.fill("#fund-form [name=amount_cents]", "0");
+    await console_.click("#fund-form button[type=submit]");
+    const err = await console_.waitForSelector('#fund-form [data-err="amount_cents"]:not(:empty)');
+    expect((await err.textContent()).startsWith("amount_cents: must be 1..="), "the amount's message");
+    await console_.fill("#fund-form [name=amount_cents]", "10000");
+    await console_.click("#fund-form button[type=submit]");
+    await console_.waitForSelector('#budget dd[data-name="funded"][data-value="10000"]');
+    expect((await console_.getAttribute('#budget dd[data-name="available"]', "data-value")) === "10000", "all available");
+    const g = "#group-packet-form";
+    await console_.fill(`${g} [name=total_cents]`, "3");
+    await console_.fill(`${g} [name=parts]`, "5");
+    await console_.click(`${g} button[type=submit]`);
+    const perr = await console_.waitForSelector(`${g} [data-err="total_cents"]:not(:empty)`);
+    expect((await perr.textContent()).startsWith("total_cents: 3 cents cannot give 5 parts"), "the total's message");
+    await console_.fill(`${g} [name=total_cents]`, "3000");
+    await console_.selectOption(`${g} [name=split_mode]`, "1");
+    await console_.click(`${g} button[type=submit]`);
+    await console_.waitForSelector('#budget dd[data-name="reserved"][data-value="3000"]');
+    expect((await console_.getAttribute('#budget dd[data-name="available"]', "data-value")) === "7000", "7000 left");
+    expect((await console_.textContent("#packets tbody tr:first-child td.kind")) === "GROUP", "a group packet listed");
+    expect((await console_.textContent("#packets tbody tr:first-child td.split")) === "LUCKY", "lucky");
+    expect((await console_.textContent("#packets tbody tr:first-child td.remaining")) === "3000", "3000 remaining");
+    await console_.click("#campaign-packet-form button[type=submit]");
+    await console_.waitForFunction(() => document.querySelectorAll("#packets tbody tr").length === 2);
+    expect((await console_.textContent("#packets tbody tr:first-child td.kind")) === "CAMPAIGN", "a campaign packet listed");
+    expect((await console_.textContent("#packets tbody tr:first-child td.range")) === "10..100", "its range");
+    await console_.waitForSelector('#budget dd[data-name="packets"][data-value="2"]');
+  });
+
+  await step("console: forward-to-Moments: a bad threshold named, a tier set and read back", async () => {
+    const f = "#tier-form";
+    await console_.selectOption(`${f} [name=metric]`, "2");
+    await console_.fill(`${f} [name=threshold]`, "0");
+    await console_.fill(`${f} [name=name]`, "Tea coupon");
+    await console_.selectOption(`${f} [name=kind]`, "1");
+    await console_.fill(`${f} [name=stock]`, "10");
+    await console_.fill(`${f} [name=reference]`, templateId);
+    await console_.click(`${f} button[type=submit]`);
+    const err = await console_.waitForSelector(`${f} [data-err="tiers.threshold"]:not(:empty)`);
+    expect((await err.textContent()).startsWith("tiers.threshold: must be 1..="), "the threshold's message");
+    await console_.fill(`${f} [name=threshold]`, "3");
+    await console_.click(`${f} button[type=submit]`);
+    await console_.waitForSelector('#share-tiers[data-count="1"]');
+    await console_.check("#share-enabled-form [name=enabled]");
+    await console_.click("#share-enabled-form button[type=submit]");
+    await console_.waitForSelector('#share-state[data-enabled="1"]');
+    // Read back from the engine (GetShareRules).
+    await console_.$eval("#share-tiers tbody", (t) => (t.textContent = ""));
+    await console_.click("#share-reload");
+    await console_.waitForSelector('#share-tiers tr[data-tier="0"]');
+    const cell = (n) => console_.textContent(`#share-tiers tr[data-tier="0"] td.${n}`);
+    expect((await cell("metric")) === "VIEWERS", "metric VIEWERS");
+    expect((await cell("threshold")) === "3", "threshold 3");
+    expect((await cell("kind")) === "COUPON", "a coupon prize");
+    expect((await cell("remaining")) === "10", "10 in stock");
+    expect((await cell("reference")) === templateId, "the template referenced");
+    expect((await console_.textContent("#share-state")).includes("ON"), "rewards on");
+    if (shots) await console_.screenshot({ path: join(shots, "console-panels.png"), fullPage: true });
   });
 
   await step("console: pauses and ends; the seed is revealed", async () => {
