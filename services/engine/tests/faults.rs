@@ -98,21 +98,21 @@ fn profile() -> Profile {
             name: "ci",
             run_for: Duration::from_secs(420),
             draws_per_day: 150,
-            draws_total: 400,
+            draws_total: 250,
             coupon_stock: 300,
         },
         Ok("long") => Profile {
             name: "long",
             run_for: Duration::from_secs(1800),
             draws_per_day: 500,
-            draws_total: 1500,
+            draws_total: 800,
             coupon_stock: 1000,
         },
         _ => Profile {
             name: "quick",
             run_for: Duration::from_secs(40),
             draws_per_day: 25,
-            draws_total: 50,
+            draws_total: 40,
             coupon_stock: 60,
         },
     }
@@ -1035,7 +1035,7 @@ async fn engine_survives_faults(backend: Backend) {
         .cloned()
         .collect();
     let mut resolving = tokio::task::JoinSet::new();
-    for chunk in unknown.chunks(unknown.len().div_ceil(8).max(1)) {
+    for chunk in unknown.chunks(unknown.len().div_ceil(64).max(1)) {
         let (chunk, world, ctx) = (chunk.to_vec(), world.clone(), ctx.clone());
         resolving.spawn(async move {
             let mut out = Vec::new();
@@ -1302,8 +1302,8 @@ async fn engine_survives_faults(backend: Backend) {
     ));
     // The short profile may end before PostgreSQL's players get there.
     assert!(
-        days_full > 0 || prof.name == "quick",
-        "{ctx}: no player reached a daily limit; the run proves less"
+        (days_full > 0 && spent > 0) || prof.name == "quick",
+        "{ctx}: no player reached the daily and the total limits; the run proves less"
     );
     assert!(
         over("SELECT COALESCE(MAX(won), 0) FROM player_prize_count WHERE campaign_id = $1 AND slot_index = 0").await <= 3,
