@@ -174,14 +174,7 @@ async fn grpc_web_calls_real_rpcs_and_cors_admits_only_listed_origins(backend: B
         s.cors_allowed_origins = vec![ALLOWED.into(), "https://h5.example".into()];
     })
     .await;
-    let c = app
-        .wheel(
-            rules(5, 5),
-            vec![slot("Cup", PrizeKind::Physical, 1, 3), thanks(0)],
-            1,
-            true,
-        )
-        .await;
+    let c = cup_wheel(&app).await;
     let draw = pb::DrawRequest {
         idempotency_key: key(),
         campaign_id: c.campaign_id.clone(),
@@ -300,14 +293,7 @@ async fn grpc_web_calls_real_rpcs_and_cors_admits_only_listed_origins(backend: B
 async fn with_no_allow_list_no_origin_is_admitted(backend: Backend) {
     // Arrange: the default settings.
     let app = spawn_app(backend).await;
-    let c = app
-        .wheel(
-            rules(5, 5),
-            vec![slot("Cup", PrizeKind::Physical, 1, 3), thanks(0)],
-            1,
-            true,
-        )
-        .await;
+    let c = cup_wheel(&app).await;
     let get = pb::GetCampaignRequest {
         campaign_id: c.campaign_id.clone(),
     };
@@ -384,14 +370,7 @@ async fn draw_as(
 async fn the_dev_token_issuer_mints_player_tokens_when_on(backend: Backend) {
     // Arrange
     let mut app = spawn_app_with(backend, |s| s.dev_token_issuer = true).await;
-    let c = app
-        .wheel(
-            rules(5, 5),
-            vec![slot("Cup", PrizeKind::Physical, 1, 3), thanks(0)],
-            1,
-            true,
-        )
-        .await;
+    let c = cup_wheel(&app).await;
     let body = format!(
         r#"{{"campaign_id":"{}","openid":"dev-player"}}"#,
         c.campaign_id
@@ -454,14 +433,7 @@ async fn the_dev_token_issuer_mints_player_tokens_when_on(backend: Backend) {
 async fn the_dev_token_issuer_is_off_by_default(backend: Backend) {
     // Arrange
     let app = spawn_app(backend).await;
-    let c = app
-        .wheel(
-            rules(5, 5),
-            vec![slot("Cup", PrizeKind::Physical, 1, 3), thanks(0)],
-            1,
-            true,
-        )
-        .await;
+    let c = cup_wheel(&app).await;
 
     // Act
     let (status, answer) = mint(
@@ -562,3 +534,14 @@ both_backends!(
     the_dev_token_issuer_mints_player_tokens_when_on,
     the_dev_token_issuer_is_off_by_default,
 );
+
+/// A published wheel: one cup (stock 3) and the THANKS fallback.
+async fn cup_wheel(app: &TestApp) -> pb::Campaign {
+    app.wheel(
+        rules(5, 5),
+        vec![slot("Cup", PrizeKind::Physical, 1, 3), thanks(0)],
+        1,
+        true,
+    )
+    .await
+}
