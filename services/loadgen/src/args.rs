@@ -71,6 +71,10 @@ pub struct Opts {
     pub pg_pool: u32,
     pub client_threads: usize,
     pub baseline: bool,
+    /// The gRPC floor and pgbench, in the same run (off in smoke runs).
+    pub machine_baseline: bool,
+    /// The shared bench's PostgreSQL scripts (default ../shared/bench/pg).
+    pub pgbench_dir: Option<PathBuf>,
     pub smoke: bool,
     pub json: Option<PathBuf>,
     pub keep: bool,
@@ -96,7 +100,11 @@ usage: loadgen [options]
                          (expects FAILED_PRECONDITION; 0 = never; default 20)
   --pg-pool N            PostgreSQL pool of the engine and of the baseline (default 16)
   --client-threads N     tokio workers of the load generator (default 2)
-  --no-baseline          skip the in-process store baseline
+  --no-baseline          skip the in-process store baseline and the machine baselines
+  --no-machine-baseline  skip the machine baselines measured after the workloads:
+                         the gRPC floor (the engine's health check, no database)
+                         and, on PostgreSQL, pgbench with the shared bench's scripts
+  --pgbench-dir PATH     those scripts (default ../shared/bench/pg beside the repo)
   --smoke                every workload at in flight 4 for 1 s, small sizes
   --json PATH            also write the runs as JSON
   --keep                 keep the temp dir (database, engine.log)
@@ -167,6 +175,8 @@ impl Opts {
             pg_pool: 16,
             client_threads: 2,
             baseline: true,
+            machine_baseline: true,
+            pgbench_dir: None,
             smoke: false,
             json: None,
             keep: false,
@@ -238,7 +248,12 @@ impl Opts {
                 "--redeem-dup-every" => o.redeem_dup_every = num(&flag, &value()?)?,
                 "--pg-pool" => o.pg_pool = num(&flag, &value()?)?,
                 "--client-threads" => o.client_threads = num(&flag, &value()?)?,
-                "--no-baseline" => o.baseline = false,
+                "--no-baseline" => {
+                    o.baseline = false;
+                    o.machine_baseline = false;
+                }
+                "--no-machine-baseline" => o.machine_baseline = false,
+                "--pgbench-dir" => o.pgbench_dir = Some(PathBuf::from(value()?)),
                 "--smoke" => o.smoke = true,
                 "--json" => o.json = Some(PathBuf::from(value()?)),
                 "--keep" => o.keep = true,
@@ -247,6 +262,7 @@ impl Opts {
             }
         }
         if o.smoke {
+            o.machine_baseline = false;
             // Small and short, unless set explicitly.
             let set = |k: &str| given.contains(&k);
             if !set("in-flight") {

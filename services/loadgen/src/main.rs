@@ -55,7 +55,15 @@
 //!    concurrent: the two writers never contend). The baseline's answers
 //!    are not encoded (empty idempotency response), so it does slightly
 //!    less than the RPC does besides gRPC.
-//! 5. Stops the engine with SIGTERM. Each workload gets a fresh engine
+//! 5. Machine baselines (unless `--no-baseline` or `--no-machine-baseline`),
+//!    after every workload, in the same run: the gRPC floor (the engine's
+//!    own health check, no database, at each in-flight and connection
+//!    count) and, on PostgreSQL, the shared bench's pgbench scripts
+//!    (`../shared/bench/pg`: draw_hot, draw_spread, coupon_redeem) with as
+//!    many clients as calls in flight (at most 64), on a database of their
+//!    own (`loadgen_pgbench`, made and dropped here) in the same cluster,
+//!    each with the workload's ok/s and the ratio.
+//! 6. Stops the engine with SIGTERM. Each workload gets a fresh engine
 //!    process on the same database (`--one-engine`: one for all), so the
 //!    memory figures are the workload's own.
 //!
@@ -94,6 +102,7 @@
 mod args;
 mod engine;
 mod harness;
+mod machine;
 mod setup;
 mod workloads;
 
@@ -437,6 +446,9 @@ async fn drive(
     let mut failures: Vec<String> = Vec::new();
     let mut json_runs = Vec::new();
     let mut baselines: HashMap<(&'static str, usize), Summary> = HashMap::new();
+    // ok/s of each workload at each in-flight count (first connection
+    // count), for the pgbench comparison.
+    let mut ours: HashMap<(&'static str, usize), f64> = HashMap::new();
     for (i, &w) in opts.workloads.iter().enumerate() {
         if i > 0 && !opts.one_engine {
             let (admin_ch, channels, pid) = start_engine(opts, dir, url, engine, max_conns).await?;
@@ -466,6 +478,9 @@ async fn drive(
                     bail!("the engine died during {} at {n} in flight", w.name());
                 }
                 let s = summarize(&rep.grpc);
+                if conns == opts.connections[0] {
+                    ours.insert((w.name(), n), s.ops);
+                }
                 if let Some(b) = &rep.baseline {
                     baselines.insert((w.name(), n), summarize(b));
                 }
@@ -495,6 +510,9 @@ async fn drive(
         }
     }
     bench.check.close().await;
+    if opts.machine_baseline {
+        machine_baselines(opts, url, backend, engine, &ours).await?;
+    }
     println!();
     for n in &notes {
         println!("- {n}");
@@ -517,4 +535,86 @@ async fn drive(
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(failures.is_empty())
+}
+
+/// The gRPC floor and, on PostgreSQL, pgbench, measured now on this
+/// machine, with the ratios of the workloads to them.
+async fn machine_baselines(
+    opts: &Opts,
+    url: &str,
+    backend: &str,
+    engine: &mut Option<Engine>,
+    ours: &HashMap<(&'static str, usize), f64>,
+) -> anyhow::Result<()> {
+    let Some(e) = engine.as_ref() else {
+        bail!("no engine for the machine baselines");
+    };
+    let (addr, pid) = (e.addr, e.pid);
+    println!();
+    println!("Machine baselines, same run:");
+    println!();
+    println!(
+        "| baseline | in flight | conns | ok/s | p50 µs | p99 µs | p99.9 µs | server CPU µs/op |\n|---|---|---|---|---|---|---|---|"
+    );
+    let spec = harness::Spec {
+        warmup: opts.warmup,
+        window: opts.seconds,
+        until_done: false,
+    };
+    for &conns in &opts.connections {
+        let mut channels = Vec::with_capacity(conns);
+        for _ in 0..conns {
+            channels.push(connect(addr).await?);
+        }
+        for &n in &opts.in_flight {
+            eprintln!("grpc floor · {n} in flight · {conns} conns");
+            let s = summarize(&machine::grpc_floor(&channels, n, spec, pid).await?);
+            println!(
+                "| gRPC health check (engine, no database) | {n} | {conns} | {:.0} | {} | {} | {} | {} |",
+                s.ops,
+                s.p50,
+                s.p99,
+                s.p999,
+                opt(s.server_us, 1)
+            );
+        }
+    }
+    if backend != "postgres" {
+        return Ok(());
+    }
+    let pgbench = match machine::Pgbench::prepare(url, opts.pgbench_dir.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            println!();
+            println!("- pgbench baseline not measured: {e:#}");
+            return Ok(());
+        }
+    };
+    println!();
+    println!(
+        "| pgbench script (../shared/bench/pg, -M prepared) | clients | tps | latency avg ms | compared with | its ok/s | ours / pgbench |\n|---|---|---|---|---|---|---|"
+    );
+    let secs = opts.seconds.as_secs().max(1);
+    for (workload, script) in machine::PGBENCH_SCRIPTS {
+        if !opts.workloads.iter().any(|w| w.name() == workload) {
+            continue;
+        }
+        for &n in &opts.in_flight {
+            // pgbench opens one connection per client; the cluster's
+            // max_connections (100 by default) bounds it.
+            let clients = n.min(64);
+            eprintln!("pgbench {script} · {clients} clients");
+            let r = pgbench.run(script, clients, secs)?;
+            let (theirs, ratio) = match ours.get(&(workload, n)) {
+                Some(&o) if clients == n => (format!("{o:.0}"), format!("{:.2}", o / r.tps)),
+                _ => ("-".into(), "-".into()),
+            };
+            println!(
+                "| {script} | {clients} | {:.0} | {:.2} | {workload} at {n} in flight | {theirs} | {ratio} |",
+                r.tps, r.latency_ms
+            );
+        }
+    }
+    pgbench.drop_database(url);
+    Ok(())
 }

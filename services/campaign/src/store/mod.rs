@@ -17,6 +17,7 @@ pub mod access;
 pub mod audit;
 pub mod chance;
 pub mod db;
+mod gate;
 mod glue;
 pub mod money;
 pub mod outbox;
@@ -87,11 +88,14 @@ pub enum Outcome<T> {
 #[derive(Clone)]
 pub struct Store<D: db::Db> {
     db: D,
+    /// PostgreSQL only: SQLite's single writer already queues every write.
+    ledger_gate: Option<std::sync::Arc<gate::LedgerGate>>,
 }
 
 impl<D: db::Db> Store<D> {
     pub fn new(db: D) -> Self {
-        Self { db }
+        let ledger_gate = (db.backend_name() == "postgres").then(Default::default);
+        Self { db, ledger_gate }
     }
 
     pub fn db(&self) -> &D {
@@ -149,12 +153,22 @@ pub async fn finish<T: DbTx>(
     idem: &Idempotency,
     response: Vec<u8>,
 ) -> Result<(), StoreError> {
+    store_answer(&mut tx, idem, response).await?;
+    tx.commit().await
+}
+
+/// Stores the answer under the claimed key, for a commit that follows.
+pub async fn store_answer<T: DbTx>(
+    tx: &mut T,
+    idem: &Idempotency,
+    response: Vec<u8>,
+) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE idempotency SET response = $4 WHERE scope = $1 AND method = $2 AND idem_key = $3",
         args![&idem.scope, idem.method, idem.key.as_str(), response],
     )
     .await?;
-    tx.commit().await
+    Ok(())
 }
 
 fn parse_uuid(s: &str) -> Result<uuid::Uuid, StoreError> {

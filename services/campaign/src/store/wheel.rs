@@ -7,6 +7,14 @@
 //! any guard refuses, undo the guards already passed and give the fallback
 //! slot. Then the draw row, the award row and the stored answer,
 //! and commit.
+//!
+//! Every draw of a campaign takes the campaign row's lock (its ledger
+//! number) and holds it to commit, so how long a draw holds it bounds the
+//! campaign's draw rate. In the common case (THANKS, or a prize without a
+//! daily cap that is not cash) the draw writes everything else first,
+//! assuming the rolled prize is given, and takes the lock last, in one
+//! statement with the stock; if the stock refuses, it rolls back to a
+//! savepoint and draws again with the lock first.
 
 use rand::RngCore;
 use serde_json::{Value as Json, json};
@@ -17,7 +25,9 @@ use super::{
     audit::append_audit,
     claim_key,
     db::{Db, DbRow, DbTx, Value, args, fetch_one},
-    finish, new_id, parse_uuid,
+    finish,
+    gate::LedgerGate,
+    new_id, parse_uuid, store_answer,
 };
 use crate::clock::Clock;
 use crate::domain::{
@@ -30,6 +40,7 @@ use crate::domain::{
         remaining_chances, slot_for_roll, total_weight,
     },
 };
+use tokio::sync::OwnedSemaphorePermit;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlotRecord {
@@ -522,21 +533,27 @@ async fn next_ledger_seq<T: DbTx>(
             args![campaign, table_version],
         )
         .await?;
-    if let Some(row) = bumped {
-        return row.int(0);
+    match bumped {
+        Some(row) => row.int(0),
+        None => Err(not_bumped(tx, campaign).await),
     }
+}
+
+/// Why the ledger step found the campaign changed since the draw read it.
+async fn not_bumped<T: DbTx>(tx: &mut T, campaign: &str) -> StoreError {
     let now = fetch_one(
         tx,
         "campaign",
         "SELECT status FROM campaign WHERE campaign_id = $1",
         args![campaign],
     )
-    .await?;
-    match status_of(&now.text(0)?)? {
-        CampaignStatus::Published => Err(StoreError::Conflict(
-            "the prize table was revised during the draw; retry".into(),
-        )),
-        s => Err(Rejection::NotRunning(s.as_str()).into()),
+    .await;
+    match now.and_then(|r| status_of(&r.text(0)?)) {
+        Ok(CampaignStatus::Published) => {
+            StoreError::Conflict("the prize table was revised during the draw; retry".into())
+        }
+        Ok(s) => Rejection::NotRunning(s.as_str()).into(),
+        Err(e) => e,
     }
 }
 
@@ -552,17 +569,7 @@ async fn take_prize<T: DbTx>(
     let mut day_counted = false;
     let refused = 'guards: {
         if let Some(cap) = slot.spec.per_user_cap {
-            let ok = tx
-                .fetch_optional(
-                    "INSERT INTO player_prize_count (campaign_id, slot_index, player_id, won) \
-                     VALUES ($1, $2, $3, 1) \
-                     ON CONFLICT (campaign_id, slot_index, player_id) \
-                     DO UPDATE SET won = player_prize_count.won + 1 \
-                     WHERE player_prize_count.won < $4 RETURNING won",
-                    args![&campaign, index, &cmd.player_id, cap],
-                )
-                .await?;
-            if ok.is_none() {
+            if !count_user_win(tx, &campaign, index, &cmd.player_id, cap).await? {
                 break 'guards FallbackReason::UserCap;
             }
             user_counted = true;
@@ -583,14 +590,7 @@ async fn take_prize<T: DbTx>(
             }
             day_counted = true;
         }
-        let taken = tx
-            .execute(
-                "UPDATE prize_slot SET remaining = remaining - 1 \
-                 WHERE campaign_id = $1 AND slot_index = $2 AND remaining > 0",
-                args![&campaign, index],
-            )
-            .await?;
-        if taken == 1 {
+        if take_stock(tx, &campaign, index).await? {
             return Ok(FallbackReason::None);
         }
         FallbackReason::OutOfStock
@@ -612,6 +612,255 @@ async fn take_prize<T: DbTx>(
         .await?;
     }
     Ok(refused)
+}
+
+/// What a draw has settled before it learns whether its prize is given:
+/// the player's draw number, the roll and the chances left.
+struct DrawFacts<'a> {
+    cmd: &'a DrawCommand,
+    campaign: &'a str,
+    day: &'a str,
+    pseudonym: &'a str,
+    draw_sequence: i64,
+    roll: i64,
+    rolled: &'a SlotRecord,
+    table_version: i64,
+    now: Millis,
+    /// (today, in total) after this draw.
+    remaining: (i64, i64),
+}
+
+/// Counts a win of the slot against the player's per-user cap; false when
+/// the cap is reached. The row is the player's own, so no other player's
+/// draw waits for it.
+async fn count_user_win<T: DbTx>(
+    tx: &mut T,
+    campaign: &str,
+    index: i64,
+    player_id: &str,
+    cap: i64,
+) -> Result<bool, StoreError> {
+    let counted = tx
+        .fetch_optional(
+            "INSERT INTO player_prize_count (campaign_id, slot_index, player_id, won) \
+             VALUES ($1, $2, $3, 1) \
+             ON CONFLICT (campaign_id, slot_index, player_id) \
+             DO UPDATE SET won = player_prize_count.won + 1 \
+             WHERE player_prize_count.won < $4 RETURNING won",
+            args![campaign, index, player_id, cap],
+        )
+        .await?;
+    Ok(counted.is_some())
+}
+
+/// Writes the draw row (its ledger number now, or later under the lock),
+/// the award, its cash payment and its outbox entry; returns the answer.
+async fn record_draw<T: DbTx>(
+    tx: &mut T,
+    d: &DrawFacts<'_>,
+    given: &SlotRecord,
+    fallback: FallbackReason,
+    ledger_seq: Option<i64>,
+) -> Result<DrawOutcome, StoreError> {
+    let (cmd, campaign, now) = (d.cmd, d.campaign, d.now);
+    let draw_id = new_id();
+    tx.execute(
+        "INSERT INTO draw (draw_id, campaign_id, player_id, draw_seq, day, roll, rolled_slot, \
+         awarded_slot, fallback_reason, channel, drawn_at, ledger_seq, player_pseudonym, \
+         table_version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        args![
+            &draw_id,
+            campaign,
+            &cmd.player_id,
+            d.draw_sequence,
+            d.day,
+            d.roll,
+            i64::from(d.rolled.index),
+            i64::from(given.index),
+            fallback.as_str(),
+            cmd.channel.clone(),
+            now,
+            ledger_seq,
+            d.pseudonym,
+            d.table_version
+        ],
+    )
+    .await?;
+    let award = if given.spec.kind == PrizeKind::Thanks {
+        None
+    } else {
+        let physical = given.spec.kind == PrizeKind::Physical;
+        let award = AwardRecord {
+            award_id: new_id(),
+            campaign_id: campaign.to_owned(),
+            draw_id: draw_id.clone(),
+            player_id: cmd.player_id.clone(),
+            slot_index: given.index,
+            prize_name: given.spec.name.clone(),
+            kind: given.spec.kind,
+            status: if physical {
+                AwardStatus::Won
+            } else {
+                AwardStatus::Granted
+            },
+            won_at: now,
+            claim_deadline: physical.then(|| claim_deadline(now, given.spec.claim_days)),
+            shipping: None,
+            tracking_number: None,
+        };
+        tx.execute(
+            "INSERT INTO prize_award (award_id, campaign_id, draw_id, player_id, slot_index, \
+             prize_name, kind, status, won_at, claim_deadline, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9)",
+            args![
+                &award.award_id,
+                campaign,
+                &draw_id,
+                &cmd.player_id,
+                i64::from(award.slot_index),
+                &award.prize_name,
+                award.kind.as_str(),
+                award.status.as_str(),
+                now,
+                award.claim_deadline
+            ],
+        )
+        .await?;
+        if award.kind == PrizeKind::Cash {
+            super::money::pay_cash_prize(
+                tx,
+                campaign,
+                &cmd.player_id,
+                &draw_id,
+                given.spec.amount,
+                now,
+            )
+            .await?;
+        }
+        // Coupons and top-up codes come from the coupon service: the
+        // outbox row commits with the win, so the prize is delivered
+        // exactly once even if that service is down right now.
+        super::outbox::enqueue(
+            tx,
+            &draw_id,
+            &award.award_id,
+            &cmd.merchant_id,
+            campaign,
+            &cmd.player_id,
+            award.kind,
+            given.spec.reference.as_deref().unwrap_or(""),
+            now,
+        )
+        .await?;
+        Some(award)
+    };
+    let (remaining_today, remaining_total) = d.remaining;
+    Ok(DrawOutcome {
+        draw_id,
+        draw_sequence: d.draw_sequence,
+        rolled_slot: d.rolled.index,
+        slot: given.index,
+        prize_name: given.spec.name.clone(),
+        kind: given.spec.kind,
+        fallback,
+        remaining_today,
+        remaining_total,
+        award,
+        drawn_at: now,
+        table_version: index_of(d.table_version)?,
+    })
+}
+
+/// The draw with the campaign lock taken last, assuming the rolled prize
+/// is given: everything that touches only this player's rows or new rows
+/// (the per-user cap, the draw without its ledger number, the award, the
+/// outbox entry, the stored answer) is written first, and then one step
+/// takes the ledger number and the stock under the campaign row's lock,
+/// so the lock is held for one statement and the commit rather than the
+/// whole draw. `None`: the per-user cap or the stock refused, and the
+/// caller rolls back to its savepoint and draws again with the lock first
+/// (a THANKS draw is never refused here).
+///
+/// `gate` is PostgreSQL's (SQLite has none): the draw's turn at the row
+/// lock, returned with the answer to be held until the commit.
+async fn draw_lock_last<T: DbTx>(
+    tx: &mut T,
+    gate: Option<&LedgerGate>,
+    d: &DrawFacts<'_>,
+    idem: &Idempotency,
+    encode: &(impl Fn(&DrawOutcome) -> Vec<u8> + Sync),
+) -> Result<Option<(DrawOutcome, Option<OwnedSemaphorePermit>)>, StoreError> {
+    let stock_slot = (d.rolled.spec.kind != PrizeKind::Thanks).then(|| i64::from(d.rolled.index));
+    if let (Some(index), Some(cap)) = (stock_slot, d.rolled.spec.per_user_cap)
+        && !count_user_win(tx, d.campaign, index, &d.cmd.player_id, cap).await?
+    {
+        return Ok(None);
+    }
+    let out = record_draw(tx, d, d.rolled, FallbackReason::None, None).await?;
+    store_answer(tx, idem, encode(&out)).await?;
+    let mut turn = None;
+    let taken = if let Some(gate) = gate {
+        turn = gate.enter(d.campaign).await;
+        // One round trip under the lock. `stock` and `placed` depend on
+        // `ledger`, so the campaign row is locked before the prize row,
+        // the same order as every other campaign-wide change.
+        let row = fetch_one(
+            tx,
+            "ledger step",
+            "WITH ledger AS ( \
+               UPDATE campaign SET draw_count = draw_count + 1 \
+               WHERE campaign_id = $1 AND status = 'published' AND table_version = $2 \
+               RETURNING draw_count), \
+             stock AS ( \
+               UPDATE prize_slot SET remaining = remaining - 1 \
+               WHERE campaign_id = $1 AND slot_index = $3 AND remaining > 0 \
+                 AND EXISTS (SELECT 1 FROM ledger) \
+               RETURNING slot_index), \
+             placed AS ( \
+               UPDATE draw SET ledger_seq = (SELECT draw_count FROM ledger) \
+               WHERE draw_id = $4 AND EXISTS (SELECT 1 FROM ledger) \
+               RETURNING ledger_seq) \
+             SELECT (SELECT draw_count FROM ledger), \
+               (SELECT CAST(COUNT(*) AS BIGINT) FROM stock), \
+               (SELECT CAST(COUNT(*) AS BIGINT) FROM placed)",
+            args![d.campaign, d.table_version, stock_slot, &out.draw_id],
+        )
+        .await?;
+        if row.opt_int(0)?.is_none() {
+            return Err(not_bumped(tx, d.campaign).await);
+        }
+        if row.int(2)? != 1 {
+            return Err(corrupt("draw row", "not placed in the ledger"));
+        }
+        stock_slot.is_none() || row.int(1)? == 1
+    } else {
+        // SQLite has one writer: the statements need no ordering care.
+        let ledger_seq = next_ledger_seq(tx, d.campaign, d.table_version).await?;
+        let taken = match stock_slot {
+            None => true,
+            Some(index) => take_stock(tx, d.campaign, index).await?,
+        };
+        tx.execute(
+            "UPDATE draw SET ledger_seq = $2 WHERE draw_id = $1",
+            args![&out.draw_id, ledger_seq],
+        )
+        .await?;
+        taken
+    };
+    Ok(taken.then_some((out, turn)))
+}
+
+/// Takes one unit of the slot's stock; false when none is left.
+async fn take_stock<T: DbTx>(tx: &mut T, campaign: &str, index: i64) -> Result<bool, StoreError> {
+    let taken = tx
+        .execute(
+            "UPDATE prize_slot SET remaining = remaining - 1 \
+             WHERE campaign_id = $1 AND slot_index = $2 AND remaining > 0",
+            args![campaign, index],
+        )
+        .await?;
+    Ok(taken == 1)
 }
 
 impl<D: Db> Store<D> {
@@ -1180,7 +1429,7 @@ impl<D: Db> Store<D> {
         cmd: &DrawCommand,
         clock: &dyn Clock,
         idem: &Idempotency,
-        encode: impl FnOnce(&DrawOutcome) -> Vec<u8> + Send,
+        encode: impl Fn(&DrawOutcome) -> Vec<u8> + Send + Sync,
     ) -> Result<Outcome<DrawOutcome>, StoreError> {
         let campaign = cmd.campaign_id.to_string();
         let mut tx = self.db.begin_write().await?;
@@ -1285,113 +1534,6 @@ impl<D: Db> Store<D> {
             now,
         )
         .await?;
-        let ledger_seq = next_ledger_seq(&mut tx, &campaign, table_version).await?;
-        let fallback = if rolled.spec.kind == PrizeKind::Thanks {
-            FallbackReason::None
-        } else {
-            take_prize(&mut tx, cmd, &day, rolled).await?
-        };
-        let given = if fallback == FallbackReason::None {
-            rolled
-        } else {
-            slots
-                .iter()
-                .find(|s| s.index == fallback_index)
-                .ok_or_else(|| corrupt("fallback slot", fallback_index))?
-        };
-
-        let draw_id = new_id();
-        tx.execute(
-            "INSERT INTO draw (draw_id, campaign_id, player_id, draw_seq, day, roll, rolled_slot, \
-             awarded_slot, fallback_reason, channel, drawn_at, ledger_seq, player_pseudonym, \
-             table_version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-            args![
-                &draw_id,
-                &campaign,
-                &cmd.player_id,
-                total,
-                &day,
-                i64::try_from(roll).map_err(|_| corrupt("roll", roll))?,
-                i64::from(rolled.index),
-                i64::from(given.index),
-                fallback.as_str(),
-                cmd.channel.clone(),
-                now,
-                ledger_seq,
-                &pseudonym,
-                table_version
-            ],
-        )
-        .await?;
-        let award = if given.spec.kind == PrizeKind::Thanks {
-            None
-        } else {
-            let physical = given.spec.kind == PrizeKind::Physical;
-            let award = AwardRecord {
-                award_id: new_id(),
-                campaign_id: campaign.clone(),
-                draw_id: draw_id.clone(),
-                player_id: cmd.player_id.clone(),
-                slot_index: given.index,
-                prize_name: given.spec.name.clone(),
-                kind: given.spec.kind,
-                status: if physical {
-                    AwardStatus::Won
-                } else {
-                    AwardStatus::Granted
-                },
-                won_at: now,
-                claim_deadline: physical.then(|| claim_deadline(now, given.spec.claim_days)),
-                shipping: None,
-                tracking_number: None,
-            };
-            tx.execute(
-                "INSERT INTO prize_award (award_id, campaign_id, draw_id, player_id, slot_index, \
-                 prize_name, kind, status, won_at, claim_deadline, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9)",
-                args![
-                    &award.award_id,
-                    &campaign,
-                    &draw_id,
-                    &cmd.player_id,
-                    i64::from(award.slot_index),
-                    &award.prize_name,
-                    award.kind.as_str(),
-                    award.status.as_str(),
-                    now,
-                    award.claim_deadline
-                ],
-            )
-            .await?;
-            // Coupons and top-up codes come from the coupon service: the
-            // outbox row commits with the win, so the prize is delivered
-            // exactly once even if that service is down right now.
-            if award.kind == PrizeKind::Cash {
-                super::money::pay_cash_prize(
-                    &mut tx,
-                    &campaign,
-                    &cmd.player_id,
-                    &draw_id,
-                    given.spec.amount,
-                    now,
-                )
-                .await?;
-            }
-            super::outbox::enqueue(
-                &mut tx,
-                &draw_id,
-                &award.award_id,
-                &cmd.merchant_id,
-                &campaign,
-                &cmd.player_id,
-                award.kind,
-                given.spec.reference.as_deref().unwrap_or(""),
-                now,
-            )
-            .await?;
-            Some(award)
-        };
         // Extra draws earned today, for those who have earned any.
         let extra_today = if extra_total == 0 {
             0
@@ -1406,26 +1548,63 @@ impl<D: Db> Store<D> {
             .await?
             .int(0)?
         };
-        let (remaining_today, remaining_total) = remaining_chances(
-            per_day + extra_today,
-            per_campaign + extra_total,
-            today,
-            total,
-        );
-        let out = DrawOutcome {
-            draw_id,
+        let facts = DrawFacts {
+            cmd,
+            campaign: &campaign,
+            day: &day,
+            pseudonym: &pseudonym,
             draw_sequence: total,
-            rolled_slot: rolled.index,
-            slot: given.index,
-            prize_name: given.spec.name.clone(),
-            kind: given.spec.kind,
-            fallback,
-            remaining_today,
-            remaining_total,
-            award,
-            drawn_at: now,
-            table_version: index_of(table_version)?,
+            roll: i64::try_from(roll).map_err(|_| corrupt("roll", roll))?,
+            rolled,
+            table_version,
+            now,
+            remaining: remaining_chances(
+                per_day + extra_today,
+                per_campaign + extra_total,
+                today,
+                total,
+            ),
         };
+
+        // The common case takes the campaign lock last: one statement under
+        // it, then the commit (see `draw_lock_last`). A rolled prize with a
+        // daily cap (a shared counter) or paid in cash (the campaign's
+        // budget row) takes the lock first instead, as does a win the lock
+        // then refuses (out of stock), after undoing the optimistic writes.
+        let thanks = rolled.spec.kind == PrizeKind::Thanks;
+        if thanks || (rolled.spec.daily_cap.is_none() && rolled.spec.kind != PrizeKind::Cash) {
+            if !thanks {
+                tx.execute("SAVEPOINT draw_lock_last", args![]).await?;
+            }
+            let ready =
+                draw_lock_last(&mut tx, self.ledger_gate.as_deref(), &facts, idem, &encode).await?;
+            if let Some((out, _turn)) = ready {
+                tx.commit().await?;
+                return Ok(Outcome::Fresh(out));
+            }
+            tx.execute("ROLLBACK TO SAVEPOINT draw_lock_last", args![])
+                .await?;
+        }
+
+        let _turn = match &self.ledger_gate {
+            Some(gate) => gate.enter(&campaign).await,
+            None => None,
+        };
+        let ledger_seq = next_ledger_seq(&mut tx, &campaign, table_version).await?;
+        let fallback = if thanks {
+            FallbackReason::None
+        } else {
+            take_prize(&mut tx, cmd, &day, rolled).await?
+        };
+        let given = if fallback == FallbackReason::None {
+            rolled
+        } else {
+            slots
+                .iter()
+                .find(|s| s.index == fallback_index)
+                .ok_or_else(|| corrupt("fallback slot", fallback_index))?
+        };
+        let out = record_draw(&mut tx, &facts, given, fallback, Some(ledger_seq)).await?;
         finish(tx, idem, encode(&out)).await?;
         Ok(Outcome::Fresh(out))
     }

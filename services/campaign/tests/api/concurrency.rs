@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use engine_proto::campaign::v1::{FallbackReason, PrizeKind};
+use engine_proto::campaign::v1::{self as pb, FallbackReason, PrizeKind};
 use tokio::task::JoinSet;
 
 use crate::helpers::*;
@@ -157,8 +157,97 @@ async fn a_refused_guard_does_not_count_against_the_player(backend: Backend) {
     app.db.assert_stock_balances(&id).await;
 }
 
+async fn per_user_cap_and_stock_hold_when_the_lock_is_taken_last(backend: Backend) {
+    // Arrange: no daily cap, so every draw takes the campaign lock last and
+    // writes its win before it (store/wheel.rs `draw_lock_last`): a stock of
+    // 25, at most 2 per player, every roll lands on it; 20 players draw 3
+    // times each at once, 60 draws for 25 units.
+    let app = Arc::new(spawn_app(backend).await);
+    let mut prize = slot("Voucher", PrizeKind::Points, 1, 25);
+    prize.per_user_cap = 2;
+    let c = app
+        .wheel(rules(3, 3), vec![prize, thanks(0)], 1, true)
+        .await;
+    let id = c.campaign_id;
+
+    // Act
+    let mut set = JoinSet::new();
+    for p in 0..20 {
+        for _ in 0..3 {
+            let (app, id) = (app.clone(), id.clone());
+            set.spawn(async move { (p, app.draw(&format!("p{p}"), &id).await) });
+        }
+    }
+    let mut per_player = [0; 20];
+    let (mut won, mut user_cap, mut out_of_stock) = (0, 0, 0);
+    while let Some(r) = set.join_next().await {
+        let (p, d) = r.expect("task");
+        let d = d.expect("every draw is answered");
+        match FallbackReason::try_from(d.fallback_reason) {
+            Ok(FallbackReason::None) => {
+                assert_eq!(d.kind, PrizeKind::Points as i32);
+                won += 1;
+                per_player[p] += 1;
+            }
+            Ok(FallbackReason::UserCap) => user_cap += 1,
+            Ok(FallbackReason::OutOfStock) => out_of_stock += 1,
+            other => panic!("unexpected fallback {other:?}"),
+        }
+    }
+
+    // Assert: the stock went exactly, nobody above the cap, and the ledger
+    // (which a refused optimistic draw must leave without a trace) has one
+    // gapless entry per answered draw that replays to the same outcome.
+    assert_eq!(won, 25);
+    assert_eq!(won + user_cap + out_of_stock, 60);
+    assert!(per_player.iter().all(|n| *n <= 2), "{per_player:?}");
+    let c = app.get_campaign(&id).await;
+    assert_eq!((c.slots[0].won, c.slots[0].remaining), (25, 0));
+    app.db.assert_stock_balances(&id).await;
+    let ledger = app
+        .db
+        .pairs(
+            "SELECT MIN(ledger_seq), MAX(ledger_seq) FROM draw WHERE campaign_id = $1",
+            &id,
+        )
+        .await;
+    assert_eq!(ledger, vec![(1, 60)]);
+    assert_eq!(
+        app.db
+            .scalar(
+                "SELECT COUNT(DISTINCT ledger_seq) FROM draw WHERE campaign_id = $1",
+                &id
+            )
+            .await,
+        60
+    );
+    assert_eq!(
+        app.db
+            .scalar(
+                "SELECT COUNT(*) FROM prize_award WHERE campaign_id = $1",
+                &id
+            )
+            .await,
+        25
+    );
+    app.admin()
+        .end_campaign(with(
+            &app.admin_key,
+            pb::CampaignTransitionRequest {
+                idempotency_key: key(),
+                campaign_id: id.clone(),
+            },
+        ))
+        .await
+        .expect("end");
+    let lines = crate::fairness::export(&app, &app.admin_key, &id).await;
+    let (ok, out) = crate::fairness::verify(&app.db.dir, "lock-last.jsonl", &lines, &[]);
+    assert!(ok, "{out}");
+}
+
 both_backends!(
     two_hundred_draws_race_for_the_last_unit,
+    per_user_cap_and_stock_hold_when_the_lock_is_taken_last,
     daily_and_per_user_caps_hold_under_concurrency,
     a_refused_guard_does_not_count_against_the_player
 );
