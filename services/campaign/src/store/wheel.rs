@@ -614,6 +614,112 @@ async fn take_prize<T: DbTx>(
     Ok(refused)
 }
 
+// The draw-count guards, written once for the two ways they are sent:
+// one by one (SQLite), or as one statement of CTEs (PostgreSQL).
+macro_rules! sql_count_today {
+    () => {
+        "INSERT INTO player_daily_draws (campaign_id, player_id, day, draws) \
+         VALUES ($1, $2, $3, 1) ON CONFLICT (campaign_id, player_id, day) \
+         DO UPDATE SET draws = player_daily_draws.draws + 1 \
+         WHERE player_daily_draws.draws < $4 + COALESCE((SELECT e.granted \
+           FROM extra_chance e WHERE e.campaign_id = $1 AND e.player_id = $2 \
+           AND e.day = $3), 0) RETURNING draws"
+    };
+}
+macro_rules! sql_count_total {
+    ($limit:literal) => {
+        concat!(
+            "INSERT INTO player_draws (campaign_id, player_id, draws) VALUES ($1, $2, 1) \
+             ON CONFLICT (campaign_id, player_id) \
+             DO UPDATE SET draws = player_draws.draws + 1 \
+             WHERE player_draws.draws < ",
+            $limit,
+            " + COALESCE((SELECT CAST(SUM(e.granted) AS BIGINT) \
+             FROM extra_chance e WHERE e.campaign_id = $1 AND e.player_id = $2), 0) \
+             RETURNING draws"
+        )
+    };
+}
+macro_rules! sql_note_day {
+    ($values:literal) => {
+        concat!(
+            "INSERT INTO participant_day (campaign_id, day, channel, player_id) VALUES (",
+            $values,
+            ") ON CONFLICT DO NOTHING"
+        )
+    };
+}
+macro_rules! sql_note_first {
+    ($values:literal) => {
+        concat!(
+            "INSERT INTO participant (campaign_id, player_id, first_at, first_day, \
+             first_channel) VALUES (",
+            $values,
+            ") ON CONFLICT DO NOTHING"
+        )
+    };
+}
+
+/// Counts the draw against the player's daily and total limits (each a
+/// guarded upsert whose limit grows by the extra chances earned) and notes
+/// the participation; `(today, total)` after this draw. All of it touches
+/// only this player's rows. On PostgreSQL it is one statement (a round
+/// trip is most of a statement's cost there); a refusal aborts the whole
+/// transaction either way, so the parts that ran anyway are undone.
+async fn count_draw<T: DbTx>(
+    tx: &mut T,
+    postgres: bool,
+    campaign: &str,
+    cmd: &DrawCommand,
+    day: &str,
+    (per_day, per_campaign): (i64, i64),
+    now: Millis,
+) -> Result<(i64, i64), StoreError> {
+    let player = cmd.player_id.as_str();
+    let channel = cmd.channel.as_deref().unwrap_or("");
+    let (today, total) = if postgres {
+        let row = fetch_one(
+            tx,
+            "draw count",
+            concat!(
+                "WITH today AS (",
+                sql_count_today!(),
+                "), total AS (",
+                sql_count_total!("$5"),
+                "), seen_day AS (",
+                sql_note_day!("$1, $3, $6, $2"),
+                "), seen AS (",
+                sql_note_first!("$1, $2, $7, $3, $6"),
+                ") SELECT (SELECT draws FROM today), (SELECT draws FROM total)"
+            ),
+            args![campaign, player, day, per_day, per_campaign, channel, now],
+        )
+        .await?;
+        (row.opt_int(0)?, row.opt_int(1)?)
+    } else {
+        let today = tx
+            .fetch_optional(sql_count_today!(), args![campaign, player, day, per_day])
+            .await?;
+        let Some(today) = today else {
+            return Err(Rejection::NoChancesToday.into());
+        };
+        let total = tx
+            .fetch_optional(
+                sql_count_total!("$3"),
+                args![campaign, player, per_campaign],
+            )
+            .await?;
+        let Some(total) = total else {
+            return Err(Rejection::NoChancesLeft.into());
+        };
+        super::stats::note_activity(tx, campaign, player, day, cmd.channel.as_deref(), now).await?;
+        (Some(today.int(0)?), Some(total.int(0)?))
+    };
+    let today = today.ok_or(Rejection::NoChancesToday)?;
+    let total = total.ok_or(Rejection::NoChancesLeft)?;
+    Ok((today, total))
+}
+
 /// What a draw has settled before it learns whether its prize is given:
 /// the player's draw number, the roll and the chances left.
 struct DrawFacts<'a> {
@@ -628,6 +734,9 @@ struct DrawFacts<'a> {
     now: Millis,
     /// (today, in total) after this draw.
     remaining: (i64, i64),
+    /// Where the answer is stored.
+    idem: &'a Idempotency,
+    postgres: bool,
 }
 
 /// Counts a win of the slot against the player's per-user cap; false when
@@ -653,45 +762,40 @@ async fn count_user_win<T: DbTx>(
     Ok(counted.is_some())
 }
 
+// The draw record and the award, written once for the two ways they are
+// sent: one by one (SQLite), or with the answer as one statement of CTEs
+// (PostgreSQL), where `$15`... are the award's and the answer's.
+macro_rules! sql_insert_draw {
+    () => {
+        "INSERT INTO draw (draw_id, campaign_id, player_id, draw_seq, day, roll, rolled_slot, \
+         awarded_slot, fallback_reason, channel, drawn_at, ledger_seq, player_pseudonym, \
+         table_version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    };
+}
+macro_rules! sql_insert_award_columns {
+    () => {
+        "INSERT INTO prize_award (award_id, campaign_id, draw_id, player_id, slot_index, \
+         prize_name, kind, status, won_at, claim_deadline, updated_at) "
+    };
+}
+
 /// Writes the draw row (its ledger number now, or later under the lock),
-/// the award, its cash payment and its outbox entry; returns the answer.
+/// the award, its cash payment, its outbox entry and the stored answer;
+/// returns the answer.
 async fn record_draw<T: DbTx>(
     tx: &mut T,
     d: &DrawFacts<'_>,
     given: &SlotRecord,
     fallback: FallbackReason,
     ledger_seq: Option<i64>,
+    encode: &(impl Fn(&DrawOutcome) -> Vec<u8> + Sync),
 ) -> Result<DrawOutcome, StoreError> {
     let (cmd, campaign, now) = (d.cmd, d.campaign, d.now);
     let draw_id = new_id();
-    tx.execute(
-        "INSERT INTO draw (draw_id, campaign_id, player_id, draw_seq, day, roll, rolled_slot, \
-         awarded_slot, fallback_reason, channel, drawn_at, ledger_seq, player_pseudonym, \
-         table_version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        args![
-            &draw_id,
-            campaign,
-            &cmd.player_id,
-            d.draw_sequence,
-            d.day,
-            d.roll,
-            i64::from(d.rolled.index),
-            i64::from(given.index),
-            fallback.as_str(),
-            cmd.channel.clone(),
-            now,
-            ledger_seq,
-            d.pseudonym,
-            d.table_version
-        ],
-    )
-    .await?;
-    let award = if given.spec.kind == PrizeKind::Thanks {
-        None
-    } else {
+    let award = (given.spec.kind != PrizeKind::Thanks).then(|| {
         let physical = given.spec.kind == PrizeKind::Physical;
-        let award = AwardRecord {
+        AwardRecord {
             award_id: new_id(),
             campaign_id: campaign.to_owned(),
             draw_id: draw_id.clone(),
@@ -708,55 +812,10 @@ async fn record_draw<T: DbTx>(
             claim_deadline: physical.then(|| claim_deadline(now, given.spec.claim_days)),
             shipping: None,
             tracking_number: None,
-        };
-        tx.execute(
-            "INSERT INTO prize_award (award_id, campaign_id, draw_id, player_id, slot_index, \
-             prize_name, kind, status, won_at, claim_deadline, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9)",
-            args![
-                &award.award_id,
-                campaign,
-                &draw_id,
-                &cmd.player_id,
-                i64::from(award.slot_index),
-                &award.prize_name,
-                award.kind.as_str(),
-                award.status.as_str(),
-                now,
-                award.claim_deadline
-            ],
-        )
-        .await?;
-        if award.kind == PrizeKind::Cash {
-            super::money::pay_cash_prize(
-                tx,
-                campaign,
-                &cmd.player_id,
-                &draw_id,
-                given.spec.amount,
-                now,
-            )
-            .await?;
         }
-        // Coupons and top-up codes come from the coupon service: the
-        // outbox row commits with the win, so the prize is delivered
-        // exactly once even if that service is down right now.
-        super::outbox::enqueue(
-            tx,
-            &draw_id,
-            &award.award_id,
-            &cmd.merchant_id,
-            campaign,
-            &cmd.player_id,
-            award.kind,
-            given.spec.reference.as_deref().unwrap_or(""),
-            now,
-        )
-        .await?;
-        Some(award)
-    };
+    });
     let (remaining_today, remaining_total) = d.remaining;
-    Ok(DrawOutcome {
+    let out = DrawOutcome {
         draw_id,
         draw_sequence: d.draw_sequence,
         rolled_slot: d.rolled.index,
@@ -769,7 +828,106 @@ async fn record_draw<T: DbTx>(
         award,
         drawn_at: now,
         table_version: index_of(d.table_version)?,
-    })
+    };
+    let answer = encode(&out);
+    let mut draw_args = args![
+        &out.draw_id,
+        campaign,
+        &cmd.player_id,
+        d.draw_sequence,
+        d.day,
+        d.roll,
+        i64::from(d.rolled.index),
+        i64::from(given.index),
+        fallback.as_str(),
+        cmd.channel.clone(),
+        now,
+        ledger_seq,
+        d.pseudonym,
+        d.table_version
+    ];
+    let award = out.award.as_ref();
+    let award_args = args![
+        award.map(|a| a.award_id.clone()),
+        award.map(|a| a.prize_name.clone()),
+        award.map(|a| a.kind.as_str()),
+        award.map(|a| a.status.as_str()),
+        award.and_then(|a| a.claim_deadline)
+    ];
+    if d.postgres {
+        draw_args.extend(award_args);
+        draw_args.extend(args![
+            answer,
+            &d.idem.scope,
+            d.idem.method,
+            d.idem.key.as_str()
+        ]);
+        tx.execute(
+            concat!(
+                "WITH drawn AS (",
+                sql_insert_draw!(),
+                " RETURNING draw_id), awarded AS (",
+                sql_insert_award_columns!(),
+                "SELECT $15, $2, drawn.draw_id, $3, $8, $16, $17, $18, $11, $19, $11 \
+                 FROM drawn WHERE CAST($15 AS TEXT) IS NOT NULL), answered AS ( \
+                 UPDATE idempotency SET response = $20 \
+                 WHERE scope = $21 AND method = $22 AND idem_key = $23) \
+                 SELECT 1"
+            ),
+            draw_args,
+        )
+        .await?;
+    } else {
+        tx.execute(sql_insert_draw!(), draw_args).await?;
+        if award.is_some() {
+            let mut a = args![
+                &out.draw_id,
+                campaign,
+                &cmd.player_id,
+                i64::from(given.index),
+                now
+            ];
+            a.extend(award_args);
+            tx.execute(
+                concat!(
+                    sql_insert_award_columns!(),
+                    "VALUES ($6, $2, $1, $3, $4, $7, $8, $9, $5, $10, $5)"
+                ),
+                a,
+            )
+            .await?;
+        }
+        store_answer(tx, d.idem, answer).await?;
+    }
+    if let Some(award) = award {
+        if award.kind == PrizeKind::Cash {
+            super::money::pay_cash_prize(
+                tx,
+                campaign,
+                &cmd.player_id,
+                &out.draw_id,
+                given.spec.amount,
+                now,
+            )
+            .await?;
+        }
+        // Coupons and top-up codes come from the coupon service: the
+        // outbox row commits with the win, so the prize is delivered
+        // exactly once even if that service is down right now.
+        super::outbox::enqueue(
+            tx,
+            &out.draw_id,
+            &award.award_id,
+            &cmd.merchant_id,
+            campaign,
+            &cmd.player_id,
+            award.kind,
+            given.spec.reference.as_deref().unwrap_or(""),
+            now,
+        )
+        .await?;
+    }
+    Ok(out)
 }
 
 /// The draw with the campaign lock taken last, assuming the rolled prize
@@ -788,7 +946,6 @@ async fn draw_lock_last<T: DbTx>(
     tx: &mut T,
     gate: Option<&LedgerGate>,
     d: &DrawFacts<'_>,
-    idem: &Idempotency,
     encode: &(impl Fn(&DrawOutcome) -> Vec<u8> + Sync),
 ) -> Result<Option<(DrawOutcome, Option<OwnedSemaphorePermit>)>, StoreError> {
     let stock_slot = (d.rolled.spec.kind != PrizeKind::Thanks).then(|| i64::from(d.rolled.index));
@@ -797,8 +954,7 @@ async fn draw_lock_last<T: DbTx>(
     {
         return Ok(None);
     }
-    let out = record_draw(tx, d, d.rolled, FallbackReason::None, None).await?;
-    store_answer(tx, idem, encode(&out)).await?;
+    let out = record_draw(tx, d, d.rolled, FallbackReason::None, None, encode).await?;
     let mut turn = None;
     let taken = if let Some(gate) = gate {
         turn = gate.enter(d.campaign).await;
@@ -1481,32 +1637,17 @@ impl<D: Db> Store<D> {
         let table_version = r.int(10)?;
         let day = campaign_day(now, &time_zone).map_err(|e| corrupt("time zone", e))?;
 
-        let today = tx
-            .fetch_optional(
-                "INSERT INTO player_daily_draws (campaign_id, player_id, day, draws) \
-                 VALUES ($1, $2, $3, 1) ON CONFLICT (campaign_id, player_id, day) \
-                 DO UPDATE SET draws = player_daily_draws.draws + 1 \
-                 WHERE player_daily_draws.draws < $4 + COALESCE((SELECT e.granted \
-                   FROM extra_chance e WHERE e.campaign_id = $1 AND e.player_id = $2 \
-                   AND e.day = $3), 0) RETURNING draws",
-                args![&campaign, &cmd.player_id, &day, per_day],
-            )
-            .await?
-            .ok_or(Rejection::NoChancesToday)?
-            .int(0)?;
-        let total = tx
-            .fetch_optional(
-                "INSERT INTO player_draws (campaign_id, player_id, draws) VALUES ($1, $2, 1) \
-                 ON CONFLICT (campaign_id, player_id) \
-                 DO UPDATE SET draws = player_draws.draws + 1 \
-                 WHERE player_draws.draws < $3 + COALESCE((SELECT CAST(SUM(e.granted) AS BIGINT) \
-                   FROM extra_chance e WHERE e.campaign_id = $1 AND e.player_id = $2), 0) \
-                 RETURNING draws",
-                args![&campaign, &cmd.player_id, per_campaign],
-            )
-            .await?
-            .ok_or(Rejection::NoChancesLeft)?
-            .int(0)?;
+        let postgres = self.db.backend_name() == "postgres";
+        let (today, total) = count_draw(
+            &mut tx,
+            postgres,
+            &campaign,
+            cmd,
+            &day,
+            (per_day, per_campaign),
+            now,
+        )
+        .await?;
 
         let slots = rows
             .iter()
@@ -1523,17 +1664,6 @@ impl<D: Db> Store<D> {
         let rolled = slot_for_roll(&weights, roll)
             .and_then(|i| slots.get(i))
             .ok_or_else(|| corrupt("roll", roll))?;
-        // Participation touches only this player's rows: before the locks
-        // that draws of the whole campaign share.
-        super::stats::note_activity(
-            &mut tx,
-            &campaign,
-            &cmd.player_id,
-            &day,
-            cmd.channel.as_deref(),
-            now,
-        )
-        .await?;
         // Extra draws earned today, for those who have earned any.
         let extra_today = if extra_total == 0 {
             0
@@ -1564,6 +1694,8 @@ impl<D: Db> Store<D> {
                 today,
                 total,
             ),
+            idem,
+            postgres,
         };
 
         // The common case takes the campaign lock last: one statement under
@@ -1577,7 +1709,7 @@ impl<D: Db> Store<D> {
                 tx.execute("SAVEPOINT draw_lock_last", args![]).await?;
             }
             let ready =
-                draw_lock_last(&mut tx, self.ledger_gate.as_deref(), &facts, idem, &encode).await?;
+                draw_lock_last(&mut tx, self.ledger_gate.as_deref(), &facts, &encode).await?;
             if let Some((out, _turn)) = ready {
                 tx.commit().await?;
                 return Ok(Outcome::Fresh(out));
@@ -1604,8 +1736,8 @@ impl<D: Db> Store<D> {
                 .find(|s| s.index == fallback_index)
                 .ok_or_else(|| corrupt("fallback slot", fallback_index))?
         };
-        let out = record_draw(&mut tx, &facts, given, fallback, Some(ledger_seq)).await?;
-        finish(tx, idem, encode(&out)).await?;
+        let out = record_draw(&mut tx, &facts, given, fallback, Some(ledger_seq), &encode).await?;
+        tx.commit().await?;
         Ok(Outcome::Fresh(out))
     }
 

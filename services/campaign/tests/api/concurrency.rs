@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use engine_proto::campaign::v1::{self as pb, FallbackReason, PrizeKind};
+use engine_proto::campaign::v1::{FallbackReason, PrizeKind};
 use tokio::task::JoinSet;
 
 use crate::helpers::*;
@@ -230,16 +230,7 @@ async fn per_user_cap_and_stock_hold_when_the_lock_is_taken_last(backend: Backen
             .await,
         25
     );
-    app.admin()
-        .end_campaign(with(
-            &app.admin_key,
-            pb::CampaignTransitionRequest {
-                idempotency_key: key(),
-                campaign_id: id.clone(),
-            },
-        ))
-        .await
-        .expect("end");
+    app.end_campaign(&id).await;
     let lines = crate::fairness::export(&app, &app.admin_key, &id).await;
     let (ok, out) = crate::fairness::verify(&app.db.dir, "lock-last.jsonl", &lines, &[]);
     assert!(ok, "{out}");

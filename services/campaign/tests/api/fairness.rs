@@ -125,16 +125,7 @@ async fn a_whole_campaign_verifies_and_tampering_is_caught(backend: Backend) {
     let (ok, out) = verify(&dir, "live.jsonl", &live, &[]);
     assert!(!ok && out.contains("not revealed"), "{out}");
 
-    app.admin()
-        .end_campaign(with(
-            &app.admin_key,
-            pb::CampaignTransitionRequest {
-                idempotency_key: key(),
-                campaign_id: id.clone(),
-            },
-        ))
-        .await
-        .expect("end");
+    app.end_campaign(&id).await;
     let ended = app.get_campaign(&id).await.fairness.expect("fairness");
     assert_eq!(ended.revealed_seed.len(), 32);
     let mut h = Sha256::new();
@@ -456,16 +447,7 @@ async fn a_revised_wheel_is_a_new_committed_version(backend: Backend) {
         }
     }
     app.db.assert_stock_balances(&id).await;
-    app.admin()
-        .end_campaign(with(
-            &app.admin_key,
-            pb::CampaignTransitionRequest {
-                idempotency_key: key(),
-                campaign_id: id.clone(),
-            },
-        ))
-        .await
-        .expect("end");
+    app.end_campaign(&id).await;
     assert_code(
         admin.revise_wheel(revise(spec(1, 20, 6, 50, 3))).await,
         tonic::Code::FailedPrecondition,

@@ -645,6 +645,20 @@ impl TestApp {
             .into_inner()
     }
 
+    /// Ends the campaign as its admin (which reveals the seed).
+    pub async fn end_campaign(&self, campaign_id: &str) {
+        self.admin()
+            .end_campaign(with(
+                &self.admin_key,
+                pb::CampaignTransitionRequest {
+                    idempotency_key: key(),
+                    campaign_id: campaign_id.into(),
+                },
+            ))
+            .await
+            .expect("end");
+    }
+
     /// Kills the server where it stands (calls and transactions in flight
     /// are dropped, as in a crash) and starts it again on the same
     /// database, clock and settings, on a new port.

@@ -661,16 +661,7 @@ async fn splits_recompute_from_the_revealed_seed(backend: Backend) {
             let _ = grab(&app, &format!("v{p}"), packet).await;
         }
     }
-    app.admin()
-        .end_campaign(with(
-            &app.admin_key,
-            pb::CampaignTransitionRequest {
-                idempotency_key: key(),
-                campaign_id: campaign.clone(),
-            },
-        ))
-        .await
-        .expect("end");
+    app.end_campaign(&campaign).await;
     let seed = app
         .get_campaign(&campaign)
         .await
@@ -831,16 +822,7 @@ async fn wheel_cash_prizes_are_paid_from_the_budget(backend: Backend) {
     let b = budget(&app, &id).await;
     assert_eq!((b.reserved_cents, b.available_cents), (250 * (25 - won), 0));
     // Ending the campaign gives the unpaid reserve back.
-    app.admin()
-        .end_campaign(with(
-            &app.admin_key,
-            pb::CampaignTransitionRequest {
-                idempotency_key: key(),
-                campaign_id: id.clone(),
-            },
-        ))
-        .await
-        .expect("end");
+    app.end_campaign(&id).await;
     let b = budget(&app, &id).await;
     assert_eq!(
         (b.reserved_cents, b.available_cents, b.granted_cents),

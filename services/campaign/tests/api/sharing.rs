@@ -610,16 +610,7 @@ async fn extra_chances_are_earned_once_capped_and_spent_on_their_day(backend: Ba
         .await;
     assert_eq!(granted, vec![(2, 10)]);
     // The auditor's export accounts for the extra draws and verifies.
-    app.admin()
-        .end_campaign(with(
-            &app.admin_key,
-            pb::CampaignTransitionRequest {
-                idempotency_key: key(),
-                campaign_id: id.clone(),
-            },
-        ))
-        .await
-        .expect("end");
+    app.end_campaign(&id).await;
     let lines = crate::fairness::export(&app, &app.admin_key, &id).await;
     let (ok, out) = crate::fairness::verify(&app.db.dir, "chances.jsonl", &lines, &[]);
     assert!(ok, "verifier: {out}");
