@@ -27,6 +27,11 @@ impl PgDb {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(30))
+            // No ping before every transaction: that is a round trip on
+            // every call. A connection the server has dropped fails its
+            // first statement instead (UNAVAILABLE: retry with the same
+            // idempotency key) and is discarded.
+            .test_before_acquire(false)
             .connect_with(opts)
             .await
             .map_err(map_err)?;

@@ -285,6 +285,20 @@ const SELECT_TEMPLATE: &str = "SELECT t.template_id, t.merchant_id, t.name, t.ki
      t.valid_from, t.valid_until, t.valid_days, t.total_supply, t.per_user_limit, t.store_ids, \
      t.issued, t.created_at FROM coupon_template t WHERE t.template_id = $1";
 
+// The redemption's guard and row, written once for the two ways they are
+// sent: one by one (SQLite), or as one statement of CTEs (PostgreSQL).
+macro_rules! sql_take_coupon {
+    () => {
+        "UPDATE coupon SET redemption_id = $1 WHERE coupon_id = $2 AND redemption_id IS NULL"
+    };
+}
+macro_rules! sql_redemption_columns {
+    () => {
+        "INSERT INTO coupon_redemption (redemption_id, coupon_id, merchant_id, store_id, \
+         pos_key_id, idem_key, order_amount_cents, discount_cents, order_ref, redeemed_at) "
+    };
+}
+
 impl<D: Db> CouponStore<D> {
     pub fn new(db: D) -> Self {
         Self { db }
@@ -572,37 +586,8 @@ impl<D: Db> CouponStore<D> {
             order,
             now,
         )?;
-        let redemption_id = new_id();
-        let taken = tx
-            .execute(
-                "UPDATE coupon SET redemption_id = $1 \
-                 WHERE coupon_id = $2 AND redemption_id IS NULL",
-                args![&redemption_id, &coupon_id],
-            )
-            .await?;
-        if taken == 0 {
-            return Err(Refusal::AlreadyRedeemed.into());
-        }
-        tx.execute(
-            "INSERT INTO coupon_redemption (redemption_id, coupon_id, merchant_id, store_id, \
-             pos_key_id, idem_key, order_amount_cents, discount_cents, order_ref, redeemed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            args![
-                &redemption_id,
-                &coupon_id,
-                till.merchant_id,
-                till.store_id,
-                till.key_id,
-                idem.key.as_str(),
-                order.amount_cents,
-                discount,
-                order_ref,
-                now
-            ],
-        )
-        .await?;
         let r = RedemptionRecord {
-            redemption_id,
+            redemption_id: new_id(),
             coupon_id,
             store_id: till.store_id.to_owned(),
             order_amount_cents: order.amount_cents,
@@ -613,7 +598,62 @@ impl<D: Db> CouponStore<D> {
             reversed_at: None,
             code_tail: code.tail().to_owned(),
         };
-        finish(tx, idem, encode(&r)).await?;
+        let answer = encode(&r);
+        let mut effect = args![
+            &r.redemption_id,
+            &r.coupon_id,
+            till.merchant_id,
+            till.store_id,
+            till.key_id,
+            idem.key.as_str(),
+            order.amount_cents,
+            discount,
+            order_ref,
+            now
+        ];
+        // The guarded update lets one redemption through; the redemption
+        // row follows only if it did.
+        if self.db.backend_name() == "postgres" {
+            // One round trip: the guard, the row and the stored answer.
+            effect.extend(args![answer, &idem.scope, idem.method]);
+            let taken = fetch_one(
+                &mut tx,
+                "redemption",
+                concat!(
+                    "WITH taken AS (",
+                    sql_take_coupon!(),
+                    " RETURNING coupon_id), redeemed AS (",
+                    sql_redemption_columns!(),
+                    "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM taken), \
+                     answered AS (UPDATE idempotency SET response = $11 \
+                     WHERE scope = $12 AND method = $13 AND idem_key = $6 \
+                     AND EXISTS (SELECT 1 FROM taken)) \
+                     SELECT CAST(COUNT(*) AS BIGINT) FROM taken"
+                ),
+                effect,
+            )
+            .await?;
+            if taken.int(0)? == 0 {
+                return Err(Refusal::AlreadyRedeemed.into());
+            }
+            tx.commit().await?;
+        } else {
+            let taken = tx
+                .execute(sql_take_coupon!(), args![&r.redemption_id, &r.coupon_id])
+                .await?;
+            if taken == 0 {
+                return Err(Refusal::AlreadyRedeemed.into());
+            }
+            tx.execute(
+                concat!(
+                    sql_redemption_columns!(),
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                ),
+                effect,
+            )
+            .await?;
+            finish(tx, idem, answer).await?;
+        }
         Ok(Outcome::Fresh(r))
     }
 
