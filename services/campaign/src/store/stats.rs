@@ -63,6 +63,29 @@ fn key(r: &impl DbRow, at: usize) -> Result<(String, String), StoreError> {
     Ok((r.text(at)?, r.text(at + 1)?))
 }
 
+// The participation roll-up's inserts, written once for note_activity and
+// for the draw's single PostgreSQL statement (store/wheel.rs `count_draw`).
+macro_rules! sql_note_day {
+    ($values:literal) => {
+        concat!(
+            "INSERT INTO participant_day (campaign_id, day, channel, player_id) VALUES (",
+            $values,
+            ") ON CONFLICT DO NOTHING"
+        )
+    };
+}
+macro_rules! sql_note_first {
+    ($values:literal) => {
+        concat!(
+            "INSERT INTO participant (campaign_id, player_id, first_at, first_day, \
+             first_channel) VALUES (",
+            $values,
+            ") ON CONFLICT DO NOTHING"
+        )
+    };
+}
+pub(super) use {sql_note_day, sql_note_first};
+
 /// Notes that `player` took part on `day` through `channel`, in the
 /// transaction of the activity (draw, vote, share, counted view, grab):
 /// the participation roll-up the statistics count. Insert-if-absent, so a
@@ -77,14 +100,12 @@ pub(super) async fn note_activity<T: DbTx>(
 ) -> Result<(), StoreError> {
     let channel = channel.unwrap_or("");
     tx.execute(
-        "INSERT INTO participant_day (campaign_id, day, channel, player_id) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        sql_note_day!("$1, $2, $3, $4"),
         args![campaign, day, channel, player],
     )
     .await?;
     tx.execute(
-        "INSERT INTO participant (campaign_id, player_id, first_at, first_day, first_channel) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        sql_note_first!("$1, $2, $3, $4, $5"),
         args![campaign, player, at, day, channel],
     )
     .await?;

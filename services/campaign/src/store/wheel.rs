@@ -640,26 +640,6 @@ macro_rules! sql_count_total {
         )
     };
 }
-macro_rules! sql_note_day {
-    ($values:literal) => {
-        concat!(
-            "INSERT INTO participant_day (campaign_id, day, channel, player_id) VALUES (",
-            $values,
-            ") ON CONFLICT DO NOTHING"
-        )
-    };
-}
-macro_rules! sql_note_first {
-    ($values:literal) => {
-        concat!(
-            "INSERT INTO participant (campaign_id, player_id, first_at, first_day, \
-             first_channel) VALUES (",
-            $values,
-            ") ON CONFLICT DO NOTHING"
-        )
-    };
-}
-
 /// Counts the draw against the player's daily and total limits (each a
 /// guarded upsert whose limit grows by the extra chances earned) and notes
 /// the participation; `(today, total)` after this draw. All of it touches
@@ -687,36 +667,35 @@ async fn count_draw<T: DbTx>(
                 "), total AS (",
                 sql_count_total!("$5"),
                 "), seen_day AS (",
-                sql_note_day!("$1, $3, $6, $2"),
+                super::stats::sql_note_day!("$1, $3, $6, $2"),
                 "), seen AS (",
-                sql_note_first!("$1, $2, $7, $3, $6"),
+                super::stats::sql_note_first!("$1, $2, $7, $3, $6"),
                 ") SELECT (SELECT draws FROM today), (SELECT draws FROM total)"
             ),
             args![campaign, player, day, per_day, per_campaign, channel, now],
         )
         .await?;
-        (row.opt_int(0)?, row.opt_int(1)?)
+        (
+            row.opt_int(0)?.ok_or(Rejection::NoChancesToday)?,
+            row.opt_int(1)?.ok_or(Rejection::NoChancesLeft)?,
+        )
     } else {
         let today = tx
             .fetch_optional(sql_count_today!(), args![campaign, player, day, per_day])
-            .await?;
-        let Some(today) = today else {
-            return Err(Rejection::NoChancesToday.into());
-        };
+            .await?
+            .ok_or(Rejection::NoChancesToday)?
+            .int(0)?;
         let total = tx
             .fetch_optional(
                 sql_count_total!("$3"),
                 args![campaign, player, per_campaign],
             )
-            .await?;
-        let Some(total) = total else {
-            return Err(Rejection::NoChancesLeft.into());
-        };
+            .await?
+            .ok_or(Rejection::NoChancesLeft)?
+            .int(0)?;
         super::stats::note_activity(tx, campaign, player, day, cmd.channel.as_deref(), now).await?;
-        (Some(today.int(0)?), Some(total.int(0)?))
+        (today, total)
     };
-    let today = today.ok_or(Rejection::NoChancesToday)?;
-    let total = total.ok_or(Rejection::NoChancesLeft)?;
     Ok((today, total))
 }
 
@@ -955,9 +934,11 @@ async fn draw_lock_last<T: DbTx>(
         return Ok(None);
     }
     let out = record_draw(tx, d, d.rolled, FallbackReason::None, None, encode).await?;
-    let mut turn = None;
-    let taken = if let Some(gate) = gate {
-        turn = gate.enter(d.campaign).await;
+    let turn = match gate {
+        Some(gate) => gate.enter(d.campaign).await,
+        None => None,
+    };
+    let taken = if d.postgres {
         // One round trip under the lock. `stock` and `placed` depend on
         // `ledger`, so the campaign row is locked before the prize row,
         // the same order as every other campaign-wide change.
