@@ -109,6 +109,12 @@ pub trait Db: Clone + Send + Sync + 'static {
     /// A transaction that may write; on SQLite it holds the write lock from
     /// its first statement, so no read-then-write upgrade can fail.
     fn begin_write(&self) -> impl Future<Output = Result<Self::Tx, StoreError>> + Send;
+    /// Statements that each commit on their own (PostgreSQL: no BEGIN and
+    /// COMMIT round trips; SQLite: the ordinary write transaction). Only for
+    /// an operation whose reads may be stale (as under READ COMMITTED
+    /// anyway) and whose whole effect is one guarded statement; `commit`
+    /// ends it.
+    fn begin_autocommit(&self) -> impl Future<Output = Result<Self::Tx, StoreError>> + Send;
     /// A read-only snapshot.
     fn begin_read(&self) -> impl Future<Output = Result<Self::Tx, StoreError>> + Send;
     /// Which backend, for logs and the bootstrap message.

@@ -4,8 +4,9 @@
 //! differing parts (connect, begin, error mapping) stay in the backend
 //! modules.
 
-/// Implements `DbTx` for `$tx` (a newtype over `sqlx::Transaction<'static,
-/// $db>`) and `DbRow` for `$row`, mapping errors with `$map_err`.
+/// Implements `DbTx` for `$tx` and `DbRow` for `$row`, mapping errors with
+/// `$map_err`. `$tx` provides `conn(&mut self)` (the connection its
+/// statements run on) and `async fn end(self)` (what `commit` does).
 macro_rules! sqlx_glue {
     ($db:ty, $tx:ident, $row:ty, $map_err:path) => {
         fn bind_all<'q>(
@@ -33,7 +34,7 @@ macro_rules! sqlx_glue {
                 args: Vec<$crate::store::db::Value>,
             ) -> Result<u64, $crate::store::StoreError> {
                 let done = bind_all(sql, args)
-                    .execute(&mut *self.0)
+                    .execute(self.conn())
                     .await
                     .map_err($map_err)?;
                 Ok(done.rows_affected())
@@ -45,7 +46,7 @@ macro_rules! sqlx_glue {
                 args: Vec<$crate::store::db::Value>,
             ) -> Result<Option<$row>, $crate::store::StoreError> {
                 bind_all(sql, args)
-                    .fetch_optional(&mut *self.0)
+                    .fetch_optional(self.conn())
                     .await
                     .map_err($map_err)
             }
@@ -56,13 +57,13 @@ macro_rules! sqlx_glue {
                 args: Vec<$crate::store::db::Value>,
             ) -> Result<Vec<$row>, $crate::store::StoreError> {
                 bind_all(sql, args)
-                    .fetch_all(&mut *self.0)
+                    .fetch_all(self.conn())
                     .await
                     .map_err($map_err)
             }
 
             async fn commit(self) -> Result<(), $crate::store::StoreError> {
-                self.0.commit().await.map_err($map_err)
+                self.end().await.map_err($map_err)
             }
         }
 

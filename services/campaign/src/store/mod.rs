@@ -136,15 +136,80 @@ pub async fn claim_key<T: DbTx>(
         args![&idem.scope, idem.method, idem.key.as_str()],
     )
     .await?;
-    if row.bytes(0)? != idem.fingerprint {
+    replay_of(idem, row.bytes(0)?, row.opt_bytes(1)?).map(Some)
+}
+
+/// What an idempotency row found under `idem`'s key means: the stored
+/// answer of the same request, a different request under the same key
+/// (rejected), or the same request still in progress (retry).
+pub fn replay_of(
+    idem: &Idempotency,
+    fingerprint: Vec<u8>,
+    response: Option<Vec<u8>>,
+) -> Result<Vec<u8>, StoreError> {
+    if fingerprint != idem.fingerprint {
         return Err(Rejection::IdempotencyKeyReused.into());
     }
-    match row.opt_bytes(1)? {
-        Some(bytes) => Ok(Some(bytes)),
-        // Only visible to a concurrent copy that read before the first
-        // committed; retrying resolves it.
-        None => Err(StoreError::Conflict("request in progress".into())),
-    }
+    // No answer: only visible to a concurrent copy that read before the
+    // first committed; retrying resolves it.
+    response.ok_or_else(|| StoreError::Conflict("request in progress".into()))
+}
+
+/// The answer already stored under `idem`'s key, if any, read on its own
+/// (for the key-last pattern below, after its effect was refused or its key
+/// insert collided: a concurrent copy may have committed meanwhile).
+pub async fn stored_answer<T: DbTx>(
+    tx: &mut T,
+    idem: &Idempotency,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let row = tx
+        .fetch_optional(
+            "SELECT fingerprint, response FROM idempotency \
+             WHERE scope = $1 AND method = $2 AND idem_key = $3",
+            args![&idem.scope, idem.method, idem.key.as_str()],
+        )
+        .await?;
+    row.map(|r| replay_of(idem, r.bytes(0)?, r.opt_bytes(1)?))
+        .transpose()
+}
+
+/// The key-last pattern, for hot paths whose effect is one guarded
+/// statement: the first read also looks the key up (`sql_key_lookup!`, a
+/// stored answer is replayed), and the effect inserts the key with its
+/// answer (`sql_insert_answered_key!`) instead of claiming it first and
+/// updating it last: one statement and one index write fewer. The insert
+/// has no `ON CONFLICT`: a concurrent copy that committed first makes it
+/// fail, undoing the whole effect, and the caller then replays the stored
+/// answer.
+#[macro_export]
+macro_rules! sql_key_lookup {
+    ($scope:literal, $method:literal, $key:literal) => {
+        concat!(
+            "(SELECT fingerprint FROM idempotency WHERE scope = ",
+            $scope,
+            " AND method = ",
+            $method,
+            " AND idem_key = ",
+            $key,
+            "), ",
+            "(SELECT response FROM idempotency WHERE scope = ",
+            $scope,
+            " AND method = ",
+            $method,
+            " AND idem_key = ",
+            $key,
+            ")"
+        )
+    };
+}
+
+/// See [`sql_key_lookup!`]: the key's row, answer included; the values
+/// (scope, method, key, fingerprint, created_at, response) follow.
+#[macro_export]
+macro_rules! sql_insert_answered_key {
+    () => {
+        "INSERT INTO idempotency (scope, method, idem_key, fingerprint, created_at, response) "
+    };
 }
 
 /// Stores the answer under the claimed key and commits the transaction.

@@ -12,7 +12,28 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 
 use super::{StoreError, db::Db, glue::sqlx_glue};
 
-pub struct PgTx(sqlx::Transaction<'static, sqlx::Postgres>);
+/// A transaction, or a connection whose statements each commit on their
+/// own (`begin_autocommit`).
+pub enum PgTx {
+    Tx(sqlx::Transaction<'static, sqlx::Postgres>),
+    Autocommit(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+impl PgTx {
+    fn conn(&mut self) -> &mut sqlx::PgConnection {
+        match self {
+            Self::Tx(tx) => tx,
+            Self::Autocommit(c) => c,
+        }
+    }
+    async fn end(self) -> Result<(), sqlx::Error> {
+        match self {
+            Self::Tx(tx) => tx.commit().await,
+            // Each statement committed as it ran.
+            Self::Autocommit(_) => Ok(()),
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct PgDb {
@@ -51,11 +72,17 @@ impl Db for PgDb {
     type Tx = PgTx;
 
     async fn begin_write(&self) -> Result<PgTx, StoreError> {
-        Ok(PgTx(self.pool.begin().await.map_err(map_err)?))
+        Ok(PgTx::Tx(self.pool.begin().await.map_err(map_err)?))
+    }
+
+    async fn begin_autocommit(&self) -> Result<PgTx, StoreError> {
+        Ok(PgTx::Autocommit(
+            self.pool.acquire().await.map_err(map_err)?,
+        ))
     }
 
     async fn begin_read(&self) -> Result<PgTx, StoreError> {
-        Ok(PgTx(
+        Ok(PgTx::Tx(
             self.pool
                 .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 .await

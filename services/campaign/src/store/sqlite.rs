@@ -28,6 +28,15 @@ use super::{
 /// A read snapshot on sqlx's reader pool.
 pub struct SqliteReadTx(sqlx::Transaction<'static, sqlx::Sqlite>);
 
+impl SqliteReadTx {
+    fn conn(&mut self) -> &mut sqlx::SqliteConnection {
+        &mut self.0
+    }
+    async fn end(self) -> Result<(), sqlx::Error> {
+        self.0.commit().await
+    }
+}
+
 /// A transaction: reads run on sqlx's readers, writes on the raw writer
 /// connection (see `sqlite_writer`).
 pub enum SqliteTx {
@@ -103,6 +112,13 @@ impl Db for SqliteDb {
 
     async fn begin_write(&self) -> Result<SqliteTx, StoreError> {
         Ok(SqliteTx::Write(self.writer.begin().await?))
+    }
+
+    /// The ordinary write transaction: the writer is in-process, so a
+    /// transaction's statements cost no round trips, and its batch gives
+    /// group commit.
+    async fn begin_autocommit(&self) -> Result<SqliteTx, StoreError> {
+        self.begin_write().await
     }
 
     async fn begin_read(&self) -> Result<SqliteTx, StoreError> {

@@ -16,7 +16,7 @@ use campaign::{
     store::{
         Outcome, StoreError, claim_key,
         db::{Db, DbRow, DbTx, fetch_one},
-        finish, new_id,
+        finish, new_id, replay_of, stored_answer,
     },
 };
 use rand::{TryRngCore, rngs::OsRng};
@@ -292,6 +292,50 @@ macro_rules! sql_take_coupon {
         "UPDATE coupon SET redemption_id = $1 WHERE coupon_id = $2 AND redemption_id IS NULL"
     };
 }
+/// The columns `coupon_in_use` reads: the coupon (`c`) and its template
+/// (`t`).
+macro_rules! sql_coupon_in_use {
+    () => {
+        "c.coupon_id, c.valid_from, c.valid_until, \
+         CAST(CASE WHEN c.redemption_id IS NULL THEN 0 ELSE 1 END AS BIGINT), \
+         t.template_id, t.merchant_id, t.name, t.kind, t.amount_off_cents, \
+         t.percent_off, t.max_discount_cents, t.min_spend_cents, t.gift_item, \
+         t.valid_from, t.valid_until, t.valid_days, t.total_supply, t.per_user_limit, \
+         t.store_ids, t.issued, t.created_at"
+    };
+}
+
+/// A coupon as a till uses it: its id, template, validity and whether it is
+/// redeemed now.
+struct CouponInUse {
+    coupon_id: String,
+    template: TemplateRecord,
+    valid_from: Millis,
+    valid_until: Millis,
+    redeemed: bool,
+}
+
+impl CouponInUse {
+    fn usage(&self) -> CouponUse<'_> {
+        CouponUse {
+            spec: &self.template.spec,
+            valid_from: self.valid_from,
+            valid_until: self.valid_until,
+            redeemed: self.redeemed,
+        }
+    }
+}
+
+fn coupon_in_use(row: &impl DbRow, at: usize) -> Result<CouponInUse> {
+    Ok(CouponInUse {
+        coupon_id: row.text(at)?,
+        template: template_from_row(row, at + 4)?,
+        valid_from: row.int(at + 1)?,
+        valid_until: row.int(at + 2)?,
+        redeemed: row.int(at + 3)? != 0,
+    })
+}
+
 macro_rules! sql_redemption_columns {
     () => {
         "INSERT INTO coupon_redemption (redemption_id, coupon_id, merchant_id, store_id, \
@@ -501,28 +545,20 @@ impl<D: Db> CouponStore<D> {
         tx: &mut T,
         merchant_id: &str,
         code: &CouponCode,
-    ) -> Result<(String, TemplateRecord, Millis, Millis, bool)> {
+    ) -> Result<CouponInUse> {
         let row = tx
             .fetch_optional(
-                "SELECT c.coupon_id, c.valid_from, c.valid_until, \
-                 CAST(CASE WHEN c.redemption_id IS NULL THEN 0 ELSE 1 END AS BIGINT), \
-                 t.template_id, t.merchant_id, t.name, t.kind, t.amount_off_cents, \
-                 t.percent_off, t.max_discount_cents, t.min_spend_cents, t.gift_item, \
-                 t.valid_from, t.valid_until, t.valid_days, t.total_supply, t.per_user_limit, \
-                 t.store_ids, t.issued, t.created_at \
-                 FROM coupon c JOIN coupon_template t ON t.template_id = c.template_id \
-                 WHERE c.code = $1 AND c.merchant_id = $2",
+                concat!(
+                    "SELECT ",
+                    sql_coupon_in_use!(),
+                    " FROM coupon c JOIN coupon_template t ON t.template_id = c.template_id \
+                     WHERE c.code = $1 AND c.merchant_id = $2"
+                ),
                 args![code.as_str(), merchant_id],
             )
             .await?
             .ok_or(Refusal::NotFound)?;
-        Ok((
-            row.text(0)?,
-            template_from_row(&row, 4)?,
-            row.int(1)?,
-            row.int(2)?,
-            row.int(3)? != 0,
-        ))
+        coupon_in_use(&row, 0)
     }
 
     /// What this coupon is worth for `order` at the till's store; changes
@@ -535,30 +571,27 @@ impl<D: Db> CouponStore<D> {
         now: Millis,
     ) -> Result<Quote> {
         let mut tx = self.db.begin_read().await?;
-        let (_, template, from, until, redeemed) =
-            Self::find_by_code(&mut tx, till.merchant_id, code).await?;
-        let discount = check_use(
-            &CouponUse {
-                spec: &template.spec,
-                valid_from: from,
-                valid_until: until,
-                redeemed,
-            },
-            till.store_id,
-            order,
-            now,
-        )?;
+        let c = Self::find_by_code(&mut tx, till.merchant_id, code).await?;
+        let discount = check_use(&c.usage(), till.store_id, order, now)?;
         Ok(Quote {
             discount_cents: discount,
-            template_id: template.template_id,
-            gift_item: template.spec.gift_item,
+            template_id: c.template.template_id,
+            gift_item: c.template.spec.gift_item,
         })
     }
 
     /// Redeems exactly once: the guarded update on `coupon.redemption_id`
     /// lets one of any number of racing tills through.
-    #[tracing::instrument(skip_all)]
+    ///
+    /// Key last (`campaign::store::sql_key_lookup!`): the read also looks
+    /// the idempotency key up, and the effect (the guarded take, the key
+    /// with its answer, the redemption row) is one statement on
+    /// PostgreSQL, so a redemption is two round trips with no BEGIN or
+    /// COMMIT of its own; SQLite runs the same steps in one write
+    /// transaction. A take refused or a key insert that collides means a
+    /// concurrent copy may have committed: its stored answer is replayed.
     #[allow(clippy::too_many_arguments)]
+    #[tracing::instrument(skip_all)]
     pub async fn redeem(
         &self,
         till: &Till<'_>,
@@ -569,26 +602,45 @@ impl<D: Db> CouponStore<D> {
         now: Millis,
         encode: impl Fn(&RedemptionRecord) -> Vec<u8>,
     ) -> Result<Outcome<RedemptionRecord>> {
-        let mut tx = self.db.begin_write().await?;
-        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
-            return Ok(Outcome::Replay(bytes));
+        let mut tx = self.db.begin_autocommit().await?;
+        // One row always: the key's fingerprint and answer (or nulls), then
+        // the coupon (or nulls).
+        let row = fetch_one(
+            &mut tx,
+            "coupon",
+            concat!(
+                "SELECT ",
+                campaign::sql_key_lookup!("$3", "$4", "$5"),
+                ", ",
+                sql_coupon_in_use!(),
+                " FROM (SELECT 1) AS one \
+                 LEFT JOIN coupon c ON c.code = $1 AND c.merchant_id = $2 \
+                 LEFT JOIN coupon_template t ON t.template_id = c.template_id"
+            ),
+            args![
+                code.as_str(),
+                till.merchant_id,
+                &idem.scope,
+                idem.method,
+                idem.key.as_str()
+            ],
+        )
+        .await?;
+        if let Some(fingerprint) = row.opt_bytes(0)? {
+            return Ok(Outcome::Replay(replay_of(
+                idem,
+                fingerprint,
+                row.opt_bytes(1)?,
+            )?));
         }
-        let (coupon_id, template, from, until, redeemed) =
-            Self::find_by_code(&mut tx, till.merchant_id, code).await?;
-        let discount = check_use(
-            &CouponUse {
-                spec: &template.spec,
-                valid_from: from,
-                valid_until: until,
-                redeemed,
-            },
-            till.store_id,
-            order,
-            now,
-        )?;
+        if row.opt_text(2)?.is_none() {
+            return Err(Refusal::NotFound.into());
+        }
+        let c = coupon_in_use(&row, 2)?;
+        let discount = check_use(&c.usage(), till.store_id, order, now)?;
         let r = RedemptionRecord {
             redemption_id: new_id(),
-            coupon_id,
+            coupon_id: c.coupon_id,
             store_id: till.store_id.to_owned(),
             order_amount_cents: order.amount_cents,
             discount_cents: discount,
@@ -599,7 +651,7 @@ impl<D: Db> CouponStore<D> {
             code_tail: code.tail().to_owned(),
         };
         let answer = encode(&r);
-        let mut effect = args![
+        let effect = args![
             &r.redemption_id,
             &r.coupon_id,
             till.merchant_id,
@@ -611,49 +663,80 @@ impl<D: Db> CouponStore<D> {
             order_ref,
             now
         ];
-        // The guarded update lets one redemption through; the redemption
-        // row follows only if it did.
-        if self.db.backend_name() == "postgres" {
-            // One round trip: the guard, the row and the stored answer.
-            effect.extend(args![answer, &idem.scope, idem.method]);
+        let key = args![
+            &idem.scope,
+            idem.method,
+            idem.key.as_str(),
+            idem.fingerprint.clone(),
+            now,
+            answer
+        ];
+        let taken = if self.db.backend_name() == "postgres" {
+            // One statement: the guard, then the key and the row only if
+            // it let this redemption through.
+            let mut all = effect;
+            all.extend(key);
             let taken = fetch_one(
                 &mut tx,
                 "redemption",
                 concat!(
                     "WITH taken AS (",
                     sql_take_coupon!(),
-                    " RETURNING coupon_id), redeemed AS (",
+                    " RETURNING coupon_id), keyed AS (",
+                    campaign::sql_insert_answered_key!(),
+                    "SELECT $11, $12, $13, $14, $15, $16 FROM taken RETURNING 1), \
+                     redeemed AS (",
                     sql_redemption_columns!(),
-                    "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM taken), \
-                     answered AS (UPDATE idempotency SET response = $11 \
-                     WHERE scope = $12 AND method = $13 AND idem_key = $6 \
-                     AND EXISTS (SELECT 1 FROM taken)) \
+                    "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM keyed) \
                      SELECT CAST(COUNT(*) AS BIGINT) FROM taken"
                 ),
-                effect,
+                all,
             )
-            .await?;
-            if taken.int(0)? == 0 {
-                return Err(Refusal::AlreadyRedeemed.into());
+            .await;
+            match taken {
+                Ok(row) => row.int(0)? != 0,
+                Err(StoreError::Conflict(why)) => {
+                    return match stored_answer(&mut tx, idem).await? {
+                        Some(bytes) => Ok(Outcome::Replay(bytes)),
+                        None => Err(StoreError::Conflict(why).into()),
+                    };
+                }
+                Err(e) => return Err(e.into()),
             }
-            tx.commit().await?;
         } else {
             let taken = tx
                 .execute(sql_take_coupon!(), args![&r.redemption_id, &r.coupon_id])
+                .await?
+                == 1;
+            if taken {
+                tx.execute(
+                    concat!(
+                        campaign::sql_insert_answered_key!(),
+                        "VALUES ($1, $2, $3, $4, $5, $6)"
+                    ),
+                    key,
+                )
                 .await?;
-            if taken == 0 {
-                return Err(Refusal::AlreadyRedeemed.into());
+                tx.execute(
+                    concat!(
+                        sql_redemption_columns!(),
+                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                    ),
+                    effect,
+                )
+                .await?;
             }
-            tx.execute(
-                concat!(
-                    sql_redemption_columns!(),
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                ),
-                effect,
-            )
-            .await?;
-            finish(tx, idem, answer).await?;
+            taken
+        };
+        if !taken {
+            // Taken by another redemption; if it was this request's
+            // concurrent copy, its answer is this one's.
+            return match stored_answer(&mut tx, idem).await? {
+                Some(bytes) => Ok(Outcome::Replay(bytes)),
+                None => Err(Refusal::AlreadyRedeemed.into()),
+            };
         }
+        tx.commit().await?;
         Ok(Outcome::Fresh(r))
     }
 

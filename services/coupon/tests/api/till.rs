@@ -18,6 +18,7 @@ both_backends!(
     every_refusal_is_precise_and_changes_nothing,
     redeem_is_exactly_once_and_settles_by_key,
     a_hundred_tills_race_for_one_coupon,
+    copies_of_one_redemption_racing_all_get_its_answer,
     redeem_reverse_redeem,
     failed_lookups_lock_a_till_out_for_a_while,
     a_till_over_its_rate_is_refused_and_changes_nothing,
@@ -308,6 +309,57 @@ async fn a_hundred_tills_race_for_one_coupon(backend: Backend) {
             .await,
         3
     );
+    app.stop().await;
+}
+
+/// A till that retries while its first call is still in flight sends the
+/// same key concurrently: every copy must get the one redemption's answer
+/// (never "already redeemed" for its own redemption), and one row exists.
+async fn copies_of_one_redemption_racing_all_get_its_answer(backend: Backend) {
+    let app = spawn_engine(backend).await;
+    let s1 = pos_key(&app, "S1").await;
+    let t = create_template(&app, amount_off(500)).await;
+    for round in 0..3 {
+        let c = claim(&app, "dave", &t.template_id).await;
+        let req = redeem_req(&c.code, 4000);
+        let mut tasks = Vec::new();
+        for _ in 0..40 {
+            let ch = app.channel.clone();
+            let cred = s1.clone();
+            let req = req.clone();
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    match pos(&ch).redeem_coupon(with(&cred, req.clone())).await {
+                        // A copy may be told to retry with the same key.
+                        Err(s) if matches!(s.code(), Code::Aborted | Code::Unavailable) => continue,
+                        other => return other.map(|r| r.into_inner()).map_err(|s| s.code()),
+                    }
+                }
+            }));
+        }
+        let mut answers = Vec::new();
+        for task in tasks {
+            answers.push(task.await.expect("task"));
+        }
+        let first = answers[0].clone().expect("redeemed");
+        for a in &answers {
+            assert_eq!(
+                a.as_ref(),
+                Ok(&first),
+                "round {round}: every copy gets the one answer"
+            );
+        }
+        assert_eq!(
+            app.db
+                .scalar(
+                    "SELECT COUNT(*) FROM coupon_redemption WHERE idem_key = $1",
+                    &req.idempotency_key
+                )
+                .await,
+            1
+        );
+        assert_coupon_invariants(&app.db).await;
+    }
     app.stop().await;
 }
 
