@@ -27,7 +27,7 @@ use super::{
     db::{Db, DbRow, DbTx, Value, args, fetch_one},
     finish,
     gate::LedgerGate,
-    new_id, parse_uuid, store_answer,
+    new_id, parse_uuid, replay_of, stored_answer,
 };
 use crate::clock::Clock;
 use crate::domain::{
@@ -760,8 +760,9 @@ macro_rules! sql_insert_award_columns {
 }
 
 /// Writes the draw row (its ledger number now, or later under the lock),
-/// the award, its cash payment, its outbox entry and the stored answer;
-/// returns the answer.
+/// the award, its cash payment, its outbox entry and the idempotency key
+/// with its answer (key last: the draw's first read looked it up); returns
+/// the answer.
 async fn record_draw<T: DbTx>(
     tx: &mut T,
     d: &DrawFacts<'_>,
@@ -839,7 +840,8 @@ async fn record_draw<T: DbTx>(
             answer,
             &d.idem.scope,
             d.idem.method,
-            d.idem.key.as_str()
+            d.idem.key.as_str(),
+            d.idem.fingerprint.clone()
         ]);
         tx.execute(
             concat!(
@@ -848,10 +850,9 @@ async fn record_draw<T: DbTx>(
                 " RETURNING draw_id), awarded AS (",
                 sql_insert_award_columns!(),
                 "SELECT $15, $2, drawn.draw_id, $3, $8, $16, $17, $18, $11, $19, $11 \
-                 FROM drawn WHERE CAST($15 AS TEXT) IS NOT NULL), answered AS ( \
-                 UPDATE idempotency SET response = $20 \
-                 WHERE scope = $21 AND method = $22 AND idem_key = $23) \
-                 SELECT 1"
+                 FROM drawn WHERE CAST($15 AS TEXT) IS NOT NULL), answered AS (",
+                crate::sql_insert_answered_key!(),
+                "VALUES ($21, $22, $23, $24, $11, $20)) SELECT 1"
             ),
             draw_args,
         )
@@ -876,7 +877,21 @@ async fn record_draw<T: DbTx>(
             )
             .await?;
         }
-        store_answer(tx, d.idem, answer).await?;
+        tx.execute(
+            concat!(
+                crate::sql_insert_answered_key!(),
+                "VALUES ($1, $2, $3, $4, $5, $6)"
+            ),
+            args![
+                &d.idem.scope,
+                d.idem.method,
+                d.idem.key.as_str(),
+                d.idem.fingerprint.clone(),
+                now,
+                answer
+            ],
+        )
+        .await?;
     }
     if let Some(award) = award {
         if award.kind == PrizeKind::Cash {
@@ -915,9 +930,8 @@ async fn record_draw<T: DbTx>(
 /// outbox entry, the stored answer) is written first, and then one step
 /// takes the ledger number and the stock under the campaign row's lock,
 /// so the lock is held for one statement and the commit rather than the
-/// whole draw. `None`: the per-user cap or the stock refused, and the
-/// caller rolls back to its savepoint and draws again with the lock first
-/// (a THANKS draw is never refused here).
+/// whole draw. A THANKS draw is never refused here; a refusal says what
+/// the caller must do (see [`LockLast`]).
 ///
 /// `gate` is PostgreSQL's (SQLite has none): the draw's turn at the row
 /// lock, returned with the answer to be held until the commit.
@@ -926,12 +940,12 @@ async fn draw_lock_last<T: DbTx>(
     gate: Option<&LedgerGate>,
     d: &DrawFacts<'_>,
     encode: &(impl Fn(&DrawOutcome) -> Vec<u8> + Sync),
-) -> Result<Option<(DrawOutcome, Option<OwnedSemaphorePermit>)>, StoreError> {
+) -> Result<LockLast, StoreError> {
     let stock_slot = (d.rolled.spec.kind != PrizeKind::Thanks).then(|| i64::from(d.rolled.index));
     if let (Some(index), Some(cap)) = (stock_slot, d.rolled.spec.per_user_cap)
         && !count_user_win(tx, d.campaign, index, &d.cmd.player_id, cap).await?
     {
-        return Ok(None);
+        return Ok(LockLast::CapRefused);
     }
     let out = record_draw(tx, d, d.rolled, FallbackReason::None, None, encode).await?;
     let turn = match gate {
@@ -985,7 +999,28 @@ async fn draw_lock_last<T: DbTx>(
         .await?;
         taken
     };
-    Ok(taken.then_some((out, turn)))
+    Ok(if taken {
+        LockLast::Done(Box::new(out), turn)
+    } else {
+        LockLast::OutOfStock
+    })
+}
+
+/// Where the draw's first read puts the idempotency key's fingerprint (its
+/// answer follows): after the campaign's 11 columns and the slot's 11.
+const KEY_COLUMN: usize = 22;
+
+/// How a lock-last draw ended.
+enum LockLast {
+    /// Everything is written: commit (holding the gate's turn until then).
+    Done(Box<DrawOutcome>, Option<OwnedSemaphorePermit>),
+    /// The per-user cap refused before anything was written: go on with
+    /// the lock first, in the same transaction.
+    CapRefused,
+    /// The last unit went to another draw after this one read the stock:
+    /// its optimistic writes must be undone, so the draw starts again with
+    /// the lock first (the same `n`, so the same roll).
+    OutOfStock,
 }
 
 /// Takes one unit of the slot's stock; false when none is left.
@@ -1560,6 +1595,14 @@ impl<D: Db> Store<D> {
     }
 
     /// Spins the wheel once for a player.
+    ///
+    /// Key last (`store::sql_key_lookup!`): the first read looks the
+    /// idempotency key up and the draw record inserts it with its answer.
+    /// On PostgreSQL a concurrent copy of the request waits on the player's
+    /// draw counter, then either collides on the key or is refused (its
+    /// chances spent by the first copy); either way the first copy's stored
+    /// answer is then replayed. SQLite's single writer makes the first read
+    /// see any earlier copy.
     #[tracing::instrument(skip_all, fields(campaign.id = %cmd.campaign_id))]
     pub async fn draw(
         &self,
@@ -1568,32 +1611,78 @@ impl<D: Db> Store<D> {
         idem: &Idempotency,
         encode: impl Fn(&DrawOutcome) -> Vec<u8> + Send + Sync,
     ) -> Result<Outcome<DrawOutcome>, StoreError> {
+        let mut attempt = self.draw_attempt(cmd, clock, idem, &encode, false).await;
+        if let Ok(None) = attempt {
+            attempt = self.draw_attempt(cmd, clock, idem, &encode, true).await;
+        }
+        match attempt {
+            Ok(Some(out)) => Ok(out),
+            Ok(None) => Err(corrupt(
+                "draw",
+                "refused with the campaign lock taken first",
+            )),
+            Err(e @ (StoreError::Conflict(_) | StoreError::Rejected(_)))
+                if self.db.backend_name() == "postgres" =>
+            {
+                let mut tx = self.db.begin_autocommit().await?;
+                match stored_answer(&mut tx, idem).await? {
+                    Some(bytes) => Ok(Outcome::Replay(bytes)),
+                    None => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One try at a draw. `None`: a lock-last draw lost the last unit of
+    /// its prize after reading it, and its transaction is rolled back: draw
+    /// again with `lock_first`.
+    async fn draw_attempt(
+        &self,
+        cmd: &DrawCommand,
+        clock: &dyn Clock,
+        idem: &Idempotency,
+        encode: &(impl Fn(&DrawOutcome) -> Vec<u8> + Send + Sync),
+        lock_first: bool,
+    ) -> Result<Option<Outcome<DrawOutcome>>, StoreError> {
         let campaign = cmd.campaign_id.to_string();
         let mut tx = self.db.begin_write().await?;
         // "Now" once the write lock is held: waiting for it must not let a
         // draw land outside the window or on the wrong campaign day.
         let now = clock.now_ms();
-        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
-            return Ok(Outcome::Replay(bytes));
-        }
-        // The campaign and its slots in one round trip: one row per slot.
-        // Nothing is locked yet; the ledger step below re-checks the status
-        // and the prize table version under the campaign row's lock.
+        // The key, the campaign and its slots in one round trip: one row
+        // per slot. Nothing is locked yet; the ledger step below re-checks
+        // the status and the prize table version under the campaign row's
+        // lock.
         let rows = tx
             .fetch_all(
-                "SELECT c.merchant_id, c.status, c.starts_at, c.ends_at, c.time_zone, \
-                 c.draws_per_day, c.draws_total, c.fallback_slot, c.roll_secret, \
-                 (SELECT CAST(COALESCE(SUM(e.granted), 0) AS BIGINT) FROM extra_chance e \
-                   WHERE e.campaign_id = c.campaign_id AND e.player_id = $2), c.table_version, \
-                 s.slot_index, s.name, s.kind, s.weight, s.initial_stock, s.remaining, \
-                 s.daily_cap, s.per_user_cap, s.reference, s.amount, s.claim_days \
-                 FROM campaign c JOIN prize_slot s ON s.campaign_id = c.campaign_id \
-                 WHERE c.campaign_id = $1 ORDER BY s.slot_index",
-                args![&campaign, &cmd.player_id],
+                concat!(
+                    "SELECT c.merchant_id, c.status, c.starts_at, c.ends_at, c.time_zone, \
+                     c.draws_per_day, c.draws_total, c.fallback_slot, c.roll_secret, \
+                     (SELECT CAST(COALESCE(SUM(e.granted), 0) AS BIGINT) FROM extra_chance e \
+                       WHERE e.campaign_id = c.campaign_id AND e.player_id = $2), \
+                     c.table_version, \
+                     s.slot_index, s.name, s.kind, s.weight, s.initial_stock, s.remaining, \
+                     s.daily_cap, s.per_user_cap, s.reference, s.amount, s.claim_days, ",
+                    crate::sql_key_lookup!("$3", "$4", "$5"),
+                    " FROM campaign c JOIN prize_slot s ON s.campaign_id = c.campaign_id \
+                     WHERE c.campaign_id = $1 ORDER BY s.slot_index"
+                ),
+                args![
+                    &campaign,
+                    &cmd.player_id,
+                    &idem.scope,
+                    idem.method,
+                    idem.key.as_str()
+                ],
             )
             .await?;
         // No rows: unknown, or a draft without slots (drafts are invisible).
         let r = rows.first().ok_or(StoreError::NotFound("campaign"))?;
+        if let Some(fingerprint) = r.opt_bytes(KEY_COLUMN)? {
+            let answer = replay_of(idem, fingerprint, r.opt_bytes(KEY_COLUMN + 1)?)?;
+            return Ok(Some(Outcome::Replay(answer)));
+        }
         if r.text(0)? != cmd.merchant_id {
             return Err(StoreError::PermissionDenied);
         }
@@ -1685,18 +1774,22 @@ impl<D: Db> Store<D> {
         // budget row) takes the lock first instead, as does a win the lock
         // then refuses (out of stock), after undoing the optimistic writes.
         let thanks = rolled.spec.kind == PrizeKind::Thanks;
-        if thanks || (rolled.spec.daily_cap.is_none() && rolled.spec.kind != PrizeKind::Cash) {
-            if !thanks {
-                tx.execute("SAVEPOINT draw_lock_last", args![]).await?;
+        let lock_last = thanks
+            || (!lock_first
+                && rolled.remaining > 0
+                && rolled.spec.daily_cap.is_none()
+                && rolled.spec.kind != PrizeKind::Cash);
+        if lock_last {
+            match draw_lock_last(&mut tx, self.ledger_gate.as_deref(), &facts, encode).await? {
+                LockLast::Done(out, _turn) => {
+                    tx.commit().await?;
+                    return Ok(Some(Outcome::Fresh(*out)));
+                }
+                // Nothing written yet: the lock-first path below gives the
+                // fallback.
+                LockLast::CapRefused => {}
+                LockLast::OutOfStock => return Ok(None),
             }
-            let ready =
-                draw_lock_last(&mut tx, self.ledger_gate.as_deref(), &facts, &encode).await?;
-            if let Some((out, _turn)) = ready {
-                tx.commit().await?;
-                return Ok(Outcome::Fresh(out));
-            }
-            tx.execute("ROLLBACK TO SAVEPOINT draw_lock_last", args![])
-                .await?;
         }
 
         let _turn = match &self.ledger_gate {
@@ -1717,9 +1810,9 @@ impl<D: Db> Store<D> {
                 .find(|s| s.index == fallback_index)
                 .ok_or_else(|| corrupt("fallback slot", fallback_index))?
         };
-        let out = record_draw(&mut tx, &facts, given, fallback, Some(ledger_seq), &encode).await?;
+        let out = record_draw(&mut tx, &facts, given, fallback, Some(ledger_seq), encode).await?;
         tx.commit().await?;
-        Ok(Outcome::Fresh(out))
+        Ok(Some(Outcome::Fresh(out)))
     }
 
     /// WON -> CLAIMED with shipping details, by the winner, before the

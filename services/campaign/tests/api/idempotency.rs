@@ -210,7 +210,58 @@ async fn racing_copies_of_one_request_apply_once(backend: Backend) {
     app.stop().await;
 }
 
+/// Copies of a player's last draw: those that wait for the first copy find
+/// the player's chances spent. They must still get the first copy's answer,
+/// not "no chances left" for a draw that did happen.
+async fn racing_copies_of_a_last_draw_all_get_its_answer(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let c = app
+        .wheel(
+            rules(1, 1),
+            vec![slot("Cup", PrizeKind::Physical, 1, 1000), thanks(1)],
+            1,
+            true,
+        )
+        .await;
+    let id = c.campaign_id;
+    for round in 0..3 {
+        let token = app.token(&format!("kate-{round}"));
+        let req = pb::DrawRequest {
+            idempotency_key: format!("last-{round}"),
+            campaign_id: id.clone(),
+            channel: String::new(),
+        };
+        let mut set = JoinSet::new();
+        for _ in 0..20 {
+            let (mut p, r) = (app.player(), with(&token, req.clone()));
+            set.spawn(async move {
+                p.draw(r)
+                    .await
+                    .map(|r| r.into_inner().encode_to_vec())
+                    .map_err(|s| (s.code(), s.message().to_owned()))
+            });
+        }
+        let mut answers = Vec::new();
+        while let Some(r) = set.join_next().await {
+            answers.push(r.expect("task").expect("every copy gets the answer"));
+        }
+        assert!(
+            answers.windows(2).all(|w| w[0] == w[1]),
+            "round {round}: copies got different answers"
+        );
+    }
+    assert_eq!(
+        app.db
+            .scalar("SELECT COUNT(*) FROM draw WHERE campaign_id = $1", &id)
+            .await,
+        3
+    );
+    app.db.assert_stock_balances(&id).await;
+    app.stop().await;
+}
+
 both_backends!(
     retries_replay_and_conflicting_reuse_is_refused,
-    racing_copies_of_one_request_apply_once
+    racing_copies_of_one_request_apply_once,
+    racing_copies_of_a_last_draw_all_get_its_answer
 );
