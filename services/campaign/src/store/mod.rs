@@ -11,7 +11,8 @@
 //! Mutating methods take an [`Idempotency`] and an `encode` function: the
 //! key row is claimed first, the effect runs, and the encoded answer is
 //! stored before commit, so a retry gets the same bytes back
-//! ([`Outcome::Replay`]).
+//! ([`Outcome::Replay`]). The two hot paths (a draw, a POS redemption)
+//! write the key last instead (see [`sql_key_lookup!`]).
 
 pub mod access;
 pub mod audit;

@@ -1,6 +1,7 @@
 //! Lucky-wheel transactions: configuration, life cycle, draws, fulfilment.
 //!
-//! A draw is one write transaction: claim the idempotency key, count the
+//! A draw is one write transaction: look the idempotency key up (it is
+//! written last, with the answer), count the
 //! player's draw today and in total with guarded upserts (the limit is in
 //! the `WHERE`), roll, then try to take the rolled prize (per-user cap,
 //! daily release cap, stock: each a guarded write, the stock row last); if
@@ -13,8 +14,8 @@
 //! campaign's draw rate. In the common case (THANKS, or a prize without a
 //! daily cap that is not cash) the draw writes everything else first,
 //! assuming the rolled prize is given, and takes the lock last, in one
-//! statement with the stock; if the stock refuses, it rolls back to a
-//! savepoint and draws again with the lock first.
+//! statement with the stock; if the stock refuses, it rolls the
+//! transaction back and draws again with the lock first.
 
 use rand::RngCore;
 use serde_json::{Value as Json, json};
