@@ -129,15 +129,10 @@ pub async fn claim_key<T: DbTx>(
     if inserted == 1 {
         return Ok(None);
     }
-    let row = db::fetch_one(
-        tx,
-        "idempotency key",
-        "SELECT fingerprint, response FROM idempotency \
-         WHERE scope = $1 AND method = $2 AND idem_key = $3",
-        args![&idem.scope, idem.method, idem.key.as_str()],
-    )
-    .await?;
-    replay_of(idem, row.bytes(0)?, row.opt_bytes(1)?).map(Some)
+    stored_answer(tx, idem)
+        .await?
+        .ok_or(StoreError::NotFound("idempotency key"))
+        .map(Some)
 }
 
 /// What an idempotency row found under `idem`'s key means: the stored
@@ -172,6 +167,20 @@ pub async fn stored_answer<T: DbTx>(
         .await?;
     row.map(|r| replay_of(idem, r.bytes(0)?, r.opt_bytes(1)?))
         .transpose()
+}
+
+/// For the key-last pattern, after its effect was refused or its key insert
+/// collided: the answer of a concurrent copy that committed meanwhile, or
+/// else `refusal`.
+pub async fn replay_or<T: DbTx, R, E: From<StoreError>>(
+    tx: &mut T,
+    idem: &Idempotency,
+    refusal: E,
+) -> Result<Outcome<R>, E> {
+    match stored_answer(tx, idem).await? {
+        Some(bytes) => Ok(Outcome::Replay(bytes)),
+        None => Err(refusal),
+    }
 }
 
 /// The key-last pattern, for hot paths whose effect is one guarded

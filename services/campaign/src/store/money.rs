@@ -1119,20 +1119,11 @@ impl<D: Db> Store<D> {
     ) -> Result<Outcome<(u32, i64)>, StoreError> {
         {
             let mut tx = self.db.begin_read().await?;
-            let stored = tx
-                .fetch_optional(
-                    "SELECT fingerprint, response FROM idempotency \
-                     WHERE scope = $1 AND method = $2 AND idem_key = $3",
-                    args![&idem.scope, idem.method, idem.key.as_str()],
-                )
-                .await?;
-            if let Some(r) = stored {
-                if r.bytes(0)? != idem.fingerprint {
-                    return Err(Rejection::IdempotencyKeyReused.into());
-                }
-                if let Some(bytes) = r.opt_bytes(1)? {
-                    return Ok(Outcome::Replay(bytes));
-                }
+            match super::stored_answer(&mut tx, idem).await {
+                Ok(Some(bytes)) => return Ok(Outcome::Replay(bytes)),
+                // Not seen yet, or a copy still in progress: go on.
+                Ok(None) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e),
             }
         }
         let swept = self

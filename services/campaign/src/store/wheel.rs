@@ -28,7 +28,7 @@ use super::{
     db::{Db, DbRow, DbTx, Value, args, fetch_one},
     finish,
     gate::LedgerGate,
-    new_id, parse_uuid, replay_of, stored_answer,
+    new_id, parse_uuid, replay_of, replay_or,
 };
 use crate::clock::Clock;
 use crate::domain::{
@@ -1626,10 +1626,7 @@ impl<D: Db> Store<D> {
                 if self.db.backend_name() == "postgres" =>
             {
                 let mut tx = self.db.begin_autocommit().await?;
-                match stored_answer(&mut tx, idem).await? {
-                    Some(bytes) => Ok(Outcome::Replay(bytes)),
-                    None => Err(e),
-                }
+                replay_or(&mut tx, idem, e).await
             }
             Err(e) => Err(e),
         }

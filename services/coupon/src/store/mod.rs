@@ -16,7 +16,7 @@ use campaign::{
     store::{
         Outcome, StoreError, claim_key,
         db::{Db, DbRow, DbTx, fetch_one},
-        finish, new_id, replay_of, stored_answer,
+        finish, new_id, replay_of, replay_or,
     },
 };
 use rand::{TryRngCore, rngs::OsRng};
@@ -695,11 +695,8 @@ impl<D: Db> CouponStore<D> {
             .await;
             match taken {
                 Ok(row) => row.int(0)? != 0,
-                Err(StoreError::Conflict(why)) => {
-                    return match stored_answer(&mut tx, idem).await? {
-                        Some(bytes) => Ok(Outcome::Replay(bytes)),
-                        None => Err(StoreError::Conflict(why).into()),
-                    };
+                Err(e @ StoreError::Conflict(_)) => {
+                    return replay_or(&mut tx, idem, e.into()).await;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -731,10 +728,7 @@ impl<D: Db> CouponStore<D> {
         if !taken {
             // Taken by another redemption; if it was this request's
             // concurrent copy, its answer is this one's.
-            return match stored_answer(&mut tx, idem).await? {
-                Some(bytes) => Ok(Outcome::Replay(bytes)),
-                None => Err(Refusal::AlreadyRedeemed.into()),
-            };
+            return replay_or(&mut tx, idem, Refusal::AlreadyRedeemed.into()).await;
         }
         tx.commit().await?;
         Ok(Outcome::Fresh(r))
