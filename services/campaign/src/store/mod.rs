@@ -91,12 +91,21 @@ pub struct Store<D: db::Db> {
     db: D,
     /// PostgreSQL only: SQLite's single writer already queues every write.
     ledger_gate: Option<std::sync::Arc<gate::LedgerGate>>,
+    /// PostgreSQL only: SQLite's writer already commits waiting draws
+    /// together (`sqlite_writer.rs`).
+    draw_batches: Option<std::sync::Arc<wheel::batch::DrawBatches>>,
 }
 
 impl<D: db::Db> Store<D> {
     pub fn new(db: D) -> Self {
-        let ledger_gate = (db.backend_name() == "postgres").then(Default::default);
-        Self { db, ledger_gate }
+        let postgres = db.backend_name() == "postgres";
+        let ledger_gate = postgres.then(Default::default);
+        let draw_batches = postgres.then(Default::default);
+        Self {
+            db,
+            ledger_gate,
+            draw_batches,
+        }
     }
 
     pub fn db(&self) -> &D {

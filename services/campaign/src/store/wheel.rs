@@ -760,17 +760,12 @@ macro_rules! sql_insert_award_columns {
     };
 }
 
-/// Writes the draw row (its ledger number now, or later under the lock),
-/// the award, its cash payment, its outbox entry and the idempotency key
-/// with its answer (key last: the draw's first read looked it up); returns
-/// the answer.
-async fn record_draw<T: DbTx>(
-    tx: &mut T,
+/// The answer of a draw that gives `given` (the rolled slot, or the
+/// fallback for `fallback`'s reason), with its award if it is a prize.
+fn outcome_of(
     d: &DrawFacts<'_>,
     given: &SlotRecord,
     fallback: FallbackReason,
-    ledger_seq: Option<i64>,
-    encode: &(impl Fn(&DrawOutcome) -> Vec<u8> + Sync),
 ) -> Result<DrawOutcome, StoreError> {
     let (cmd, campaign, now) = (d.cmd, d.campaign, d.now);
     let draw_id = new_id();
@@ -796,7 +791,7 @@ async fn record_draw<T: DbTx>(
         }
     });
     let (remaining_today, remaining_total) = d.remaining;
-    let out = DrawOutcome {
+    Ok(DrawOutcome {
         draw_id,
         draw_sequence: d.draw_sequence,
         rolled_slot: d.rolled.index,
@@ -809,7 +804,23 @@ async fn record_draw<T: DbTx>(
         award,
         drawn_at: now,
         table_version: index_of(d.table_version)?,
-    };
+    })
+}
+
+/// Writes the draw row (its ledger number now, or later under the lock),
+/// the award, its cash payment, its outbox entry and the idempotency key
+/// with its answer (key last: the draw's first read looked it up); returns
+/// the answer.
+async fn record_draw<T: DbTx>(
+    tx: &mut T,
+    d: &DrawFacts<'_>,
+    given: &SlotRecord,
+    fallback: FallbackReason,
+    ledger_seq: Option<i64>,
+    encode: &(impl Fn(&DrawOutcome) -> Vec<u8> + Sync),
+) -> Result<DrawOutcome, StoreError> {
+    let (cmd, campaign, now) = (d.cmd, d.campaign, d.now);
+    let out = outcome_of(d, given, fallback)?;
     let answer = encode(&out);
     let mut draw_args = args![
         &out.draw_id,
@@ -1005,6 +1016,117 @@ async fn draw_lock_last<T: DbTx>(
     } else {
         LockLast::OutOfStock
     })
+}
+
+/// A draw's first read: the campaign's draw rules and its slots, one row
+/// per slot (the campaign's 11 columns, then the slot's 11), then `$more`
+/// columns. `$2` is the player whose extra chances are summed.
+macro_rules! sql_read_wheel {
+    ($more:expr) => {
+        concat!(
+            "SELECT c.merchant_id, c.status, c.starts_at, c.ends_at, c.time_zone, \
+             c.draws_per_day, c.draws_total, c.fallback_slot, c.roll_secret, \
+             (SELECT CAST(COALESCE(SUM(e.granted), 0) AS BIGINT) FROM extra_chance e \
+               WHERE e.campaign_id = c.campaign_id AND e.player_id = $2), \
+             c.table_version, \
+             s.slot_index, s.name, s.kind, s.weight, s.initial_stock, s.remaining, \
+             s.daily_cap, s.per_user_cap, s.reference, s.amount, s.claim_days",
+            $more,
+            " FROM campaign c JOIN prize_slot s ON s.campaign_id = c.campaign_id \
+             WHERE c.campaign_id = $1 ORDER BY s.slot_index"
+        )
+    };
+}
+
+/// What a draw reads of its wheel (`sql_read_wheel!`), before any lock.
+struct WheelRead {
+    merchant_id: String,
+    status: CampaignStatus,
+    starts_at: Millis,
+    ends_at: Millis,
+    time_zone: String,
+    per_day: i64,
+    per_campaign: i64,
+    /// Set on every published wheel (drafts may have none).
+    fallback_index: Option<u32>,
+    secret: Vec<u8>,
+    /// Extra draws ever earned by the read's player (sharing, tiers, votes).
+    extra_total: i64,
+    table_version: i64,
+    slots: Vec<SlotRecord>,
+}
+
+impl WheelRead {
+    fn of(rows: &[impl DbRow]) -> Result<Self, StoreError> {
+        let r = rows.first().ok_or(StoreError::NotFound("campaign"))?;
+        Ok(Self {
+            merchant_id: r.text(0)?,
+            status: status_of(&r.text(1)?)?,
+            starts_at: r.int(2)?,
+            ends_at: r.int(3)?,
+            time_zone: r.text(4)?,
+            per_day: r.int(5)?,
+            per_campaign: r.int(6)?,
+            fallback_index: r.opt_int(7)?.map(index_of).transpose()?,
+            secret: r.bytes(8)?,
+            extra_total: r.int(9)?,
+            table_version: r.int(10)?,
+            slots: rows
+                .iter()
+                .map(|r| slot_from_row_at(r, 11))
+                .collect::<Result<Vec<_>, _>>()?,
+        })
+    }
+
+    /// May `merchant` draw on this wheel at `now`?
+    fn check(&self, merchant: &str, now: Millis) -> Result<(), StoreError> {
+        if self.merchant_id != merchant {
+            return Err(StoreError::PermissionDenied);
+        }
+        match self.status {
+            // Drafts are invisible to players.
+            CampaignStatus::Draft => return Err(StoreError::NotFound("campaign")),
+            CampaignStatus::Published => {}
+            s => return Err(Rejection::NotRunning(s.as_str()).into()),
+        }
+        check_window(now, self.starts_at, self.ends_at)?;
+        Ok(())
+    }
+
+    /// The roll of the player's `draw_sequence`th draw and the slot it
+    /// lands on.
+    fn roll(
+        &self,
+        campaign_id: Uuid,
+        pseudonym: &str,
+        draw_sequence: i64,
+    ) -> Result<(i64, &SlotRecord), StoreError> {
+        let weights: Vec<i64> = self.slots.iter().map(|s| s.spec.weight).collect();
+        let input = RollInput {
+            campaign_id,
+            player_id: pseudonym,
+            draw_sequence,
+        };
+        let roll = draw_roll(&self.secret, &input, total_weight(&weights));
+        let rolled = slot_for_roll(&weights, roll)
+            .and_then(|i| self.slots.get(i))
+            .ok_or_else(|| corrupt("roll", roll))?;
+        Ok((
+            i64::try_from(roll).map_err(|_| corrupt("roll", roll))?,
+            rolled,
+        ))
+    }
+
+    /// The slot given when the rolled prize cannot be.
+    fn fallback(&self) -> Result<&SlotRecord, StoreError> {
+        let index = self
+            .fallback_index
+            .ok_or_else(|| corrupt("fallback slot", "missing on a published wheel"))?;
+        self.slots
+            .iter()
+            .find(|s| s.index == index)
+            .ok_or_else(|| corrupt("fallback slot", index))
+    }
 }
 
 /// Where the draw's first read puts the idempotency key's fingerprint (its
@@ -1605,16 +1727,37 @@ impl<D: Db> Store<D> {
     /// answer is then replayed. SQLite's single writer makes the first read
     /// see any earlier copy.
     #[tracing::instrument(skip_all, fields(campaign.id = %cmd.campaign_id))]
+    ///
+    /// On PostgreSQL the draws of a campaign that wait at the same time are
+    /// drawn as one transaction (`batch.rs`); each still gets the answer it
+    /// would get alone.
     pub async fn draw(
         &self,
         cmd: &DrawCommand,
         clock: &dyn Clock,
         idem: &Idempotency,
-        encode: impl Fn(&DrawOutcome) -> Vec<u8> + Send + Sync,
+        encode: impl Fn(&DrawOutcome) -> Vec<u8> + Send + Sync + 'static,
     ) -> Result<Outcome<DrawOutcome>, StoreError> {
-        let mut attempt = self.draw_attempt(cmd, clock, idem, &encode, false).await;
+        match &self.draw_batches {
+            Some(batches) => {
+                self.draw_batched(batches, cmd, clock, idem, std::sync::Arc::new(encode))
+                    .await
+            }
+            None => self.draw_one(cmd, clock, idem, &encode).await,
+        }
+    }
+
+    /// One draw in its own transaction.
+    async fn draw_one(
+        &self,
+        cmd: &DrawCommand,
+        clock: &dyn Clock,
+        idem: &Idempotency,
+        encode: &(impl Fn(&DrawOutcome) -> Vec<u8> + Send + Sync),
+    ) -> Result<Outcome<DrawOutcome>, StoreError> {
+        let mut attempt = self.draw_attempt(cmd, clock, idem, encode, false).await;
         if let Ok(None) = attempt {
-            attempt = self.draw_attempt(cmd, clock, idem, &encode, true).await;
+            attempt = self.draw_attempt(cmd, clock, idem, encode, true).await;
         }
         match attempt {
             Ok(Some(out)) => Ok(out),
@@ -1654,18 +1797,7 @@ impl<D: Db> Store<D> {
         // lock.
         let rows = tx
             .fetch_all(
-                concat!(
-                    "SELECT c.merchant_id, c.status, c.starts_at, c.ends_at, c.time_zone, \
-                     c.draws_per_day, c.draws_total, c.fallback_slot, c.roll_secret, \
-                     (SELECT CAST(COALESCE(SUM(e.granted), 0) AS BIGINT) FROM extra_chance e \
-                       WHERE e.campaign_id = c.campaign_id AND e.player_id = $2), \
-                     c.table_version, \
-                     s.slot_index, s.name, s.kind, s.weight, s.initial_stock, s.remaining, \
-                     s.daily_cap, s.per_user_cap, s.reference, s.amount, s.claim_days, ",
-                    crate::sql_key_lookup!("$3", "$4", "$5"),
-                    " FROM campaign c JOIN prize_slot s ON s.campaign_id = c.campaign_id \
-                     WHERE c.campaign_id = $1 ORDER BY s.slot_index"
-                ),
+                sql_read_wheel!(concat!(", ", crate::sql_key_lookup!("$3", "$4", "$5"))),
                 args![
                     &campaign,
                     &cmd.player_id,
@@ -1681,29 +1813,14 @@ impl<D: Db> Store<D> {
             let answer = replay_of(idem, fingerprint, r.opt_bytes(KEY_COLUMN + 1)?)?;
             return Ok(Some(Outcome::Replay(answer)));
         }
-        if r.text(0)? != cmd.merchant_id {
-            return Err(StoreError::PermissionDenied);
-        }
-        match status_of(&r.text(1)?)? {
-            // Drafts are invisible to players.
-            CampaignStatus::Draft => return Err(StoreError::NotFound("campaign")),
-            CampaignStatus::Published => {}
-            s => return Err(Rejection::NotRunning(s.as_str()).into()),
-        }
-        check_window(now, r.int(2)?, r.int(3)?)?;
-        let time_zone = r.text(4)?;
-        let (per_day, per_campaign) = (r.int(5)?, r.int(6)?);
-        let fallback_index = r
-            .opt_int(7)?
-            .map(index_of)
-            .transpose()?
-            .ok_or_else(|| corrupt("fallback slot", "missing on a published wheel"))?;
-        let secret = r.bytes(8)?;
-        // Extra draws ever earned (sharing, tiers, votes); most players have
-        // none, which spares the per-day query below.
-        let extra_total = r.int(9)?;
-        let table_version = r.int(10)?;
-        let day = campaign_day(now, &time_zone).map_err(|e| corrupt("time zone", e))?;
+        let w = WheelRead::of(&rows)?;
+        w.check(&cmd.merchant_id, now)?;
+        let (per_day, per_campaign) = (w.per_day, w.per_campaign);
+        let fallback_slot = w.fallback()?;
+        // Extra draws ever earned; most players have none, which spares the
+        // per-day query below.
+        let (extra_total, table_version) = (w.extra_total, w.table_version);
+        let day = campaign_day(now, &w.time_zone).map_err(|e| corrupt("time zone", e))?;
 
         let postgres = self.db.backend_name() == "postgres";
         let (today, total) = count_draw(
@@ -1717,21 +1834,8 @@ impl<D: Db> Store<D> {
         )
         .await?;
 
-        let slots = rows
-            .iter()
-            .map(|r| slot_from_row_at(r, 11))
-            .collect::<Result<Vec<_>, _>>()?;
-        let weights: Vec<i64> = slots.iter().map(|s| s.spec.weight).collect();
         let pseudonym = player_pseudonym(cmd.campaign_id, &cmd.player_id);
-        let input = RollInput {
-            campaign_id: cmd.campaign_id,
-            player_id: &pseudonym,
-            draw_sequence: total,
-        };
-        let roll = draw_roll(&secret, &input, total_weight(&weights));
-        let rolled = slot_for_roll(&weights, roll)
-            .and_then(|i| slots.get(i))
-            .ok_or_else(|| corrupt("roll", roll))?;
+        let (roll, rolled) = w.roll(cmd.campaign_id, &pseudonym, total)?;
         // Extra draws earned today, for those who have earned any.
         let extra_today = if extra_total == 0 {
             0
@@ -1752,7 +1856,7 @@ impl<D: Db> Store<D> {
             day: &day,
             pseudonym: &pseudonym,
             draw_sequence: total,
-            roll: i64::try_from(roll).map_err(|_| corrupt("roll", roll))?,
+            roll,
             rolled,
             table_version,
             now,
@@ -1803,10 +1907,7 @@ impl<D: Db> Store<D> {
         let given = if fallback == FallbackReason::None {
             rolled
         } else {
-            slots
-                .iter()
-                .find(|s| s.index == fallback_index)
-                .ok_or_else(|| corrupt("fallback slot", fallback_index))?
+            fallback_slot
         };
         let out = record_draw(&mut tx, &facts, given, fallback, Some(ledger_seq), encode).await?;
         tx.commit().await?;
@@ -1953,3 +2054,5 @@ pub struct PrizeGauge {
     pub won: i64,
     pub remaining: i64,
 }
+
+pub(super) mod batch;

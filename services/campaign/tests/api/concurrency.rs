@@ -236,9 +236,199 @@ async fn per_user_cap_and_stock_hold_when_the_lock_is_taken_last(backend: Backen
     assert!(ok, "{out}");
 }
 
+/// Who drew in `a_crowd_of_mixed_draws_gets_exact_answers`.
+enum Crowd {
+    Fresh,
+    Thrice(usize),
+    Copy,
+    Spent(usize),
+}
+
+async fn a_crowd_of_mixed_draws_gets_exact_answers(backend: Backend) {
+    // Arrange: 2 draws a day and 3 in all; a plain prize of 15 (likely to
+    // run out in the crowd), a prize capped at one per player, a coupon
+    // prize, THANKS as fallback.
+    // (On PostgreSQL the draws waiting at once are drawn as one
+    // transaction: this crowd mixes every kind of draw into those.)
+    let app = Arc::new(spawn_app(backend).await);
+    let mut capped = slot("Mug", PrizeKind::Points, 1, 100);
+    capped.per_user_cap = 1;
+    let c = app
+        .wheel(
+            rules(2, 3),
+            vec![
+                slot("Gift", PrizeKind::Points, 1, 15),
+                capped,
+                slot("Voucher", PrizeKind::Coupon, 1, 100),
+                thanks(1),
+            ],
+            3,
+            true,
+        )
+        .await;
+    let id = c.campaign_id;
+    // Ten players spend their 3 chances over two days, so on the third
+    // day their daily count has room and their total has none.
+    for p in 0..10 {
+        for _ in 0..2 {
+            app.draw(&format!("spent{p}"), &id).await.expect("day 1");
+        }
+    }
+    app.clock.advance(DAY);
+    for p in 0..10 {
+        app.draw(&format!("spent{p}"), &id).await.expect("day 2");
+    }
+    app.clock.advance(DAY);
+
+    // Act: at once, 40 new players, 10 players drawing three times each,
+    // 20 copies of one request, and the 10 spent players.
+    let copy = engine_proto::campaign::v1::DrawRequest {
+        idempotency_key: key(),
+        campaign_id: id.clone(),
+        channel: "qr".into(),
+    };
+    let mut set = JoinSet::new();
+    let mut spawn = |who: Crowd| {
+        let (app, id, copy) = (app.clone(), id.clone(), copy.clone());
+        set.spawn(async move {
+            let got = match &who {
+                Crowd::Fresh => app.draw(&format!("fresh-{}", key()), &id).await,
+                Crowd::Thrice(p) => app.draw(&format!("thrice{p}"), &id).await,
+                Crowd::Spent(p) => app.draw(&format!("spent{p}"), &id).await,
+                Crowd::Copy => app
+                    .player()
+                    .draw(with(&app.token("copier"), copy))
+                    .await
+                    .map(|r| r.into_inner()),
+            };
+            (who, got)
+        });
+    };
+    for p in 0..40 {
+        spawn(Crowd::Fresh);
+        if p < 10 {
+            for _ in 0..3 {
+                spawn(Crowd::Thrice(p));
+            }
+        }
+        if p < 20 {
+            spawn(Crowd::Copy);
+        }
+    }
+    for p in 0..10 {
+        spawn(Crowd::Spent(p));
+    }
+
+    // Assert: each got what it would alone.
+    let mut thrice_ok = [0; 10];
+    let mut copies = Vec::new();
+    while let Some(r) = set.join_next().await {
+        match r.expect("task") {
+            (Crowd::Fresh, got) => {
+                got.expect("a new player's draw is answered");
+            }
+            (Crowd::Thrice(p), Ok(_)) => thrice_ok[p] += 1,
+            (Crowd::Thrice(_), got) => assert_code(got, tonic::Code::ResourceExhausted, None),
+            (Crowd::Copy, got) => copies.push(got.expect("every copy is answered")),
+            (Crowd::Spent(_), got) => assert_code(got, tonic::Code::ResourceExhausted, None),
+        }
+    }
+    assert_eq!(thrice_ok, [2; 10], "2 draws a day, whatever the crowd");
+    assert_eq!(copies.len(), 20);
+    assert!(
+        copies.iter().all(|d| *d == copies[0]),
+        "every copy of one request gets its one answer"
+    );
+
+    // ... and the books agree with the draw rows.
+    let db = &app.db;
+    db.assert_stock_balances(&id).await;
+    let q = |sql: &'static str| db.scalar(sql, &id);
+    let draws = q("SELECT COUNT(*) FROM draw WHERE campaign_id = $1").await;
+    assert_eq!(draws, 30 + 40 + 20 + 1, "day 1, day 2, then the crowd's");
+    assert_eq!(
+        db.int_rows(
+            "SELECT COUNT(DISTINCT ledger_seq), MIN(ledger_seq), MAX(ledger_seq) FROM draw \
+             WHERE campaign_id = $1",
+            &id
+        )
+        .await,
+        vec![vec![draws, 1, draws]],
+        "the ledger is 1..n without gaps"
+    );
+    assert_eq!(
+        q("SELECT draw_count FROM campaign WHERE campaign_id = $1").await,
+        draws
+    );
+    assert_eq!(
+        q(
+            "SELECT COUNT(*) FROM player_daily_draws c WHERE c.campaign_id = $1 AND c.draws <> \
+           (SELECT COUNT(*) FROM draw d WHERE d.campaign_id = c.campaign_id \
+            AND d.player_id = c.player_id AND d.day = c.day)"
+        )
+        .await,
+        0,
+        "every daily count equals the player's draws that day"
+    );
+    assert_eq!(
+        q(
+            "SELECT COUNT(*) FROM player_draws c WHERE c.campaign_id = $1 AND c.draws <> \
+           (SELECT COUNT(*) FROM draw d WHERE d.campaign_id = c.campaign_id \
+            AND d.player_id = c.player_id)"
+        )
+        .await,
+        0,
+        "every total equals the player's draws"
+    );
+    assert_eq!(
+        q(
+            "SELECT COUNT(*) FROM (SELECT player_id FROM prize_award WHERE campaign_id = $1 \
+           AND slot_index = 1 GROUP BY player_id HAVING COUNT(*) > 1) t"
+        )
+        .await,
+        0,
+        "one mug per player"
+    );
+    let vouchers =
+        q("SELECT COUNT(*) FROM prize_award WHERE campaign_id = $1 AND kind = 'coupon'").await;
+    assert!(
+        q(
+            "SELECT COUNT(*) FROM prize_award a JOIN draw d ON d.draw_id = a.draw_id \
+           WHERE a.campaign_id = $1 AND a.kind = 'coupon' \
+           AND d.day = (SELECT MAX(day) FROM draw WHERE campaign_id = $1)"
+        )
+        .await
+            >= 1,
+        "the crowd won vouchers"
+    );
+    assert_eq!(
+        q(
+            "SELECT COUNT(*) FROM prize_outbox o JOIN prize_award a ON a.draw_id = o.source_id \
+           WHERE o.campaign_id = $1 AND a.kind = 'coupon'"
+        )
+        .await,
+        vouchers,
+        "every voucher won, and only those, waits in the outbox"
+    );
+    assert_eq!(
+        q("SELECT COUNT(*) FROM prize_outbox WHERE campaign_id = $1").await,
+        vouchers
+    );
+    assert_eq!(
+        q(
+            "SELECT COUNT(DISTINCT player_id) FROM participant_day WHERE campaign_id = $1 \
+           AND day = (SELECT MAX(day) FROM draw WHERE campaign_id = $1)"
+        )
+        .await,
+        40 + 10 + 1,
+        "a refused draw does not take part"
+    );
+}
+
 both_backends!(
     two_hundred_draws_race_for_the_last_unit,
     per_user_cap_and_stock_hold_when_the_lock_is_taken_last,
     daily_and_per_user_caps_hold_under_concurrency,
-    a_refused_guard_does_not_count_against_the_player
+    a_refused_guard_does_not_count_against_the_player,
+    a_crowd_of_mixed_draws_gets_exact_answers
 );

@@ -1,0 +1,597 @@
+//! Draw batching (PostgreSQL): the draws of one campaign that wait at the
+//! same time become one transaction.
+//!
+//! Every draw of a campaign takes the campaign row's lock for its ledger
+//! number and holds it to commit, so one row caps the campaign's draw rate
+//! at one commit (a flush and a few round trips) per draw, whatever the
+//! replicas. Here the draws of a campaign queue per engine process; the
+//! first in the queue takes every draw waiting (up to [`MAX_DRAW_BATCH`])
+//! and runs them as one transaction of a handful of set-based statements:
+//! one lock, one flush, one ledger step of `n`. Each draw is still
+//! all-or-nothing, because a draw either has all its rows written in that
+//! transaction or none: its guards refuse it before it writes anything
+//! (counts), or its refusal is undone in the same transaction (the daily
+//! count of a draw the total refused), or the whole batch rolls back.
+//!
+//! The batch handles the common draw: a first request (no stored answer),
+//! by a player with no extra chances, one draw per player per batch. Any
+//! other draw, a refused one, and every draw of a batch that failed, is
+//! drawn again alone afterwards by [`Store::draw_one`], which gives its
+//! exact answer (a replay, a refusal, an error). A batch of one is drawn
+//! alone too, so a quiet campaign sees no difference.
+//!
+//! Scarce things stay guarded in SQL in the batch's transaction: the
+//! counters' limits are in their upserts' `WHERE`, the stock is taken with
+//! `LEAST(remaining, wanted)` under a row lock, per-user and daily caps go
+//! through the same guarded statements as a single draw, and the keys are
+//! inserted without `ON CONFLICT`.
+
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use serde_json::json;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use super::{
+    DrawCommand, DrawFacts, DrawOutcome, WheelRead, corrupt, not_bumped, outcome_of, take_prize,
+};
+use crate::{
+    clock::Clock,
+    domain::{
+        fairness::player_pseudonym,
+        idempotency::Idempotency,
+        wheel::{FallbackReason, PrizeKind, campaign_day, remaining_chances},
+    },
+    store::{
+        Outcome, Store, StoreError,
+        db::{Db, DbRow, DbTx, args, fetch_one},
+        money::pay_cash_prize,
+        replay_of,
+    },
+};
+
+/// The most draws one batch takes, so a batch's statements stay small and
+/// its latency bounded.
+pub const MAX_DRAW_BATCH: usize = 64;
+
+/// Campaigns remembered before idle queues are dropped.
+const PRUNE_AT: usize = 4096;
+
+/// How a draw's answer is encoded for its idempotency key.
+pub type Encode = Arc<dyn Fn(&DrawOutcome) -> Vec<u8> + Send + Sync>;
+
+type Answer = Result<Outcome<DrawOutcome>, StoreError>;
+
+/// A draw waiting for its batch.
+struct Waiting {
+    cmd: DrawCommand,
+    idem: Idempotency,
+    encode: Encode,
+    answer: oneshot::Sender<Answer>,
+}
+
+#[derive(Default)]
+struct CampaignQueue {
+    waiting: Mutex<Vec<Waiting>>,
+    /// Held by the draw that runs the campaign's current batch.
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl CampaignQueue {
+    fn push(&self, w: Waiting) {
+        self.waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(w);
+    }
+
+    fn take(&self) -> Vec<Waiting> {
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = waiting.len().min(MAX_DRAW_BATCH);
+        waiting.drain(..n).collect()
+    }
+}
+
+/// The per-campaign draw queues of one store.
+#[derive(Default)]
+pub struct DrawBatches {
+    queues: Mutex<HashMap<Uuid, Arc<CampaignQueue>>>,
+}
+
+impl DrawBatches {
+    fn queue(&self, campaign: Uuid) -> Arc<CampaignQueue> {
+        let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
+        if queues.len() >= PRUNE_AT && !queues.contains_key(&campaign) {
+            // A queue nobody waits in is only memory.
+            queues.retain(|_, q| Arc::strong_count(q) > 1);
+        }
+        queues.entry(campaign).or_default().clone()
+    }
+}
+
+/// One draw of a batch after its counts: what it rolled and, once the
+/// prizes are handed out, what it is given.
+struct Counted<'a> {
+    at: usize,
+    pseudonym: String,
+    today: i64,
+    total: i64,
+    roll: i64,
+    rolled: &'a super::SlotRecord,
+    fallback: FallbackReason,
+}
+
+impl<D: Db> Store<D> {
+    /// Queues the draw with the campaign's other waiting draws; the first
+    /// of them to get the campaign's turn draws them all.
+    pub(super) async fn draw_batched(
+        &self,
+        batches: &DrawBatches,
+        cmd: &DrawCommand,
+        clock: &dyn Clock,
+        idem: &Idempotency,
+        encode: Encode,
+    ) -> Answer {
+        let queue = batches.queue(cmd.campaign_id);
+        let waiting = |answer| Waiting {
+            cmd: cmd.clone(),
+            idem: idem.clone(),
+            encode: encode.clone(),
+            answer,
+        };
+        let (sender, mut answer) = oneshot::channel();
+        queue.push(waiting(sender));
+        loop {
+            tokio::select! {
+                biased;
+                got = &mut answer => match got {
+                    Ok(got) => return got,
+                    // The draw that took this one into its batch was
+                    // cancelled before answering. Whether this draw
+                    // committed, its key tells: draw again.
+                    Err(_) => {
+                        let (sender, again) = oneshot::channel();
+                        answer = again;
+                        queue.push(waiting(sender));
+                    }
+                },
+                turn = queue.turn.lock() => {
+                    let batch = queue.take();
+                    self.run_batch(batch, clock).await;
+                    drop(turn);
+                }
+            }
+        }
+    }
+
+    /// Draws a batch and answers each of its draws.
+    async fn run_batch(&self, batch: Vec<Waiting>, clock: &dyn Clock) {
+        // One draw per player in a set: a statement cannot upsert one
+        // counter row twice. A player's second draw goes alone, after.
+        let mut players = HashSet::new();
+        let (set, mut alone): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .partition(|w| players.insert(w.cmd.player_id.clone()));
+        if set.len() > 1 {
+            match self.draw_set(&set, clock).await {
+                Ok(answers) => {
+                    let mut rest = Vec::new();
+                    for (w, got) in set.into_iter().zip(answers) {
+                        match got {
+                            Some(got) => {
+                                let _ = w.answer.send(got);
+                            }
+                            None => rest.push(w),
+                        }
+                    }
+                    rest.append(&mut alone);
+                    alone = rest;
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, draws = set.len(), "draw batch undone; drawing alone");
+                    let mut rest = set;
+                    rest.append(&mut alone);
+                    alone = rest;
+                }
+            }
+        } else {
+            let mut rest = set;
+            rest.append(&mut alone);
+            alone = rest;
+        }
+        for w in alone {
+            let encode = w.encode.clone();
+            let got = self
+                .draw_one(&w.cmd, clock, &w.idem, &move |d: &DrawOutcome| encode(d))
+                .await;
+            let _ = w.answer.send(got);
+        }
+    }
+
+    /// One transaction for the draws of `set` (one campaign, distinct
+    /// players). Per draw: its answer, or `None` to draw it alone. The
+    /// answers hold only once this returns `Ok` (committed).
+    async fn draw_set(
+        &self,
+        set: &[Waiting],
+        clock: &dyn Clock,
+    ) -> Result<Vec<Option<Answer>>, StoreError> {
+        let mut answers: Vec<Option<Answer>> = set.iter().map(|_| None).collect();
+        let Some(first) = set.first() else {
+            return Ok(answers);
+        };
+        let campaign_id = first.cmd.campaign_id;
+        let campaign = campaign_id.to_string();
+        let mut tx = self.db.begin_write().await?;
+        let now = clock.now_ms();
+        let rows = tx
+            .fetch_all(sql_read_wheel!(""), args![&campaign, ""])
+            .await?;
+        if rows.is_empty() {
+            return Ok(answers);
+        }
+        let wheel = WheelRead::of(&rows)?;
+        if wheel.check(&first.cmd.merchant_id, now).is_err() {
+            return Ok(answers);
+        }
+        let fallback_slot = wheel.fallback()?;
+        let day = campaign_day(now, &wheel.time_zone).map_err(|e| corrupt("time zone", e))?;
+
+        // Stored answers and extra chances, per draw.
+        let lookup = set
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                json!({
+                    "i": i,
+                    "p": w.cmd.player_id,
+                    "s": w.idem.scope,
+                    "m": w.idem.method,
+                    "k": w.idem.key.as_str(),
+                })
+            })
+            .collect::<Vec<_>>();
+        let found = tx
+            .fetch_all(
+                "SELECT x.i, k.fingerprint, k.response, \
+                 (SELECT CAST(COALESCE(SUM(e.granted), 0) AS BIGINT) FROM extra_chance e \
+                   WHERE e.campaign_id = $1 AND e.player_id = x.p) \
+                 FROM json_to_recordset(CAST($2 AS json)) AS x(i bigint, p text, s text, m text, k text) \
+                 LEFT JOIN idempotency k ON k.scope = x.s AND k.method = x.m AND k.idem_key = x.k",
+                args![&campaign, serde_json::Value::Array(lookup).to_string()],
+            )
+            .await?;
+        let mut eligible = Vec::new();
+        for r in &found {
+            let at = usize::try_from(r.int(0)?).map_err(|_| corrupt("batch row", "index"))?;
+            let w = set.get(at).ok_or_else(|| corrupt("batch row", at))?;
+            if let Some(fingerprint) = r.opt_bytes(1)? {
+                // A reused key or a copy in progress is drawn alone, which
+                // says which.
+                if let Ok(bytes) = replay_of(&w.idem, fingerprint, r.opt_bytes(2)?) {
+                    answers[at] = Some(Ok(Outcome::Replay(bytes)));
+                }
+            } else if r.int(3)? == 0 && w.cmd.merchant_id == wheel.merchant_id {
+                eligible.push(at);
+            }
+        }
+        if eligible.len() < 2 {
+            // Nothing written: the replays stand, the rest go alone.
+            return Ok(answers);
+        }
+        // The rows of the players' counters are locked in one order by
+        // every batch, so two batches (two replicas) cannot deadlock.
+        eligible.sort_by(|a, b| set[*a].cmd.player_id.cmp(&set[*b].cmd.player_id));
+
+        // Count each draw against its player's limits, as a single draw
+        // does (`count_draw`), for all of them in one statement. A draw the
+        // daily limit refuses writes nothing; one the total refuses has its
+        // daily count undone below. Only counted draws note participation.
+        let players = eligible
+            .iter()
+            .map(|&at| {
+                let cmd = &set[at].cmd;
+                json!({"i": at, "p": cmd.player_id, "c": cmd.channel.as_deref().unwrap_or("")})
+            })
+            .collect::<Vec<_>>();
+        let counts = tx
+            .fetch_all(
+                "WITH x AS (SELECT * FROM json_to_recordset(CAST($2 AS json)) \
+                   AS x(i bigint, p text, c text)), \
+                 today AS (INSERT INTO player_daily_draws (campaign_id, player_id, day, draws) \
+                   SELECT $1, x.p, $3, 1 FROM x \
+                   ON CONFLICT (campaign_id, player_id, day) \
+                   DO UPDATE SET draws = player_daily_draws.draws + 1 \
+                   WHERE player_daily_draws.draws < $4 + COALESCE((SELECT e.granted \
+                     FROM extra_chance e WHERE e.campaign_id = $1 \
+                     AND e.player_id = player_daily_draws.player_id AND e.day = $3), 0) \
+                   RETURNING player_id, draws), \
+                 total AS (INSERT INTO player_draws (campaign_id, player_id, draws) \
+                   SELECT $1, today.player_id, 1 FROM today \
+                   ON CONFLICT (campaign_id, player_id) \
+                   DO UPDATE SET draws = player_draws.draws + 1 \
+                   WHERE player_draws.draws < $5 + COALESCE((SELECT CAST(SUM(e.granted) AS BIGINT) \
+                     FROM extra_chance e WHERE e.campaign_id = $1 \
+                     AND e.player_id = player_draws.player_id), 0) \
+                   RETURNING player_id, draws), \
+                 seen_day AS (INSERT INTO participant_day (campaign_id, day, channel, player_id) \
+                   SELECT $1, $3, x.c, x.p FROM x JOIN total ON total.player_id = x.p \
+                   ON CONFLICT DO NOTHING), \
+                 seen AS (INSERT INTO participant (campaign_id, player_id, first_at, first_day, \
+                   first_channel) \
+                   SELECT $1, x.p, $6, $3, x.c FROM x JOIN total ON total.player_id = x.p \
+                   ON CONFLICT DO NOTHING) \
+                 SELECT x.i, today.draws, total.draws FROM x \
+                 LEFT JOIN today ON today.player_id = x.p \
+                 LEFT JOIN total ON total.player_id = x.p",
+                args![
+                    &campaign,
+                    serde_json::Value::Array(players).to_string(),
+                    &day,
+                    wheel.per_day,
+                    wheel.per_campaign,
+                    now
+                ],
+            )
+            .await?;
+        let mut count_of = HashMap::new();
+        let mut undo_today = Vec::new();
+        for r in &counts {
+            let at = usize::try_from(r.int(0)?).map_err(|_| corrupt("batch row", "index"))?;
+            match (r.opt_int(1)?, r.opt_int(2)?) {
+                (Some(today), Some(total)) => {
+                    count_of.insert(at, (today, total));
+                }
+                (Some(_), None) => undo_today.push(set[at].cmd.player_id.clone()),
+                _ => {}
+            }
+        }
+        if !undo_today.is_empty() {
+            tx.execute(
+                "UPDATE player_daily_draws SET draws = draws - 1 \
+                 WHERE campaign_id = $1 AND day = $2 \
+                 AND player_id IN (SELECT value FROM json_array_elements_text(CAST($3 AS json)))",
+                args![&campaign, &day, json!(undo_today).to_string()],
+            )
+            .await?;
+        }
+
+        // Roll each counted draw, in ledger order.
+        let mut counted = Vec::new();
+        for &at in &eligible {
+            let Some(&(today, total)) = count_of.get(&at) else {
+                continue;
+            };
+            let pseudonym = player_pseudonym(campaign_id, &set[at].cmd.player_id);
+            let (roll, rolled) = wheel.roll(campaign_id, &pseudonym, total)?;
+            counted.push(Counted {
+                at,
+                pseudonym,
+                today,
+                total,
+                roll,
+                rolled,
+                fallback: FallbackReason::None,
+            });
+        }
+        if counted.is_empty() {
+            return Ok(answers);
+        }
+
+        // The ledger step: the campaign row's lock, held to commit, and the
+        // batch's ledger numbers.
+        let n = i64::try_from(counted.len()).map_err(|_| corrupt("batch", counted.len()))?;
+        let last = match tx
+            .fetch_optional(
+                "UPDATE campaign SET draw_count = draw_count + $3 \
+                 WHERE campaign_id = $1 AND status = 'published' AND table_version = $2 \
+                 RETURNING draw_count",
+                args![&campaign, wheel.table_version, n],
+            )
+            .await?
+        {
+            Some(r) => r.int(0)?,
+            None => return Err(not_bumped(&mut tx, &campaign).await),
+        };
+
+        // Prizes, in ledger order. A plain stock prize: all its wins of the
+        // batch in one guarded statement, the first `taken` get it. A prize
+        // with a per-user or daily cap, or paid in cash: one draw at a time,
+        // through the same guarded statements as a single draw.
+        let mut wanted: BTreeMap<u32, i64> = BTreeMap::new();
+        for c in &mut counted {
+            let spec = &c.rolled.spec;
+            if spec.kind == PrizeKind::Thanks {
+                continue;
+            }
+            if spec.per_user_cap.is_none()
+                && spec.daily_cap.is_none()
+                && spec.kind != PrizeKind::Cash
+            {
+                *wanted.entry(c.rolled.index).or_default() += 1;
+            } else {
+                c.fallback = take_prize(&mut tx, &set[c.at].cmd, &day, c.rolled).await?;
+            }
+        }
+        if !wanted.is_empty() {
+            let want = wanted
+                .iter()
+                .map(|(slot, n)| json!({"slot": slot, "n": n}))
+                .collect::<Vec<_>>();
+            let taken = tx
+                .fetch_all(
+                    "WITH w AS (SELECT * FROM json_to_recordset(CAST($2 AS json)) \
+                       AS w(slot bigint, n bigint)), \
+                     held AS (SELECT p.slot_index, p.remaining FROM prize_slot p \
+                       JOIN w ON w.slot = p.slot_index WHERE p.campaign_id = $1 FOR UPDATE OF p), \
+                     took AS (UPDATE prize_slot p \
+                       SET remaining = p.remaining - LEAST(held.remaining, w.n) \
+                       FROM held JOIN w ON w.slot = held.slot_index \
+                       WHERE p.campaign_id = $1 AND p.slot_index = held.slot_index \
+                       AND p.remaining >= LEAST(held.remaining, w.n) \
+                       RETURNING p.slot_index, LEAST(held.remaining, w.n) AS taken) \
+                     SELECT slot_index, taken FROM took",
+                    args![&campaign, serde_json::Value::Array(want).to_string()],
+                )
+                .await?;
+            let mut left: BTreeMap<u32, i64> = BTreeMap::new();
+            for r in &taken {
+                let slot = u32::try_from(r.int(0)?).map_err(|_| corrupt("slot", "index"))?;
+                left.insert(slot, r.int(1)?);
+            }
+            if left.len() != wanted.len() {
+                return Err(corrupt("prize stock", "a wanted slot was not found"));
+            }
+            for c in &mut counted {
+                let spec = &c.rolled.spec;
+                if spec.kind == PrizeKind::Thanks
+                    || spec.per_user_cap.is_some()
+                    || spec.daily_cap.is_some()
+                    || spec.kind == PrizeKind::Cash
+                {
+                    continue;
+                }
+                let units = left.entry(c.rolled.index).or_default();
+                if *units > 0 {
+                    *units -= 1;
+                } else {
+                    c.fallback = FallbackReason::OutOfStock;
+                }
+            }
+        }
+
+        // The answers, then the draw rows, awards, outbox entries and keys
+        // with their answers, in one statement.
+        let first_seq = last - n + 1;
+        let mut outs = Vec::with_capacity(counted.len());
+        let mut rows = Vec::with_capacity(counted.len());
+        for (j, c) in counted.iter().enumerate() {
+            let w = &set[c.at];
+            let given = if c.fallback == FallbackReason::None {
+                c.rolled
+            } else {
+                fallback_slot
+            };
+            let facts = DrawFacts {
+                cmd: &w.cmd,
+                campaign: &campaign,
+                day: &day,
+                pseudonym: &c.pseudonym,
+                draw_sequence: c.total,
+                roll: c.roll,
+                rolled: c.rolled,
+                table_version: wheel.table_version,
+                now,
+                // No extra chances: those players draw alone.
+                remaining: remaining_chances(wheel.per_day, wheel.per_campaign, c.today, c.total),
+                idem: &w.idem,
+                postgres: true,
+            };
+            let out = outcome_of(&facts, given, c.fallback)?;
+            let response = (w.encode)(&out);
+            let award = out.award.as_ref();
+            let outbox_kind = award.and_then(|a| match a.kind {
+                PrizeKind::Coupon => Some("COUPON"),
+                PrizeKind::TopupCode => Some("TOPUP_CODE"),
+                _ => None,
+            });
+            rows.push(json!({
+                "draw_id": out.draw_id,
+                "player_id": w.cmd.player_id,
+                "draw_seq": c.total,
+                "roll": c.roll,
+                "rolled_slot": c.rolled.index,
+                "awarded_slot": given.index,
+                "fallback_reason": c.fallback.as_str(),
+                "channel": w.cmd.channel,
+                "ledger_seq": first_seq + j as i64,
+                "pseudonym": c.pseudonym,
+                "award_id": award.map(|a| &a.award_id),
+                "prize_name": award.map(|a| &a.prize_name),
+                "kind": award.map(|a| a.kind.as_str()),
+                "status": award.map(|a| a.status.as_str()),
+                "claim_deadline": award.and_then(|a| a.claim_deadline),
+                "scope": w.idem.scope,
+                "method": w.idem.method,
+                "idem_key": w.idem.key.as_str(),
+                "fingerprint": hex::encode(&w.idem.fingerprint),
+                "response": hex::encode(response),
+                "outbox_kind": outbox_kind,
+                "reference": given.spec.reference.as_deref().unwrap_or(""),
+            }));
+            outs.push((c.at, out, given.spec.amount));
+        }
+        let written = fetch_one(
+            &mut tx,
+            "draw batch",
+            "WITH x AS (SELECT * FROM json_to_recordset(CAST($1 AS json)) AS x( \
+                   draw_id text, player_id text, draw_seq bigint, roll bigint, \
+                   rolled_slot bigint, awarded_slot bigint, fallback_reason text, channel text, \
+                   ledger_seq bigint, pseudonym text, award_id text, prize_name text, kind text, \
+                   status text, claim_deadline bigint, scope text, method text, idem_key text, \
+                   fingerprint text, response text, outbox_kind text, reference text)), \
+                 drawn AS (INSERT INTO draw (draw_id, campaign_id, player_id, draw_seq, day, \
+                   roll, rolled_slot, awarded_slot, fallback_reason, channel, drawn_at, \
+                   ledger_seq, player_pseudonym, table_version) \
+                   SELECT x.draw_id, $2, x.player_id, x.draw_seq, $3, x.roll, x.rolled_slot, \
+                   x.awarded_slot, x.fallback_reason, x.channel, $4, x.ledger_seq, x.pseudonym, $5 \
+                   FROM x RETURNING draw_id), \
+                 awarded AS (INSERT INTO prize_award (award_id, campaign_id, draw_id, player_id, \
+                   slot_index, prize_name, kind, status, won_at, claim_deadline, updated_at) \
+                   SELECT x.award_id, $2, x.draw_id, x.player_id, x.awarded_slot, x.prize_name, \
+                   x.kind, x.status, $4, x.claim_deadline, $4 \
+                   FROM x JOIN drawn ON drawn.draw_id = x.draw_id WHERE x.award_id IS NOT NULL \
+                   RETURNING draw_id), \
+                 queued AS (INSERT INTO prize_outbox (source_id, award_id, merchant_id, \
+                   campaign_id, player_id, kind, reference, attempts, next_attempt_at, \
+                   delivered_at, coupon_id, last_error, created_at) \
+                   SELECT x.draw_id, x.award_id, $6, $2, x.player_id, x.outbox_kind, x.reference, \
+                   0, 0, NULL, NULL, '', $4 \
+                   FROM x JOIN awarded ON awarded.draw_id = x.draw_id \
+                   WHERE x.outbox_kind IS NOT NULL), \
+                 answered AS (INSERT INTO idempotency (scope, method, idem_key, fingerprint, \
+                   created_at, response) \
+                   SELECT x.scope, x.method, x.idem_key, decode(x.fingerprint, 'hex'), $4, \
+                   decode(x.response, 'hex') FROM x) \
+                 SELECT CAST(COUNT(*) AS BIGINT) FROM drawn",
+            args![
+                serde_json::Value::Array(rows).to_string(),
+                &campaign,
+                &day,
+                now,
+                wheel.table_version,
+                &wheel.merchant_id
+            ],
+        )
+        .await?
+        .int(0)?;
+        if written != n {
+            return Err(corrupt("draw batch", written));
+        }
+        for (at, out, amount) in &outs {
+            if out
+                .award
+                .as_ref()
+                .is_some_and(|a| a.kind == PrizeKind::Cash)
+            {
+                pay_cash_prize(
+                    &mut tx,
+                    &campaign,
+                    &set[*at].cmd.player_id,
+                    &out.draw_id,
+                    *amount,
+                    now,
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        for (at, out, _) in outs {
+            answers[at] = Some(Ok(Outcome::Fresh(out)));
+        }
+        Ok(answers)
+    }
+}
