@@ -398,6 +398,21 @@ pub struct TestApp {
     service: String,
 }
 
+/// Another engine on a `TestApp`'s database (`TestApp::replica`).
+pub struct Replica {
+    pub channel: Channel,
+    shutdown: oneshot::Sender<()>,
+    server: Server,
+}
+
+impl Replica {
+    /// Stops the replica gracefully and waits for it.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.server.await;
+    }
+}
+
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
 }
@@ -674,6 +689,18 @@ impl TestApp {
         self.addr = addr;
         self.shutdown = Some(tx);
         self.server = Some(server);
+    }
+
+    /// A second server on the same database, clock and settings: another
+    /// replica of the engine, with its own caches, pools and queues.
+    pub async fn replica(&self) -> Replica {
+        let (channel, _, tx, server) =
+            start_server(&self.settings, &self.clock, self.run, &self.service).await;
+        Replica {
+            channel,
+            shutdown: tx,
+            server,
+        }
     }
 
     /// Stops the server gracefully and waits for it.

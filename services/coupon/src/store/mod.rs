@@ -129,6 +129,9 @@ pub struct Till<'a> {
 #[derive(Clone)]
 pub struct CouponStore<D: Db> {
     db: D,
+    /// PostgreSQL only (`redeem_batch.rs`): SQLite's writer already
+    /// commits waiting transactions together.
+    redeem_batches: Option<std::sync::Arc<redeem_batch::RedeemBatches>>,
 }
 
 /// A fresh code from the OS CSPRNG.
@@ -345,7 +348,8 @@ macro_rules! sql_redemption_columns {
 
 impl<D: Db> CouponStore<D> {
     pub fn new(db: D) -> Self {
-        Self { db }
+        let redeem_batches = (db.backend_name() == "postgres").then(Default::default);
+        Self { db, redeem_batches }
     }
 
     pub fn db(&self) -> &D {
@@ -590,6 +594,10 @@ impl<D: Db> CouponStore<D> {
     /// COMMIT of its own; SQLite runs the same steps in one write
     /// transaction. A take refused or a key insert that collides means a
     /// concurrent copy may have committed: its stored answer is replayed.
+    ///
+    /// On PostgreSQL the redemptions that wait at the same time are read
+    /// and applied together (`redeem_batch.rs`); each still gets the
+    /// answer it would get alone.
     #[allow(clippy::too_many_arguments)]
     #[tracing::instrument(skip_all)]
     pub async fn redeem(
@@ -600,7 +608,40 @@ impl<D: Db> CouponStore<D> {
         order_ref: &str,
         idem: &Idempotency,
         now: Millis,
-        encode: impl Fn(&RedemptionRecord) -> Vec<u8>,
+        encode: impl Fn(&RedemptionRecord) -> Vec<u8> + Send + Sync + 'static,
+    ) -> Result<Outcome<RedemptionRecord>> {
+        match &self.redeem_batches {
+            Some(batches) => {
+                self.redeem_batched(
+                    batches,
+                    till,
+                    code,
+                    order,
+                    order_ref,
+                    idem,
+                    now,
+                    std::sync::Arc::new(encode),
+                )
+                .await
+            }
+            None => {
+                self.redeem_one(till, code, order, order_ref, idem, now, &encode)
+                    .await
+            }
+        }
+    }
+
+    /// One redemption on its own.
+    #[allow(clippy::too_many_arguments)]
+    async fn redeem_one(
+        &self,
+        till: &Till<'_>,
+        code: &CouponCode,
+        order: &Order,
+        order_ref: &str,
+        idem: &Idempotency,
+        now: Millis,
+        encode: &(impl Fn(&RedemptionRecord) -> Vec<u8> + Sync),
     ) -> Result<Outcome<RedemptionRecord>> {
         let mut tx = self.db.begin_autocommit().await?;
         // One row always: the key's fingerprint and answer (or nulls), then
@@ -911,3 +952,5 @@ impl PrizeKind {
         }
     }
 }
+
+mod redeem_batch;

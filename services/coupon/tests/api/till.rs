@@ -22,6 +22,8 @@ both_backends!(
     redeem_reverse_redeem,
     failed_lookups_lock_a_till_out_for_a_while,
     a_till_over_its_rate_is_refused_and_changes_nothing,
+    a_crowd_of_redemptions_gets_exact_answers,
+    two_replicas_race_for_the_same_coupons,
 );
 
 /// Counts of the redemption ledger and coupon states.
@@ -545,4 +547,147 @@ async fn assert_refused_at_the_till(app: &crate::helpers::TestApp, till: &str, c
         Code::ResourceExhausted,
         None,
     );
+}
+
+/// Redeems, retrying what the engine says may be retried.
+async fn redeem_settled(
+    ch: tonic::transport::Channel,
+    cred: String,
+    req: pb::RedeemCouponRequest,
+) -> Result<pb::Redemption, Code> {
+    loop {
+        match pos(&ch).redeem_coupon(with(&cred, req.clone())).await {
+            Err(s) if matches!(s.code(), Code::Aborted | Code::Unavailable) => continue,
+            other => return other.map(|r| r.into_inner()).map_err(|s| s.code()),
+        }
+    }
+}
+
+/// On PostgreSQL the redemptions waiting at once are applied together:
+/// a crowd mixing every kind of redemption gets what each would get alone.
+async fn a_crowd_of_redemptions_gets_exact_answers(backend: Backend) {
+    let app = spawn_engine(backend).await;
+    let till = pos_key(&app, "S1").await;
+    let t = create_template(&app, amount_off(500)).await;
+    let mut coupons = Vec::new();
+    for i in 0..36 {
+        coupons.push(claim(&app, &format!("crowd{i}"), &t.template_id).await.code);
+    }
+    // Five redeemed before the crowd comes.
+    for code in &coupons[31..] {
+        redeem_settled(app.channel.clone(), till.clone(), redeem_req(code, 4000))
+            .await
+            .expect("redeemed before");
+    }
+
+    // At once: coupons 0..30 once each, coupons 0..5 by three more
+    // requests each, ten copies of one request for coupon 30, and the
+    // five redeemed ones again.
+    let copy = redeem_req(&coupons[30], 4000);
+    let mut tasks = Vec::new();
+    let mut spawn = |what: &'static str, code: usize, req: pb::RedeemCouponRequest| {
+        let (ch, cred) = (app.channel.clone(), till.clone());
+        tasks.push((what, code, tokio::spawn(redeem_settled(ch, cred, req))));
+    };
+    for (i, code) in coupons.iter().enumerate().take(30) {
+        spawn("once", i, redeem_req(code, 4000));
+        if i < 5 {
+            for _ in 0..3 {
+                spawn("contested", i, redeem_req(code, 4000));
+            }
+        }
+    }
+    for _ in 0..10 {
+        spawn("copy", 30, copy.clone());
+    }
+    for (i, code) in coupons.iter().enumerate().skip(31) {
+        spawn("again", i, redeem_req(code, 4000));
+    }
+
+    let mut won: HashMap<usize, usize> = HashMap::new();
+    let mut copies = Vec::new();
+    for (what, code, task) in tasks {
+        let got = task.await.expect("task");
+        match (what, got) {
+            ("copy", got) => copies.push(got.expect("every copy is answered")),
+            ("again", got) => assert_eq!(got, Err(Code::FailedPrecondition), "redeemed before"),
+            (_, Ok(r)) => {
+                assert_eq!(r.discount_cents, 500);
+                *won.entry(code).or_default() += 1;
+            }
+            (_, Err(c)) => {
+                assert_eq!(
+                    c,
+                    Code::FailedPrecondition,
+                    "coupon {code}: only a lost race is refused"
+                );
+                assert!(code < 5, "coupon {code} is redeemed by one request only");
+            }
+        }
+    }
+    assert_eq!(won.len(), 30, "every coupon of the crowd is redeemed");
+    assert!(won.values().all(|n| *n == 1), "once each: {won:?}");
+    assert_eq!(copies.len(), 10);
+    assert!(
+        copies.iter().all(|c| *c == copies[0]),
+        "one answer for every copy"
+    );
+    assert_eq!(
+        app.db
+            .scalar("SELECT COUNT(*) FROM coupon_redemption WHERE $1 = $1", "")
+            .await,
+        30 + 1 + 5
+    );
+    assert_eq!(
+        app.db
+            .scalar(
+                "SELECT COUNT(*) FROM coupon_redemption WHERE idem_key = $1",
+                &copy.idempotency_key
+            )
+            .await,
+        1
+    );
+    assert_coupon_invariants(&app.db).await;
+    app.stop().await;
+}
+
+/// Two engines on one database (two replicas) redeem the same coupons at
+/// once, each with its own queue: each coupon is redeemed once, and the
+/// other till is refused, even when both read it unredeemed.
+async fn two_replicas_race_for_the_same_coupons(backend: Backend) {
+    let app = spawn_engine(backend).await;
+    let replica = app.replica().await;
+    let till = pos_key(&app, "S1").await;
+    let t = create_template(&app, amount_off(300)).await;
+    for round in 0..4 {
+        let mut coupons = Vec::new();
+        for i in 0..24 {
+            coupons.push(
+                claim(&app, &format!("r{round}p{i}"), &t.template_id)
+                    .await
+                    .code,
+            );
+        }
+        let mut tasks = Vec::new();
+        for (i, code) in coupons.iter().enumerate() {
+            for ch in [&app.channel, &replica.channel] {
+                let req = redeem_req(code, 4000);
+                tasks.push((
+                    i,
+                    tokio::spawn(redeem_settled(ch.clone(), till.clone(), req)),
+                ));
+            }
+        }
+        let mut won = [0; 24];
+        for (i, task) in tasks {
+            match task.await.expect("task") {
+                Ok(_) => won[i] += 1,
+                Err(c) => assert_eq!(c, Code::FailedPrecondition, "round {round}: coupon {i}"),
+            }
+        }
+        assert_eq!(won, [1; 24], "round {round}: each coupon redeemed once");
+        assert_coupon_invariants(&app.db).await;
+    }
+    replica.stop().await;
+    app.stop().await;
 }

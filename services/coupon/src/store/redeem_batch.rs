@@ -1,0 +1,367 @@
+//! Redemption batching (PostgreSQL): the POS redemptions that wait at the
+//! same time are read and applied by two statements for all of them.
+//!
+//! A redemption alone is two statements that each commit (a read, then one
+//! guarded statement). On a small machine the database's cost per
+//! statement and per commit, not per row, is most of a redemption's. Here
+//! redemptions queue per engine process; the first in the queue takes every
+//! one waiting (up to [`MAX_REDEEM_BATCH`]) and runs the same two
+//! statements over all of them: one read, then one statement that takes
+//! each coupon (guarded by `redemption_id IS NULL`) and, only for the
+//! coupons it took, inserts the key with its answer and the redemption row.
+//! That statement is atomic: every redemption of the batch is applied with
+//! its key, or (a key that collides) none is.
+//!
+//! What the batch does not apply itself is redeemed alone afterwards by
+//! [`CouponStore::redeem_one`], which gives its exact answer: a stored
+//! answer still in progress or under another request, a take refused (the
+//! coupon went to another redemption between the read and the take), the
+//! second of two redemptions of one coupon or under one key in a batch, and
+//! every redemption of a batch whose statement failed. A batch of one is
+//! redeemed alone, so a quiet till sees no difference.
+
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use campaign::{
+    domain::{Millis, idempotency::Idempotency},
+    store::{
+        Outcome, StoreError,
+        db::{Db, DbRow, DbTx},
+        new_id, replay_of,
+    },
+};
+use serde_json::json;
+use tokio::sync::oneshot;
+
+use super::{CouponError, CouponStore, RedemptionRecord, Refusal, Till, coupon_in_use};
+use crate::domain::{code::CouponCode, template::Order, template::check_use};
+
+/// The most redemptions one batch takes.
+pub const MAX_REDEEM_BATCH: usize = 64;
+
+/// How a redemption's answer is encoded for its idempotency key.
+pub type Encode = Arc<dyn Fn(&RedemptionRecord) -> Vec<u8> + Send + Sync>;
+
+type Answer = Result<Outcome<RedemptionRecord>, CouponError>;
+
+/// A till, owned, for a redemption that waits.
+struct OwnedTill {
+    merchant_id: String,
+    store_id: String,
+    key_id: String,
+}
+
+impl OwnedTill {
+    fn till(&self) -> Till<'_> {
+        Till {
+            merchant_id: &self.merchant_id,
+            store_id: &self.store_id,
+            key_id: &self.key_id,
+        }
+    }
+}
+
+/// A redemption waiting for its batch.
+struct Waiting {
+    till: OwnedTill,
+    code: CouponCode,
+    order: Order,
+    order_ref: String,
+    idem: Idempotency,
+    now: Millis,
+    encode: Encode,
+    answer: oneshot::Sender<Answer>,
+}
+
+/// The redemption queue of one store.
+#[derive(Default)]
+pub struct RedeemBatches {
+    waiting: Mutex<Vec<Waiting>>,
+    /// Held by the redemption that runs the current batch.
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl RedeemBatches {
+    fn push(&self, w: Waiting) {
+        self.waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(w);
+    }
+
+    fn take(&self) -> Vec<Waiting> {
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = waiting.len().min(MAX_REDEEM_BATCH);
+        waiting.drain(..n).collect()
+    }
+}
+
+/// What the batch's read decided for one redemption.
+enum Decided {
+    /// Answered without writing: a stored answer, or a refusal.
+    Answer(Answer),
+    /// To apply: the redemption and its encoded answer.
+    Apply(RedemptionRecord, Vec<u8>),
+    /// To redeem alone.
+    Alone,
+}
+
+impl<D: Db> CouponStore<D> {
+    /// Queues the redemption; the first waiting one to get the turn
+    /// redeems them all.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn redeem_batched(
+        &self,
+        batches: &RedeemBatches,
+        till: &Till<'_>,
+        code: &CouponCode,
+        order: &Order,
+        order_ref: &str,
+        idem: &Idempotency,
+        now: Millis,
+        encode: Encode,
+    ) -> Answer {
+        let waiting = |answer| Waiting {
+            till: OwnedTill {
+                merchant_id: till.merchant_id.to_owned(),
+                store_id: till.store_id.to_owned(),
+                key_id: till.key_id.to_owned(),
+            },
+            code: code.clone(),
+            order: order.clone(),
+            order_ref: order_ref.to_owned(),
+            idem: idem.clone(),
+            now,
+            encode: encode.clone(),
+            answer,
+        };
+        let (sender, mut answer) = oneshot::channel();
+        batches.push(waiting(sender));
+        loop {
+            tokio::select! {
+                biased;
+                got = &mut answer => match got {
+                    Ok(got) => return got,
+                    // The redemption that took this one into its batch was
+                    // cancelled before answering; the key tells whether
+                    // this one was applied: redeem again.
+                    Err(_) => {
+                        let (sender, again) = oneshot::channel();
+                        answer = again;
+                        batches.push(waiting(sender));
+                    }
+                },
+                turn = batches.turn.lock() => {
+                    let batch = batches.take();
+                    self.run_batch(batch).await;
+                    drop(turn);
+                }
+            }
+        }
+    }
+
+    /// Redeems a batch and answers each of its redemptions.
+    async fn run_batch(&self, batch: Vec<Waiting>) {
+        // One redemption per coupon and per key in a set: the second of
+        // either goes alone, after, and then sees the first.
+        let (mut codes, mut keys) = (HashSet::new(), HashSet::new());
+        let (set, mut alone): (Vec<_>, Vec<_>) = batch.into_iter().partition(|w| {
+            let code = (w.till.merchant_id.clone(), w.code.as_str().to_owned());
+            let key = (w.idem.scope.clone(), w.idem.key.as_str().to_owned());
+            // Both checked, so both sets remember this one.
+            let fresh_code = codes.insert(code);
+            let fresh_key = keys.insert(key);
+            fresh_code && fresh_key
+        });
+        let mut first = Vec::new();
+        if set.len() > 1 {
+            match self.redeem_set(&set).await {
+                Ok(answers) => {
+                    for (w, got) in set.into_iter().zip(answers) {
+                        match got {
+                            Some(got) => {
+                                let _ = w.answer.send(got);
+                            }
+                            None => first.push(w),
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, redemptions = set.len(), "redemption batch undone; redeeming alone");
+                    first = set;
+                }
+            }
+        } else {
+            first = set;
+        }
+        first.append(&mut alone);
+        for w in first {
+            let encode = w.encode.clone();
+            let got = self
+                .redeem_one(
+                    &w.till.till(),
+                    &w.code,
+                    &w.order,
+                    &w.order_ref,
+                    &w.idem,
+                    w.now,
+                    &move |r: &RedemptionRecord| encode(r),
+                )
+                .await;
+            let _ = w.answer.send(got);
+        }
+    }
+
+    /// The two statements for the redemptions of `set` (distinct coupons
+    /// and keys). Per redemption: its answer, or `None` to redeem it alone.
+    /// The answers hold only once this returns `Ok`.
+    async fn redeem_set(&self, set: &[Waiting]) -> Result<Vec<Option<Answer>>, StoreError> {
+        let mut tx = self.db.begin_autocommit().await?;
+        let lookup = set
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                json!({
+                    "i": i,
+                    "code": w.code.as_str(),
+                    "merchant": w.till.merchant_id,
+                    "s": w.idem.scope,
+                    "m": w.idem.method,
+                    "k": w.idem.key.as_str(),
+                })
+            })
+            .collect::<Vec<_>>();
+        let rows = tx
+            .fetch_all(
+                concat!(
+                    "SELECT x.i, k.fingerprint, k.response, ",
+                    sql_coupon_in_use!(),
+                    " FROM json_to_recordset(CAST($1 AS json)) \
+                       AS x(i bigint, code text, merchant text, s text, m text, k text) \
+                     LEFT JOIN idempotency k \
+                       ON k.scope = x.s AND k.method = x.m AND k.idem_key = x.k \
+                     LEFT JOIN coupon c ON c.code = x.code AND c.merchant_id = x.merchant \
+                     LEFT JOIN coupon_template t ON t.template_id = c.template_id"
+                ),
+                args![serde_json::Value::Array(lookup).to_string()],
+            )
+            .await?;
+        let mut decided: Vec<Decided> = set.iter().map(|_| Decided::Alone).collect();
+        for r in &rows {
+            let at = usize::try_from(r.int(0)?)
+                .ok()
+                .filter(|at| *at < set.len())
+                .ok_or_else(|| StoreError::Corrupt("redemption batch row".into()))?;
+            decided[at] = decide(&set[at], r)?;
+        }
+
+        let mut apply = Vec::new();
+        for (w, d) in set.iter().zip(&decided) {
+            if let Decided::Apply(r, answer) = d {
+                apply.push(json!({
+                    "redemption_id": r.redemption_id,
+                    "coupon_id": r.coupon_id,
+                    "merchant_id": w.till.merchant_id,
+                    "store_id": w.till.store_id,
+                    "pos_key_id": w.till.key_id,
+                    "order_amount_cents": r.order_amount_cents,
+                    "discount_cents": r.discount_cents,
+                    "order_ref": r.order_ref,
+                    "redeemed_at": r.redeemed_at,
+                    "scope": w.idem.scope,
+                    "method": w.idem.method,
+                    "idem_key": w.idem.key.as_str(),
+                    "fingerprint": hex::encode(&w.idem.fingerprint),
+                    "response": hex::encode(answer),
+                }));
+            }
+        }
+        let mut taken = HashSet::new();
+        if !apply.is_empty() {
+            // One statement: each guarded take, then the key and the row
+            // of each coupon taken.
+            let rows = tx
+                .fetch_all(
+                    concat!(
+                        "WITH x AS (SELECT * FROM json_to_recordset(CAST($1 AS json)) AS x( \
+                           redemption_id text, coupon_id text, merchant_id text, store_id text, \
+                           pos_key_id text, order_amount_cents bigint, discount_cents bigint, \
+                           order_ref text, redeemed_at bigint, scope text, method text, \
+                           idem_key text, fingerprint text, response text)), \
+                         taken AS (UPDATE coupon c SET redemption_id = x.redemption_id FROM x \
+                           WHERE c.coupon_id = x.coupon_id AND c.redemption_id IS NULL \
+                           RETURNING c.coupon_id), \
+                         keyed AS (",
+                        campaign::sql_insert_answered_key!(),
+                        "SELECT x.scope, x.method, x.idem_key, decode(x.fingerprint, 'hex'), \
+                           x.redeemed_at, decode(x.response, 'hex') \
+                           FROM x JOIN taken ON taken.coupon_id = x.coupon_id), \
+                         redeemed AS (",
+                        sql_redemption_columns!(),
+                        "SELECT x.redemption_id, x.coupon_id, x.merchant_id, x.store_id, \
+                           x.pos_key_id, x.idem_key, x.order_amount_cents, x.discount_cents, \
+                           x.order_ref, x.redeemed_at \
+                           FROM x JOIN taken ON taken.coupon_id = x.coupon_id) \
+                         SELECT coupon_id FROM taken"
+                    ),
+                    args![serde_json::Value::Array(apply).to_string()],
+                )
+                .await?;
+            for r in &rows {
+                taken.insert(r.text(0)?);
+            }
+        }
+        tx.commit().await?;
+        Ok(decided
+            .into_iter()
+            .map(|d| match d {
+                Decided::Answer(got) => Some(got),
+                Decided::Apply(r, _) if taken.contains(&r.coupon_id) => Some(Ok(Outcome::Fresh(r))),
+                // Taken by another redemption after the read: alone, it
+                // finds out whose.
+                Decided::Apply(..) | Decided::Alone => None,
+            })
+            .collect())
+    }
+}
+
+/// What one row of the batch's read means for its redemption, as
+/// [`CouponStore::redeem_one`] decides from its own read.
+fn decide(w: &Waiting, row: &impl DbRow) -> Result<Decided, StoreError> {
+    if let Some(fingerprint) = row.opt_bytes(1)? {
+        return Ok(match replay_of(&w.idem, fingerprint, row.opt_bytes(2)?) {
+            Ok(bytes) => Decided::Answer(Ok(Outcome::Replay(bytes))),
+            // Another request's key, or a copy in progress: alone says
+            // which.
+            Err(_) => Decided::Alone,
+        });
+    }
+    if row.opt_text(3)?.is_none() {
+        return Ok(Decided::Answer(Err(Refusal::NotFound.into())));
+    }
+    let c = coupon_in_use(row, 3).map_err(|e| match e {
+        CouponError::Store(e) => e,
+        other => StoreError::Corrupt(other.to_string()),
+    })?;
+    let discount = match check_use(&c.usage(), &w.till.store_id, &w.order, w.now) {
+        Ok(discount) => discount,
+        Err(refusal) => return Ok(Decided::Answer(Err(refusal.into()))),
+    };
+    let r = RedemptionRecord {
+        redemption_id: new_id(),
+        coupon_id: c.coupon_id,
+        store_id: w.till.store_id.clone(),
+        order_amount_cents: w.order.amount_cents,
+        discount_cents: discount,
+        order_ref: w.order_ref.clone(),
+        redeemed_at: w.now,
+        reversal_id: None,
+        reversed_at: None,
+        code_tail: w.code.tail().to_owned(),
+    };
+    let answer = (w.encode)(&r);
+    Ok(Decided::Apply(r, answer))
+}
