@@ -4,8 +4,9 @@
 //! A redemption alone is two statements that each commit (a read, then one
 //! guarded statement). On a small machine the database's cost per
 //! statement and per commit, not per row, is most of a redemption's. Here
-//! redemptions queue per engine process; the first in the queue takes every
-//! one waiting (up to [`MAX_REDEEM_BATCH`]) and runs the same two
+//! redemptions queue per engine process; one that gets one of the
+//! [`REDEEM_BATCH_TURNS`] turns takes every one waiting (up to
+//! [`MAX_REDEEM_BATCH`]) and runs the same two
 //! statements over all of them: one read, then one statement that takes
 //! each coupon (guarded by `redemption_id IS NULL`) and, only for the
 //! coupons it took, inserts the key with its answer and the redemption row.
@@ -42,6 +43,11 @@ use crate::domain::{code::CouponCode, template::Order, template::check_use};
 /// The most redemptions one batch takes.
 pub const MAX_REDEEM_BATCH: usize = 64;
 
+/// Batches in flight at once per process: while one waits for its commit
+/// to be flushed, the next is read. 2 measured better than 1 and 4
+/// (BENCHMARKS.md).
+pub const REDEEM_BATCH_TURNS: usize = 2;
+
 /// How a redemption's answer is encoded for its idempotency key.
 pub type Encode = Arc<dyn Fn(&RedemptionRecord) -> Vec<u8> + Send + Sync>;
 
@@ -77,11 +83,19 @@ struct Waiting {
 }
 
 /// The redemption queue of one store.
-#[derive(Default)]
 pub struct RedeemBatches {
     waiting: Mutex<Vec<Waiting>>,
-    /// Held by the redemption that runs the current batch.
-    turn: tokio::sync::Mutex<()>,
+    /// One permit per batch running.
+    turn: tokio::sync::Semaphore,
+}
+
+impl Default for RedeemBatches {
+    fn default() -> Self {
+        Self {
+            waiting: Mutex::default(),
+            turn: tokio::sync::Semaphore::new(REDEEM_BATCH_TURNS),
+        }
+    }
 }
 
 impl RedeemBatches {
@@ -110,8 +124,8 @@ enum Decided {
 }
 
 impl<D: Db> CouponStore<D> {
-    /// Queues the redemption; the first waiting one to get the turn
-    /// redeems them all.
+    /// Queues the redemption; the first waiting one to get a turn redeems
+    /// all that wait.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn redeem_batched(
         &self,
@@ -154,7 +168,7 @@ impl<D: Db> CouponStore<D> {
                         batches.push(waiting(sender));
                     }
                 },
-                turn = batches.turn.lock() => {
+                turn = batches.turn.acquire() => {
                     let batch = batches.take();
                     self.run_batch(batch).await;
                     drop(turn);

@@ -4,10 +4,11 @@
 //! Every draw of a campaign takes the campaign row's lock for its ledger
 //! number and holds it to commit, so one row caps the campaign's draw rate
 //! at one commit (a flush and a few round trips) per draw, whatever the
-//! replicas. Here the draws of a campaign queue per engine process; the
-//! first in the queue takes every draw waiting (up to [`MAX_DRAW_BATCH`])
-//! and runs them as one transaction of a handful of set-based statements:
-//! one lock, one flush, one ledger step of `n`. Each draw is still
+//! replicas. Here the draws of a campaign queue per engine process; a draw
+//! that gets one of the campaign's [`DRAW_BATCH_TURNS`] turns takes every
+//! draw waiting (up to [`MAX_DRAW_BATCH`]) and runs them as one transaction
+//! of a handful of set-based statements: one lock, one flush, one ledger
+//! step of `n`. Each draw is still
 //! all-or-nothing, because a draw either has all its rows written in that
 //! transaction or none: its guards refuse it before it writes anything
 //! (counts), or its refusal is undone in the same transaction (the daily
@@ -57,6 +58,12 @@ use crate::{
 /// its latency bounded.
 pub const MAX_DRAW_BATCH: usize = 64;
 
+/// Batches of one campaign in flight at once per process: one holding the
+/// campaign row's lock, the next reading and counting its draws meanwhile
+/// (its ledger step then waits for the lock). 2 measured better than 1 and
+/// 4 (BENCHMARKS.md).
+pub const DRAW_BATCH_TURNS: usize = 2;
+
 /// Campaigns remembered before idle queues are dropped.
 const PRUNE_AT: usize = 4096;
 
@@ -73,11 +80,19 @@ struct Waiting {
     answer: oneshot::Sender<Answer>,
 }
 
-#[derive(Default)]
 struct CampaignQueue {
     waiting: Mutex<Vec<Waiting>>,
-    /// Held by the draw that runs the campaign's current batch.
-    turn: tokio::sync::Mutex<()>,
+    /// One permit per batch running.
+    turn: tokio::sync::Semaphore,
+}
+
+impl Default for CampaignQueue {
+    fn default() -> Self {
+        Self {
+            waiting: Mutex::default(),
+            turn: tokio::sync::Semaphore::new(DRAW_BATCH_TURNS),
+        }
+    }
 }
 
 impl CampaignQueue {
@@ -126,7 +141,7 @@ struct Counted<'a> {
 
 impl<D: Db> Store<D> {
     /// Queues the draw with the campaign's other waiting draws; the first
-    /// of them to get the campaign's turn draws them all.
+    /// of them to get one of the campaign's turns draws them all.
     pub(super) async fn draw_batched(
         &self,
         batches: &DrawBatches,
@@ -158,7 +173,7 @@ impl<D: Db> Store<D> {
                         queue.push(waiting(sender));
                     }
                 },
-                turn = queue.turn.lock() => {
+                turn = queue.turn.acquire() => {
                     let batch = queue.take();
                     self.run_batch(batch, clock).await;
                     drop(turn);
