@@ -43,10 +43,11 @@ use crate::domain::{code::CouponCode, template::Order, template::check_use};
 /// The most redemptions one batch takes.
 pub const MAX_REDEEM_BATCH: usize = 64;
 
-/// Batches in flight at once per process: while one waits for its commit
-/// to be flushed, the next is read. 2 measured better than 1 and 4
-/// (BENCHMARKS.md).
-pub const REDEEM_BATCH_TURNS: usize = 2;
+/// Batches in flight at once per process. With 2, the next batch is read
+/// while the other waits for its flush; on 2 cores that gave no more
+/// redemptions per second than 1 and cost the engine more CPU per
+/// redemption (smaller batches), so 1 (BENCHMARKS.md).
+pub const REDEEM_BATCH_TURNS: usize = 1;
 
 /// How a redemption's answer is encoded for its idempotency key.
 pub type Encode = Arc<dyn Fn(&RedemptionRecord) -> Vec<u8> + Send + Sync>;

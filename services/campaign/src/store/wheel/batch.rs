@@ -58,11 +58,11 @@ use crate::{
 /// its latency bounded.
 pub const MAX_DRAW_BATCH: usize = 64;
 
-/// Batches of one campaign in flight at once per process: one holding the
-/// campaign row's lock, the next reading and counting its draws meanwhile
-/// (its ledger step then waits for the lock). 2 measured better than 1 and
-/// 4 (BENCHMARKS.md).
-pub const DRAW_BATCH_TURNS: usize = 2;
+/// Batches of one campaign in flight at once per process. With 2, the next
+/// batch reads and counts while the other holds the lock; on 2 cores that
+/// gave no more draws per second than 1 and cost the engine more CPU per
+/// draw (smaller batches), so 1 (BENCHMARKS.md).
+pub const DRAW_BATCH_TURNS: usize = 1;
 
 /// Campaigns remembered before idle queues are dropped.
 const PRUNE_AT: usize = 4096;
