@@ -279,6 +279,22 @@ async fn a_crowd_of_mixed_draws_gets_exact_answers(backend: Backend) {
         app.draw(&format!("spent{p}"), &id).await.expect("day 2");
     }
     app.clock.advance(DAY);
+    // Players 0..5 of those drawing three times have earned one extra draw
+    // today (and so in total): 3 today for them, 2 for the others. The
+    // day is the campaign's, as a first draw of the day records it.
+    app.draw("early-bird", &id).await.expect("day 3");
+    let granted = app
+        .db
+        .int_rows(
+            "INSERT INTO extra_chance (campaign_id, player_id, day, granted) \
+             SELECT $1, 'thrice' || CAST(v AS TEXT), \
+               (SELECT MAX(day) FROM draw WHERE campaign_id = $1), 1 \
+             FROM (SELECT 0 AS v UNION ALL SELECT 1 UNION ALL SELECT 2 \
+               UNION ALL SELECT 3 UNION ALL SELECT 4) n RETURNING granted",
+            &id,
+        )
+        .await;
+    assert_eq!(granted.len(), 5);
 
     // Act: at once, 40 new players, 10 players drawing three times each,
     // 20 copies of one request, and the 10 spent players.
@@ -321,19 +337,32 @@ async fn a_crowd_of_mixed_draws_gets_exact_answers(backend: Backend) {
 
     // Assert: each got what it would alone.
     let mut thrice_ok = [0; 10];
+    let mut thrice_left: [Vec<i64>; 10] = Default::default();
     let mut copies = Vec::new();
     while let Some(r) = set.join_next().await {
         match r.expect("task") {
             (Crowd::Fresh, got) => {
                 got.expect("a new player's draw is answered");
             }
-            (Crowd::Thrice(p), Ok(_)) => thrice_ok[p] += 1,
+            (Crowd::Thrice(p), Ok(d)) => {
+                thrice_ok[p] += 1;
+                thrice_left[p].push(d.remaining_today);
+            }
             (Crowd::Thrice(_), got) => assert_code(got, tonic::Code::ResourceExhausted, None),
             (Crowd::Copy, got) => copies.push(got.expect("every copy is answered")),
             (Crowd::Spent(_), got) => assert_code(got, tonic::Code::ResourceExhausted, None),
         }
     }
-    assert_eq!(thrice_ok, [2; 10], "2 draws a day, whatever the crowd");
+    assert_eq!(
+        thrice_ok,
+        [3, 3, 3, 3, 3, 2, 2, 2, 2, 2],
+        "2 draws a day and the extra ones, whatever the crowd"
+    );
+    for (p, left) in thrice_left.iter_mut().enumerate() {
+        left.sort_unstable();
+        let want: &[i64] = if p < 5 { &[0, 1, 2] } else { &[0, 1] };
+        assert_eq!(left, want, "thrice{p}: chances left today after each draw");
+    }
     assert_eq!(copies.len(), 20);
     assert!(
         copies.iter().all(|d| *d == copies[0]),
@@ -345,7 +374,11 @@ async fn a_crowd_of_mixed_draws_gets_exact_answers(backend: Backend) {
     db.assert_stock_balances(&id).await;
     let q = |sql: &'static str| db.scalar(sql, &id);
     let draws = q("SELECT COUNT(*) FROM draw WHERE campaign_id = $1").await;
-    assert_eq!(draws, 30 + 40 + 20 + 1, "day 1, day 2, then the crowd's");
+    assert_eq!(
+        draws,
+        30 + 1 + 40 + 25 + 1,
+        "day 1, day 2, the early bird, then the crowd's"
+    );
     assert_eq!(
         db.int_rows(
             "SELECT COUNT(DISTINCT ledger_seq), MIN(ledger_seq), MAX(ledger_seq) FROM draw \
@@ -420,7 +453,7 @@ async fn a_crowd_of_mixed_draws_gets_exact_answers(backend: Backend) {
            AND day = (SELECT MAX(day) FROM draw WHERE campaign_id = $1)"
         )
         .await,
-        40 + 10 + 1,
+        1 + 40 + 10 + 1,
         "a refused draw does not take part"
     );
 }

@@ -213,7 +213,8 @@ impl<D: Db> CouponStore<D> {
             first = set;
         }
         first.append(&mut alone);
-        for w in first {
+        // Alone, but at once, as they would have come without a batch.
+        futures_util::future::join_all(first.into_iter().map(|w| async move {
             let encode = w.encode.clone();
             let got = self
                 .redeem_one(
@@ -227,7 +228,8 @@ impl<D: Db> CouponStore<D> {
                 )
                 .await;
             let _ = w.answer.send(got);
-        }
+        }))
+        .await;
     }
 
     /// The two statements for the redemptions of `set` (distinct coupons

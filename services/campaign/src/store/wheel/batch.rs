@@ -15,7 +15,7 @@
 //! count of a draw the total refused), or the whole batch rolls back.
 //!
 //! The batch handles the common draw: a first request (no stored answer),
-//! by a player with no extra chances, one draw per player per batch. Any
+//! one draw per player per batch. Any
 //! other draw, a refused one, and every draw of a batch that failed, is
 //! drawn again alone afterwards by [`Store::draw_one`], which gives its
 //! exact answer (a replay, a refusal, an error). A batch of one is drawn
@@ -217,13 +217,15 @@ impl<D: Db> Store<D> {
             rest.append(&mut alone);
             alone = rest;
         }
-        for w in alone {
+        // Alone, but at once, as they would have come without a batch.
+        futures_util::future::join_all(alone.into_iter().map(|w| async move {
             let encode = w.encode.clone();
             let got = self
                 .draw_one(&w.cmd, clock, &w.idem, &move |d: &DrawOutcome| encode(d))
                 .await;
             let _ = w.answer.send(got);
-        }
+        }))
+        .await;
     }
 
     /// One transaction for the draws of `set` (one campaign, distinct
@@ -273,13 +275,17 @@ impl<D: Db> Store<D> {
             .fetch_all(
                 "SELECT x.i, k.fingerprint, k.response, \
                  (SELECT CAST(COALESCE(SUM(e.granted), 0) AS BIGINT) FROM extra_chance e \
-                   WHERE e.campaign_id = $1 AND e.player_id = x.p) \
+                   WHERE e.campaign_id = $1 AND e.player_id = x.p), \
+                 (SELECT CAST(COALESCE(SUM(e.granted), 0) AS BIGINT) FROM extra_chance e \
+                   WHERE e.campaign_id = $1 AND e.player_id = x.p AND e.day = $3) \
                  FROM json_to_recordset(CAST($2 AS json)) AS x(i bigint, p text, s text, m text, k text) \
                  LEFT JOIN idempotency k ON k.scope = x.s AND k.method = x.m AND k.idem_key = x.k",
-                args![&campaign, serde_json::Value::Array(lookup).to_string()],
+                args![&campaign, serde_json::Value::Array(lookup).to_string(), &day],
             )
             .await?;
         let mut eligible = Vec::new();
+        // Extra chances earned (in total, today) per draw.
+        let mut extra = HashMap::new();
         for r in &found {
             let at = usize::try_from(r.int(0)?).map_err(|_| corrupt("batch row", "index"))?;
             let w = set.get(at).ok_or_else(|| corrupt("batch row", at))?;
@@ -289,8 +295,9 @@ impl<D: Db> Store<D> {
                 if let Ok(bytes) = replay_of(&w.idem, fingerprint, r.opt_bytes(2)?) {
                     answers[at] = Some(Ok(Outcome::Replay(bytes)));
                 }
-            } else if r.int(3)? == 0 && w.cmd.merchant_id == wheel.merchant_id {
+            } else if w.cmd.merchant_id == wheel.merchant_id {
                 eligible.push(at);
+                extra.insert(at, (r.int(3)?, r.int(4)?));
             }
         }
         if eligible.len() < 2 {
@@ -500,8 +507,15 @@ impl<D: Db> Store<D> {
                 rolled: c.rolled,
                 table_version: wheel.table_version,
                 now,
-                // No extra chances: those players draw alone.
-                remaining: remaining_chances(wheel.per_day, wheel.per_campaign, c.today, c.total),
+                remaining: {
+                    let (total, today) = extra.get(&c.at).copied().unwrap_or_default();
+                    remaining_chances(
+                        wheel.per_day + today,
+                        wheel.per_campaign + total,
+                        c.today,
+                        c.total,
+                    )
+                },
                 idem: &w.idem,
                 postgres: true,
             };
