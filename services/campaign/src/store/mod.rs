@@ -16,6 +16,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod batching;
 pub mod chance;
 pub mod db;
 mod gate;

@@ -21,21 +21,18 @@
 //! every redemption of a batch whose statement failed. A batch of one is
 //! redeemed alone, so a quiet till sees no difference.
 
-use std::{
-    collections::HashSet,
-    sync::{Arc, Mutex, PoisonError},
-};
+use std::{collections::HashSet, sync::Arc};
 
 use campaign::{
     domain::{Millis, idempotency::Idempotency},
     store::{
         Outcome, StoreError,
+        batching::{self, BatchQueue},
         db::{Db, DbRow, DbTx},
         new_id, replay_of,
     },
 };
 use serde_json::json;
-use tokio::sync::oneshot;
 
 use super::{CouponError, CouponStore, RedemptionRecord, Refusal, Till, coupon_in_use};
 use crate::domain::{code::CouponCode, template::Order, template::check_use};
@@ -55,6 +52,7 @@ pub type Encode = Arc<dyn Fn(&RedemptionRecord) -> Vec<u8> + Send + Sync>;
 type Answer = Result<Outcome<RedemptionRecord>, CouponError>;
 
 /// A till, owned, for a redemption that waits.
+#[derive(Clone)]
 struct OwnedTill {
     merchant_id: String,
     store_id: String,
@@ -71,8 +69,9 @@ impl OwnedTill {
     }
 }
 
-/// A redemption waiting for its batch.
-struct Waiting {
+/// A redemption to make.
+#[derive(Clone)]
+struct RedeemRequest {
     till: OwnedTill,
     code: CouponCode,
     order: Order,
@@ -80,37 +79,17 @@ struct Waiting {
     idem: Idempotency,
     now: Millis,
     encode: Encode,
-    answer: oneshot::Sender<Answer>,
 }
 
+/// A redemption waiting for its batch.
+type Waiting = batching::Waiting<RedeemRequest, Answer>;
+
 /// The redemption queue of one store.
-pub struct RedeemBatches {
-    waiting: Mutex<Vec<Waiting>>,
-    /// One permit per batch running.
-    turn: tokio::sync::Semaphore,
-}
+pub struct RedeemBatches(BatchQueue<RedeemRequest, Answer>);
 
 impl Default for RedeemBatches {
     fn default() -> Self {
-        Self {
-            waiting: Mutex::default(),
-            turn: tokio::sync::Semaphore::new(REDEEM_BATCH_TURNS),
-        }
-    }
-}
-
-impl RedeemBatches {
-    fn push(&self, w: Waiting) {
-        self.waiting
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(w);
-    }
-
-    fn take(&self) -> Vec<Waiting> {
-        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        let n = waiting.len().min(MAX_REDEEM_BATCH);
-        waiting.drain(..n).collect()
+        Self(BatchQueue::new(REDEEM_BATCH_TURNS, MAX_REDEEM_BATCH))
     }
 }
 
@@ -139,7 +118,7 @@ impl<D: Db> CouponStore<D> {
         now: Millis,
         encode: Encode,
     ) -> Answer {
-        let waiting = |answer| Waiting {
+        let request = RedeemRequest {
             till: OwnedTill {
                 merchant_id: till.merchant_id.to_owned(),
                 store_id: till.store_id.to_owned(),
@@ -150,32 +129,12 @@ impl<D: Db> CouponStore<D> {
             order_ref: order_ref.to_owned(),
             idem: idem.clone(),
             now,
-            encode: encode.clone(),
-            answer,
+            encode,
         };
-        let (sender, mut answer) = oneshot::channel();
-        batches.push(waiting(sender));
-        loop {
-            tokio::select! {
-                biased;
-                got = &mut answer => match got {
-                    Ok(got) => return got,
-                    // The redemption that took this one into its batch was
-                    // cancelled before answering; the key tells whether
-                    // this one was applied: redeem again.
-                    Err(_) => {
-                        let (sender, again) = oneshot::channel();
-                        answer = again;
-                        batches.push(waiting(sender));
-                    }
-                },
-                turn = batches.turn.acquire() => {
-                    let batch = batches.take();
-                    self.run_batch(batch).await;
-                    drop(turn);
-                }
-            }
-        }
+        batches
+            .0
+            .submit(request, |batch| self.run_batch(batch))
+            .await
     }
 
     /// Redeems a batch and answers each of its redemptions.
@@ -198,7 +157,7 @@ impl<D: Db> CouponStore<D> {
                     for (w, got) in set.into_iter().zip(answers) {
                         match got {
                             Some(got) => {
-                                let _ = w.answer.send(got);
+                                w.reply(got);
                             }
                             None => first.push(w),
                         }
@@ -227,7 +186,7 @@ impl<D: Db> CouponStore<D> {
                     &move |r: &RedemptionRecord| encode(r),
                 )
                 .await;
-            let _ = w.answer.send(got);
+            w.reply(got);
         }))
         .await;
     }

@@ -33,7 +33,6 @@ use std::{
 };
 
 use serde_json::json;
-use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::{
@@ -48,6 +47,7 @@ use crate::{
     },
     store::{
         Outcome, Store, StoreError,
+        batching::{self, BatchQueue},
         db::{Db, DbRow, DbTx, args, fetch_one},
         money::pay_cash_prize,
         replay_of,
@@ -72,43 +72,18 @@ pub type Encode = Arc<dyn Fn(&DrawOutcome) -> Vec<u8> + Send + Sync>;
 
 type Answer = Result<Outcome<DrawOutcome>, StoreError>;
 
-/// A draw waiting for its batch.
-struct Waiting {
+/// A draw to make.
+#[derive(Clone)]
+struct DrawRequest {
     cmd: DrawCommand,
     idem: Idempotency,
     encode: Encode,
-    answer: oneshot::Sender<Answer>,
 }
 
-struct CampaignQueue {
-    waiting: Mutex<Vec<Waiting>>,
-    /// One permit per batch running.
-    turn: tokio::sync::Semaphore,
-}
+/// A draw waiting for its batch.
+type Waiting = batching::Waiting<DrawRequest, Answer>;
 
-impl Default for CampaignQueue {
-    fn default() -> Self {
-        Self {
-            waiting: Mutex::default(),
-            turn: tokio::sync::Semaphore::new(DRAW_BATCH_TURNS),
-        }
-    }
-}
-
-impl CampaignQueue {
-    fn push(&self, w: Waiting) {
-        self.waiting
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(w);
-    }
-
-    fn take(&self) -> Vec<Waiting> {
-        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        let n = waiting.len().min(MAX_DRAW_BATCH);
-        waiting.drain(..n).collect()
-    }
-}
+type CampaignQueue = BatchQueue<DrawRequest, Answer>;
 
 /// The per-campaign draw queues of one store.
 #[derive(Default)]
@@ -123,7 +98,10 @@ impl DrawBatches {
             // A queue nobody waits in is only memory.
             queues.retain(|_, q| Arc::strong_count(q) > 1);
         }
-        queues.entry(campaign).or_default().clone()
+        queues
+            .entry(campaign)
+            .or_insert_with(|| Arc::new(BatchQueue::new(DRAW_BATCH_TURNS, MAX_DRAW_BATCH)))
+            .clone()
     }
 }
 
@@ -150,36 +128,15 @@ impl<D: Db> Store<D> {
         idem: &Idempotency,
         encode: Encode,
     ) -> Answer {
-        let queue = batches.queue(cmd.campaign_id);
-        let waiting = |answer| Waiting {
+        let request = DrawRequest {
             cmd: cmd.clone(),
             idem: idem.clone(),
-            encode: encode.clone(),
-            answer,
+            encode,
         };
-        let (sender, mut answer) = oneshot::channel();
-        queue.push(waiting(sender));
-        loop {
-            tokio::select! {
-                biased;
-                got = &mut answer => match got {
-                    Ok(got) => return got,
-                    // The draw that took this one into its batch was
-                    // cancelled before answering. Whether this draw
-                    // committed, its key tells: draw again.
-                    Err(_) => {
-                        let (sender, again) = oneshot::channel();
-                        answer = again;
-                        queue.push(waiting(sender));
-                    }
-                },
-                turn = queue.turn.acquire() => {
-                    let batch = queue.take();
-                    self.run_batch(batch, clock).await;
-                    drop(turn);
-                }
-            }
-        }
+        batches
+            .queue(cmd.campaign_id)
+            .submit(request, |batch| self.run_batch(batch, clock))
+            .await
     }
 
     /// Draws a batch and answers each of its draws.
@@ -197,7 +154,7 @@ impl<D: Db> Store<D> {
                     for (w, got) in set.into_iter().zip(answers) {
                         match got {
                             Some(got) => {
-                                let _ = w.answer.send(got);
+                                w.reply(got);
                             }
                             None => rest.push(w),
                         }
@@ -223,7 +180,7 @@ impl<D: Db> Store<D> {
             let got = self
                 .draw_one(&w.cmd, clock, &w.idem, &move |d: &DrawOutcome| encode(d))
                 .await;
-            let _ = w.answer.send(got);
+            w.reply(got);
         }))
         .await;
     }
