@@ -425,15 +425,10 @@ impl<D: Db> Store<D> {
                 return Err(corrupt("prize stock", "a wanted slot was not found"));
             }
             for c in &mut counted {
-                let spec = &c.rolled.spec;
-                if spec.kind == PrizeKind::Thanks
-                    || spec.per_user_cap.is_some()
-                    || spec.daily_cap.is_some()
-                    || spec.kind == PrizeKind::Cash
-                {
+                // Only the plain stock prizes wanted above are in `left`.
+                let Some(units) = left.get_mut(&c.rolled.index) else {
                     continue;
-                }
-                let units = left.entry(c.rolled.index).or_default();
+                };
                 if *units > 0 {
                     *units -= 1;
                 } else {
