@@ -187,6 +187,9 @@ pub async fn render<D: Db>(rpc: &RpcMetrics, store: &Store<D>) -> String {
     for (name, value) in store.db().pool_gauges() {
         let _ = writeln!(out, "# TYPE {name} gauge\n{name} {value}");
     }
+    for (name, value) in store.write_counters() {
+        let _ = writeln!(out, "# TYPE {name} counter\n{name} {value}");
+    }
     match store.delivery_counts().await {
         Ok((waiting, delivered)) => {
             let _ = writeln!(

@@ -121,6 +121,10 @@ pub trait Db: Clone + Send + Sync + 'static {
     fn backend_name(&self) -> &'static str;
     /// Connection pool figures for the metrics endpoint: (name, value).
     fn pool_gauges(&self) -> Vec<(&'static str, u64)>;
+    /// Counters of the backend's own work (metric name, value).
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
 }
 
 /// Reads an optional row and fails with NotFound when it is absent.

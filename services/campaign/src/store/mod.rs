@@ -112,6 +112,16 @@ impl<D: db::Db> Store<D> {
     pub fn db(&self) -> &D {
         &self.db
     }
+
+    /// Counters of how writes were grouped, for the metrics endpoint
+    /// (name, value): SQLite's group commits, PostgreSQL's draw batches.
+    pub fn write_counters(&self) -> Vec<(&'static str, u64)> {
+        let mut counters = self.db.counters();
+        if let Some(batches) = &self.draw_batches {
+            counters.extend(batches.counters());
+        }
+        counters
+    }
 }
 
 /// Claims the idempotency key inside `tx`. `Ok(None)`: first time, go on.

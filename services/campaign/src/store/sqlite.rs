@@ -141,6 +141,17 @@ impl Db for SqliteDb {
             ("campaign_db_writers_queued", self.writer.queued() as u64),
         ]
     }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        let (batches, transactions) = self.writer.group_commits();
+        vec![
+            ("campaign_db_group_commits_total", batches),
+            (
+                "campaign_db_group_committed_transactions_total",
+                transactions,
+            ),
+        ]
+    }
 }
 
 impl DbTx for SqliteTx {

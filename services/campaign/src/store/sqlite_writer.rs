@@ -31,7 +31,7 @@ use std::{
     ptr::{self, NonNull},
     sync::{
         Arc,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -121,7 +121,10 @@ struct Prepared {
 /// of the writer mutex, so by one thread at a time.
 struct RawConn {
     db: NonNull<ffi::sqlite3>,
-    cache: HashMap<&'static str, Vec<Prepared>>,
+    /// Keyed by the SQL text's address and length: every statement is a
+    /// `&'static str`, and hashing two words is cheaper than hashing the
+    /// text on every call.
+    cache: HashMap<(usize, usize), Vec<Prepared>>,
 }
 
 // SAFETY: the handle is used only through `&mut RawConn`, which only the
@@ -163,9 +166,10 @@ impl RawConn {
     }
 
     /// Prepares every statement of `sql` once; later calls reuse them.
-    fn prepare(&mut self, sql: &'static str) -> Result<usize, StoreError> {
-        if let Some(p) = self.cache.get(sql) {
-            return Ok(p.len());
+    fn prepare(&mut self, sql: &'static str) -> Result<(usize, usize), StoreError> {
+        let key = (sql.as_ptr() as usize, sql.len());
+        if self.cache.contains_key(&key) {
+            return Ok(key);
         }
         let mut out: Vec<Prepared> = Vec::new();
         let bytes = sql.as_bytes();
@@ -226,21 +230,20 @@ impl RawConn {
             };
             out.push(Prepared { stmt, params });
         }
-        let n = out.len();
-        self.cache.insert(sql, out);
-        Ok(n)
+        self.cache.insert(key, out);
+        Ok(key)
     }
 
     /// Runs every statement of `sql` with `args`; returns the rows of all of
     /// them and the rows changed by the last.
     fn run(&mut self, sql: &'static str, args: &[Value]) -> Result<(Vec<RawRow>, u64), StoreError> {
-        let n = self.prepare(sql)?;
+        let key = self.prepare(sql)?;
         let mut rows = Vec::new();
         let mut changed = 0;
-        for k in 0..n {
-            let Some(p) = self.cache.get(sql).and_then(|v| v.get(k)) else {
-                break;
-            };
+        let Some(prepared) = self.cache.get(&key) else {
+            return Err(StoreError::Database("statement not prepared".into()));
+        };
+        for p in prepared {
             let stmt = p.stmt.as_ptr();
             // SAFETY: `stmt` is a live prepared statement of `db`, reset
             // after every use; bound values are copied (SQLITE_TRANSIENT).
@@ -374,6 +377,14 @@ unsafe fn read_row(stmt: *mut ffi::sqlite3_stmt) -> RawRow {
 
 type BatchResult = Result<(), String>;
 
+/// What group commit has done since the writer opened: batches committed
+/// and the write transactions they carried (their ratio is the mean batch).
+#[derive(Default)]
+struct GroupCommits {
+    batches: AtomicU64,
+    transactions: AtomicU64,
+}
+
 /// The open shared transaction.
 #[derive(Default)]
 struct Batch {
@@ -394,6 +405,7 @@ struct State {
     owner: Option<SqliteConnection>,
     /// Set by `close`: the handle is gone, nothing may touch it.
     closed: bool,
+    commits: Arc<GroupCommits>,
 }
 
 impl State {
@@ -403,6 +415,13 @@ impl State {
             return Ok(());
         };
         let result = self.conn.exec("COMMIT");
+        if result.is_ok() {
+            self.commits.batches.fetch_add(1, Ordering::Relaxed);
+            let carried = u64::try_from(batch.released).unwrap_or(u64::MAX);
+            self.commits
+                .transactions
+                .fetch_add(carried, Ordering::Relaxed);
+        }
         if result.is_err() && !self.conn.autocommit() {
             // The commit did not happen; end the transaction for good.
             let _ = self.conn.exec("ROLLBACK");
@@ -446,6 +465,7 @@ struct Shared {
     /// Writers waiting for the connection. While some are, a committing
     /// writer leaves the batch open for them.
     queued: AtomicUsize,
+    commits: Arc<GroupCommits>,
 }
 
 /// The write connection. Clones share it.
@@ -487,6 +507,7 @@ impl Writer {
             .await
             .map_err(StoreError::from_sqlx)?
             .as_raw_handle();
+        let commits = Arc::new(GroupCommits::default());
         let state = State {
             conn: RawConn {
                 db,
@@ -496,11 +517,13 @@ impl Writer {
             generation: 0,
             owner: Some(conn),
             closed: false,
+            commits: commits.clone(),
         };
         Ok(Self {
             shared: Arc::new(Shared {
                 state: Arc::new(Mutex::new(state)),
                 queued: AtomicUsize::new(0),
+                commits,
             }),
         })
     }
@@ -508,6 +531,15 @@ impl Writer {
     /// Writers waiting for the connection now.
     pub fn queued(&self) -> usize {
         self.shared.queued.load(Ordering::Relaxed)
+    }
+
+    /// (batches committed, write transactions they carried) so far.
+    pub fn group_commits(&self) -> (u64, u64) {
+        let c = &self.shared.commits;
+        (
+            c.batches.load(Ordering::Relaxed),
+            c.transactions.load(Ordering::Relaxed),
+        )
     }
 
     /// A write transaction: a savepoint in the open batch.

@@ -15,7 +15,9 @@
 //! daily cap that is not cash) the draw writes everything else first,
 //! assuming the rolled prize is given, and takes the lock last, in one
 //! statement with the stock; if the stock refuses, it rolls the
-//! transaction back and draws again with the lock first.
+//! transaction back and draws again with the lock first. That order is
+//! PostgreSQL's: SQLite's one writer runs one transaction at a time, so
+//! there every draw takes the lock first, which writes the draw row once.
 
 use rand::RngCore;
 use serde_json::{Value as Json, json};
@@ -943,10 +945,11 @@ async fn record_draw<T: DbTx>(
 /// takes the ledger number and the stock under the campaign row's lock,
 /// so the lock is held for one statement and the commit rather than the
 /// whole draw. A THANKS draw is never refused here; a refusal says what
-/// the caller must do (see [`LockLast`]).
+/// the caller must do (see [`LockLast`]). PostgreSQL only: SQLite's one
+/// writer has no lock to shorten.
 ///
-/// `gate` is PostgreSQL's (SQLite has none): the draw's turn at the row
-/// lock, returned with the answer to be held until the commit.
+/// `gate` is the draw's turn at the row lock, returned with the answer to
+/// be held until the commit.
 async fn draw_lock_last<T: DbTx>(
     tx: &mut T,
     gate: Option<&LedgerGate>,
@@ -964,53 +967,38 @@ async fn draw_lock_last<T: DbTx>(
         Some(gate) => gate.enter(d.campaign).await,
         None => None,
     };
-    let taken = if d.postgres {
-        // One round trip under the lock. `stock` and `placed` depend on
-        // `ledger`, so the campaign row is locked before the prize row,
-        // the same order as every other campaign-wide change.
-        let row = fetch_one(
-            tx,
-            "ledger step",
-            "WITH ledger AS ( \
-               UPDATE campaign SET draw_count = draw_count + 1 \
-               WHERE campaign_id = $1 AND status = 'published' AND table_version = $2 \
-               RETURNING draw_count), \
-             stock AS ( \
-               UPDATE prize_slot SET remaining = remaining - 1 \
-               WHERE campaign_id = $1 AND slot_index = $3 AND remaining > 0 \
-                 AND EXISTS (SELECT 1 FROM ledger) \
-               RETURNING slot_index), \
-             placed AS ( \
-               UPDATE draw SET ledger_seq = (SELECT draw_count FROM ledger) \
-               WHERE draw_id = $4 AND EXISTS (SELECT 1 FROM ledger) \
-               RETURNING ledger_seq) \
-             SELECT (SELECT draw_count FROM ledger), \
-               (SELECT CAST(COUNT(*) AS BIGINT) FROM stock), \
-               (SELECT CAST(COUNT(*) AS BIGINT) FROM placed)",
-            args![d.campaign, d.table_version, stock_slot, &out.draw_id],
-        )
-        .await?;
-        if row.opt_int(0)?.is_none() {
-            return Err(not_bumped(tx, d.campaign).await);
-        }
-        if row.int(2)? != 1 {
-            return Err(corrupt("draw row", "not placed in the ledger"));
-        }
-        stock_slot.is_none() || row.int(1)? == 1
-    } else {
-        // SQLite has one writer: the statements need no ordering care.
-        let ledger_seq = next_ledger_seq(tx, d.campaign, d.table_version).await?;
-        let taken = match stock_slot {
-            None => true,
-            Some(index) => take_stock(tx, d.campaign, index).await?,
-        };
-        tx.execute(
-            "UPDATE draw SET ledger_seq = $2 WHERE draw_id = $1",
-            args![&out.draw_id, ledger_seq],
-        )
-        .await?;
-        taken
-    };
+    // One round trip under the lock. `stock` and `placed` depend on
+    // `ledger`, so the campaign row is locked before the prize row,
+    // the same order as every other campaign-wide change.
+    let row = fetch_one(
+        tx,
+        "ledger step",
+        "WITH ledger AS ( \
+           UPDATE campaign SET draw_count = draw_count + 1 \
+           WHERE campaign_id = $1 AND status = 'published' AND table_version = $2 \
+           RETURNING draw_count), \
+         stock AS ( \
+           UPDATE prize_slot SET remaining = remaining - 1 \
+           WHERE campaign_id = $1 AND slot_index = $3 AND remaining > 0 \
+             AND EXISTS (SELECT 1 FROM ledger) \
+           RETURNING slot_index), \
+         placed AS ( \
+           UPDATE draw SET ledger_seq = (SELECT draw_count FROM ledger) \
+           WHERE draw_id = $4 AND EXISTS (SELECT 1 FROM ledger) \
+           RETURNING ledger_seq) \
+         SELECT (SELECT draw_count FROM ledger), \
+           (SELECT CAST(COUNT(*) AS BIGINT) FROM stock), \
+           (SELECT CAST(COUNT(*) AS BIGINT) FROM placed)",
+        args![d.campaign, d.table_version, stock_slot, &out.draw_id],
+    )
+    .await?;
+    if row.opt_int(0)?.is_none() {
+        return Err(not_bumped(tx, d.campaign).await);
+    }
+    if row.int(2)? != 1 {
+        return Err(corrupt("draw row", "not placed in the ledger"));
+    }
+    let taken = stock_slot.is_none() || row.int(1)? == 1;
     Ok(if taken {
         LockLast::Done(Box::new(out), turn)
     } else {
@@ -1875,12 +1863,17 @@ impl<D: Db> Store<D> {
         // daily cap (a shared counter) or paid in cash (the campaign's
         // budget row) takes the lock first instead, as does a win the lock
         // then refuses (out of stock), after undoing the optimistic writes.
+        // On SQLite, whose one writer runs one transaction at a time, no
+        // other draw waits for the lock, so the order gains nothing and the
+        // lock-first draw is the shorter one (it writes the draw row once,
+        // with its ledger number).
         let thanks = rolled.spec.kind == PrizeKind::Thanks;
-        let lock_last = thanks
-            || (!lock_first
-                && rolled.remaining > 0
-                && rolled.spec.daily_cap.is_none()
-                && rolled.spec.kind != PrizeKind::Cash);
+        let lock_last = postgres
+            && (thanks
+                || (!lock_first
+                    && rolled.remaining > 0
+                    && rolled.spec.daily_cap.is_none()
+                    && rolled.spec.kind != PrizeKind::Cash));
         if lock_last {
             match draw_lock_last(&mut tx, self.ledger_gate.as_deref(), &facts, encode).await? {
                 LockLast::Done(out, _turn) => {

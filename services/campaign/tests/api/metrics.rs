@@ -62,6 +62,34 @@ async fn a_scrape_after_draws_shows_calls_stock_and_pool(backend: Backend) {
         );
     }
     assert!(page.contains("\ncampaign_db_pool_connections "), "{page}");
+    // How the writes were grouped: each draw above was alone, so on SQLite
+    // each commit carried at least one transaction, and on PostgreSQL the
+    // three draws went the single-draw way.
+    let counter = |name: &str| -> u64 {
+        page.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("missing `{name}` in:\n{page}"))
+    };
+    match backend {
+        Backend::Sqlite => {
+            let commits = counter("campaign_db_group_commits_total");
+            let carried = counter("campaign_db_group_committed_transactions_total");
+            assert!(
+                commits >= 3,
+                "three draws, three commits at least: {commits}"
+            );
+            assert!(
+                carried >= commits,
+                "{carried} transactions in {commits} commits"
+            );
+        }
+        Backend::Postgres => {
+            assert_eq!(counter("campaign_draws_alone_total"), 3);
+            assert_eq!(counter("campaign_draw_batches_total"), 0);
+            assert_eq!(counter("campaign_draw_batched_draws_total"), 0);
+            assert_eq!(counter("campaign_draw_batches_undone_total"), 0);
+        }
+    }
     assert!(get(port, "/").await.starts_with("HTTP/1.1 404"));
 }
 

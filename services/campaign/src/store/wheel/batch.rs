@@ -29,7 +29,10 @@
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use serde_json::json;
@@ -89,9 +92,27 @@ type CampaignQueue = BatchQueue<DrawRequest, Answer>;
 #[derive(Default)]
 pub struct DrawBatches {
     queues: Mutex<HashMap<Uuid, Arc<CampaignQueue>>>,
+    /// Batches committed as one transaction, and the draws they answered.
+    sets: AtomicU64,
+    set_draws: AtomicU64,
+    /// Batches whose transaction failed (their draws went alone).
+    undone: AtomicU64,
+    /// Draws drawn alone, by the single-draw path.
+    alone: AtomicU64,
 }
 
 impl DrawBatches {
+    /// The batches' counters for the metrics endpoint (name, value).
+    pub fn counters(&self) -> Vec<(&'static str, u64)> {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        vec![
+            ("campaign_draw_batches_total", get(&self.sets)),
+            ("campaign_draw_batched_draws_total", get(&self.set_draws)),
+            ("campaign_draw_batches_undone_total", get(&self.undone)),
+            ("campaign_draws_alone_total", get(&self.alone)),
+        ]
+    }
+
     fn queue(&self, campaign: Uuid) -> Arc<CampaignQueue> {
         let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
         if queues.len() >= PRUNE_AT && !queues.contains_key(&campaign) {
@@ -135,12 +156,12 @@ impl<D: Db> Store<D> {
         };
         batches
             .queue(cmd.campaign_id)
-            .submit(request, |batch| self.run_batch(batch, clock))
+            .submit(request, |batch| self.run_batch(batches, batch, clock))
             .await
     }
 
     /// Draws a batch and answers each of its draws.
-    async fn run_batch(&self, batch: Vec<Waiting>, clock: &dyn Clock) {
+    async fn run_batch(&self, batches: &DrawBatches, batch: Vec<Waiting>, clock: &dyn Clock) {
         // One draw per player in a set: a statement cannot upsert one
         // counter row twice. A player's second draw goes alone, after.
         let mut players = HashSet::new();
@@ -151,18 +172,23 @@ impl<D: Db> Store<D> {
             match self.draw_set(&set, clock).await {
                 Ok(answers) => {
                     let mut rest = Vec::new();
+                    let mut answered = 0;
                     for (w, got) in set.into_iter().zip(answers) {
                         match got {
                             Some(got) => {
+                                answered += 1;
                                 w.reply(got);
                             }
                             None => rest.push(w),
                         }
                     }
+                    batches.sets.fetch_add(1, Ordering::Relaxed);
+                    batches.set_draws.fetch_add(answered, Ordering::Relaxed);
                     rest.append(&mut alone);
                     alone = rest;
                 }
                 Err(e) => {
+                    batches.undone.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(error = %e, draws = set.len(), "draw batch undone; drawing alone");
                     let mut rest = set;
                     rest.append(&mut alone);
@@ -175,6 +201,8 @@ impl<D: Db> Store<D> {
             alone = rest;
         }
         // Alone, but at once, as they would have come without a batch.
+        let n = u64::try_from(alone.len()).unwrap_or(u64::MAX);
+        batches.alone.fetch_add(n, Ordering::Relaxed);
         futures_util::future::join_all(alone.into_iter().map(|w| async move {
             let encode = w.encode.clone();
             let got = self
