@@ -250,7 +250,13 @@ async fn a_crowd_of_mixed_draws_gets_exact_answers(backend: Backend) {
     // prize, THANKS as fallback.
     // (On PostgreSQL the draws waiting at once are drawn as one
     // transaction: this crowd mixes every kind of draw into those.)
-    let app = Arc::new(spawn_app(backend).await);
+    let port = free_port();
+    let app = Arc::new(
+        spawn_app_with(backend, |s| {
+            s.metrics_listen = format!("127.0.0.1:{port}");
+        })
+        .await,
+    );
     let mut capped = slot("Mug", PrizeKind::Points, 1, 100);
     capped.per_user_cap = 1;
     let c = app
@@ -456,6 +462,23 @@ async fn a_crowd_of_mixed_draws_gets_exact_answers(backend: Backend) {
         1 + 40 + 10 + 1,
         "a refused draw does not take part"
     );
+    // The answers above came through the grouped paths, not only the
+    // single draw: the crowd made batches.
+    let page = http_get(port, "/metrics").await;
+    match backend {
+        Backend::Sqlite => {
+            let commits = metric(&page, "campaign_db_group_commits_total");
+            let carried = metric(&page, "campaign_db_group_committed_transactions_total");
+            assert!(
+                carried > commits,
+                "some commit carried several draws: {carried} in {commits}"
+            );
+        }
+        Backend::Postgres => {
+            assert!(metric(&page, "campaign_draw_batches_total") >= 1);
+            assert!(metric(&page, "campaign_draw_batched_draws_total") >= 2);
+        }
+    }
 }
 
 async fn two_replicas_race_for_the_last_units(backend: Backend) {

@@ -971,3 +971,24 @@ pub fn gateway_token(secret: &[u8], sub: &str, now_ms: i64) -> String {
         },
     )
 }
+
+/// A plain HTTP/1.1 GET on localhost: the whole response, head and body.
+pub async fn http_get(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect to the metrics port");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .expect("request");
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.expect("response");
+    out
+}
+
+/// The value of the unlabelled metric `name` on a scraped page.
+pub fn metric(page: &str, name: &str) -> u64 {
+    page.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("missing `{name}` in:\n{page}"))
+}

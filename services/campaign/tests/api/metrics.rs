@@ -1,29 +1,14 @@
 //! The Prometheus endpoint: a scrape after a few draws and a refusal shows
 //! the calls by method and status, their latency histogram, the draws, the
-//! prizes won and left, the outbox and the database pool.
+//! prizes won and left, the outbox, the database pool and how writes were
+//! grouped.
 
 use engine_proto::campaign::v1::PrizeKind;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::*;
 
-async fn get(port: u16, path: &str) -> String {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect to the metrics port");
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-        .await
-        .expect("request");
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.expect("response");
-    out
-}
-
 async fn a_scrape_after_draws_shows_calls_stock_and_pool(backend: Backend) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port");
+    let port = free_port();
     let app = spawn_app_with(backend, |s| {
         s.metrics_listen = format!("127.0.0.1:{port}");
     })
@@ -43,7 +28,7 @@ async fn a_scrape_after_draws_shows_calls_stock_and_pool(backend: Backend) {
     let refused = app.draw("scraped", "not-a-uuid").await;
     assert_code(refused, tonic::Code::InvalidArgument, Some("campaign_id"));
 
-    let page = get(port, "/metrics").await;
+    let page = http_get(port, "/metrics").await;
     assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
     let draw = "method=\"/campaign.v1.PlayerService/Draw\"";
     for line in [
@@ -65,11 +50,7 @@ async fn a_scrape_after_draws_shows_calls_stock_and_pool(backend: Backend) {
     // How the writes were grouped: each draw above was alone, so on SQLite
     // each commit carried at least one transaction, and on PostgreSQL the
     // three draws went the single-draw way.
-    let counter = |name: &str| -> u64 {
-        page.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or_else(|| panic!("missing `{name}` in:\n{page}"))
-    };
+    let counter = |name: &str| metric(&page, name);
     match backend {
         Backend::Sqlite => {
             let commits = counter("campaign_db_group_commits_total");
@@ -90,7 +71,7 @@ async fn a_scrape_after_draws_shows_calls_stock_and_pool(backend: Backend) {
             assert_eq!(counter("campaign_draw_batches_undone_total"), 0);
         }
     }
-    assert!(get(port, "/").await.starts_with("HTTP/1.1 404"));
+    assert!(http_get(port, "/").await.starts_with("HTTP/1.1 404"));
 }
 
 both_backends!(a_scrape_after_draws_shows_calls_stock_and_pool);
