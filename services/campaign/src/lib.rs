@@ -103,6 +103,8 @@ pub struct ExtensionContext<'a, D: Db> {
 pub struct Installed {
     pub serving: Vec<&'static str>,
     pub tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Counters the extension adds to `GET /metrics`, read at each scrape.
+    pub counters: Vec<metrics::CounterSource>,
 }
 
 /// No extension: the campaign service alone.
@@ -356,6 +358,7 @@ async fn serve<D: Db, E: Extension>(
             metrics_listener,
             rpc_metrics.clone(),
             store.clone(),
+            installed.counters,
         )));
     }
     let dev_tokens = dev_issuer.map(|issuer| web::dev_token::DevTokenState {

@@ -180,14 +180,19 @@ where
     }
 }
 
+/// Counters from outside the campaign store (an extension's), as (name,
+/// value), read at each scrape.
+pub type CounterSource = Arc<dyn Fn() -> Vec<(&'static str, u64)> + Send + Sync>;
+
 /// The whole exposition: RPCs, then the campaign figures read now.
-pub async fn render<D: Db>(rpc: &RpcMetrics, store: &Store<D>) -> String {
+pub async fn render<D: Db>(rpc: &RpcMetrics, store: &Store<D>, more: &[CounterSource]) -> String {
     let mut out = String::new();
     rpc.render(&mut out);
     for (name, value) in store.db().pool_gauges() {
         let _ = writeln!(out, "# TYPE {name} gauge\n{name} {value}");
     }
-    for (name, value) in store.write_counters() {
+    let counters = store.write_counters();
+    for (name, value) in counters.into_iter().chain(more.iter().flat_map(|c| c())) {
         let _ = writeln!(out, "# TYPE {name} counter\n{name} {value}");
     }
     match store.delivery_counts().await {
@@ -248,12 +253,18 @@ pub async fn render<D: Db>(rpc: &RpcMetrics, store: &Store<D>) -> String {
 
 /// Serves `GET /metrics` (HTTP/1.1, one request per connection) until the
 /// task is aborted.
-pub async fn serve<D: Db>(listener: TcpListener, rpc: Arc<RpcMetrics>, store: Store<D>) {
+pub async fn serve<D: Db>(
+    listener: TcpListener,
+    rpc: Arc<RpcMetrics>,
+    store: Store<D>,
+    more: Vec<CounterSource>,
+) {
+    let more: Arc<[CounterSource]> = more.into();
     loop {
         let Ok((mut stream, _)) = listener.accept().await else {
             continue;
         };
-        let (rpc, store) = (rpc.clone(), store.clone());
+        let (rpc, store, more) = (rpc.clone(), store.clone(), more.clone());
         tokio::spawn(async move {
             let mut buf = vec![0u8; 4096];
             let mut len = 0;
@@ -271,7 +282,7 @@ pub async fn serve<D: Db>(listener: TcpListener, rpc: Arc<RpcMetrics>, store: St
             }
             let head = String::from_utf8_lossy(&buf[..len]);
             let (status, body) = if head.starts_with("GET /metrics ") {
-                ("200 OK", render(&rpc, &store).await)
+                ("200 OK", render(&rpc, &store, &more).await)
             } else {
                 (
                     "404 Not Found",

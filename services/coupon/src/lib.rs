@@ -97,6 +97,7 @@ impl Extension for CouponService {
                 CouponDeliveryServiceServer::new(DeliveryApi::new(shared.clone()))
                     .max_decoding_message_size(max),
             );
+        let counted = shared.coupons.clone();
         let worker = tokio::spawn(run_bulk_worker(
             shared.coupons.clone(),
             ctx.clock.clone(),
@@ -110,6 +111,7 @@ impl Extension for CouponService {
                 <CouponDeliveryServiceServer<DeliveryApi<D>> as NamedService>::NAME,
             ],
             tasks: vec![worker],
+            counters: vec![Arc::new(move || counted.counters())],
         }
     }
 }

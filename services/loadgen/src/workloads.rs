@@ -21,7 +21,7 @@ use campaign::{
 };
 use coupon::{
     domain::{CouponRejection, Refusal, code::CouponCode, template::Order},
-    store::{CouponError, CouponStore, Till},
+    store::{CouponError, CouponStore, RedeemCommand},
 };
 use engine_proto::{
     campaign::v1::{
@@ -1024,20 +1024,20 @@ impl<D: Db> Worker for DirectRedeem<D> {
             Ok(i) => i,
             Err(s) => return s,
         };
-        let till = Till {
-            merchant_id: &self.merchant,
-            store_id: &self.store_id,
-            key_id: &self.key_id,
-        };
-        let order = Order {
-            amount_cents: 10_000,
-            items: Vec::new(),
+        let cmd = RedeemCommand {
+            merchant_id: self.merchant.clone(),
+            store_id: self.store_id.clone(),
+            key_id: self.key_id.clone(),
+            code: parsed,
+            order: Order {
+                amount_cents: 10_000,
+                items: Vec::new(),
+            },
+            order_ref: "loadgen".to_owned(),
         };
         let out = self
             .store
-            .redeem(&till, &parsed, &order, "loadgen", &idem, now_ms(), |_| {
-                Vec::new()
-            })
+            .redeem(&cmd, &idem, now_ms(), |_| Vec::new())
             .await;
         match out {
             Ok(Outcome::Fresh(_)) => self.common.book(code, dup, Ok(()), Step::Ok),

@@ -22,7 +22,7 @@ use crate::{
         CouponRejection, Refusal,
         code::{CodeError, CouponCode},
     },
-    store::{CouponError, Till},
+    store::{CouponError, RedeemCommand, Till},
 };
 
 pub struct PosApi<D: Db> {
@@ -174,17 +174,19 @@ impl<D: Db> CouponPosService for PosApi<D> {
                     return Err(invalid(InvalidField::new("order_ref", "at most 128 bytes")));
                 }
                 let code = self.parse_code(&till, &req.code)?.map_err(code_status)?;
+                let cmd = RedeemCommand {
+                    merchant_id: till.merchant_id.to_owned(),
+                    store_id: till.store_id.to_owned(),
+                    key_id: till.key_id.to_owned(),
+                    code,
+                    order,
+                    order_ref: req.order_ref.trim().to_owned(),
+                };
                 let out = s
                     .coupons
-                    .redeem(
-                        &till,
-                        &code,
-                        &order,
-                        req.order_ref.trim(),
-                        &idem,
-                        s.clock.now_ms(),
-                        |r| redemption_to_proto(r).encode_to_vec(),
-                    )
+                    .redeem(&cmd, &idem, s.clock.now_ms(), |r| {
+                        redemption_to_proto(r).encode_to_vec()
+                    })
                     .await;
                 if let Err(e) = &out {
                     self.count_failure(&till, e)?;

@@ -126,6 +126,28 @@ pub struct Till<'a> {
     pub key_id: &'a str,
 }
 
+/// A POS redemption to make: at which till, which coupon, for which order.
+/// (No `Debug`: the code is a secret.)
+#[derive(Clone)]
+pub struct RedeemCommand {
+    pub merchant_id: String,
+    pub store_id: String,
+    pub key_id: String,
+    pub code: CouponCode,
+    pub order: Order,
+    pub order_ref: String,
+}
+
+impl RedeemCommand {
+    pub fn till(&self) -> Till<'_> {
+        Till {
+            merchant_id: &self.merchant_id,
+            store_id: &self.store_id,
+            key_id: &self.key_id,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct CouponStore<D: Db> {
     db: D,
@@ -350,6 +372,16 @@ impl<D: Db> CouponStore<D> {
     pub fn new(db: D) -> Self {
         let redeem_batches = (db.backend_name() == "postgres").then(Default::default);
         Self { db, redeem_batches }
+    }
+
+    /// Counters of how redemptions were grouped, for the metrics endpoint
+    /// (name, value): PostgreSQL's redemption batches (SQLite's grouping is
+    /// its writer's group commit, counted by the campaign store).
+    pub fn counters(&self) -> Vec<(&'static str, u64)> {
+        self.redeem_batches
+            .as_ref()
+            .map(|b| b.counters())
+            .unwrap_or_default()
     }
 
     pub fn db(&self) -> &D {
@@ -598,51 +630,32 @@ impl<D: Db> CouponStore<D> {
     /// On PostgreSQL the redemptions that wait at the same time are read
     /// and applied together (`redeem_batch.rs`); each still gets the
     /// answer it would get alone.
-    #[allow(clippy::too_many_arguments)]
     #[tracing::instrument(skip_all)]
     pub async fn redeem(
         &self,
-        till: &Till<'_>,
-        code: &CouponCode,
-        order: &Order,
-        order_ref: &str,
+        cmd: &RedeemCommand,
         idem: &Idempotency,
         now: Millis,
         encode: impl Fn(&RedemptionRecord) -> Vec<u8> + Send + Sync + 'static,
     ) -> Result<Outcome<RedemptionRecord>> {
         match &self.redeem_batches {
             Some(batches) => {
-                self.redeem_batched(
-                    batches,
-                    till,
-                    code,
-                    order,
-                    order_ref,
-                    idem,
-                    now,
-                    std::sync::Arc::new(encode),
-                )
-                .await
-            }
-            None => {
-                self.redeem_one(till, code, order, order_ref, idem, now, &encode)
+                self.redeem_batched(batches, cmd, idem, now, std::sync::Arc::new(encode))
                     .await
             }
+            None => self.redeem_one(cmd, idem, now, &encode).await,
         }
     }
 
     /// One redemption on its own.
-    #[allow(clippy::too_many_arguments)]
     async fn redeem_one(
         &self,
-        till: &Till<'_>,
-        code: &CouponCode,
-        order: &Order,
-        order_ref: &str,
+        cmd: &RedeemCommand,
         idem: &Idempotency,
         now: Millis,
         encode: &(impl Fn(&RedemptionRecord) -> Vec<u8> + Sync),
     ) -> Result<Outcome<RedemptionRecord>> {
+        let (till, code, order, order_ref) = (cmd.till(), &cmd.code, &cmd.order, &cmd.order_ref);
         let mut tx = self.db.begin_autocommit().await?;
         // One row always: the key's fingerprint and answer (or nulls), then
         // the coupon (or nulls).

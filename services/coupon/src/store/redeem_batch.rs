@@ -21,7 +21,13 @@
 //! every redemption of a batch whose statement failed. A batch of one is
 //! redeemed alone, so a quiet till sees no difference.
 
-use std::{collections::HashSet, sync::Arc};
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use campaign::{
     domain::{Millis, idempotency::Idempotency},
@@ -34,8 +40,8 @@ use campaign::{
 };
 use serde_json::json;
 
-use super::{CouponError, CouponStore, RedemptionRecord, Refusal, Till, coupon_in_use};
-use crate::domain::{code::CouponCode, template::Order, template::check_use};
+use super::{CouponError, CouponStore, RedeemCommand, RedemptionRecord, Refusal, coupon_in_use};
+use crate::domain::template::check_use;
 
 /// The most redemptions one batch takes.
 pub const MAX_REDEEM_BATCH: usize = 64;
@@ -51,31 +57,10 @@ pub type Encode = Arc<dyn Fn(&RedemptionRecord) -> Vec<u8> + Send + Sync>;
 
 type Answer = Result<Outcome<RedemptionRecord>, CouponError>;
 
-/// A till, owned, for a redemption that waits.
-#[derive(Clone)]
-struct OwnedTill {
-    merchant_id: String,
-    store_id: String,
-    key_id: String,
-}
-
-impl OwnedTill {
-    fn till(&self) -> Till<'_> {
-        Till {
-            merchant_id: &self.merchant_id,
-            store_id: &self.store_id,
-            key_id: &self.key_id,
-        }
-    }
-}
-
 /// A redemption to make.
 #[derive(Clone)]
 struct RedeemRequest {
-    till: OwnedTill,
-    code: CouponCode,
-    order: Order,
-    order_ref: String,
+    cmd: RedeemCommand,
     idem: Idempotency,
     now: Millis,
     encode: Encode,
@@ -84,12 +69,44 @@ struct RedeemRequest {
 /// A redemption waiting for its batch.
 type Waiting = batching::Waiting<RedeemRequest, Answer>;
 
-/// The redemption queue of one store.
-pub struct RedeemBatches(BatchQueue<RedeemRequest, Answer>);
+/// The redemption queue of one store, and what its batches did.
+pub struct RedeemBatches {
+    queue: BatchQueue<RedeemRequest, Answer>,
+    /// Batches applied by the set statement, and the redemptions they
+    /// answered.
+    sets: AtomicU64,
+    set_redemptions: AtomicU64,
+    /// Batches whose statement failed (their redemptions went alone).
+    undone: AtomicU64,
+    /// Redemptions made alone, by the single-redemption path.
+    alone: AtomicU64,
+}
 
 impl Default for RedeemBatches {
     fn default() -> Self {
-        Self(BatchQueue::new(REDEEM_BATCH_TURNS, MAX_REDEEM_BATCH))
+        Self {
+            queue: BatchQueue::new(REDEEM_BATCH_TURNS, MAX_REDEEM_BATCH),
+            sets: AtomicU64::new(0),
+            set_redemptions: AtomicU64::new(0),
+            undone: AtomicU64::new(0),
+            alone: AtomicU64::new(0),
+        }
+    }
+}
+
+impl RedeemBatches {
+    /// The batches' counters for the metrics endpoint (name, value).
+    pub fn counters(&self) -> Vec<(&'static str, u64)> {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        vec![
+            ("coupon_redeem_batches_total", get(&self.sets)),
+            (
+                "coupon_redeem_batched_redemptions_total",
+                get(&self.set_redemptions),
+            ),
+            ("coupon_redeem_batches_undone_total", get(&self.undone)),
+            ("coupon_redemptions_alone_total", get(&self.alone)),
+        ]
     }
 }
 
@@ -106,44 +123,33 @@ enum Decided {
 impl<D: Db> CouponStore<D> {
     /// Queues the redemption; the first waiting one to get a turn redeems
     /// all that wait.
-    #[allow(clippy::too_many_arguments)]
     pub(super) async fn redeem_batched(
         &self,
         batches: &RedeemBatches,
-        till: &Till<'_>,
-        code: &CouponCode,
-        order: &Order,
-        order_ref: &str,
+        cmd: &RedeemCommand,
         idem: &Idempotency,
         now: Millis,
         encode: Encode,
     ) -> Answer {
         let request = RedeemRequest {
-            till: OwnedTill {
-                merchant_id: till.merchant_id.to_owned(),
-                store_id: till.store_id.to_owned(),
-                key_id: till.key_id.to_owned(),
-            },
-            code: code.clone(),
-            order: order.clone(),
-            order_ref: order_ref.to_owned(),
+            cmd: cmd.clone(),
             idem: idem.clone(),
             now,
             encode,
         };
         batches
-            .0
-            .submit(request, |batch| self.run_batch(batch))
+            .queue
+            .submit(request, |batch| self.run_batch(batches, batch))
             .await
     }
 
     /// Redeems a batch and answers each of its redemptions.
-    async fn run_batch(&self, batch: Vec<Waiting>) {
+    async fn run_batch(&self, batches: &RedeemBatches, batch: Vec<Waiting>) {
         // One redemption per coupon and per key in a set: the second of
         // either goes alone, after, and then sees the first.
         let (mut codes, mut keys) = (HashSet::new(), HashSet::new());
         let (set, mut alone): (Vec<_>, Vec<_>) = batch.into_iter().partition(|w| {
-            let code = (w.till.merchant_id.clone(), w.code.as_str().to_owned());
+            let code = (w.cmd.merchant_id.clone(), w.cmd.code.as_str().to_owned());
             let key = (w.idem.scope.clone(), w.idem.key.as_str().to_owned());
             // Both checked, so both sets remember this one.
             let fresh_code = codes.insert(code);
@@ -154,16 +160,23 @@ impl<D: Db> CouponStore<D> {
         if set.len() > 1 {
             match self.redeem_set(&set).await {
                 Ok(answers) => {
+                    let mut answered = 0;
                     for (w, got) in set.into_iter().zip(answers) {
                         match got {
                             Some(got) => {
+                                answered += 1;
                                 w.reply(got);
                             }
                             None => first.push(w),
                         }
                     }
+                    batches.sets.fetch_add(1, Ordering::Relaxed);
+                    batches
+                        .set_redemptions
+                        .fetch_add(answered, Ordering::Relaxed);
                 }
                 Err(e) => {
+                    batches.undone.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(error = %e, redemptions = set.len(), "redemption batch undone; redeeming alone");
                     first = set;
                 }
@@ -173,18 +186,14 @@ impl<D: Db> CouponStore<D> {
         }
         first.append(&mut alone);
         // Alone, but at once, as they would have come without a batch.
+        let n = u64::try_from(first.len()).unwrap_or(u64::MAX);
+        batches.alone.fetch_add(n, Ordering::Relaxed);
         futures_util::future::join_all(first.into_iter().map(|w| async move {
             let encode = w.encode.clone();
             let got = self
-                .redeem_one(
-                    &w.till.till(),
-                    &w.code,
-                    &w.order,
-                    &w.order_ref,
-                    &w.idem,
-                    w.now,
-                    &move |r: &RedemptionRecord| encode(r),
-                )
+                .redeem_one(&w.cmd, &w.idem, w.now, &move |r: &RedemptionRecord| {
+                    encode(r)
+                })
                 .await;
             w.reply(got);
         }))
@@ -202,8 +211,8 @@ impl<D: Db> CouponStore<D> {
             .map(|(i, w)| {
                 json!({
                     "i": i,
-                    "code": w.code.as_str(),
-                    "merchant": w.till.merchant_id,
+                    "code": w.cmd.code.as_str(),
+                    "merchant": w.cmd.merchant_id,
                     "s": w.idem.scope,
                     "m": w.idem.method,
                     "k": w.idem.key.as_str(),
@@ -240,9 +249,9 @@ impl<D: Db> CouponStore<D> {
                 apply.push(json!({
                     "redemption_id": r.redemption_id,
                     "coupon_id": r.coupon_id,
-                    "merchant_id": w.till.merchant_id,
-                    "store_id": w.till.store_id,
-                    "pos_key_id": w.till.key_id,
+                    "merchant_id": w.cmd.merchant_id,
+                    "store_id": w.cmd.store_id,
+                    "pos_key_id": w.cmd.key_id,
                     "order_amount_cents": r.order_amount_cents,
                     "discount_cents": r.discount_cents,
                     "order_ref": r.order_ref,
@@ -322,21 +331,21 @@ fn decide(w: &Waiting, row: &impl DbRow) -> Result<Decided, StoreError> {
         CouponError::Store(e) => e,
         other => StoreError::Corrupt(other.to_string()),
     })?;
-    let discount = match check_use(&c.usage(), &w.till.store_id, &w.order, w.now) {
+    let discount = match check_use(&c.usage(), &w.cmd.store_id, &w.cmd.order, w.now) {
         Ok(discount) => discount,
         Err(refusal) => return Ok(Decided::Answer(Err(refusal.into()))),
     };
     let r = RedemptionRecord {
         redemption_id: new_id(),
         coupon_id: c.coupon_id,
-        store_id: w.till.store_id.clone(),
-        order_amount_cents: w.order.amount_cents,
+        store_id: w.cmd.store_id.clone(),
+        order_amount_cents: w.cmd.order.amount_cents,
         discount_cents: discount,
-        order_ref: w.order_ref.clone(),
+        order_ref: w.cmd.order_ref.clone(),
         redeemed_at: w.now,
         reversal_id: None,
         reversed_at: None,
-        code_tail: w.code.tail().to_owned(),
+        code_tail: w.cmd.code.tail().to_owned(),
     };
     let answer = (w.encode)(&r);
     Ok(Decided::Apply(r, answer))

@@ -7,7 +7,7 @@ use engine_proto::coupon::v1 as pb;
 use tonic::Code;
 
 use crate::{
-    helpers::{Backend, DAY, assert_code, key, with},
+    helpers::{Backend, DAY, assert_code, free_port, http_get, key, metric, with},
     kit::{
         amount_off, assert_coupon_invariants, claim, create_template, fixed_window, order, pos,
         pos_key, redeem_req, spawn_engine, spawn_engine_with, validate,
@@ -566,7 +566,11 @@ async fn redeem_settled(
 /// On PostgreSQL the redemptions waiting at once are applied together:
 /// a crowd mixing every kind of redemption gets what each would get alone.
 async fn a_crowd_of_redemptions_gets_exact_answers(backend: Backend) {
-    let app = spawn_engine(backend).await;
+    let port = free_port();
+    let app = spawn_engine_with(backend, |s| {
+        s.metrics_listen = format!("127.0.0.1:{port}");
+    })
+    .await;
     let till = pos_key(&app, "S1").await;
     let t = create_template(&app, amount_off(500)).await;
     let mut coupons = Vec::new();
@@ -648,6 +652,26 @@ async fn a_crowd_of_redemptions_gets_exact_answers(backend: Backend) {
         1
     );
     assert_coupon_invariants(&app.db).await;
+
+    // Every answer above would also be right with each redemption alone:
+    // on PostgreSQL the crowd must have gone through the batches.
+    let page = http_get(port, "/metrics").await;
+    match backend {
+        // SQLite groups only at its writer's commit (whether a crowd this
+        // small ever waits for the writer is up to timing); it has no
+        // redemption batches to count.
+        Backend::Sqlite => assert!(!page.contains("coupon_redeem_batches_total"), "{page}"),
+        Backend::Postgres => {
+            assert!(metric(&page, "coupon_redeem_batches_total") >= 1, "{page}");
+            let batched = metric(&page, "coupon_redeem_batched_redemptions_total");
+            assert!(batched >= 2, "{page}");
+            assert_eq!(metric(&page, "coupon_redeem_batches_undone_total"), 0);
+            // Each redemption that reached the store (the crowd's 60, the
+            // 5 before it, and any retries) was answered by one path.
+            let alone = metric(&page, "coupon_redemptions_alone_total");
+            assert!(batched + alone >= 65, "{batched} + {alone}: {page}");
+        }
+    }
     app.stop().await;
 }
 
