@@ -31,6 +31,10 @@ max_connections = 300
 shared_buffers = 256MB
 fsync = on
 synchronous_commit = on
+# As ../shared/bench/pg/setup.sh: no forced checkpoint inside a benchmark
+# window (the load generator checkpoints before each one).
+max_wal_size = 8GB
+checkpoint_timeout = 15min
 CONF
 as_owner "$BIN/pg_ctl" -D "$D/data" -l "$D/data/server.log" -w -t 60 start >/dev/null \
   || { cat "$D/data/server.log" >&2; exit 1; }

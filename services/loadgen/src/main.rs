@@ -43,7 +43,10 @@
 //!    the admin APIs (a fresh wheel, budget or candidate set per run), then
 //!    N tasks, each with one call outstanding, spread round-robin over C
 //!    HTTP/2 connections; `--warmup` seconds, then the measured window of
-//!    `--seconds`. Calls that complete inside the window count.
+//!    `--seconds`. Calls that complete inside the window count. On
+//!    PostgreSQL, `VACUUM (ANALYZE)` and `CHECKPOINT` first (as the shared
+//!    bench's run.sh does before each pgbench run), so a window does not
+//!    measure autovacuum or a checkpoint catching up with the set-up.
 //! 3. Checks the invariants (below) through the engine's read RPCs (and,
 //!    for coupons, read-only SQL); a failure makes the exit status 1.
 //! 4. Baseline (unless `--no-baseline`): right after the gRPC run, the same

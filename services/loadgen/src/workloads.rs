@@ -278,6 +278,7 @@ impl Bench {
                 fallbacks: 0,
             })
             .collect();
+        self.check.settle().await;
         let (r, ws) = closed_loop(workers, spec, Some(self.pid)).await?;
         self.sample_memory(rep);
         let wins = ws.iter().map(|w| w.wins).sum::<u64>();
@@ -308,6 +309,7 @@ impl Bench {
                 })
                 .collect();
             let merchant = self.merchant.clone();
+            self.check.settle().await;
             let (r, wins, falls) = on_db!(&direct, db => {
                 direct_draws(db.clone(), &merchant, campaign, players, race, spec).await?
             });
@@ -447,6 +449,7 @@ impl Bench {
                 common: RedeemCommon::new(pool.clone(), dup_every),
             })
             .collect();
+        self.check.settle().await;
         let (r, ws) = closed_loop(workers, self.spec(), Some(self.pid)).await?;
         self.sample_memory(rep);
         let counts = RedeemCommon::sum(ws.iter().map(|w| &w.common));
@@ -474,6 +477,7 @@ impl Bench {
             });
             let merchant = self.merchant.clone();
             let spec = self.spec();
+            self.check.settle().await;
             let (r, counts) = on_db!(&direct, db => {
                 direct_redeems(db.clone(), &merchant, &tills, pool.clone(), dup_every, in_flight, spec)
                     .await?
@@ -578,6 +582,7 @@ impl Bench {
                 grabs: 0,
             })
             .collect();
+        self.check.settle().await;
         let (r, ws) = closed_loop(workers, self.spec(), Some(self.pid)).await?;
         self.sample_memory(rep);
         let granted = ws.iter().map(|w| w.granted).sum::<i64>();
@@ -597,6 +602,7 @@ impl Bench {
             let merchant = self.merchant.clone();
             let prefix = format!("r{}d", self.run_no);
             let spec = self.spec();
+            self.check.settle().await;
             let (r, granted, grabs) = on_db!(&direct, db => {
                 direct_grabs(db.clone(), &merchant, packet_id, &prefix, in_flight, spec).await?
             });
@@ -712,6 +718,7 @@ impl Bench {
                 counts: vec![0; CANDIDATES],
             })
             .collect();
+        self.check.settle().await;
         let (r, ws) = closed_loop(workers, self.spec(), Some(self.pid)).await?;
         self.sample_memory(rep);
         let counts = sum_counts(ws.iter().map(|w| &w.counts), CANDIDATES);
@@ -738,6 +745,7 @@ impl Bench {
                 .collect();
             let merchant = self.merchant.clone();
             let spec = self.spec();
+            self.check.settle().await;
             let (r, counts) = on_db!(&direct, db => {
                 direct_votes(db.clone(), &merchant, Arc::new(ids), players, spec).await?
             });
