@@ -4,7 +4,10 @@
 
 use std::{
     ops::Deref,
-    sync::{Mutex, PoisonError},
+    sync::{
+        Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use tokio::sync::{Semaphore, oneshot};
@@ -87,5 +90,50 @@ impl<R: Clone, A> BatchQueue<R, A> {
                 }
             }
         }
+    }
+}
+
+/// What a queue's batches did, for the metrics endpoint: batches applied
+/// as one set, the requests those answered, batches whose set failed (their
+/// requests then went alone), and requests made alone by the single path.
+#[derive(Default)]
+pub struct BatchCounters {
+    sets: AtomicU64,
+    set_answered: AtomicU64,
+    undone: AtomicU64,
+    alone: AtomicU64,
+}
+
+impl BatchCounters {
+    /// A set applied, answering `answered` of its requests.
+    pub fn set_applied(&self, answered: usize) {
+        self.sets.fetch_add(1, Ordering::Relaxed);
+        self.set_answered.fetch_add(
+            u64::try_from(answered).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// A set whose transaction failed.
+    pub fn set_undone(&self) {
+        self.undone.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `n` requests going the single path.
+    pub fn alone(&self, n: usize) {
+        self.alone
+            .fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// (name, value) under `names`: sets, set-answered, undone, alone.
+    pub fn named(&self, names: [&'static str; 4]) -> Vec<(&'static str, u64)> {
+        let [sets, answered, undone, alone] = names;
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        vec![
+            (sets, get(&self.sets)),
+            (answered, get(&self.set_answered)),
+            (undone, get(&self.undone)),
+            (alone, get(&self.alone)),
+        ]
     }
 }

@@ -21,19 +21,13 @@
 //! every redemption of a batch whose statement failed. A batch of one is
 //! redeemed alone, so a quiet till sees no difference.
 
-use std::{
-    collections::HashSet,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-};
+use std::{collections::HashSet, sync::Arc};
 
 use campaign::{
     domain::{Millis, idempotency::Idempotency},
     store::{
         Outcome, StoreError,
-        batching::{self, BatchQueue},
+        batching::{self, BatchCounters, BatchQueue},
         db::{Db, DbRow, DbTx},
         new_id, replay_of,
     },
@@ -72,24 +66,14 @@ type Waiting = batching::Waiting<RedeemRequest, Answer>;
 /// The redemption queue of one store, and what its batches did.
 pub struct RedeemBatches {
     queue: BatchQueue<RedeemRequest, Answer>,
-    /// Batches applied by the set statement, and the redemptions they
-    /// answered.
-    sets: AtomicU64,
-    set_redemptions: AtomicU64,
-    /// Batches whose statement failed (their redemptions went alone).
-    undone: AtomicU64,
-    /// Redemptions made alone, by the single-redemption path.
-    alone: AtomicU64,
+    counters: BatchCounters,
 }
 
 impl Default for RedeemBatches {
     fn default() -> Self {
         Self {
             queue: BatchQueue::new(REDEEM_BATCH_TURNS, MAX_REDEEM_BATCH),
-            sets: AtomicU64::new(0),
-            set_redemptions: AtomicU64::new(0),
-            undone: AtomicU64::new(0),
-            alone: AtomicU64::new(0),
+            counters: BatchCounters::default(),
         }
     }
 }
@@ -97,16 +81,12 @@ impl Default for RedeemBatches {
 impl RedeemBatches {
     /// The batches' counters for the metrics endpoint (name, value).
     pub fn counters(&self) -> Vec<(&'static str, u64)> {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        vec![
-            ("coupon_redeem_batches_total", get(&self.sets)),
-            (
-                "coupon_redeem_batched_redemptions_total",
-                get(&self.set_redemptions),
-            ),
-            ("coupon_redeem_batches_undone_total", get(&self.undone)),
-            ("coupon_redemptions_alone_total", get(&self.alone)),
-        ]
+        self.counters.named([
+            "coupon_redeem_batches_total",
+            "coupon_redeem_batched_redemptions_total",
+            "coupon_redeem_batches_undone_total",
+            "coupon_redemptions_alone_total",
+        ])
     }
 }
 
@@ -170,13 +150,10 @@ impl<D: Db> CouponStore<D> {
                             None => first.push(w),
                         }
                     }
-                    batches.sets.fetch_add(1, Ordering::Relaxed);
-                    batches
-                        .set_redemptions
-                        .fetch_add(answered, Ordering::Relaxed);
+                    batches.counters.set_applied(answered);
                 }
                 Err(e) => {
-                    batches.undone.fetch_add(1, Ordering::Relaxed);
+                    batches.counters.set_undone();
                     tracing::info!(error = %e, redemptions = set.len(), "redemption batch undone; redeeming alone");
                     first = set;
                 }
@@ -186,8 +163,7 @@ impl<D: Db> CouponStore<D> {
         }
         first.append(&mut alone);
         // Alone, but at once, as they would have come without a batch.
-        let n = u64::try_from(first.len()).unwrap_or(u64::MAX);
-        batches.alone.fetch_add(n, Ordering::Relaxed);
+        batches.counters.alone(first.len());
         futures_util::future::join_all(first.into_iter().map(|w| async move {
             let encode = w.encode.clone();
             let got = self

@@ -29,10 +29,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
-    sync::{
-        Arc, Mutex, PoisonError,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, Mutex, PoisonError},
 };
 
 use serde_json::json;
@@ -50,7 +47,7 @@ use crate::{
     },
     store::{
         Outcome, Store, StoreError,
-        batching::{self, BatchQueue},
+        batching::{self, BatchCounters, BatchQueue},
         db::{Db, DbRow, DbTx, args, fetch_one},
         money::pay_cash_prize,
         replay_of,
@@ -92,25 +89,18 @@ type CampaignQueue = BatchQueue<DrawRequest, Answer>;
 #[derive(Default)]
 pub struct DrawBatches {
     queues: Mutex<HashMap<Uuid, Arc<CampaignQueue>>>,
-    /// Batches committed as one transaction, and the draws they answered.
-    sets: AtomicU64,
-    set_draws: AtomicU64,
-    /// Batches whose transaction failed (their draws went alone).
-    undone: AtomicU64,
-    /// Draws drawn alone, by the single-draw path.
-    alone: AtomicU64,
+    counters: BatchCounters,
 }
 
 impl DrawBatches {
     /// The batches' counters for the metrics endpoint (name, value).
     pub fn counters(&self) -> Vec<(&'static str, u64)> {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        vec![
-            ("campaign_draw_batches_total", get(&self.sets)),
-            ("campaign_draw_batched_draws_total", get(&self.set_draws)),
-            ("campaign_draw_batches_undone_total", get(&self.undone)),
-            ("campaign_draws_alone_total", get(&self.alone)),
-        ]
+        self.counters.named([
+            "campaign_draw_batches_total",
+            "campaign_draw_batched_draws_total",
+            "campaign_draw_batches_undone_total",
+            "campaign_draws_alone_total",
+        ])
     }
 
     fn queue(&self, campaign: Uuid) -> Arc<CampaignQueue> {
@@ -182,13 +172,12 @@ impl<D: Db> Store<D> {
                             None => rest.push(w),
                         }
                     }
-                    batches.sets.fetch_add(1, Ordering::Relaxed);
-                    batches.set_draws.fetch_add(answered, Ordering::Relaxed);
+                    batches.counters.set_applied(answered);
                     rest.append(&mut alone);
                     alone = rest;
                 }
                 Err(e) => {
-                    batches.undone.fetch_add(1, Ordering::Relaxed);
+                    batches.counters.set_undone();
                     tracing::info!(error = %e, draws = set.len(), "draw batch undone; drawing alone");
                     let mut rest = set;
                     rest.append(&mut alone);
@@ -201,8 +190,7 @@ impl<D: Db> Store<D> {
             alone = rest;
         }
         // Alone, but at once, as they would have come without a batch.
-        let n = u64::try_from(alone.len()).unwrap_or(u64::MAX);
-        batches.alone.fetch_add(n, Ordering::Relaxed);
+        batches.counters.alone(alone.len());
         futures_util::future::join_all(alone.into_iter().map(|w| async move {
             let encode = w.encode.clone();
             let got = self
