@@ -51,6 +51,9 @@ pub enum Rejection {
     },
     #[error("the campaign is {0}, not running")]
     NotRunning(&'static str),
+    /// A player acting on a DRAFT campaign: it exists but is not open yet.
+    #[error("the campaign is a draft: it is not published yet")]
+    DraftNotOpen,
     #[error("the campaign has not started yet")]
     NotStarted,
     #[error("the campaign's time window is over")]

@@ -316,6 +316,16 @@ impl CampaignStatus {
             .into_iter()
             .find(|k| k.as_str() == s)
     }
+
+    /// The status callers see: a published or paused campaign whose window
+    /// is over has ended (its seed is revealed, draws are refused) before
+    /// `EndCampaign` writes it. A draft stays a draft.
+    pub fn shown(self, window_over: bool) -> Self {
+        match (self, window_over) {
+            (Self::Published | Self::Paused, true) => Self::Ended,
+            (s, _) => s,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -509,6 +519,18 @@ pub fn remaining_chances(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn past_its_window_a_running_campaign_shows_ended_and_a_draft_stays() {
+        use CampaignStatus::*;
+        for s in [Draft, Published, Paused, Ended] {
+            assert_eq!(s.shown(false), s);
+        }
+        assert_eq!(Draft.shown(true), Draft);
+        assert_eq!(Published.shown(true), Ended);
+        assert_eq!(Paused.shown(true), Ended);
+        assert_eq!(Ended.shown(true), Ended);
+    }
 
     fn raw(kind: PrizeKind) -> RawSlot {
         RawSlot {

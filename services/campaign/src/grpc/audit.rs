@@ -37,7 +37,7 @@ pub fn export_line(item: &ExportItem) -> String {
                 "type": "campaign",
                 "format": EXPORT_FORMAT,
                 "campaign_id": c.id.to_string(),
-                "status": c.status.as_str(),
+                "status": c.shown_status().as_str(),
                 "published_at_ms": f.map(|f| f.published_at),
                 "seed": f.and_then(|f| f.revealed_seed.as_ref()).map(hex::encode),
                 "versions": versions.iter().map(|v| json!({

@@ -18,8 +18,8 @@ use crate::{
     store::{
         access::ApiKeyRecord,
         wheel::{
-            AwardRecord, AwardStatus, CampaignRecord, DrawOutcome, FairnessRecord, Shipping,
-            SlotRecord,
+            AwardRecord, AwardSource, AwardStatus, CampaignRecord, DrawOutcome, FairnessRecord,
+            Shipping, SlotRecord,
         },
     },
 };
@@ -220,7 +220,7 @@ pub fn campaign_to_proto(c: &CampaignRecord) -> pb::Campaign {
     pb::Campaign {
         campaign_id: c.id.to_string(),
         name: c.rules.name.clone(),
-        status: status_to_proto(c.status) as i32,
+        status: status_to_proto(c.shown_status()) as i32,
         starts_at_ms: c.rules.starts_at,
         ends_at_ms: c.rules.ends_at,
         time_zone: c.rules.time_zone.clone(),
@@ -248,7 +248,7 @@ pub fn wheel_to_proto(c: &CampaignRecord) -> pb::Wheel {
     pb::Wheel {
         campaign_id: c.id.to_string(),
         name: c.rules.name.clone(),
-        status: status_to_proto(c.status) as i32,
+        status: status_to_proto(c.shown_status()) as i32,
         starts_at_ms: c.rules.starts_at,
         ends_at_ms: c.rules.ends_at,
         time_zone: c.rules.time_zone.clone(),
@@ -276,7 +276,7 @@ pub fn award_to_proto(a: &AwardRecord, now: Millis, with_player: bool) -> pb::Pr
     pb::PrizeAward {
         award_id: a.award_id.clone(),
         campaign_id: a.campaign_id.clone(),
-        draw_id: a.draw_id.clone(),
+        draw_id: a.source.draw_id().to_owned(),
         slot_index: a.slot_index,
         prize_name: a.prize_name.clone(),
         kind: kind_to_proto(a.kind) as i32,
@@ -293,6 +293,14 @@ pub fn award_to_proto(a: &AwardRecord, now: Millis, with_player: bool) -> pb::Pr
             a.player_id.clone()
         } else {
             String::new()
+        },
+        source: match a.source {
+            AwardSource::Draw(_) => pb::AwardSource::Draw,
+            AwardSource::Tier(_) => pb::AwardSource::ShareTier,
+        } as i32,
+        tier_index: match a.source {
+            AwardSource::Draw(_) => 0,
+            AwardSource::Tier(t) => t,
         },
     }
 }

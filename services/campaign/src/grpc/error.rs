@@ -31,6 +31,7 @@ pub fn rejection(r: Rejection) -> Status {
         Rejection::NotDraft(_)
         | Rejection::InvalidTransition { .. }
         | Rejection::NotRunning(_)
+        | Rejection::DraftNotOpen
         | Rejection::NotStarted
         | Rejection::WindowOver
         | Rejection::NoWeightedSlot

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     domain::{
-        InvalidField,
+        InvalidField, Rejection,
         wheel::{CampaignStatus, PrizeKind},
     },
     store::{Outcome, StoreError, db::Db, wheel::DrawCommand},
@@ -46,10 +46,14 @@ impl<D: Db> PlayerService for PlayerApi<D> {
                 let (merchant, _) = who.player()?;
                 s.player_limit.check(&who.scope())?;
                 let id = uuid_field("campaign_id", &request.get_ref().campaign_id)?;
-                let c = s.store.get_campaign(merchant, id, s.clock.now_ms()).await?;
+                let c = match s.store.get_campaign(merchant, id, s.clock.now_ms()).await {
+                    // Another merchant's campaign does not exist for this player.
+                    Err(StoreError::PermissionDenied) => Err(StoreError::NotFound("campaign")),
+                    other => other,
+                }?;
                 if c.status == CampaignStatus::Draft {
-                    // Drafts are invisible to players.
-                    return Err(StoreError::NotFound("campaign").into());
+                    // A draft's prizes are not shown before it is published.
+                    return Err(StoreError::Rejected(Rejection::DraftNotOpen).into());
                 }
                 Ok(Response::new(wheel_to_proto(&c)))
             }

@@ -653,7 +653,7 @@ impl<D: Db> Store<D> {
         let c = own_campaign(&mut tx, merchant_id, campaign_id, now).await?;
         match c.status {
             CampaignStatus::Published | CampaignStatus::Paused => {}
-            CampaignStatus::Draft => return Err(Rejection::NotPublished.into()),
+            CampaignStatus::Draft => return Err(Rejection::DraftNotOpen.into()),
             CampaignStatus::Ended => return Err(Rejection::NotRunning("ended").into()),
         }
         // The packet sequence is bumped under the budget row's lock.

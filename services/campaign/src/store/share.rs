@@ -106,7 +106,7 @@ pub(super) async fn running_campaign<T: DbTx>(
     }
     match CampaignStatus::parse(&r.text(1)?) {
         Some(CampaignStatus::Published) => {}
-        Some(CampaignStatus::Draft) => return Err(StoreError::NotFound("campaign")),
+        Some(CampaignStatus::Draft) => return Err(Rejection::DraftNotOpen.into()),
         Some(s) => return Err(Rejection::NotRunning(s.as_str()).into()),
         None => return Err(StoreError::Corrupt("campaign status".into())),
     }

@@ -524,7 +524,7 @@ impl<D: Db> Store<D> {
             });
         }
         if as_player && owner.text(1)? == CampaignStatus::Draft.as_str() {
-            return Err(StoreError::NotFound("campaign"));
+            return Err(Rejection::DraftNotOpen.into());
         }
         let rows = tx
             .fetch_all(

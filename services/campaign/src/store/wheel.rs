@@ -78,7 +78,10 @@ pub struct CampaignRecord {
     pub id: Uuid,
     pub merchant_id: String,
     pub rules: WheelRules,
+    /// As stored; `shown_status` is what callers see.
     pub status: CampaignStatus,
+    /// The window was over when the record was read (`ends_at <= now`).
+    pub window_over: bool,
     pub fallback_slot: Option<u32>,
     pub created_at: Millis,
     pub slots: Vec<SlotRecord>,
@@ -129,7 +132,8 @@ pub struct Shipping {
 pub struct AwardRecord {
     pub award_id: String,
     pub campaign_id: String,
-    pub draw_id: String,
+    /// What earned it: a wheel draw or a share tier.
+    pub source: AwardSource,
     pub player_id: String,
     pub slot_index: u32,
     pub prize_name: String,
@@ -139,6 +143,31 @@ pub struct AwardRecord {
     pub claim_deadline: Option<Millis>,
     pub shipping: Option<Shipping>,
     pub tracking_number: Option<String>,
+}
+
+/// What earned a prize award: a wheel draw (by its id) or a forward-to-
+/// Moments tier (by its index); exactly one, as the table's CHECK says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AwardSource {
+    Draw(String),
+    Tier(u32),
+}
+
+impl AwardSource {
+    /// The draw's id; empty for a tier award.
+    pub fn draw_id(&self) -> &str {
+        match self {
+            Self::Draw(id) => id,
+            Self::Tier(_) => "",
+        }
+    }
+}
+
+impl CampaignRecord {
+    /// The status callers see (`CampaignStatus::shown`).
+    pub fn shown_status(&self) -> CampaignStatus {
+        self.status.shown(self.window_over)
+    }
 }
 
 impl AwardRecord {
@@ -232,7 +261,7 @@ const SELECT_SLOTS: &str = "SELECT slot_index, name, kind, weight, initial_stock
      FROM prize_slot WHERE campaign_id = $1 ORDER BY slot_index";
 const SELECT_AWARD: &str = "SELECT a.award_id, a.campaign_id, a.draw_id, a.player_id, a.slot_index, \
      a.prize_name, a.kind, a.status, a.won_at, a.claim_deadline, a.recipient, a.phone, a.address, \
-     a.tracking_number, c.merchant_id \
+     a.tracking_number, c.merchant_id, a.tier_index \
      FROM prize_award a JOIN campaign c ON c.campaign_id = a.campaign_id WHERE a.award_id = $1";
 
 fn corrupt(what: &str, v: impl std::fmt::Debug) -> StoreError {
@@ -275,7 +304,13 @@ fn slot_from_row_at(r: &impl DbRow, at: usize) -> Result<SlotRecord, StoreError>
 }
 
 /// An award row (SELECT_AWARD's columns) and its campaign's merchant.
+/// `draw_id` and `tier_index` are both nullable; exactly one is set.
 fn award_from_row(r: &impl DbRow) -> Result<(AwardRecord, String), StoreError> {
+    let source = match (r.opt_text(2)?, r.opt_int(15)?) {
+        (Some(draw), None) => AwardSource::Draw(draw),
+        (None, Some(tier)) => AwardSource::Tier(index_of(tier)?),
+        other => return Err(corrupt("award source (draw, tier)", other)),
+    };
     let shipping = match (r.opt_text(10)?, r.opt_text(11)?, r.opt_text(12)?) {
         (Some(recipient), Some(phone), Some(address)) => Some(Shipping {
             recipient,
@@ -289,7 +324,7 @@ fn award_from_row(r: &impl DbRow) -> Result<(AwardRecord, String), StoreError> {
         AwardRecord {
             award_id: r.text(0)?,
             campaign_id: r.text(1)?,
-            draw_id: r.text(2)?,
+            source,
             player_id: r.text(3)?,
             slot_index: index_of(r.int(4)?)?,
             prize_name: r.text(5)?,
@@ -346,6 +381,7 @@ async fn load_campaign<T: DbTx>(
             draws_total: r.int(8)?,
         },
         status: status_of(&r.text(3)?)?,
+        window_over: r.int(5)? <= now,
         fallback_slot: r.opt_int(9)?.map(index_of).transpose()?,
         created_at: r.int(10)?,
         slots,
@@ -776,7 +812,7 @@ fn outcome_of(
         AwardRecord {
             award_id: new_id(),
             campaign_id: campaign.to_owned(),
-            draw_id: draw_id.clone(),
+            source: AwardSource::Draw(draw_id.clone()),
             player_id: cmd.player_id.clone(),
             slot_index: given.index,
             prize_name: given.spec.name.clone(),
@@ -1068,12 +1104,12 @@ impl WheelRead {
 
     /// May `merchant` draw on this wheel at `now`?
     fn check(&self, merchant: &str, now: Millis) -> Result<(), StoreError> {
+        // Another merchant's campaign does not exist for this player.
         if self.merchant_id != merchant {
-            return Err(StoreError::PermissionDenied);
+            return Err(StoreError::NotFound("campaign"));
         }
         match self.status {
-            // Drafts are invisible to players.
-            CampaignStatus::Draft => return Err(StoreError::NotFound("campaign")),
+            CampaignStatus::Draft => return Err(Rejection::DraftNotOpen.into()),
             CampaignStatus::Published => {}
             s => return Err(Rejection::NotRunning(s.as_str()).into()),
         }
@@ -1360,7 +1396,13 @@ impl<D: Db> Store<D> {
         }
         lock_campaign(&mut tx, merchant_id, id, false, now).await?;
         let c = load_campaign(&mut tx, id, now).await?;
-        let next = t.apply(c.status)?;
+        // Past its window a campaign has ended for everything but the
+        // EndCampaign that records it (and settles the cash reserve).
+        let from = match t {
+            Transition::End => c.status,
+            _ => c.shown_status(),
+        };
+        let next = t.apply(from)?;
         if t == Transition::Publish {
             let slots: Vec<_> = c
                 .slots
@@ -1437,8 +1479,9 @@ impl<D: Db> Store<D> {
         }
         lock_campaign(&mut tx, merchant_id, id, false, now).await?;
         let c = load_campaign(&mut tx, id, now).await?;
-        if !matches!(c.status, CampaignStatus::Published | CampaignStatus::Paused) {
-            return Err(Rejection::NotRevisable(c.status.as_str()).into());
+        let shown = c.shown_status();
+        if !matches!(shown, CampaignStatus::Published | CampaignStatus::Paused) {
+            return Err(Rejection::NotRevisable(shown.as_str()).into());
         }
         if specs.len() != c.slots.len() {
             return Err(Rejection::SlotCountChange(c.slots.len()).into());
@@ -1670,7 +1713,7 @@ impl<D: Db> Store<D> {
         tx.fetch_all(
             "SELECT a.award_id, a.campaign_id, a.draw_id, a.player_id, a.slot_index, \
              a.prize_name, a.kind, a.status, a.won_at, a.claim_deadline, a.recipient, a.phone, \
-             a.address, a.tracking_number, c.merchant_id \
+             a.address, a.tracking_number, c.merchant_id, a.tier_index \
              FROM prize_award a JOIN campaign c ON c.campaign_id = a.campaign_id \
              WHERE a.campaign_id = $1 ORDER BY a.won_at DESC, a.award_id DESC LIMIT $2",
             args![id.to_string(), limit],
@@ -1693,7 +1736,7 @@ impl<D: Db> Store<D> {
         tx.fetch_all(
             "SELECT a.award_id, a.campaign_id, a.draw_id, a.player_id, a.slot_index, \
              a.prize_name, a.kind, a.status, a.won_at, a.claim_deadline, a.recipient, a.phone, \
-             a.address, a.tracking_number, c.merchant_id \
+             a.address, a.tracking_number, c.merchant_id, a.tier_index \
              FROM prize_award a JOIN campaign c ON c.campaign_id = a.campaign_id \
              WHERE c.merchant_id = $1 AND a.player_id = $2 AND ($3 = '' OR a.campaign_id = $3) \
              ORDER BY a.won_at DESC, a.award_id DESC LIMIT 1000",

@@ -5,7 +5,10 @@
 //! - `/h5/?campaign=<id>`: the H5 demo wheel (player tokens from the
 //!   development issuer, when it is on);
 //! - `/web/grpc-web.js`: the small gRPC-Web client and protobuf codec both
-//!   use.
+//!   use;
+//! - `/favicon.ico`: the pages' icon.
+//!
+//! Any other path that is not a gRPC request (by its content type) is 404.
 //!
 //! The pages call the engine through gRPC-Web on this same origin. They are
 //! served with a content security policy that allows scripts, styles and
@@ -27,7 +30,7 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; frame-ancestors 'no
 
 /// One embedded file: every answer carries its type, no caching beyond a
 /// revalidation (the pages change with the engine), and the CSP.
-fn asset(content_type: &'static str, body: &'static str) -> Response {
+fn asset(content_type: &'static str, body: impl IntoResponse) -> Response {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
@@ -83,4 +86,27 @@ pub fn routes() -> Router {
         .route("/h5/h5.js", file!(JS, "h5/h5.js"))
         .route("/h5/h5.css", file!(CSS, "h5/h5.css"))
         .route("/web/grpc-web.js", file!(JS, "lib/grpc-web.js"))
+        .route(
+            "/favicon.ico",
+            get(|| async {
+                asset(
+                    "image/x-icon",
+                    &include_bytes!("../../../../web/favicon.ico")[..],
+                )
+            }),
+        )
+}
+
+/// What a browser or a crawler asking for a path that is not a page and
+/// not gRPC gets: 404, not a gRPC error in HTTP/1.1 clothing.
+pub fn not_found() -> Response {
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        )],
+        "404 未找到 / not found: this path is neither a page (/console/, /h5/) nor a gRPC method\n",
+    )
+        .into_response()
 }

@@ -13,8 +13,10 @@
 //!   token issuer; it mints only when `dev_token_issuer` is on, and
 //!   answers 404 "off" otherwise.
 //!
-//! Everything that is not one of these routes falls through to the gRPC
-//! routes.
+//! A request that is not one of these routes goes to the gRPC routes when
+//! its content type is gRPC or gRPC-Web (`application/grpc…`); anything
+//! else (a browser's `/favicon.ico` of old, a crawler's `/robots.txt`) is
+//! 404.
 
 pub mod assets;
 pub mod dev_token;
@@ -78,8 +80,33 @@ pub fn app<D: Db>(
             .with_state(state),
         None => axum::Router::new().route("/dev/player-token", axum::routing::post(dev_token::off)),
     };
+    let fallback = move |req: axum::extract::Request| {
+        let mut grpc = grpc.clone();
+        async move {
+            if !is_grpc(req.headers()) {
+                return assets::not_found();
+            }
+            use tower_service::Service;
+            // The gRPC stack's error type is Infallible: failures are statuses.
+            let Ok(()) = futures_util::future::poll_fn(|cx| {
+                Service::<axum::extract::Request>::poll_ready(&mut grpc, cx)
+            })
+            .await;
+            let Ok(resp) = grpc.call(req).await;
+            resp.map(axum::body::Body::new)
+        }
+    };
     router
         .merge(assets::routes())
-        .fallback_service(grpc)
+        .fallback(fallback)
         .layer(cors(origins))
+}
+
+/// gRPC (`application/grpc`, `+proto`, …) or gRPC-Web
+/// (`application/grpc-web…`), by the request's content type.
+fn is_grpc(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/grpc"))
 }

@@ -422,7 +422,14 @@ async fn every_rpc_refuses_the_wrong_caller(backend: Backend) {
             denied.push(("pos", &pos));
             denied.push(("auditor", &auditor));
             if matches!(rpc, Rpc::Draw | Rpc::GetWheel) {
-                denied.push(("other merchant's player", &player_b));
+                // Another merchant's campaign does not exist for a player.
+                let r = call(&app, rpc, &player_b, &t).await;
+                assert_eq!(
+                    r.map_err(|s| s.code()),
+                    Err(Code::NotFound),
+                    "{rpc:?} by other merchant's player"
+                );
+                checked += 1;
             }
         }
         for (what, cred) in denied {

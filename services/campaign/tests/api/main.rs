@@ -25,16 +25,19 @@ macro_rules! both_backends {
 }
 
 mod access;
+mod clients;
 mod concurrency;
 mod fairness;
 mod helpers;
 mod idempotency;
+mod lifecycle;
 mod metrics;
 mod money;
 mod restart;
 mod sharing;
 mod stats;
 mod story;
+mod tier_prizes;
 mod validation;
 mod voting;
 mod web;

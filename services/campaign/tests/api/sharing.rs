@@ -492,7 +492,7 @@ async fn rewards_are_off_by_default_and_bad_rules_are_refused(backend: Backend) 
         digest_after[..5],
         "refused requests changed state"
     );
-    // A draft campaign: invisible to players.
+    // A draft campaign: there, but not open to players.
     let draft = app.wheel(rules(5, 5), vec![thanks(1)], 0, false).await;
     assert_code(
         sharer(&app.channel)
@@ -506,7 +506,7 @@ async fn rewards_are_off_by_default_and_bad_rules_are_refused(backend: Backend) 
                 },
             ))
             .await,
-        Code::NotFound,
+        Code::FailedPrecondition,
         None,
     );
     app.db.assert_sharing_balances().await;

@@ -24,8 +24,8 @@ async fn wheel_story(backend: Backend) {
     assert_eq!(c.fallback_slot, Some(2));
     let id = c.campaign_id.clone();
 
-    // A draft is invisible to players.
-    assert_code(app.draw("alice", &id).await, Code::NotFound, None);
+    // A draft is there, but not open to players.
+    assert_code(app.draw("alice", &id).await, Code::FailedPrecondition, None);
 
     let mut admin = app.admin();
     let published = admin

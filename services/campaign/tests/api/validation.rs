@@ -402,7 +402,7 @@ async fn bad_input_is_refused_precisely_and_changes_nothing(backend: Backend) {
             },
         ))
         .await,
-        Code::NotFound,
+        Code::FailedPrecondition,
         None,
     );
     let claim = |award: &str, s: Option<pb::ShippingDetails>| {

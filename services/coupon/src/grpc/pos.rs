@@ -54,32 +54,35 @@ fn till(who: &Principal) -> Result<Till<'_>, Status> {
 }
 
 /// Is this refusal what a guessed code produces? Those count against the
-/// till; refusals of real codes (expired, minimum spend) do not.
+/// till; refusals of real codes (expired, minimum spend) do not. Only a
+/// well-formed code (right length, alphabet and check character) can be a
+/// guess that finds a coupon, so only those count: a scan of nothing, a
+/// short or foreign string, or a typo the check character catches cannot
+/// match any coupon and costs the till nothing.
 fn is_guess(r: Refusal) -> bool {
-    matches!(r, Refusal::NotFound | Refusal::Mistyped)
+    matches!(r, Refusal::NotFound)
+}
+
+/// Parses a typed or scanned code. Not a code at all (empty, wrong length,
+/// a character outside the alphabet): INVALID_ARGUMENT naming `code`. A
+/// typo the check character catches: the MISTYPED refusal. Neither counts
+/// against the till.
+fn parse_code(code: &str) -> Result<Result<CouponCode, Refusal>, Status> {
+    match CouponCode::parse(code) {
+        Ok(c) => Ok(Ok(c)),
+        Err(CodeError::Malformed) => Err(invalid(InvalidField::new(
+            "code",
+            if code.trim().is_empty() {
+                "empty: scan or type the coupon's code"
+            } else {
+                "not a coupon code: 13 characters of 0-9 and A-Z (dashes and spaces ignored)"
+            },
+        ))),
+        Err(CodeError::Mistyped) => Ok(Err(Refusal::Mistyped)),
+    }
 }
 
 impl<D: Db> PosApi<D> {
-    /// Parses a typed code; a malformed or mistyped one counts as a failed
-    /// lookup.
-    fn parse_code(
-        &self,
-        till: &Till<'_>,
-        code: &str,
-    ) -> Result<Result<CouponCode, Refusal>, Status> {
-        match CouponCode::parse(code) {
-            Ok(c) => Ok(Ok(c)),
-            Err(e) => {
-                let s = &self.shared;
-                s.till_guard.record_failure(till.key_id, s.clock.now_ms())?;
-                Ok(Err(match e {
-                    CodeError::Malformed => Refusal::NotFound,
-                    CodeError::Mistyped => Refusal::Mistyped,
-                }))
-            }
-        }
-    }
-
     fn count_failure(&self, till: &Till<'_>, e: &CouponError) -> Result<(), Status> {
         if let CouponError::Rejected(CouponRejection::Unusable(r)) = e
             && is_guess(*r)
@@ -128,7 +131,7 @@ impl<D: Db> CouponPosService for PosApi<D> {
                         ..Default::default()
                     })
                 };
-                let code = match self.parse_code(&till, &req.code)? {
+                let code = match parse_code(&req.code)? {
                     Ok(c) => c,
                     Err(r) => return Ok(refused(r)),
                 };
@@ -173,7 +176,7 @@ impl<D: Db> CouponPosService for PosApi<D> {
                 if req.order_ref.len() > 128 {
                     return Err(invalid(InvalidField::new("order_ref", "at most 128 bytes")));
                 }
-                let code = self.parse_code(&till, &req.code)?.map_err(code_status)?;
+                let code = parse_code(&req.code)?.map_err(code_status)?;
                 let cmd = RedeemCommand {
                     merchant_id: till.merchant_id.to_owned(),
                     store_id: till.store_id.to_owned(),

@@ -74,10 +74,20 @@ async fn every_refusal_is_precise_and_changes_nothing(backend: Backend) {
         refusal(validate(&app, &s1, "0000-0000-0000-0", order(5000)).await),
         pb::Refusal::NotFound
     );
-    assert_eq!(
-        refusal(validate(&app, &s1, "too-short", order(5000)).await),
-        pb::Refusal::NotFound
-    );
+    // Not a code at all: INVALID_ARGUMENT naming `code`.
+    for not_a_code in ["", "   ", "too-short", "0000-0000-0000-0000"] {
+        let v = pos(&app.channel)
+            .validate_coupon(with(
+                &s1,
+                pb::ValidateCouponRequest {
+                    code: not_a_code.into(),
+                    order_amount_cents: 5000,
+                    items: vec![],
+                },
+            ))
+            .await;
+        assert_code(v, Code::InvalidArgument, Some("code"));
+    }
     assert_eq!(
         refusal(validate(&app, &s1, &mistype(&c.code), order(5000)).await),
         pb::Refusal::Mistyped
@@ -133,6 +143,14 @@ async fn every_refusal_is_precise_and_changes_nothing(backend: Backend) {
         Code::NotFound,
         None,
     );
+    for not_a_code in ["", "x", "0000-0000"] {
+        assert_code(
+            till.redeem_coupon(with(&s1, redeem_req(not_a_code, 5000)))
+                .await,
+            Code::InvalidArgument,
+            Some("code"),
+        );
+    }
     assert_code(
         till.redeem_coupon(with(&s1, redeem_req(&c.code, -1))).await,
         Code::InvalidArgument,
@@ -463,9 +481,26 @@ async fn failed_lookups_lock_a_till_out_for_a_while(backend: Backend) {
     let honest = pos_key(&app, "S1").await;
     let t = create_template(&app, amount_off(100)).await;
     let c = claim(&app, "eve", &t.template_id).await;
-    for i in 0..5 {
-        let guess = format!("{:04}-0000-0000-0", i);
-        assert!(!validate(&app, &guesser, &guess, order(100)).await.valid);
+    // Scans of nothing, strings that are not codes and typos the check
+    // character catches cannot find a coupon: they never count.
+    let mut till = pos(&app.channel);
+    for i in 0..30 {
+        let junk = ["", "12", "not a code", "0000-0000-0000-0000"][i % 4];
+        assert_code(
+            till.redeem_coupon(with(&guesser, redeem_req(junk, 100)))
+                .await,
+            Code::InvalidArgument,
+            Some("code"),
+        );
+        let typo = validate(&app, &guesser, &mistype(&c.code), order(100)).await;
+        assert_eq!(typo.refusal, pb::Refusal::Mistyped as i32);
+    }
+    assert!(validate(&app, &guesser, &c.code, order(100)).await.valid);
+    // Well-formed codes that are no coupon are guesses: five lock it out.
+    for i in 0..5u8 {
+        let guess = coupon::domain::code::CouponCode::from_random([i + 1; 12]).display();
+        let v = validate(&app, &guesser, &guess, order(100)).await;
+        assert_eq!(v.refusal, pb::Refusal::NotFound as i32, "{guess}");
     }
     // Locked out, even for a real code, for validate and redeem alike.
     assert_refused_at_the_till(&app, &guesser, &c.code).await;
