@@ -291,7 +291,7 @@ bootstrap_key_file = ".campaign/bootstrap-admin.key"
 player_rate_per_sec = 20                      # 0 = no limit
 player_rate_burst = 40
 max_request_bytes = 65536
-coupon_endpoint = "self"                      # or "http://host:port", or "none"
+coupon_endpoint = "self"                      # or "http://host:port", or "none" (no coupon prizes)
 delivery_secret = ""                          # empty: random per process
 till_failure_limit = 20                       # failed coupon lookups per till ...
 till_failure_window_secs = 600                # ... within this window; 0 = off

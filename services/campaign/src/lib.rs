@@ -29,6 +29,7 @@ pub mod delivery;
 pub mod domain;
 pub mod grpc;
 pub mod metrics;
+pub mod prize_refs;
 pub mod store;
 pub mod telemetry;
 pub mod web;
@@ -266,8 +267,12 @@ async fn serve<D: Db, E: Extension>(
     if let Some(dev) = &dev_issuer {
         auth = auth.with_dev_issuer(dev.clone());
     }
+    let secret = delivery_secret(settings);
+    let prize_refs =
+        prize_refs::PrizeReferences::new(coupon_endpoint(settings, &listener).as_deref(), &secret);
     let shared = Arc::new(Shared {
         auth,
+        prize_refs: Arc::new(prize_refs),
         store: store.clone(),
         clock: clock.clone(),
         player_limit: grpc::limit::RateLimiter::new(
@@ -278,7 +283,6 @@ async fn serve<D: Db, E: Extension>(
     });
     let max = settings.max_request_bytes;
 
-    let secret = delivery_secret(settings);
     let (health, health_service) = tonic_health::server::health_reporter();
     let mut routes = RoutesBuilder::default();
     let mut tasks = Vec::new();

@@ -47,6 +47,9 @@ impl<D: Db> AdminApi<D> {
         let req = request.get_ref();
         let id = uuid_field("campaign_id", &req.campaign_id)?;
         let idem = idempotency(&who, method, req)?;
+        if t == Transition::Publish {
+            self.check_prizes(merchant, id).await?;
+        }
         let out = s
             .store
             .transition(merchant, id, t, s.clock.now_ms(), &idem, |c| {
@@ -54,6 +57,27 @@ impl<D: Db> AdminApi<D> {
             })
             .await?;
         respond(out, campaign_to_proto)
+    }
+
+    /// Before publishing: every coupon and top-up prize of the wheel and of
+    /// its share tiers names a template or pool of the merchant.
+    async fn check_prizes(&self, merchant: &str, id: uuid::Uuid) -> Result<(), Status> {
+        let s = &self.shared;
+        let c = s.store.get_campaign(merchant, id, s.clock.now_ms()).await?;
+        for slot in &c.slots {
+            let field = format!("slots[{}]", slot.index);
+            s.prize_refs
+                .check_slot(merchant, &slot.spec, &field)
+                .await?;
+        }
+        let rules = s.store.get_share_rules(merchant, id).await?;
+        for (i, (tier, _)) in rules.tiers.iter().enumerate() {
+            let field = format!("tiers[{i}].prize");
+            s.prize_refs
+                .check_slot(merchant, &tier.prize, &field)
+                .await?;
+        }
+        Ok(())
     }
 }
 
@@ -259,6 +283,7 @@ impl<D: Db> AdminService for AdminApi<D> {
                 let id = uuid_field("campaign_id", &req.campaign_id)?;
                 let spec = slot_from_proto(req.slot.clone())?;
                 let idem = idempotency(&who, "AddPrizeSlot", req)?;
+                s.prize_refs.check_slot(merchant, &spec, "slot").await?;
                 let out = s
                     .store
                     .add_slot(merchant, id, &spec, s.clock.now_ms(), &idem, |c| {
@@ -285,6 +310,7 @@ impl<D: Db> AdminService for AdminApi<D> {
                 let id = uuid_field("campaign_id", &req.campaign_id)?;
                 let spec = slot_from_proto(req.slot.clone())?;
                 let idem = idempotency(&who, "UpdatePrizeSlot", req)?;
+                s.prize_refs.check_slot(merchant, &spec, "slot").await?;
                 let out = s
                     .store
                     .update_slot(
@@ -327,6 +353,10 @@ impl<D: Db> AdminService for AdminApi<D> {
                     .map(|s| slot_from_proto(Some(s.clone())))
                     .collect::<Result<Vec<_>, _>>()?;
                 let idem = idempotency(&who, "ReviseWheel", req)?;
+                for (i, spec) in specs.iter().enumerate() {
+                    let field = format!("slots[{i}]");
+                    s.prize_refs.check_slot(merchant, spec, &field).await?;
+                }
                 let out = s
                     .store
                     .revise_wheel(merchant, id, &specs, s.clock.now_ms(), &idem, |c| {

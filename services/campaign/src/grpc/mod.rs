@@ -34,6 +34,9 @@ pub struct Shared<D: Db> {
     pub player_limit: limit::RateLimiter,
     /// Wakes the prize delivery worker after a coupon or top-up win.
     pub outbox_wakeup: Arc<tokio::sync::Notify>,
+    /// Whether a coupon or top-up prize names a template or pool of the
+    /// merchant (asked of the coupon service).
+    pub prize_refs: Arc<crate::prize_refs::PrizeReferences>,
 }
 
 /// Turns a store outcome into the answer: a fresh result is converted, a

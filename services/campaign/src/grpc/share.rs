@@ -163,6 +163,12 @@ impl<D: Db> ShareAdminService for ShareAdminApi<D> {
                     .iter()
                     .map(tier_from_proto)
                     .collect::<Result<Vec<_>, _>>()?;
+                for (i, tier) in tiers.iter().enumerate() {
+                    let field = format!("tiers[{i}].prize");
+                    s.prize_refs
+                        .check_slot(merchant, &tier.prize, &field)
+                        .await?;
+                }
                 let campaign = id.to_string();
                 let out = s
                     .store

@@ -4,6 +4,9 @@
 //! invariant checks. The coupon suite includes this file too (`#[path]`)
 //! and runs the whole engine through [`spawn_app_running`].
 
+#[path = "coupon_peer.rs"]
+pub mod coupon_peer;
+
 use std::{
     future::Future,
     net::SocketAddr,
@@ -530,9 +533,10 @@ async fn spawn_on(
         bootstrap_key_file: key_file.clone(),
         // Tests run in parallel against one cluster: keep pools small.
         pg_max_connections: 8,
-        // The campaign service alone: won coupon prizes wait in the outbox
-        // (delivery is the coupon suite's business).
-        coupon_endpoint: "none".into(),
+        // The campaign service alone: coupon prizes are checked by a
+        // stand-in peer and wait in the outbox (delivery is the coupon
+        // suite's business, against the real coupon service).
+        coupon_endpoint: coupon_peer::start().await,
         ..Settings::default()
     };
     tweak(&mut settings);
@@ -754,8 +758,8 @@ pub fn slot(name: &str, kind: pb::PrizeKind, weight: i64, stock: i64) -> pb::Pri
         weight,
         stock,
         reference: if matches!(kind, pb::PrizeKind::Coupon | pb::PrizeKind::TopupCode) {
-            // Not delivered in these suites (coupon_endpoint = none).
-            "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into()
+            // Known to the stand-in coupon peer; not delivered.
+            coupon_peer::KNOWN_REFERENCE.into()
         } else {
             String::new()
         },

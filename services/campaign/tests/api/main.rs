@@ -33,6 +33,7 @@ mod idempotency;
 mod lifecycle;
 mod metrics;
 mod money;
+mod prize_refs;
 mod restart;
 mod sharing;
 mod stats;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use campaign::{
     domain::InvalidField,
     grpc::{error::invalid, traced},
-    store::db::Db,
+    store::{StoreError, db::Db},
 };
 use engine_proto::coupon::v1::{self as pb, coupon_delivery_service_server::CouponDeliveryService};
 use subtle::ConstantTimeEq;
@@ -17,7 +17,7 @@ use super::{
     CouponShared,
     convert::{coupon_to_proto, uuid_field},
 };
-use crate::store::PrizeKind;
+use crate::store::{CouponError, PrizeKind};
 
 pub struct DeliveryApi<D: Db> {
     shared: Arc<CouponShared<D>>,
@@ -77,6 +77,47 @@ impl<D: Db> CouponDeliveryService for DeliveryApi<D> {
                 Ok(Response::new(pb::DeliverPrizeResponse {
                     coupon: Some(coupon_to_proto(&c, true)),
                 }))
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "CheckPrizeReference", skip_all, fields(outcome))]
+    async fn check_prize_reference(
+        &self,
+        request: Request<pb::CheckPrizeReferenceRequest>,
+    ) -> Result<Response<pb::CheckPrizeReferenceResponse>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                authorized(&s.delivery_secret, request.metadata())?;
+                let req = request.get_ref();
+                let merchant = uuid_field("merchant_id", &req.merchant_id)?;
+                let reference = uuid_field("reference", &req.reference)?;
+                let kind = PrizeKind::parse(&req.prize_kind).ok_or_else(|| {
+                    invalid(InvalidField::new("prize_kind", "COUPON or TOPUP_CODE"))
+                })?;
+                let name = match kind {
+                    PrizeKind::Coupon => s
+                        .coupons
+                        .get_template(&merchant, &reference)
+                        .await
+                        .map(|t| t.spec.name),
+                    PrizeKind::TopupCode => s
+                        .coupons
+                        .get_pool(&merchant, &reference)
+                        .await
+                        .map(|p| p.name),
+                };
+                let found = |name| pb::CheckPrizeReferenceResponse { found: true, name };
+                match name {
+                    Ok(name) => Ok(Response::new(found(name))),
+                    // Missing, or another merchant's: not this merchant's prize.
+                    Err(CouponError::Store(
+                        StoreError::NotFound(_) | StoreError::PermissionDenied,
+                    )) => Ok(Response::new(pb::CheckPrizeReferenceResponse::default())),
+                    Err(e) => Err(e.into()),
+                }
             }
             .await,
         )

@@ -23,6 +23,7 @@ both_backends!(
     won_prizes_reach_the_player_in_one_engine,
     won_prizes_arrive_once_despite_a_coupon_service_outage,
     deliveries_are_idempotent_and_authenticated,
+    only_the_merchants_own_templates_and_pools_can_be_prizes,
 );
 
 const MERCHANT: &str = "00000000-0000-7000-8000-000000000001";
@@ -395,4 +396,63 @@ async fn deliveries_are_idempotent_and_authenticated(backend: Backend) {
 #[track_caller]
 fn assert_code_is<T: std::fmt::Debug>(r: Result<T, tonic::Status>, code: Code) {
     crate::helpers::assert_code(r, code, None);
+}
+
+/// The real coupon service answers the campaign service's prize checks:
+/// the merchant's own template and pool are accepted; another merchant's
+/// template, or one that does not exist, is refused naming the field.
+async fn only_the_merchants_own_templates_and_pools_can_be_prizes(backend: Backend) {
+    let app = spawn_engine(backend).await;
+    let (_, template, pool) = coupon_wheel(&app, &app.channel, 5).await;
+    let other = crate::helpers::other_merchant(&app.db).await;
+    let theirs = admin(&app.channel)
+        .create_template(with(&other, amount_off(100)))
+        .await
+        .expect("their template")
+        .into_inner();
+    let draft = app.wheel(rules(5, 5), vec![thanks(1)], 0, false).await;
+    let add = |kind: cpb::PrizeKind, reference: &str| {
+        let mut s = slot("prize", kind, 1, 5);
+        s.reference = reference.into();
+        cpb::AddPrizeSlotRequest {
+            idempotency_key: key(),
+            campaign_id: draft.campaign_id.clone(),
+            slot: Some(s),
+        }
+    };
+    let mut campaigns = app.admin();
+    for (kind, reference) in [
+        (cpb::PrizeKind::Coupon, theirs.template_id.as_str()),
+        (
+            cpb::PrizeKind::Coupon,
+            "0190a1b2-0000-7000-8000-00000000dead",
+        ),
+        (cpb::PrizeKind::TopupCode, template.as_str()),
+        (cpb::PrizeKind::Coupon, pool.as_str()),
+    ] {
+        let r = campaigns
+            .add_prize_slot(with(&app.admin_key, add(kind, reference)))
+            .await;
+        let s = r.expect_err("refused");
+        assert_eq!(
+            s.code(),
+            Code::FailedPrecondition,
+            "{kind:?} {reference}: {s:?}"
+        );
+        assert!(
+            s.message().starts_with("slot.reference:"),
+            "{}",
+            s.message()
+        );
+    }
+    for (kind, reference) in [
+        (cpb::PrizeKind::Coupon, template.as_str()),
+        (cpb::PrizeKind::TopupCode, pool.as_str()),
+    ] {
+        campaigns
+            .add_prize_slot(with(&app.admin_key, add(kind, reference)))
+            .await
+            .expect("the merchant's own");
+    }
+    app.stop().await;
 }
