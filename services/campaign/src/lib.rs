@@ -421,7 +421,8 @@ fn spawn_packet_expiry<D: Db>(
     })
 }
 
-/// Marks unclaimed physical prizes EXPIRED once their deadline passes.
+/// Marks unclaimed physical prizes EXPIRED once their deadline passes, and
+/// ends campaigns past their window (`store::lifecycle`), every minute.
 fn spawn_sweeper<D: Db>(store: Store<D>, clock: Arc<dyn Clock>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -431,6 +432,11 @@ fn spawn_sweeper<D: Db>(store: Store<D>, clock: Arc<dyn Clock>) -> tokio::task::
                 Ok(0) => {}
                 Ok(n) => tracing::info!(expired = n, "unclaimed prizes expired"),
                 Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+            }
+            match store.end_due_campaigns(clock.now_ms(), 100).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(ended = n, "campaigns past their window ended"),
+                Err(e) => tracing::warn!(error = %e, "window end sweep failed"),
             }
         }
     })

@@ -21,6 +21,7 @@ pub mod chance;
 pub mod db;
 mod gate;
 mod glue;
+pub mod lifecycle;
 pub mod money;
 pub mod outbox;
 pub mod postgres;

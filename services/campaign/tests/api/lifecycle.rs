@@ -111,8 +111,7 @@ async fn a_campaign_past_its_window_shows_ended(backend: Backend) {
     let first = export.message().await.expect("line").expect("a line");
     let line: serde_json::Value = serde_json::from_str(&first.json).expect("json");
     assert_eq!(line["status"], "ended", "{line}");
-    // Pausing an ended campaign is refused; EndCampaign still records the
-    // end (and settles the cash reserve).
+    // Pausing an ended campaign is refused.
     let paused = app
         .admin()
         .pause_campaign(with(
@@ -124,11 +123,57 @@ async fn a_campaign_past_its_window_shows_ended(backend: Backend) {
         ))
         .await;
     assert_refused(paused, "ended");
-    app.end_campaign(&id).await;
+    // The engine's sweep (every minute) writes the end itself, as
+    // EndCampaign would, exactly once; then an admin's End is refused.
+    let stored = "SELECT COUNT(*) FROM campaign WHERE status = 'ended' AND campaign_id = $1";
+    assert_eq!(app.db.scalar(stored, &id).await, 0);
+    let ended = end_due(&app.db, T0 + DAY).await + end_due(&app.db, T0 + DAY).await;
+    assert!(ended <= 1, "ended twice");
+    assert_eq!(app.db.scalar(stored, &id).await, 1);
+    let audited = app
+        .db
+        .scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'campaign.end' AND campaign_id = $1",
+            &id,
+        )
+        .await;
+    assert_eq!(audited, 1, "the end is in the audit trail once");
+    let end = app
+        .admin()
+        .end_campaign(with(
+            &app.admin_key,
+            pb::CampaignTransitionRequest {
+                idempotency_key: key(),
+                campaign_id: id.clone(),
+            },
+        ))
+        .await;
+    assert_refused(end, "ended");
     assert_eq!(
         app.get_campaign(&id).await.status,
         CampaignStatus::Ended as i32
     );
+    app.db.assert_money_balances().await;
+}
+
+/// Runs the engine's window-end sweep on the test's database.
+async fn end_due(db: &TestDb, now: i64) -> u64 {
+    use campaign::store::{Store, postgres::PgDb, sqlite::SqliteDb};
+    match db.backend {
+        Backend::Sqlite => {
+            let s = SqliteDb::connect(&db.url).await.expect("open");
+            let r = Store::new(s.clone()).end_due_campaigns(now, 100).await;
+            s.close().await;
+            r
+        }
+        Backend::Postgres => {
+            let s = PgDb::connect(&db.url, 2).await.expect("open");
+            let r = Store::new(s.clone()).end_due_campaigns(now, 100).await;
+            s.close().await;
+            r
+        }
+    }
+    .expect("sweep")
 }
 
 /// FAILED_PRECONDITION with `words` in its message.
