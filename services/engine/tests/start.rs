@@ -1,10 +1,11 @@
 //! README command 1 on a fresh directory: the `campaign-engine` binary
 //! starts with no config and no server, serves the campaign and the coupon
 //! services on one listener, hands over the first admin key, and drains
-//! and exits 0 on SIGTERM.
+//! and exits 0 on SIGTERM. Its command line answers `--help` and
+//! `--version`.
 
 use std::{
-    process::{Command, Stdio},
+    process::{Command, Output, Stdio},
     time::Duration,
 };
 
@@ -92,4 +93,65 @@ async fn the_whole_engine_starts_on_its_embedded_default() {
     };
     assert!(status.success(), "exit status {status}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn engine(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_campaign-engine"))
+        .args(args)
+        .env_clear()
+        .output()
+        .expect("run campaign-engine")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn help_version_and_each_commands_help() {
+    let help = engine(&["--help"]);
+    assert!(help.status.success(), "{}", text(&help.stderr));
+    let out = text(&help.stdout);
+    for command in [
+        "serve",
+        "create-merchant",
+        "mint-player-token",
+        "print-config",
+    ] {
+        assert!(out.contains(command), "{command} missing from:\n{out}");
+    }
+    assert!(out.contains("Usage: campaign-engine"), "{out}");
+
+    let version = engine(&["--version"]);
+    assert!(version.status.success());
+    assert_eq!(
+        text(&version.stdout).trim(),
+        format!("campaign-engine {}", env!("CARGO_PKG_VERSION"))
+    );
+
+    for argv in [
+        &["mint-player-token", "--help"][..],
+        &["help", "mint-player-token"],
+    ] {
+        let o = engine(argv);
+        assert!(o.status.success(), "{argv:?}: {}", text(&o.stderr));
+        let out = text(&o.stdout);
+        assert!(
+            out.contains("Usage: campaign-engine mint-player-token <ISSUER> <SECRET> <OPENID>"),
+            "{argv:?}:\n{out}"
+        );
+        assert!(
+            !out.contains("print-config"),
+            "{argv:?} printed every command"
+        );
+    }
+    let o = engine(&["create-merchant", "--help"]);
+    assert!(o.status.success() && text(&o.stdout).contains("<NAME>"));
+
+    // clap's error, exit 2, and no server started.
+    let bad = engine(&["frobnicate"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+    assert!(text(&bad.stderr).contains("unrecognized subcommand"));
+    let missing = engine(&["create-merchant"]);
+    assert_eq!(missing.status.code(), Some(2));
 }
