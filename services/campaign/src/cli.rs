@@ -116,11 +116,6 @@ where
         listener.local_addr()?,
         config::redact_url(&settings.database_url)
     );
-    println!(
-        "first admin API key: written to {} when the database is new; \
-         `create-merchant NAME` makes another merchant with its own key",
-        settings.bootstrap_key_file.display()
-    );
     run(settings, listener, Box::pin(shutdown_signal()), clock()).await?;
     Ok(())
 }
