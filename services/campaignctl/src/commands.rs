@@ -9,7 +9,7 @@ use engine_proto::campaign::v1 as pb;
 use tonic::Code;
 
 use crate::{
-    args::{Args, Command, SimulateOpts, Transition, USAGE},
+    args::{Args, Command, SimulateOpts, Transition},
     client::{self, Engine, call},
     error::CtlError,
     plan::{self, Current, Step, kind_name, local_instant, status_name},
@@ -24,10 +24,6 @@ pub async fn run(args: Args) -> Result<(), CtlError> {
         key_file: args.key_file,
     };
     match args.command {
-        Command::Help => {
-            println!("{USAGE}");
-            Ok(())
-        }
         Command::Check { file } => check(&file),
         Command::Apply { file, yes, dry_run } => apply(&ctx, &file, yes, dry_run).await,
         Command::Show { campaign } => show(&ctx, &campaign).await,

@@ -1,13 +1,10 @@
-//! Every way a command fails, and the exit code each one gives: 2 for a
-//! command line that does not parse, 1 for everything else.
+//! Every way a command fails, and the exit code each one gives: 1 (a
+//! command line that does not parse exits 2 in clap, before any of this).
 
 use crate::{plan::PlanError, spec::SpecError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CtlError {
-    /// A bad command line (exit code 2).
-    #[error("{0}")]
-    Usage(String),
     #[error(transparent)]
     Spec(#[from] SpecError),
     #[error("{file}: {source}")]
@@ -39,10 +36,7 @@ pub enum CtlError {
 
 impl CtlError {
     pub fn exit_code(&self) -> u8 {
-        match self {
-            Self::Usage(_) => 2,
-            _ => 1,
-        }
+        1
     }
 
     pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {

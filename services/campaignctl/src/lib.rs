@@ -5,7 +5,7 @@
 //! prints statistics by day and channel, and writes the auditor's exports.
 //!
 //! # Layout
-//! - [`args`]: the command line (hand-parsed) and its usage text.
+//! - [`args`]: the command line (clap) and its help.
 //! - [`spec`]: the campaign file: strict TOML, validated before any call,
 //!   normalised into the engine's requests.
 //! - [`plan`]: the comparison of a file with the live campaign: the changes
@@ -25,7 +25,7 @@ pub mod state;
 
 pub use error::CtlError;
 
-/// Parses `argv` (without the program name) and runs the command.
-pub async fn run(argv: &[String]) -> Result<(), CtlError> {
-    commands::run(args::parse(argv)?).await
+/// Runs a parsed command line ([`args::Args::parse`]).
+pub async fn run(args: args::Args) -> Result<(), CtlError> {
+    commands::run(args).await
 }

@@ -4,6 +4,7 @@
 //! (unset or unreachable: the `postgres` test fails, it never skips).
 //! What the tool did is checked through the engine's own API
 //! (`GetCampaign`, the audit trail), not only through its output.
+//! `usage` checks its help.
 
 // The campaign suite's harness: databases, health waits, credentials.
 #[path = "../../../campaign/tests/api/helpers.rs"]
@@ -29,6 +30,8 @@ use engine_proto::campaign::v1::{
 use helpers::{Backend, DAY, T0, TestDb, key, with};
 use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::transport::Channel;
+
+mod usage;
 
 struct Engine {
     db: TestDb,
@@ -126,6 +129,18 @@ impl Engine {
             let _ = h.await;
         }
     }
+}
+
+/// Runs the binary with `args` and `key` as CAMPAIGN_API_KEY (none: unset).
+async fn run_ctl(args: &[&str], key: Option<&str>) -> Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_campaignctl"));
+    cmd.args(args).env_remove("CAMPAIGN_API_KEY");
+    if let Some(k) = key {
+        cmd.env("CAMPAIGN_API_KEY", k);
+    }
+    tokio::task::spawn_blocking(move || cmd.output().expect("run campaignctl"))
+        .await
+        .expect("join")
 }
 
 fn text(b: &[u8]) -> String {
