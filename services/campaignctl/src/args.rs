@@ -20,7 +20,8 @@ The API key comes from --key-file PATH, otherwise from the environment
 variable CAMPAIGN_API_KEY; it is never printed.
 
 Exit status: 0 ok, 1 error, 2 a bad command line (clap's message on
-stderr).";
+stderr); `apply --dry-run` exits 2 when changes are pending (the diff on
+stdout) and 0 when there are none.";
 
 const APPLY_HELP: &str = "\
 Creates the campaign FILE describes (DRAFT), or brings the campaign to the
@@ -28,7 +29,8 @@ file: only the difference is sent, and with none it prints `no changes`.
 A PUBLISHED or PAUSED wheel's prizes change only as a new version of the
 prize table: apply prints the diff and exits 1 unless run with --yes.
 
-Exit status: 0 applied or no changes, 1 error.";
+Exit status: 0 applied or no changes, 1 error. With --dry-run (terraform's
+-detailed-exitcode): 0 no changes, 2 changes pending (printed), 1 error.";
 
 /// The heading of the options every command takes.
 const ENGINE: &str = "Engine options";
@@ -63,7 +65,7 @@ enum Cmd {
         /// Apply changes to a live (PUBLISHED or PAUSED) campaign
         #[arg(long)]
         yes: bool,
-        /// Print the changes and apply nothing
+        /// Print the changes and apply nothing; exit 2 if there are any
         #[arg(long)]
         dry_run: bool,
     },
@@ -341,7 +343,7 @@ mod tests {
         }
         let help = args("help apply").expect_err("help").render().to_string();
         assert!(
-            help.contains("--dry-run") && help.contains("--yes"),
+            help.contains("--dry-run") && help.contains("2 changes pending"),
             "{help}"
         );
     }

@@ -1,5 +1,7 @@
 //! Every way a command fails, and the exit code each one gives: 1 (a
-//! command line that does not parse exits 2 in clap, before any of this).
+//! command line that does not parse exits 2 in clap, before any of this);
+//! and how a command that succeeded ends: 0, or 2 for `apply --dry-run`
+//! with changes pending.
 
 use crate::{plan::PlanError, spec::SpecError};
 
@@ -42,5 +44,24 @@ impl CtlError {
     pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
         let what = what.into();
         move |source| Self::Io { what, source }
+    }
+}
+
+/// How a command that succeeded ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done, or nothing to do (exit 0).
+    Done,
+    /// `apply --dry-run` found changes to make (exit 2, as terraform's
+    /// `plan -detailed-exitcode`).
+    ChangesPending,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Self::Done => 0,
+            Self::ChangesPending => 2,
+        }
     }
 }

@@ -13,7 +13,7 @@
 //! - [`state`]: which campaign a file created, per engine (`*.state.toml`).
 //! - [`client`]: the channel, the API key, retries of UNAVAILABLE.
 //! - [`commands`]: one function per command.
-//! - [`error`]: every failure and its exit code.
+//! - [`error`]: every failure and its exit code; how a success ends.
 
 pub mod args;
 pub mod client;
@@ -23,9 +23,9 @@ pub mod plan;
 pub mod spec;
 pub mod state;
 
-pub use error::CtlError;
+pub use error::{CtlError, Outcome};
 
 /// Runs a parsed command line ([`args::Args::parse`]).
-pub async fn run(args: args::Args) -> Result<(), CtlError> {
+pub async fn run(args: args::Args) -> Result<Outcome, CtlError> {
     commands::run(args).await
 }

@@ -16,7 +16,7 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(campaignctl::run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(e) => {
             eprintln!("campaignctl: {e}");
             ExitCode::from(e.exit_code())

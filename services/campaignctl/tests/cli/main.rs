@@ -242,7 +242,21 @@ async fn cli_story(backend: Backend) {
     let file = write(&dir, "wheel.toml", WHEEL);
     let file_arg = file.to_str().expect("utf-8 path");
 
-    // Act / Assert: the first apply creates the whole campaign.
+    // Act / Assert: a dry run on a new file says what it would create,
+    // exits 2 (changes pending) and creates nothing.
+    let planned = e.ctl(&["apply", file_arg, "--dry-run"]).await;
+    assert_exit(&planned, 2);
+    assert!(
+        text(&planned.stdout).contains("would create campaign"),
+        "{}",
+        text(&planned.stdout)
+    );
+    assert!(
+        !dir.join("wheel.state.toml").exists(),
+        "a dry run created it"
+    );
+
+    // The first apply creates the whole campaign.
     let first = e.ctl(&["apply", file_arg]).await;
     assert_exit(&first, 0);
     let out = text(&first.stdout);
@@ -285,6 +299,8 @@ async fn cli_story(backend: Backend) {
         "a second apply changed something"
     );
     assert_eq!(e.campaign(&id).await, created);
+    // Nothing pending: a dry run exits 0.
+    assert_exit(&e.ctl(&["apply", file_arg, "--dry-run"]).await, 0);
 
     // The state file lost (as if the first run died right after
     // CreateWheel): the same creation key gets the same campaign back.
@@ -350,8 +366,13 @@ async fn cli_story(backend: Backend) {
     );
     assert!(!dir.join("bad.state.toml").exists(), "nothing was created");
 
-    // A DRAFT follows its file.
+    // A DRAFT follows its file; a dry run first shows the change, exits 2
+    // and leaves the campaign as it was.
     std::fs::write(&file, WHEEL.replace("stock = 5", "stock = 6")).expect("edit");
+    let pending = e.ctl(&["apply", file_arg, "--dry-run"]).await;
+    assert_exit(&pending, 2);
+    assert!(text(&pending.stdout).contains("prizes[0].stock: 5 -> 6"));
+    assert_eq!(e.campaign(&id).await, created, "a dry run changed it");
     let updated = e.ctl(&["apply", file_arg]).await;
     assert_exit(&updated, 0);
     assert!(text(&updated.stdout).contains("prizes[0].stock: 5 -> 6"));

@@ -25,13 +25,14 @@ async fn help_version_and_per_command_help() {
         format!("campaignctl {}", env!("CARGO_PKG_VERSION"))
     );
 
-    // `apply --help` and `help apply` are apply's own help.
+    // `apply --help` and `help apply` are apply's own help, with the
+    // dry run's exit status.
     for argv in [&["apply", "--help"][..], &["help", "apply"]] {
         let o = run_ctl(argv, None).await;
         assert_exit(&o, 0);
         let out = text(&o.stdout);
         assert!(out.contains("Usage: campaignctl apply"), "{argv:?}:\n{out}");
-        assert!(out.contains("--dry-run") && out.contains("--yes"));
+        assert!(out.contains("--dry-run") && out.contains("2 changes pending"));
         assert!(!out.contains("audit-log"), "{argv:?} printed every command");
     }
 
