@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, error::ErrorKind};
 
 pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:50051";
 
@@ -17,7 +17,10 @@ CAMPAIGN is a campaign id or a campaign file applied before (its id is in
 the state file beside it).
 
 The API key comes from --key-file PATH, otherwise from the environment
-variable CAMPAIGN_API_KEY; it is never printed.
+variable CAMPAIGN_API_KEY; it is never printed. An https:// endpoint is
+verified against the system's root certificates, or only against --ca-file.
+A plain http:// endpoint that is not loopback sends the key in the clear
+(campaignctl warns).
 
 Exit status: 0 ok, 1 error, 2 a bad command line (clap's message on
 stderr); `apply --dry-run` exits 2 when changes are pending (the diff on
@@ -46,6 +49,10 @@ struct Cli {
     /// A file holding an admin or auditor API key [default: $CAMPAIGN_API_KEY]
     #[arg(long, global = true, value_name = "PATH", help_heading = ENGINE)]
     key_file: Option<PathBuf>,
+    /// PEM file of the CA(s) an https:// endpoint's certificate is verified
+    /// against, instead of the system's roots
+    #[arg(long, global = true, value_name = "PATH", help_heading = ENGINE)]
+    ca_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -219,6 +226,7 @@ pub enum Command {
 pub struct Args {
     pub endpoint: String,
     pub key_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
     pub command: Command,
 }
 
@@ -236,6 +244,15 @@ impl Args {
         T: Into<std::ffi::OsString> + Clone,
     {
         let cli = Cli::from_arg_matches(&Cli::command().try_get_matches_from(argv)?)?;
+        if cli.ca_file.is_some() && !cli.endpoint.starts_with("https://") {
+            return Err(Cli::command().error(
+                ErrorKind::ArgumentConflict,
+                format!(
+                    "--ca-file verifies an https:// endpoint; {} is plain http",
+                    cli.endpoint
+                ),
+            ));
+        }
         let transition = |to, campaign| Command::Transition { to, campaign };
         let command = match cli.command {
             Cmd::Check { file } => Command::Check { file },
@@ -253,6 +270,7 @@ impl Args {
         Ok(Self {
             endpoint: cli.endpoint,
             key_file: cli.key_file,
+            ca_file: cli.ca_file,
             command,
         })
     }
@@ -297,7 +315,8 @@ mod tests {
         assert!(matches!(a.command, Command::Simulate { opts, .. }
             if opts.players_per_day == 100 && opts.runs == 5 && opts.days == 0
                 && opts.rng_seed == 1));
-        let a = args("pause c --endpoint https://e.example").expect("ok");
+        let a = args("pause c --endpoint https://e.example --ca-file ca.pem").expect("ok");
+        assert_eq!(a.ca_file, Some(PathBuf::from("ca.pem")));
         assert_eq!(
             a.command,
             Command::Transition {
@@ -322,6 +341,7 @@ mod tests {
             "simulate c --players 0",
             "simulate c --players x",
             "show c --endpoint ftp://x",
+            "show c --ca-file ca.pem",
         ] {
             let e = args(bad).expect_err(bad);
             assert_eq!(e.exit_code(), 2, "{bad}: {e}");

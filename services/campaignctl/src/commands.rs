@@ -22,6 +22,7 @@ pub async fn run(args: Args) -> Result<Outcome, CtlError> {
     let ctx = Ctx {
         endpoint: args.endpoint,
         key_file: args.key_file,
+        ca_file: args.ca_file,
     };
     match args.command {
         Command::Apply { file, yes, dry_run } => return apply(&ctx, &file, yes, dry_run).await,
@@ -39,12 +40,14 @@ pub async fn run(args: Args) -> Result<Outcome, CtlError> {
 struct Ctx {
     endpoint: String,
     key_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
 }
 
 impl Ctx {
     async fn engine(&self) -> Result<Engine, CtlError> {
+        client::warn_if_in_the_clear(&self.endpoint);
         let key = client::api_key(self.key_file.as_deref())?;
-        Engine::connect(&self.endpoint, &key).await
+        Engine::connect(&self.endpoint, self.ca_file.as_deref(), &key).await
     }
 
     /// A campaign id, or a campaign file applied to this endpoint before.

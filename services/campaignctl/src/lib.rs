@@ -11,7 +11,8 @@
 //! - [`plan`]: the comparison of a file with the live campaign: the changes
 //!   (old -> new, field by field) and the calls that make them.
 //! - [`state`]: which campaign a file created, per engine (`*.state.toml`).
-//! - [`client`]: the channel, the API key, retries of UNAVAILABLE.
+//! - [`client`]: the channel (TLS for https://), the API key, retries of
+//!   UNAVAILABLE.
 //! - [`commands`]: one function per command.
 //! - [`error`]: every failure and its exit code; how a success ends.
 

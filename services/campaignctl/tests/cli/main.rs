@@ -4,7 +4,7 @@
 //! (unset or unreachable: the `postgres` test fails, it never skips).
 //! What the tool did is checked through the engine's own API
 //! (`GetCampaign`, the audit trail), not only through its output.
-//! `usage` checks its help.
+//! `tls` runs it against https:// endpoints, `usage` its help.
 
 // The campaign suite's harness: databases, health waits, credentials.
 #[path = "../../../campaign/tests/api/helpers.rs"]
@@ -31,6 +31,7 @@ use helpers::{Backend, DAY, T0, TestDb, key, with};
 use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::transport::Channel;
 
+mod tls;
 mod usage;
 
 struct Engine {
@@ -90,6 +91,12 @@ impl Engine {
         tokio::task::spawn_blocking(move || cmd.output().expect("run campaignctl"))
             .await
             .expect("join")
+    }
+
+    /// Runs the binary with `args` only (the test picks the endpoint) and
+    /// the admin key in the environment.
+    async fn ctl_at(&self, args: &[&str]) -> Output {
+        run_ctl(args, Some(&self.admin_key)).await
     }
 
     async fn campaign(&self, id: &str) -> pb::Campaign {

@@ -14,7 +14,7 @@ async fn help_version_and_per_command_help() {
         assert!(out.contains(command), "{command} missing from:\n{out}");
     }
     assert!(
-        out.contains("--endpoint") && out.contains("--key-file"),
+        out.contains("--endpoint") && out.contains("--key-file") && out.contains("--ca-file"),
         "{out}"
     );
 
