@@ -1,8 +1,10 @@
 //! The command line shared by the binaries (`campaign-engine`, the whole
 //! engine; `campaign-service` and `coupon-service`, each alone): serve
-//! (default), or run a helper command.
+//! (default), or run a helper command. Parsed with clap, so `--help`,
+//! `--version`, `help COMMAND` and `COMMAND --help` work, and a bad command
+//! line exits 2 with clap's message.
 //!
-//!   BIN                      serve (settings: README "Settings")
+//!   BIN [serve]              serve (settings: README "Settings")
 //!   BIN create-merchant NAME create a merchant, print its admin key
 //!   BIN mint-player-token ISSUER SECRET OPENID [TTL_SECONDS]
 //!                            sign a player token as a gateway would
@@ -10,7 +12,8 @@
 
 use std::{future::Future, pin::Pin, sync::Arc};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use crate::{
@@ -25,25 +28,76 @@ use crate::{
 /// Resolves when the server should drain and stop.
 pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+const AFTER_HELP: &str = "\
+With no command it serves. Settings come from defaults, then campaign.toml
+(or the file in CAMPAIGN_CONFIG), then CAMPAIGN_* environment variables;
+`print-config` prints every setting with its default. On an empty database
+the first start creates the default merchant and writes its first admin API
+key to bootstrap_key_file (.campaign/bootstrap-admin.key, mode 0600).";
+
+#[derive(Debug, Parser)]
+#[command(version, after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Start the server (the default): gRPC, gRPC-Web and health on `listen`
+    ///
+    /// Ctrl-C or SIGTERM drains the calls in flight and exits 0.
+    Serve,
+    /// Create a merchant and print its admin API key (shown once)
+    ///
+    /// Uses the database in the settings; the server need not be running.
+    CreateMerchant {
+        /// The merchant's display name
+        name: String,
+    },
+    /// Sign a player token as a merchant's gateway would (for trying the API)
+    ///
+    /// The audience is the `player_token_audience` setting. Register the
+    /// same ISSUER and SECRET first with AdminService/SetPlayerTokenKey.
+    MintPlayerToken {
+        /// The gateway's issuer name (`iss`)
+        issuer: String,
+        /// The gateway's HS256 secret, as text
+        secret: String,
+        /// The player's openid (`sub`)
+        openid: String,
+        /// How long the token is valid
+        #[arg(default_value_t = 600)]
+        ttl_seconds: i64,
+    },
+    /// Print an example campaign.toml with every setting and its default
+    PrintConfig,
+}
+
 /// Runs the command in `std::env::args`; `serve` starts the server with
-/// `run`. `what` names the server in the start-up banner.
-pub async fn main<F, Fut>(what: &str, run: F) -> anyhow::Result<()>
+/// `run`. `bin` is the binary's name (for help and `--version`), `what`
+/// names the server in the start-up banner. A bad command line exits 2.
+pub async fn main<F, Fut>(bin: &'static str, what: &str, run: F) -> anyhow::Result<()>
 where
     F: FnOnce(Settings, TcpListener, Shutdown, Arc<dyn Clock>) -> Fut,
     Fut: Future<Output = Result<(), ServerError>>,
 {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        None | Some("serve") => serve(what, run).await,
-        Some("create-merchant") => {
-            create_merchant(args.get(1).context("usage: create-merchant NAME")?).await
-        }
-        Some("mint-player-token") => mint(&args[1..]),
-        Some("print-config") => {
+    let about = format!("Runs the {what} (the default), or a helper command");
+    let matches = Cli::command().name(bin).about(about).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match cli.command.unwrap_or(Cmd::Serve) {
+        Cmd::Serve => serve(what, run).await,
+        Cmd::CreateMerchant { name } => create_merchant(&name).await,
+        Cmd::MintPlayerToken {
+            issuer,
+            secret,
+            openid,
+            ttl_seconds,
+        } => mint(issuer, &secret, openid, ttl_seconds),
+        Cmd::PrintConfig => {
             print!("{}", config::EXAMPLE);
             Ok(())
         }
-        Some(other) => bail!("unknown command {other:?}; see the README"),
     }
 }
 
@@ -61,11 +115,6 @@ where
         "{what} listening on {} (database {})",
         listener.local_addr()?,
         config::redact_url(&settings.database_url)
-    );
-    println!(
-        "first admin API key: written to {} when the database is new; \
-         `create-merchant NAME` makes another merchant with its own key",
-        settings.bootstrap_key_file.display()
     );
     run(settings, listener, Box::pin(shutdown_signal()), clock()).await?;
     Ok(())
@@ -127,20 +176,36 @@ async fn create_merchant(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn mint(args: &[String]) -> anyhow::Result<()> {
-    let [issuer, secret, openid, rest @ ..] = args else {
-        bail!("usage: mint-player-token ISSUER SECRET OPENID [TTL_SECONDS]");
-    };
-    let ttl: i64 = rest.first().map(|t| t.parse()).transpose()?.unwrap_or(600);
+fn mint(issuer: String, secret: &str, openid: String, ttl: i64) -> anyhow::Result<()> {
     let now = SystemClock.now_ms() / 1000;
     let audience = Settings::load()?.player_token_audience;
     let claims = PlayerClaims {
-        iss: issuer.clone(),
+        iss: issuer,
         aud: audience,
-        sub: openid.clone(),
+        sub: openid,
         iat: now,
         exp: now + ttl,
     };
     println!("{}", sign_player_token(secret.as_bytes(), &claims));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().name("campaign-engine").debug_assert();
+        let cli = Cli::try_parse_from(["campaign-engine", "mint-player-token", "gw", "s", "alice"])
+            .expect("parses");
+        assert!(matches!(
+            cli.command,
+            Some(Cmd::MintPlayerToken {
+                ttl_seconds: 600,
+                ..
+            })
+        ));
+        assert!(Cli::try_parse_from(["campaign-engine"]).is_ok_and(|c| c.command.is_none()));
+    }
 }

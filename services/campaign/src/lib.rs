@@ -246,9 +246,24 @@ async fn serve<D: Db, E: Extension>(
             )
         })
     };
-    if let Some((merchant, key)) = store.bootstrap(clock.now_ms(), persist).await? {
-        tracing::info!(merchant.id = %merchant, key.id = %key.record.key_id, file = %path.display(),
-            "empty database: created the default merchant and its first admin API key");
+    // The operator's start-up line about the first admin key: written now,
+    // already there, or gone.
+    match store.bootstrap(clock.now_ms(), persist).await? {
+        Some((merchant, key)) => {
+            tracing::info!(merchant.id = %merchant, key.id = %key.record.key_id,
+            "empty database: created the default merchant; first admin API key written to {}",
+            path.display())
+        }
+        None if path.exists() => tracing::info!(
+            "admin API key file: {} (written when the database was created)",
+            path.display()
+        ),
+        None => tracing::info!(
+            "admin API key file {} not found: the database had a merchant before this start, \
+             whose key was written elsewhere or removed; `create-merchant NAME` makes a \
+             merchant with a new admin API key",
+            path.display()
+        ),
     }
     let dev_issuer = settings.dev_token_issuer.then(|| {
         let mut secret = [0u8; 32];

@@ -4,8 +4,5 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    campaign::cli::main("campaign service", |settings, listener, shutdown, clock| {
-        campaign::run(settings, listener, shutdown, clock)
-    })
-    .await
+    campaign::cli::main(env!("CARGO_BIN_NAME"), "campaign service", campaign::run).await
 }

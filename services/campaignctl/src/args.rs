@@ -1,37 +1,148 @@
-//! The command line, hand-parsed (`--flag value` or `--flag=value`; flags
-//! may come before or after the command).
+//! The command line, parsed with clap: `--flag value` or `--flag=value`;
+//! the global flags may come before or after the command. `--help`,
+//! `--version`, `help COMMAND` and `COMMAND --help` print the help; a bad
+//! command line exits 2 with clap's message.
 
 use std::path::PathBuf;
 
-use crate::error::CtlError;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, error::ErrorKind};
 
 pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:50051";
 
-pub const USAGE: &str = "\
-usage: campaignctl [--endpoint URL] [--key-file PATH] COMMAND ...
+const ABOUT: &str = "Lucky-wheel campaigns as TOML files, applied to the engine over gRPC; \
+publish, pause, stats and the auditor's exports";
 
-commands:
-  check FILE                 validate a campaign file (no engine call)
-  apply FILE [--yes] [--dry-run]
-                             create or update the campaign FILE describes;
-                             a live campaign changes only with --yes
-  show CAMPAIGN              the campaign, its prizes and live stock
-  publish|pause|resume|end CAMPAIGN
-  stats CAMPAIGN [--csv]     statistics by day and channel
-  export CAMPAIGN [--out FILE]
-                             the auditor's export (JSON lines)
-  audit-log [--out FILE]     the merchant's audit trail (JSON lines)
-  simulate CAMPAIGN --players N [--days N] [--draws N] [--runs N] [--seed N]
-                             forecast stock burn for an audience
-
+const AFTER_HELP: &str = "\
 CAMPAIGN is a campaign id or a campaign file applied before (its id is in
 the state file beside it).
 
---endpoint  the engine (default http://127.0.0.1:50051)
---key-file  a file holding an admin or auditor API key; otherwise the
-            environment variable CAMPAIGN_API_KEY
+The API key comes from --key-file PATH, otherwise from the environment
+variable CAMPAIGN_API_KEY; it is never printed. An https:// endpoint is
+verified against the system's root certificates, or only against --ca-file.
+A plain http:// endpoint that is not loopback sends the key in the clear
+(campaignctl warns).
 
-exit codes: 0 ok, 1 error, 2 usage";
+Exit status: 0 ok, 1 error, 2 a bad command line (clap's message on
+stderr); `apply --dry-run` exits 2 when changes are pending (the diff on
+stdout) and 0 when there are none.";
+
+const APPLY_HELP: &str = "\
+Creates the campaign FILE describes (DRAFT), or brings the campaign to the
+file: only the difference is sent, and with none it prints `no changes`.
+A PUBLISHED or PAUSED wheel's prizes change only as a new version of the
+prize table: apply prints the diff and exits 1 unless run with --yes.
+
+Exit status: 0 applied or no changes, 1 error. With --dry-run (terraform's
+-detailed-exitcode): 0 no changes, 2 changes pending (printed), 1 error.";
+
+/// The heading of the options every command takes.
+const ENGINE: &str = "Engine options";
+
+#[derive(Debug, Parser)]
+#[command(name = "campaignctl", version, about = ABOUT, after_help = AFTER_HELP)]
+#[command(arg_required_else_help = true)]
+struct Cli {
+    /// The engine's gRPC endpoint (http:// or https://)
+    #[arg(long, global = true, value_name = "URL", default_value = DEFAULT_ENDPOINT,
+        value_parser = endpoint, help_heading = ENGINE)]
+    endpoint: String,
+    /// A file holding an admin or auditor API key [default: $CAMPAIGN_API_KEY]
+    #[arg(long, global = true, value_name = "PATH", help_heading = ENGINE)]
+    key_file: Option<PathBuf>,
+    /// PEM file of the CA(s) an https:// endpoint's certificate is verified
+    /// against, instead of the system's roots
+    #[arg(long, global = true, value_name = "PATH", help_heading = ENGINE)]
+    ca_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Validate a campaign file (no engine call)
+    Check {
+        /// The campaign file (TOML)
+        file: PathBuf,
+    },
+    /// Create or update the campaign FILE describes
+    #[command(long_about = APPLY_HELP)]
+    Apply {
+        /// The campaign file (TOML); its state file is written beside it
+        file: PathBuf,
+        /// Apply changes to a live (PUBLISHED or PAUSED) campaign
+        #[arg(long)]
+        yes: bool,
+        /// Print the changes and apply nothing; exit 2 if there are any
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// The campaign, its prizes and live stock
+    Show {
+        #[arg(help = CAMPAIGN)]
+        campaign: String,
+    },
+    /// Publish a DRAFT campaign
+    Publish {
+        #[arg(help = CAMPAIGN)]
+        campaign: String,
+    },
+    /// Pause a PUBLISHED campaign
+    Pause {
+        #[arg(help = CAMPAIGN)]
+        campaign: String,
+    },
+    /// Resume a PAUSED campaign
+    Resume {
+        #[arg(help = CAMPAIGN)]
+        campaign: String,
+    },
+    /// End a campaign (and reveal its fairness seed)
+    End {
+        #[arg(help = CAMPAIGN)]
+        campaign: String,
+    },
+    /// Statistics by day and channel
+    Stats {
+        #[arg(help = CAMPAIGN)]
+        campaign: String,
+        /// CSV instead of a table
+        #[arg(long)]
+        csv: bool,
+    },
+    /// The auditor's export (JSON lines)
+    Export {
+        #[arg(help = CAMPAIGN)]
+        campaign: String,
+        /// Write to FILE instead of standard output
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// The merchant's audit trail (JSON lines)
+    AuditLog {
+        /// Write to FILE instead of standard output
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Forecast stock burn for an audience
+    Simulate {
+        #[arg(help = CAMPAIGN)]
+        campaign: String,
+        #[command(flatten)]
+        opts: SimulateOpts,
+    },
+}
+
+const CAMPAIGN: &str = "A campaign id, or a campaign file applied before";
+
+/// `--endpoint`: an http:// or https:// URL, without a trailing slash.
+fn endpoint(s: &str) -> Result<String, String> {
+    let e = s.trim_end_matches('/');
+    if e.starts_with("http://") || e.starts_with("https://") {
+        Ok(e.to_owned())
+    } else {
+        Err(format!("must be an http:// or https:// URL, got {s:?}"))
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transition {
@@ -52,18 +163,33 @@ impl Transition {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct SimulateOpts {
+    /// Distinct players who spin every day (> 0)
+    #[arg(long = "players", value_name = "N", required = true,
+        value_parser = clap::value_parser!(u32).range(1..))]
     pub players_per_day: u32,
+    /// Days to simulate [default: the campaign's window]
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     pub days: u32,
+    /// Spins per player per day [default: the campaign's draws per day]
+    #[arg(
+        long = "draws",
+        value_name = "N",
+        default_value_t = 0,
+        hide_default_value = true
+    )]
     pub draws_per_player_per_day: u32,
+    /// Simulated runs [default: 100]
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     pub runs: u32,
+    /// Random seed: the same seed gives the same report
+    #[arg(long = "seed", value_name = "N", default_value_t = 1)]
     pub rng_seed: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Help,
     Check {
         file: PathBuf,
     },
@@ -100,181 +226,67 @@ pub enum Command {
 pub struct Args {
     pub endpoint: String,
     pub key_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
     pub command: Command,
 }
 
-fn usage(msg: impl Into<String>) -> CtlError {
-    CtlError::Usage(msg.into())
-}
+impl Args {
+    /// Parses `std::env::args`; prints help, the version or a usage error
+    /// and exits (0, or 2 for an error) when that is what they ask for.
+    pub fn parse() -> Self {
+        Self::try_parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
 
-/// Parses the arguments after the program name.
-pub fn parse(argv: &[String]) -> Result<Args, CtlError> {
-    const VALUED: [&str; 8] = [
-        "--endpoint",
-        "--key-file",
-        "--out",
-        "--players",
-        "--days",
-        "--draws",
-        "--runs",
-        "--seed",
-    ];
-    const SWITCHES: [&str; 4] = ["--yes", "--dry-run", "--csv", "--help"];
-    let mut flags: Vec<(String, Option<String>)> = Vec::new();
-    let mut words: Vec<String> = Vec::new();
-    let mut it = argv.iter();
-    while let Some(a) = it.next() {
-        if a == "-h" {
-            flags.push(("--help".into(), None));
-        } else if let Some(stripped) = a.strip_prefix("--") {
-            let (name, inline) = match stripped.split_once('=') {
-                Some((n, v)) => (format!("--{n}"), Some(v.to_owned())),
-                None => (a.clone(), None),
-            };
-            if VALUED.contains(&name.as_str()) {
-                let value = match inline {
-                    Some(v) => v,
-                    None => it
-                        .next()
-                        .cloned()
-                        .ok_or_else(|| usage(format!("{name} needs a value")))?,
-                };
-                flags.push((name, Some(value)));
-            } else if SWITCHES.contains(&name.as_str()) && inline.is_none() {
-                flags.push((name, None));
-            } else {
-                return Err(usage(format!("unknown option {a}")));
-            }
-        } else {
-            words.push(a.clone());
+    /// Parses `argv`, the program name first.
+    pub fn try_parse_from<I, T>(argv: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let cli = Cli::from_arg_matches(&Cli::command().try_get_matches_from(argv)?)?;
+        if cli.ca_file.is_some() && !cli.endpoint.starts_with("https://") {
+            return Err(Cli::command().error(
+                ErrorKind::ArgumentConflict,
+                format!(
+                    "--ca-file verifies an https:// endpoint; {} is plain http",
+                    cli.endpoint
+                ),
+            ));
         }
-    }
-    let take = |name: &str| -> Option<String> {
-        flags
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .and_then(|(_, v)| v.clone())
-    };
-    let has = |name: &str| flags.iter().any(|(n, _)| n == name);
-    let endpoint = take("--endpoint")
-        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned())
-        .trim_end_matches('/')
-        .to_owned();
-    if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-        return Err(usage(format!(
-            "--endpoint must be an http:// or https:// URL, got {endpoint:?}"
-        )));
-    }
-    let key_file = take("--key-file").map(PathBuf::from);
-    let number = |name: &str, default: u64| -> Result<u64, CtlError> {
-        take(name).map_or(Ok(default), |v| {
-            v.parse()
-                .map_err(|_| usage(format!("{name} must be a whole number, got {v:?}")))
+        let transition = |to, campaign| Command::Transition { to, campaign };
+        let command = match cli.command {
+            Cmd::Check { file } => Command::Check { file },
+            Cmd::Apply { file, yes, dry_run } => Command::Apply { file, yes, dry_run },
+            Cmd::Show { campaign } => Command::Show { campaign },
+            Cmd::Publish { campaign: c } => transition(Transition::Publish, c),
+            Cmd::Pause { campaign: c } => transition(Transition::Pause, c),
+            Cmd::Resume { campaign: c } => transition(Transition::Resume, c),
+            Cmd::End { campaign: c } => transition(Transition::End, c),
+            Cmd::Stats { campaign, csv } => Command::Stats { campaign, csv },
+            Cmd::Export { campaign, out } => Command::Export { campaign, out },
+            Cmd::AuditLog { out } => Command::AuditLog { out },
+            Cmd::Simulate { campaign, opts } => Command::Simulate { campaign, opts },
+        };
+        Ok(Self {
+            endpoint: cli.endpoint,
+            key_file: cli.key_file,
+            ca_file: cli.ca_file,
+            command,
         })
-    };
-    let u32_number = |name: &str, default: u32| -> Result<u32, CtlError> {
-        u32::try_from(number(name, u64::from(default))?)
-            .map_err(|_| usage(format!("{name} is too large")))
-    };
-
-    let (cmd, rest) = match words.split_first() {
-        _ if has("--help") => ("help", &[][..]),
-        None => return Err(usage("a command is required")),
-        Some((c, rest)) => (c.as_str(), rest),
-    };
-    // Flags a command takes; any other is a usage error.
-    let allowed: &[&str] = match cmd {
-        "apply" => &["--yes", "--dry-run"],
-        "stats" => &["--csv"],
-        "export" | "audit-log" => &["--out"],
-        "simulate" => &["--players", "--days", "--draws", "--runs", "--seed"],
-        _ => &[],
-    };
-    for (name, _) in &flags {
-        if !["--endpoint", "--key-file", "--help"].contains(&name.as_str())
-            && !allowed.contains(&name.as_str())
-        {
-            return Err(usage(format!("{cmd} does not take {name}")));
-        }
     }
-    let one = |what: &str| -> Result<String, CtlError> {
-        match rest {
-            [x] => Ok(x.clone()),
-            [] => Err(usage(format!("{cmd} needs {what}"))),
-            _ => Err(usage(format!("{cmd} takes one {what}"))),
-        }
-    };
-    let command = match cmd {
-        "help" => Command::Help,
-        "check" => Command::Check {
-            file: one("FILE")?.into(),
-        },
-        "apply" => Command::Apply {
-            file: one("FILE")?.into(),
-            yes: has("--yes"),
-            dry_run: has("--dry-run"),
-        },
-        "show" => Command::Show {
-            campaign: one("CAMPAIGN")?,
-        },
-        "publish" | "pause" | "resume" | "end" => Command::Transition {
-            to: match cmd {
-                "publish" => Transition::Publish,
-                "pause" => Transition::Pause,
-                "resume" => Transition::Resume,
-                _ => Transition::End,
-            },
-            campaign: one("CAMPAIGN")?,
-        },
-        "stats" => Command::Stats {
-            campaign: one("CAMPAIGN")?,
-            csv: has("--csv"),
-        },
-        "export" => Command::Export {
-            campaign: one("CAMPAIGN")?,
-            out: take("--out").map(PathBuf::from),
-        },
-        "audit-log" => {
-            if !rest.is_empty() {
-                return Err(usage("audit-log takes no arguments"));
-            }
-            Command::AuditLog {
-                out: take("--out").map(PathBuf::from),
-            }
-        }
-        "simulate" => {
-            let campaign = one("CAMPAIGN")?;
-            let players_per_day = u32_number("--players", 0)?;
-            if players_per_day == 0 {
-                return Err(usage("simulate needs --players N (players per day, > 0)"));
-            }
-            Command::Simulate {
-                campaign,
-                opts: SimulateOpts {
-                    players_per_day,
-                    days: u32_number("--days", 0)?,
-                    draws_per_player_per_day: u32_number("--draws", 0)?,
-                    runs: u32_number("--runs", 0)?,
-                    rng_seed: number("--seed", 1)?,
-                },
-            }
-        }
-        other => return Err(usage(format!("unknown command {other:?}"))),
-    };
-    Ok(Args {
-        endpoint,
-        key_file,
-        command,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn args(s: &str) -> Result<Args, CtlError> {
-        parse(&s.split_whitespace().map(String::from).collect::<Vec<_>>())
+    fn args(s: &str) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("campaignctl").chain(s.split_whitespace()))
+    }
+
+    #[test]
+    fn the_definition_is_consistent() {
+        Cli::command().debug_assert();
     }
 
     #[test]
@@ -301,7 +313,17 @@ mod tests {
         );
         let a = args("simulate c --players 100 --runs 5").expect("ok");
         assert!(matches!(a.command, Command::Simulate { opts, .. }
-            if opts.players_per_day == 100 && opts.runs == 5 && opts.days == 0));
+            if opts.players_per_day == 100 && opts.runs == 5 && opts.days == 0
+                && opts.rng_seed == 1));
+        let a = args("pause c --endpoint https://e.example --ca-file ca.pem").expect("ok");
+        assert_eq!(a.ca_file, Some(PathBuf::from("ca.pem")));
+        assert_eq!(
+            a.command,
+            Command::Transition {
+                to: Transition::Pause,
+                campaign: "c".into()
+            }
+        );
     }
 
     #[test]
@@ -314,13 +336,35 @@ mod tests {
             "stats c --yes",
             "apply f --nope",
             "export c --out",
+            "audit-log x",
             "simulate c",
+            "simulate c --players 0",
             "simulate c --players x",
             "show c --endpoint ftp://x",
+            "show c --ca-file ca.pem",
         ] {
             let e = args(bad).expect_err(bad);
             assert_eq!(e.exit_code(), 2, "{bad}: {e}");
         }
-        assert_eq!(args("--help").expect("help").command, Command::Help);
+    }
+
+    #[test]
+    fn help_and_version_exit_0() {
+        for ask in [
+            "--help",
+            "-h",
+            "help",
+            "apply --help",
+            "help apply",
+            "--version",
+        ] {
+            let e = args(ask).expect_err(ask);
+            assert_eq!(e.exit_code(), 0, "{ask}: {e}");
+        }
+        let help = args("help apply").expect_err("help").render().to_string();
+        assert!(
+            help.contains("--dry-run") && help.contains("2 changes pending"),
+            "{help}"
+        );
     }
 }

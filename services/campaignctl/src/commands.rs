@@ -9,45 +9,45 @@ use engine_proto::campaign::v1 as pb;
 use tonic::Code;
 
 use crate::{
-    args::{Args, Command, SimulateOpts, Transition, USAGE},
+    args::{Args, Command, SimulateOpts, Transition},
     client::{self, Engine, call},
-    error::CtlError,
+    error::{CtlError, Outcome},
     plan::{self, Current, Step, kind_name, local_instant, status_name},
     spec::{ChanceRules, ShareRules, VoteRules, WheelSpec},
     state,
 };
 
 /// Runs one parsed command line.
-pub async fn run(args: Args) -> Result<(), CtlError> {
+pub async fn run(args: Args) -> Result<Outcome, CtlError> {
     let ctx = Ctx {
         endpoint: args.endpoint,
         key_file: args.key_file,
+        ca_file: args.ca_file,
     };
     match args.command {
-        Command::Help => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        Command::Check { file } => check(&file),
-        Command::Apply { file, yes, dry_run } => apply(&ctx, &file, yes, dry_run).await,
-        Command::Show { campaign } => show(&ctx, &campaign).await,
-        Command::Transition { to, campaign } => transition(&ctx, to, &campaign).await,
-        Command::Stats { campaign, csv } => stats(&ctx, &campaign, csv).await,
-        Command::Export { campaign, out } => export(&ctx, Some(&campaign), out).await,
-        Command::AuditLog { out } => export(&ctx, None, out).await,
-        Command::Simulate { campaign, opts } => simulate(&ctx, &campaign, &opts).await,
+        Command::Apply { file, yes, dry_run } => return apply(&ctx, &file, yes, dry_run).await,
+        Command::Check { file } => check(&file)?,
+        Command::Show { campaign } => show(&ctx, &campaign).await?,
+        Command::Transition { to, campaign } => transition(&ctx, to, &campaign).await?,
+        Command::Stats { campaign, csv } => stats(&ctx, &campaign, csv).await?,
+        Command::Export { campaign, out } => export(&ctx, Some(&campaign), out).await?,
+        Command::AuditLog { out } => export(&ctx, None, out).await?,
+        Command::Simulate { campaign, opts } => simulate(&ctx, &campaign, &opts).await?,
     }
+    Ok(Outcome::Done)
 }
 
 struct Ctx {
     endpoint: String,
     key_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
 }
 
 impl Ctx {
     async fn engine(&self) -> Result<Engine, CtlError> {
+        client::warn_if_in_the_clear(&self.endpoint);
         let key = client::api_key(self.key_file.as_deref())?;
-        Engine::connect(&self.endpoint, &key).await
+        Engine::connect(&self.endpoint, self.ca_file.as_deref(), &key).await
     }
 
     /// A campaign id, or a campaign file applied to this endpoint before.
@@ -257,7 +257,7 @@ async fn current(engine: &Engine, spec: &WheelSpec, c: pb::Campaign) -> Result<C
     })
 }
 
-async fn apply(ctx: &Ctx, file: &Path, yes: bool, dry_run: bool) -> Result<(), CtlError> {
+async fn apply(ctx: &Ctx, file: &Path, yes: bool, dry_run: bool) -> Result<Outcome, CtlError> {
     // The whole file is checked before anything is sent.
     let spec = WheelSpec::load(file)?;
     let shown = file.display().to_string();
@@ -304,7 +304,7 @@ async fn apply(ctx: &Ctx, file: &Path, yes: bool, dry_run: bool) -> Result<(), C
                 println!("  {ch}");
             }
             println!("dry run: nothing applied");
-            return Ok(());
+            return Ok(Outcome::ChangesPending);
         }
         None => {
             let req = spec.create_request(create_key(&spec.key));
@@ -354,7 +354,7 @@ async fn apply(ctx: &Ctx, file: &Path, yes: bool, dry_run: bool) -> Result<(), C
     })?;
     if plan.steps.is_empty() {
         println!("no changes (campaign {id}, {status})");
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     println!(
         "campaign {id} ({status}): {} change{}",
@@ -366,7 +366,7 @@ async fn apply(ctx: &Ctx, file: &Path, yes: bool, dry_run: bool) -> Result<(), C
     }
     if dry_run {
         println!("dry run: nothing applied");
-        return Ok(());
+        return Ok(Outcome::ChangesPending);
     }
     if plan.needs_confirmation && !yes {
         return Err(CtlError::NotConfirmed { file: shown });
@@ -387,7 +387,7 @@ async fn apply(ctx: &Ctx, file: &Path, yes: bool, dry_run: bool) -> Result<(), C
         ),
         None => println!("applied to campaign {id}"),
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// One change; the campaign as answered, for the wheel's own calls.

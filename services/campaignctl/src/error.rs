@@ -1,13 +1,12 @@
-//! Every way a command fails, and the exit code each one gives: 2 for a
-//! command line that does not parse, 1 for everything else.
+//! Every way a command fails, and the exit code each one gives: 1 (a
+//! command line that does not parse exits 2 in clap, before any of this);
+//! and how a command that succeeded ends: 0, or 2 for `apply --dry-run`
+//! with changes pending.
 
 use crate::{plan::PlanError, spec::SpecError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CtlError {
-    /// A bad command line (exit code 2).
-    #[error("{0}")]
-    Usage(String),
     #[error(transparent)]
     Spec(#[from] SpecError),
     #[error("{file}: {source}")]
@@ -39,14 +38,30 @@ pub enum CtlError {
 
 impl CtlError {
     pub fn exit_code(&self) -> u8 {
-        match self {
-            Self::Usage(_) => 2,
-            _ => 1,
-        }
+        1
     }
 
     pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
         let what = what.into();
         move |source| Self::Io { what, source }
+    }
+}
+
+/// How a command that succeeded ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done, or nothing to do (exit 0).
+    Done,
+    /// `apply --dry-run` found changes to make (exit 2, as terraform's
+    /// `plan -detailed-exitcode`).
+    ChangesPending,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Self::Done => 0,
+            Self::ChangesPending => 2,
+        }
     }
 }

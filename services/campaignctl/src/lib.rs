@@ -5,15 +5,16 @@
 //! prints statistics by day and channel, and writes the auditor's exports.
 //!
 //! # Layout
-//! - [`args`]: the command line (hand-parsed) and its usage text.
+//! - [`args`]: the command line (clap) and its help.
 //! - [`spec`]: the campaign file: strict TOML, validated before any call,
 //!   normalised into the engine's requests.
 //! - [`plan`]: the comparison of a file with the live campaign: the changes
 //!   (old -> new, field by field) and the calls that make them.
 //! - [`state`]: which campaign a file created, per engine (`*.state.toml`).
-//! - [`client`]: the channel, the API key, retries of UNAVAILABLE.
+//! - [`client`]: the channel (TLS for https://), the API key, retries of
+//!   UNAVAILABLE.
 //! - [`commands`]: one function per command.
-//! - [`error`]: every failure and its exit code.
+//! - [`error`]: every failure and its exit code; how a success ends.
 
 pub mod args;
 pub mod client;
@@ -23,9 +24,9 @@ pub mod plan;
 pub mod spec;
 pub mod state;
 
-pub use error::CtlError;
+pub use error::{CtlError, Outcome};
 
-/// Parses `argv` (without the program name) and runs the command.
-pub async fn run(argv: &[String]) -> Result<(), CtlError> {
-    commands::run(args::parse(argv)?).await
+/// Runs a parsed command line ([`args::Args::parse`]).
+pub async fn run(args: args::Args) -> Result<Outcome, CtlError> {
+    commands::run(args).await
 }

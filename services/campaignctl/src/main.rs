@@ -3,14 +3,8 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let argv: Result<Vec<String>, _> = std::env::args_os()
-        .skip(1)
-        .map(|a| a.into_string())
-        .collect();
-    let Ok(argv) = argv else {
-        eprintln!("campaignctl: arguments must be UTF-8");
-        return ExitCode::from(2);
-    };
+    // Help, the version and a bad command line end here (0 or 2).
+    let args = campaignctl::args::Args::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -21,13 +15,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(campaignctl::run(&argv)) {
-        Ok(()) => ExitCode::SUCCESS,
+    match runtime.block_on(campaignctl::run(args)) {
+        Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(e) => {
             eprintln!("campaignctl: {e}");
-            if e.exit_code() == 2 {
-                eprintln!("(campaignctl --help shows the commands)");
-            }
             ExitCode::from(e.exit_code())
         }
     }

@@ -4,8 +4,12 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    campaign::cli::main("coupon service", |settings, listener, shutdown, clock| {
-        coupon::run_alone(settings, listener, shutdown, clock)
-    })
+    campaign::cli::main(
+        env!("CARGO_BIN_NAME"),
+        "coupon service",
+        |settings, listener, shutdown, clock| {
+            coupon::run_alone(settings, listener, shutdown, clock)
+        },
+    )
     .await
 }

@@ -4,8 +4,12 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    campaign::cli::main("campaign engine", |settings, listener, shutdown, clock| {
-        coupon::run_engine(settings, listener, shutdown, clock)
-    })
+    campaign::cli::main(
+        env!("CARGO_BIN_NAME"),
+        "campaign engine",
+        |settings, listener, shutdown, clock| {
+            coupon::run_engine(settings, listener, shutdown, clock)
+        },
+    )
     .await
 }

@@ -4,6 +4,7 @@
 //! (unset or unreachable: the `postgres` test fails, it never skips).
 //! What the tool did is checked through the engine's own API
 //! (`GetCampaign`, the audit trail), not only through its output.
+//! `tls` runs it against https:// endpoints, `usage` its help.
 
 // The campaign suite's harness: databases, health waits, credentials.
 #[path = "../../../campaign/tests/api/helpers.rs"]
@@ -29,6 +30,9 @@ use engine_proto::campaign::v1::{
 use helpers::{Backend, DAY, T0, TestDb, key, with};
 use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::transport::Channel;
+
+mod tls;
+mod usage;
 
 struct Engine {
     db: TestDb,
@@ -89,6 +93,12 @@ impl Engine {
             .expect("join")
     }
 
+    /// Runs the binary with `args` only (the test picks the endpoint) and
+    /// the admin key in the environment.
+    async fn ctl_at(&self, args: &[&str]) -> Output {
+        run_ctl(args, Some(&self.admin_key)).await
+    }
+
     async fn campaign(&self, id: &str) -> pb::Campaign {
         AdminServiceClient::new(self.channel.clone())
             .get_campaign(with(
@@ -126,6 +136,18 @@ impl Engine {
             let _ = h.await;
         }
     }
+}
+
+/// Runs the binary with `args` and `key` as CAMPAIGN_API_KEY (none: unset).
+async fn run_ctl(args: &[&str], key: Option<&str>) -> Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_campaignctl"));
+    cmd.args(args).env_remove("CAMPAIGN_API_KEY");
+    if let Some(k) = key {
+        cmd.env("CAMPAIGN_API_KEY", k);
+    }
+    tokio::task::spawn_blocking(move || cmd.output().expect("run campaignctl"))
+        .await
+        .expect("join")
 }
 
 fn text(b: &[u8]) -> String {
@@ -227,7 +249,21 @@ async fn cli_story(backend: Backend) {
     let file = write(&dir, "wheel.toml", WHEEL);
     let file_arg = file.to_str().expect("utf-8 path");
 
-    // Act / Assert: the first apply creates the whole campaign.
+    // Act / Assert: a dry run on a new file says what it would create,
+    // exits 2 (changes pending) and creates nothing.
+    let planned = e.ctl(&["apply", file_arg, "--dry-run"]).await;
+    assert_exit(&planned, 2);
+    assert!(
+        text(&planned.stdout).contains("would create campaign"),
+        "{}",
+        text(&planned.stdout)
+    );
+    assert!(
+        !dir.join("wheel.state.toml").exists(),
+        "a dry run created it"
+    );
+
+    // The first apply creates the whole campaign.
     let first = e.ctl(&["apply", file_arg]).await;
     assert_exit(&first, 0);
     let out = text(&first.stdout);
@@ -270,6 +306,8 @@ async fn cli_story(backend: Backend) {
         "a second apply changed something"
     );
     assert_eq!(e.campaign(&id).await, created);
+    // Nothing pending: a dry run exits 0.
+    assert_exit(&e.ctl(&["apply", file_arg, "--dry-run"]).await, 0);
 
     // The state file lost (as if the first run died right after
     // CreateWheel): the same creation key gets the same campaign back.
@@ -335,8 +373,13 @@ async fn cli_story(backend: Backend) {
     );
     assert!(!dir.join("bad.state.toml").exists(), "nothing was created");
 
-    // A DRAFT follows its file.
+    // A DRAFT follows its file; a dry run first shows the change, exits 2
+    // and leaves the campaign as it was.
     std::fs::write(&file, WHEEL.replace("stock = 5", "stock = 6")).expect("edit");
+    let pending = e.ctl(&["apply", file_arg, "--dry-run"]).await;
+    assert_exit(&pending, 2);
+    assert!(text(&pending.stdout).contains("prizes[0].stock: 5 -> 6"));
+    assert_eq!(e.campaign(&id).await, created, "a dry run changed it");
     let updated = e.ctl(&["apply", file_arg]).await;
     assert_exit(&updated, 0);
     assert!(text(&updated.stdout).contains("prizes[0].stock: 5 -> 6"));
