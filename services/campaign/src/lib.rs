@@ -370,7 +370,10 @@ async fn serve<D: Db, E: Extension>(
 
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
         backend = store.db().backend_name(), cors_origins = origins.len(), "campaign engine serving");
-    let rpc_metrics = Arc::new(metrics::RpcMetrics::default());
+    let rpc_metrics = Arc::new(metrics::RpcMetrics::for_services(&[
+        engine_proto::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+    ]));
     if !settings.metrics_listen.is_empty() {
         let addr = &settings.metrics_listen;
         let metrics_listener = tokio::net::TcpListener::bind(addr.as_str())

@@ -2,7 +2,9 @@
 //! (off unless set; it is an operator's port, not the public one).
 //!
 //! RPCs are counted and timed by a tower layer around every gRPC service:
-//! `method` is the gRPC path, `code` the status. A refusal carries its
+//! `method` is the gRPC path of a method the engine serves (any other path,
+//! which anyone can send, is counted as `unknown`, so the label set stays
+//! bounded), `code` the status. A refusal carries its
 //! status in the response headers; an answer with a body carries it in the
 //! trailers, which the layer does not wait for, so those count as `Ok`.
 //! Campaign figures (draws, prizes won and left, the prize outbox, the
@@ -39,16 +41,58 @@ struct MethodStats {
     sum_secs: f64,
 }
 
+/// The label of every path that is not a served method.
+pub const UNKNOWN_METHOD: &str = "unknown";
+
 /// Per-method RPC counts and latency histograms of this process.
 #[derive(Default)]
 pub struct RpcMetrics {
     methods: Mutex<BTreeMap<String, MethodStats>>,
+    /// The paths counted under their own name; any other is `unknown`.
+    known: std::collections::HashSet<String>,
 }
 
 impl RpcMetrics {
+    /// Counts the methods of `services` (fully qualified gRPC service
+    /// names, as `campaign.v1.AdminService`) found in the encoded file
+    /// descriptor sets, by their paths; everything else is `unknown`.
+    pub fn for_services(descriptor_sets: &[&[u8]]) -> Self {
+        use prost::Message;
+        let mut known = std::collections::HashSet::new();
+        for set in descriptor_sets {
+            let Ok(set) = prost_types::FileDescriptorSet::decode(*set) else {
+                continue;
+            };
+            for file in set.file {
+                let package = file.package.unwrap_or_default();
+                for service in file.service {
+                    let name = service.name.unwrap_or_default();
+                    for method in service.method {
+                        let m = method.name.unwrap_or_default();
+                        known.insert(format!("/{package}.{name}/{m}"));
+                    }
+                }
+            }
+        }
+        for version in ["v1", "v1alpha"] {
+            known.insert(format!(
+                "/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo"
+            ));
+        }
+        Self {
+            methods: Mutex::default(),
+            known,
+        }
+    }
+
     pub fn record(&self, method: &str, code: tonic::Code, took: Duration) {
         let Ok(mut methods) = self.methods.lock() else {
             return;
+        };
+        let method = if self.known.contains(method) {
+            method
+        } else {
+            UNKNOWN_METHOD
         };
         let m = methods.entry(method.to_owned()).or_default();
         *m.codes.entry(code_name(code)).or_insert(0) += 1;
@@ -297,5 +341,33 @@ pub async fn serve<D: Db>(
             let _ = stream.write_all(reply.as_bytes()).await;
             let _ = stream.shutdown().await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_served_methods_get_their_own_label() {
+        let m = RpcMetrics::for_services(&[
+            engine_proto::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+        ]);
+        let took = Duration::from_millis(1);
+        m.record("/campaign.v1.PlayerService/Draw", tonic::Code::Ok, took);
+        m.record("/grpc.health.v1.Health/Check", tonic::Code::Ok, took);
+        for i in 0..1000 {
+            m.record(&format!("/x{i}.Y/Z"), tonic::Code::Unimplemented, took);
+        }
+        let mut page = String::new();
+        m.render(&mut page);
+        assert!(page.contains(r#"method="/campaign.v1.PlayerService/Draw""#));
+        assert!(page.contains(r#"method="/grpc.health.v1.Health/Check""#));
+        assert!(page.contains(
+            r#"campaign_rpc_requests_total{method="unknown",code="UNIMPLEMENTED"} 1000"#
+        ));
+        assert!(!page.contains("/x1.Y/Z"), "{page}");
+        assert!(page.len() < 10_000, "{} bytes", page.len());
     }
 }

@@ -74,4 +74,50 @@ async fn a_scrape_after_draws_shows_calls_stock_and_pool(backend: Backend) {
     assert!(http_get(port, "/").await.starts_with("HTTP/1.1 404"));
 }
 
-both_backends!(a_scrape_after_draws_shows_calls_stock_and_pool);
+both_backends!(
+    a_scrape_after_draws_shows_calls_stock_and_pool,
+    a_flood_of_unknown_paths_is_one_label,
+);
+
+/// Anyone can send gRPC to any path: 300 unique 2 KB paths are counted as
+/// one `unknown` method, and the page stays small.
+async fn a_flood_of_unknown_paths_is_one_label(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let port = free_port();
+    let app = spawn_app_with(backend, |s| {
+        s.metrics_listen = format!("127.0.0.1:{port}");
+    })
+    .await;
+    let before = http_get(port, "/metrics").await.len();
+    for i in 0..300 {
+        let path = format!("/flood{i}.{}/M", "p".repeat(2048));
+        let mut s = tokio::net::TcpStream::connect(app.addr)
+            .await
+            .expect("connect");
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/grpc-web+proto\r\n\
+             Content-Length: 5\r\nConnection: close\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).await.expect("send");
+        s.write_all(&[0u8; 5]).await.expect("body");
+        let mut answer = Vec::new();
+        s.read_to_end(&mut answer).await.expect("answer");
+        let head = String::from_utf8_lossy(&answer);
+        assert!(
+            head.contains("grpc-status: 12"),
+            "UNIMPLEMENTED expected: {head}"
+        );
+    }
+    let page = http_get(port, "/metrics").await;
+    assert!(
+        page.contains(r#"campaign_rpc_requests_total{method="unknown",code="UNIMPLEMENTED"} 300"#),
+        "{page}"
+    );
+    assert!(!page.contains("flood"), "a raw path became a label");
+    assert!(
+        page.len() < before + 4_000,
+        "{} -> {} bytes",
+        before,
+        page.len()
+    );
+}
