@@ -67,8 +67,11 @@ impl From<StoreError> for Status {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(what) => Status::not_found(format!("{what} not found")),
-            StoreError::PermissionDenied => {
-                Status::permission_denied("this belongs to another merchant")
+            // The same answer as for an id that does not exist, so that no
+            // caller learns what another merchant has; the log keeps it.
+            StoreError::OtherMerchant(what) => {
+                tracing::info!(what, "refused: belongs to another merchant");
+                Status::not_found(format!("{what} not found"))
             }
             StoreError::Rejected(r) => rejection(r),
             StoreError::Conflict(m) => {

@@ -48,7 +48,7 @@ impl<D: Db> PlayerService for PlayerApi<D> {
                 let id = uuid_field("campaign_id", &request.get_ref().campaign_id)?;
                 let c = match s.store.get_campaign(merchant, id, s.clock.now_ms()).await {
                     // Another merchant's campaign does not exist for this player.
-                    Err(StoreError::PermissionDenied) => Err(StoreError::NotFound("campaign")),
+                    Err(StoreError::OtherMerchant(_)) => Err(StoreError::NotFound("campaign")),
                     other => other,
                 }?;
                 if c.status == CampaignStatus::Draft {

@@ -281,7 +281,7 @@ impl<D: Db> Store<D> {
         let row = fetch_one(&mut tx, "api key", SELECT_KEY, args![key_id]).await?;
         let mut key = key_from_row(&row)?;
         if key.merchant_id != merchant_id {
-            return Err(StoreError::PermissionDenied);
+            return Err(StoreError::OtherMerchant("api key"));
         }
         let n = tx
             .execute(

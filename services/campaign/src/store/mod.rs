@@ -42,9 +42,11 @@ use db::{DbRow, DbTx, args};
 pub enum StoreError {
     #[error("{0} not found")]
     NotFound(&'static str),
-    /// The thing exists but belongs to another merchant.
-    #[error("belongs to another merchant")]
-    PermissionDenied,
+    /// The thing exists but belongs to another merchant. Callers outside
+    /// that merchant are answered exactly as for a thing that does not
+    /// exist (the transport logs the difference).
+    #[error("{0} belongs to another merchant")]
+    OtherMerchant(&'static str),
     #[error(transparent)]
     Rejected(#[from] Rejection),
     /// A concurrent change won a uniqueness race; retrying is safe.

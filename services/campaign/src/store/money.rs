@@ -464,7 +464,7 @@ async fn own_budget<T: DbTx>(
 ) -> Result<BudgetRecord, StoreError> {
     let r = fetch_one(tx, "budget", SELECT_BUDGET, args![campaign]).await?;
     if r.text(7)? != merchant_id {
-        return Err(StoreError::PermissionDenied);
+        return Err(StoreError::OtherMerchant("budget"));
     }
     budget_from_row(&r)
 }
@@ -477,7 +477,7 @@ async fn own_packet<T: DbTx>(
 ) -> Result<PacketRecord, StoreError> {
     let r = fetch_one(tx, "red packet", SELECT_PACKET, args![packet_id]).await?;
     if r.text(16)? != merchant_id {
-        return Err(StoreError::PermissionDenied);
+        return Err(StoreError::OtherMerchant("red packet"));
     }
     packet_from_row(&r)
 }
@@ -803,7 +803,7 @@ impl<D: Db> Store<D> {
         let p = own_packet(&mut tx, merchant_id, &packet_id)
             .await
             .map_err(|e| match e {
-                StoreError::PermissionDenied => StoreError::NotFound("red packet"),
+                StoreError::OtherMerchant(_) => StoreError::NotFound("red packet"),
                 e => e,
             })?;
         let campaign_uuid = super::parse_uuid(&p.campaign_id)?;

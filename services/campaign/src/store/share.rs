@@ -658,7 +658,7 @@ impl<D: Db> Store<D> {
         let mut tx = self.db.begin_read().await?;
         let root = fetch_one(&mut tx, "share", SELECT_SHARE, args![token.to_string()]).await?;
         if root.text(7)? != merchant_id {
-            return Err(StoreError::PermissionDenied);
+            return Err(StoreError::OtherMerchant("share"));
         }
         let rows = tx
             .fetch_all(

@@ -302,7 +302,13 @@ impl<D: Db> Store<D> {
         if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
             return Ok(Outcome::Replay(bytes));
         }
-        let mut c = own_candidate(&mut tx, merchant_id, &id, StoreError::PermissionDenied).await?;
+        let mut c = own_candidate(
+            &mut tx,
+            merchant_id,
+            &id,
+            StoreError::OtherMerchant("candidate"),
+        )
+        .await?;
         let next = if approve {
             CandidateStatus::Approved
         } else {
@@ -459,7 +465,7 @@ impl<D: Db> Store<D> {
             .await?
             .ok_or(StoreError::NotFound("vote"))?;
         if r.text(8)? != merchant_id {
-            return Err(StoreError::PermissionDenied);
+            return Err(StoreError::OtherMerchant("vote"));
         }
         let mut v = vote_from_row(&r)?;
         let flipped = tx
@@ -520,7 +526,7 @@ impl<D: Db> Store<D> {
             return Err(if as_player {
                 StoreError::NotFound("campaign")
             } else {
-                StoreError::PermissionDenied
+                StoreError::OtherMerchant("campaign")
             });
         }
         if as_player && owner.text(1)? == CampaignStatus::Draft.as_str() {

@@ -424,7 +424,7 @@ async fn lock_campaign<T: DbTx>(
     )
     .await?;
     if r.text(0)? != merchant_id {
-        return Err(StoreError::PermissionDenied);
+        return Err(StoreError::OtherMerchant("campaign"));
     }
     Err(Rejection::NotDraft(status_of(&r.text(1)?)?.as_str()).into())
 }
@@ -439,7 +439,7 @@ pub(super) async fn own_campaign<T: DbTx>(
 ) -> Result<CampaignRecord, StoreError> {
     let c = load_campaign(tx, id, now).await?;
     if c.merchant_id != merchant_id {
-        return Err(StoreError::PermissionDenied);
+        return Err(StoreError::OtherMerchant("campaign"));
     }
     Ok(c)
 }
@@ -1708,7 +1708,7 @@ impl<D: Db> Store<D> {
         .await?
         .text(0)?;
         if owner != merchant_id {
-            return Err(StoreError::PermissionDenied);
+            return Err(StoreError::OtherMerchant("campaign"));
         }
         tx.fetch_all(
             "SELECT a.award_id, a.campaign_id, a.draw_id, a.player_id, a.slot_index, \
@@ -2025,7 +2025,7 @@ impl<D: Db> Store<D> {
         let row = fetch_one(&mut tx, "prize", SELECT_AWARD, args![award_id]).await?;
         let (award, merchant) = award_from_row(&row)?;
         if merchant != merchant_id {
-            return Err(StoreError::PermissionDenied);
+            return Err(StoreError::OtherMerchant("prize"));
         }
         if award.kind != PrizeKind::Physical {
             return Err(Rejection::NotPhysical.into());

@@ -415,7 +415,14 @@ async fn every_rpc_refuses_the_wrong_caller(backend: Backend) {
                 denied.push(("auditor", &auditor));
             }
             if targets_a_thing(rpc) {
-                denied.push(("other merchant's admin", &admin_b));
+                // Another merchant's things do not exist for this admin.
+                let r = call(&app, rpc, &admin_b, &t).await;
+                assert_eq!(
+                    r.map_err(|s| s.code()),
+                    Err(Code::NotFound),
+                    "{rpc:?} by other merchant's admin"
+                );
+                checked += 1;
             }
         } else {
             denied.push(("admin", &app.admin_key));
@@ -572,21 +579,28 @@ async fn api_keys_are_hashed_listed_and_revocable(backend: Backend) {
         Code::Unauthenticated,
         None,
     );
-    // Another merchant cannot revoke our keys, nor take our token issuer.
+    // Another merchant cannot revoke our keys (nor learn they exist: the
+    // answer is the one for a key that does not exist), nor take our token
+    // issuer.
     let admin_b = other_merchant(&app.db).await;
     let victim = app.api_key(pb::Role::Auditor, "").await;
     let victim_id = victim.split('_').nth(1).expect("id").to_owned();
-    assert_code(
-        a.revoke_api_key(with(
-            &admin_b,
-            pb::RevokeApiKeyRequest {
-                idempotency_key: key(),
-                key_id: victim_id,
-            },
-        ))
-        .await,
-        Code::PermissionDenied,
-        None,
+    let revoke = |key_id: String| pb::RevokeApiKeyRequest {
+        idempotency_key: key(),
+        key_id,
+    };
+    let theirs = a
+        .revoke_api_key(with(&admin_b, revoke(victim_id)))
+        .await
+        .expect_err("refused");
+    let missing = a
+        .revoke_api_key(with(&admin_b, revoke("00000000deadbeef".into())))
+        .await
+        .expect_err("refused");
+    assert_eq!(theirs.code(), Code::NotFound);
+    assert_eq!(
+        (theirs.code(), theirs.message()),
+        (missing.code(), missing.message())
     );
     assert_code(
         a.set_player_token_key(with(

@@ -507,7 +507,7 @@ async fn bad_money_requests_move_nothing(backend: Backend) {
     let other = other_merchant(&app.db).await;
     assert_code(
         m.fund_budget(with(&other, fund(&campaign, 5))).await,
-        Code::PermissionDenied,
+        Code::NotFound,
         None,
     );
     let g = |total, parts, mode: pb::SplitMode| group(&campaign, total, parts, mode);
@@ -623,7 +623,7 @@ async fn bad_money_requests_move_nothing(backend: Backend) {
             },
         ))
         .await,
-        Code::PermissionDenied,
+        Code::NotFound,
         None,
     );
     app.db.assert_money_balances().await;

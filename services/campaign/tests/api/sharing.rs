@@ -416,7 +416,7 @@ async fn rewards_are_off_by_default_and_bad_rules_are_refused(backend: Backend) 
     );
     assert_code(
         admin(&app.channel).set_share_rules(rules_req(&other)).await,
-        Code::PermissionDenied,
+        Code::NotFound,
         None,
     );
     assert_code(
@@ -482,7 +482,7 @@ async fn rewards_are_off_by_default_and_bad_rules_are_refused(backend: Backend) 
                 },
             ))
             .await,
-        Code::PermissionDenied,
+        Code::NotFound,
         None,
     );
     let digest_after = state_digest(&app.db).await;

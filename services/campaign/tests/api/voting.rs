@@ -403,7 +403,7 @@ async fn bad_vote_requests_and_roles_are_refused(backend: Backend) {
         admin(&app.channel)
             .add_candidate(with(&other, add("X")))
             .await,
-        Code::PermissionDenied,
+        Code::NotFound,
         None,
     );
     assert_code(
@@ -440,7 +440,7 @@ async fn bad_vote_requests_and_roles_are_refused(backend: Backend) {
                 },
             ))
             .await,
-        Code::PermissionDenied,
+        Code::NotFound,
         None,
     );
     assert_code(

@@ -114,7 +114,7 @@ impl<D: Db> CouponDeliveryService for DeliveryApi<D> {
                     Ok(name) => Ok(Response::new(found(name))),
                     // Missing, or another merchant's: not this merchant's prize.
                     Err(CouponError::Store(
-                        StoreError::NotFound(_) | StoreError::PermissionDenied,
+                        StoreError::NotFound(_) | StoreError::OtherMerchant(_),
                     )) => Ok(Response::new(pb::CheckPrizeReferenceResponse::default())),
                     Err(e) => Err(e.into()),
                 }

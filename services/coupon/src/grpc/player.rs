@@ -67,7 +67,7 @@ impl<D: Db> CouponPlayerService for PlayerApi<D> {
                         // Another merchant's template is simply not there
                         // for this player.
                         crate::store::CouponError::Store(
-                            campaign::store::StoreError::PermissionDenied,
+                            campaign::store::StoreError::OtherMerchant(_),
                         ) => Status::not_found("coupon template not found"),
                         e => e.into(),
                     })?;

@@ -151,7 +151,7 @@ impl<D: Db> CouponStore<D> {
         let job =
             job_from_row(&fetch_one(&mut tx, "bulk issue job", SELECT_JOB, args![job_id]).await?)?;
         if job.merchant_id != merchant_id {
-            return Err(StoreError::PermissionDenied.into());
+            return Err(StoreError::OtherMerchant("bulk issue job").into());
         }
         Ok(job)
     }

@@ -300,7 +300,7 @@ async fn own_template<T: DbTx>(
     .await?;
     let t = template_from_row(&row, 0)?;
     if t.merchant_id != merchant_id {
-        return Err(StoreError::PermissionDenied);
+        return Err(StoreError::OtherMerchant("coupon template"));
     }
     Ok(t)
 }

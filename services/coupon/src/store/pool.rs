@@ -43,7 +43,7 @@ async fn pool_counts<T: DbTx>(
     )
     .await?;
     if row.text(0)? != merchant_id {
-        return Err(StoreError::PermissionDenied);
+        return Err(StoreError::OtherMerchant("code pool"));
     }
     Ok(PoolRecord {
         pool_id: pool_id.to_owned(),
@@ -173,7 +173,7 @@ impl<D: Db> CouponStore<D> {
                     .await?
                     .ok_or(StoreError::NotFound("code pool"))?;
                 if owner.text(0)? != merchant_id {
-                    return Err(StoreError::PermissionDenied.into());
+                    return Err(StoreError::OtherMerchant("code pool").into());
                 }
                 id.to_owned()
             }

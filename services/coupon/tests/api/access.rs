@@ -128,7 +128,7 @@ async fn roles_outside_their_rights_are_refused(backend: Backend) {
         (
             "bulk on another merchant's template",
             code_of(admin(ch).start_bulk_issue(bulk(&other_admin)).await),
-            Code::PermissionDenied,
+            Code::NotFound,
         ),
         (
             "import by auditor",
@@ -149,7 +149,7 @@ async fn roles_outside_their_rights_are_refused(backend: Backend) {
         (
             "template read by another merchant",
             code_of(admin(ch).get_template(get(&other_admin)).await),
-            Code::PermissionDenied,
+            Code::NotFound,
         ),
         (
             "template read by player",
@@ -218,6 +218,25 @@ async fn roles_outside_their_rights_are_refused(backend: Backend) {
     ];
     let wrong: Vec<_> = checks.iter().filter(|(_, got, want)| got != want).collect();
     assert!(wrong.is_empty(), "wrong answers: {wrong:?}");
+    // Another merchant's template is answered exactly as one that does not
+    // exist: nothing tells them apart.
+    let theirs = admin(ch)
+        .get_template(get(&other_admin))
+        .await
+        .expect_err("refused");
+    let missing = admin(ch)
+        .get_template(with(
+            &app.admin_key,
+            pb::GetTemplateRequest {
+                template_id: "0190a1b2-0000-7000-8000-00000000beef".into(),
+            },
+        ))
+        .await
+        .expect_err("refused");
+    assert_eq!(
+        (theirs.code(), theirs.message()),
+        (missing.code(), missing.message())
+    );
     assert_eq!(
         state_digest(&app.db).await,
         digest,
