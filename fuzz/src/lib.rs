@@ -331,18 +331,25 @@ pub fn fuzz_coupon(data: &[u8]) {
 /// player tokens (with and without a plausible three-part shape) and
 /// coupon codes typed at a till.
 pub fn fuzz_credentials(data: &[u8]) {
-    use campaign::domain::credential::{parse_api_key, token_issuer, verify_player_token};
+    use campaign::domain::credential::{
+        GatewayKey, parse_api_key, token_issuer, verify_player_token,
+    };
     let s = String::from_utf8_lossy(data);
     let _ = parse_api_key(&s);
     let _ = token_issuer(&s);
     let secret = &data[..data.len().min(40)];
-    let _ = verify_player_token(&s, secret, ISSUER, "campaign-engine", 1_795_665_600_000);
-    let _ = verify_player_token(
-        &format!("{s}.{s}.{s}"),
-        secret,
-        ISSUER,
-        "campaign-engine",
-        0,
-    );
+    // Two active keys, as during a rotation: a named one and the legacy one.
+    let keys = [
+        GatewayKey {
+            kid: "k2".into(),
+            secret: secret.to_vec(),
+        },
+        GatewayKey {
+            kid: String::new(),
+            secret: secret.iter().rev().copied().collect(),
+        },
+    ];
+    let _ = verify_player_token(&s, &keys, ISSUER, "campaign-engine", 1_795_665_600_000);
+    let _ = verify_player_token(&format!("{s}.{s}.{s}"), &keys, ISSUER, "campaign-engine", 0);
     let _ = coupon::domain::code::CouponCode::parse(&s);
 }

@@ -21,7 +21,8 @@ use tonic::{Status, metadata::MetadataMap};
 use crate::{
     clock::Clock,
     domain::credential::{
-        DevIssuer, Role, api_secret_matches, parse_api_key, token_issuer, verify_player_token,
+        DevIssuer, GatewayKey, Role, api_secret_matches, parse_api_key, token_issuer,
+        verify_player_token,
     },
     store::{
         Store,
@@ -259,9 +260,14 @@ impl<D: Db> Authenticator<D> {
                 key
             }
         };
+        // One key per issuer so far, the one without a `kid`.
+        let keys = [GatewayKey {
+            kid: String::new(),
+            secret: key.secret.clone(),
+        }];
         let claims = verify_player_token(
             token,
-            &key.secret,
+            &keys,
             &key.issuer,
             &self.audience,
             self.clock.now_ms(),
