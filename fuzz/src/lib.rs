@@ -182,6 +182,7 @@ fn start() -> Engine {
                     idempotency_key: uuid::Uuid::new_v4().to_string(),
                     issuer: ISSUER.into(),
                     secret: callers.token_secret.clone(),
+                    key_id: String::new(),
                 },
             ))
             .await
@@ -241,6 +242,7 @@ rpc_table! { campaign_rpc, CAMPAIGN_RPCS:
     [pb::admin_service_client::AdminServiceClient] revoke_api_key(pb::RevokeApiKeyRequest) Admin unary;
     [pb::admin_service_client::AdminServiceClient] list_api_keys(pb::ListApiKeysRequest) Admin unary;
     [pb::admin_service_client::AdminServiceClient] set_player_token_key(pb::SetPlayerTokenKeyRequest) Admin unary;
+    [pb::admin_service_client::AdminServiceClient] retire_player_token_key(pb::RetirePlayerTokenKeyRequest) Admin unary;
     [pb::admin_service_client::AdminServiceClient] create_wheel(pb::CreateWheelRequest) Admin unary;
     [pb::admin_service_client::AdminServiceClient] add_prize_slot(pb::AddPrizeSlotRequest) Admin unary;
     [pb::admin_service_client::AdminServiceClient] update_prize_slot(pb::UpdatePrizeSlotRequest) Admin unary;
