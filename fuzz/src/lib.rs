@@ -182,6 +182,7 @@ fn start() -> Engine {
                     idempotency_key: uuid::Uuid::new_v4().to_string(),
                     issuer: ISSUER.into(),
                     secret: callers.token_secret.clone(),
+                    key_id: String::new(),
                 },
             ))
             .await
@@ -241,6 +242,7 @@ rpc_table! { campaign_rpc, CAMPAIGN_RPCS:
     [pb::admin_service_client::AdminServiceClient] revoke_api_key(pb::RevokeApiKeyRequest) Admin unary;
     [pb::admin_service_client::AdminServiceClient] list_api_keys(pb::ListApiKeysRequest) Admin unary;
     [pb::admin_service_client::AdminServiceClient] set_player_token_key(pb::SetPlayerTokenKeyRequest) Admin unary;
+    [pb::admin_service_client::AdminServiceClient] retire_player_token_key(pb::RetirePlayerTokenKeyRequest) Admin unary;
     [pb::admin_service_client::AdminServiceClient] create_wheel(pb::CreateWheelRequest) Admin unary;
     [pb::admin_service_client::AdminServiceClient] add_prize_slot(pb::AddPrizeSlotRequest) Admin unary;
     [pb::admin_service_client::AdminServiceClient] update_prize_slot(pb::UpdatePrizeSlotRequest) Admin unary;
@@ -331,18 +333,25 @@ pub fn fuzz_coupon(data: &[u8]) {
 /// player tokens (with and without a plausible three-part shape) and
 /// coupon codes typed at a till.
 pub fn fuzz_credentials(data: &[u8]) {
-    use campaign::domain::credential::{parse_api_key, token_issuer, verify_player_token};
+    use campaign::domain::credential::{
+        GatewayKey, parse_api_key, token_issuer, verify_player_token,
+    };
     let s = String::from_utf8_lossy(data);
     let _ = parse_api_key(&s);
     let _ = token_issuer(&s);
     let secret = &data[..data.len().min(40)];
-    let _ = verify_player_token(&s, secret, ISSUER, "campaign-engine", 1_795_665_600_000);
-    let _ = verify_player_token(
-        &format!("{s}.{s}.{s}"),
-        secret,
-        ISSUER,
-        "campaign-engine",
-        0,
-    );
+    // Two active keys, as during a rotation: a named one and the legacy one.
+    let keys = [
+        GatewayKey {
+            kid: "k2".into(),
+            secret: secret.to_vec(),
+        },
+        GatewayKey {
+            kid: String::new(),
+            secret: secret.iter().rev().copied().collect(),
+        },
+    ];
+    let _ = verify_player_token(&s, &keys, ISSUER, "campaign-engine", 1_795_665_600_000);
+    let _ = verify_player_token(&format!("{s}.{s}.{s}"), &keys, ISSUER, "campaign-engine", 0);
     let _ = coupon::domain::code::CouponCode::parse(&s);
 }

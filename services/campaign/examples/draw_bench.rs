@@ -295,6 +295,7 @@ async fn main() -> anyhow::Result<()> {
                 idempotency_key: key(),
                 issuer: issuer.clone(),
                 secret: secret.clone(),
+                key_id: String::new(),
             },
         ))
         .await?;

@@ -7,7 +7,7 @@
 
 use campaign::{
     domain::{
-        credential::{parse_api_key, token_issuer, verify_player_token},
+        credential::{GatewayKey, parse_api_key, token_issuer, verify_player_token},
         wheel::WheelRules,
     },
     grpc::{
@@ -101,9 +101,13 @@ proptest! {
     fn credentials_never_panic(s in ".{0,300}", secret in prop::collection::vec(any::<u8>(), 0..64), now in any::<i64>()) {
         let _ = parse_api_key(&s);
         let _ = token_issuer(&s);
-        let _ = verify_player_token(&s, &secret, "iss", "campaign-engine", now);
+        let keys = [
+            GatewayKey { kid: "k2".into(), secret: secret.clone() },
+            GatewayKey { kid: String::new(), secret },
+        ];
+        let _ = verify_player_token(&s, &keys, "iss", "campaign-engine", now);
         // Three dot-separated base64url-looking parts get past the splitter.
         let jwtish = format!("{s}.{s}.{s}");
-        let _ = verify_player_token(&jwtish, &secret, "iss", "campaign-engine", now);
+        let _ = verify_player_token(&jwtish, &keys, "iss", "campaign-engine", now);
     }
 }

@@ -260,6 +260,7 @@ impl Admin {
                     idempotency_key: key(),
                     issuer: p.issuer.clone(),
                     secret: p.secret.clone(),
+                    key_id: String::new(),
                 },
             ))
             .await

@@ -7,8 +7,10 @@
 
 pub mod credential;
 pub mod fairness;
+pub mod hs256;
 pub mod idempotency;
 pub mod money;
+pub mod player_token;
 pub mod simulation;
 pub mod vote;
 pub mod wheel;

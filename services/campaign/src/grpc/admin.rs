@@ -19,11 +19,15 @@ use super::{
 use crate::{
     domain::{
         InvalidField, Rejection,
-        credential::{MIN_TOKEN_SECRET, Role},
+        credential::{MAX_KEY_ID_LEN, MIN_TOKEN_SECRET, Role, valid_key_id},
         simulation::{Scenario, simulate},
         wheel::{Transition, WheelRules},
     },
-    store::db::Db,
+    store::{
+        Outcome,
+        db::Db,
+        token_key::{NewTokenKey, TokenKeyChange},
+    },
 };
 
 pub struct AdminApi<D: Db> {
@@ -211,24 +215,75 @@ impl<D: Db> AdminService for AdminApi<D> {
                         format!("must be {MIN_TOKEN_SECRET} to 512 bytes"),
                     )));
                 }
+                if !valid_key_id(&req.key_id) {
+                    return Err(invalid(InvalidField::new(
+                        "key_id",
+                        format!("at most {MAX_KEY_ID_LEN} of A-Z a-z 0-9 . _ -"),
+                    )));
+                }
                 let idem = idempotency(&who, "SetPlayerTokenKey", req)?;
-                let convert = |i: &str| pb::SetPlayerTokenKeyResponse {
-                    issuer: i.to_owned(),
+                let convert = |c: &TokenKeyChange| pb::SetPlayerTokenKeyResponse {
+                    issuer: c.issuer.clone(),
+                    active_key_ids: c.active.clone(),
+                    retired_key_ids: c.retired.clone(),
+                };
+                let key = NewTokenKey {
+                    issuer,
+                    key_id: &req.key_id,
+                    secret: &req.secret,
                 };
                 let out = s
                     .store
-                    .set_player_token_key(
-                        merchant,
-                        issuer,
-                        &req.secret,
-                        s.clock.now_ms(),
-                        &idem,
-                        |i| convert(i).encode_to_vec(),
-                    )
+                    .set_player_token_key(merchant, key, s.clock.now_ms(), &idem, |c| {
+                        convert(c).encode_to_vec()
+                    })
                     .await;
                 s.auth.forget_token_key(issuer);
                 let out = out?;
-                respond(out, |i: &String| convert(i))
+                if let Outcome::Fresh(TokenKeyChange {
+                    previous_issuer: Some(previous),
+                    ..
+                }) = &out
+                {
+                    s.auth.forget_token_key(previous);
+                }
+                respond(out, convert)
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "RetirePlayerTokenKey", skip_all, fields(outcome))]
+    async fn retire_player_token_key(
+        &self,
+        request: Request<pb::RetirePlayerTokenKeyRequest>,
+    ) -> Result<Response<pb::RetirePlayerTokenKeyResponse>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let merchant = who.admin()?;
+                let req = request.get_ref();
+                if !valid_key_id(&req.key_id) {
+                    return Err(invalid(InvalidField::new(
+                        "key_id",
+                        format!("at most {MAX_KEY_ID_LEN} of A-Z a-z 0-9 . _ -"),
+                    )));
+                }
+                let idem = idempotency(&who, "RetirePlayerTokenKey", req)?;
+                let convert = |c: &TokenKeyChange| pb::RetirePlayerTokenKeyResponse {
+                    issuer: c.issuer.clone(),
+                    active_key_ids: c.active.clone(),
+                };
+                let out = s
+                    .store
+                    .retire_player_token_key(merchant, &req.key_id, s.clock.now_ms(), &idem, |c| {
+                        convert(c).encode_to_vec()
+                    })
+                    .await?;
+                let resp = respond(out, convert)?;
+                s.auth.forget_token_key(&resp.get_ref().issuer);
+                Ok(resp)
             }
             .await,
         )

@@ -23,11 +23,7 @@ use crate::{
     domain::credential::{
         DevIssuer, Role, api_secret_matches, parse_api_key, token_issuer, verify_player_token,
     },
-    store::{
-        Store,
-        access::{ApiKeyRecord, TokenKey},
-        db::Db,
-    },
+    store::{Store, access::ApiKeyRecord, db::Db, token_key::IssuerKeys},
 };
 
 /// How long a key read from the database is trusted without reading again.
@@ -147,7 +143,7 @@ pub struct Authenticator<D: Db> {
     audience: String,
     clock: Arc<dyn Clock>,
     api_keys: KeyCache<ApiKeyRecord>,
-    token_keys: KeyCache<TokenKey>,
+    token_keys: KeyCache<IssuerKeys>,
     /// The development token issuer, when `dev_token_issuer` is on.
     dev: Option<Arc<DevIssuer>>,
 }
@@ -175,7 +171,8 @@ impl<D: Db> Authenticator<D> {
         self.api_keys.forget(key_id);
     }
 
-    /// Drops a cached player token key (after it was set or replaced).
+    /// Drops an issuer's cached player token keys (after a key was set or
+    /// retired).
     pub fn forget_token_key(&self, issuer: &str) {
         self.token_keys.forget(issuer);
     }
@@ -236,7 +233,7 @@ impl<D: Db> Authenticator<D> {
         if let Some(dev) = &self.dev
             && DevIssuer::merchant_of(&issuer).is_some()
         {
-            let (merchant_id, claims) = dev
+            let (merchant_id, verified) = dev
                 .verify(token, &self.audience, self.clock.now_ms())
                 .map_err(|e| {
                     tracing::debug!(reason = %e, "dev player token refused");
@@ -244,25 +241,25 @@ impl<D: Db> Authenticator<D> {
                 })?;
             return Ok(Principal::Player {
                 merchant_id,
-                player_id: claims.sub,
+                player_id: verified.sub,
             });
         }
-        let key = match self.token_keys.get(&issuer) {
-            Some(key) => key,
+        let issuer_keys = match self.token_keys.get(&issuer) {
+            Some(keys) => keys,
             None => {
-                let key = self
+                let keys = self
                     .store
-                    .find_token_key(&issuer)
+                    .find_token_keys(&issuer)
                     .await?
                     .ok_or_else(unauthenticated)?;
-                self.token_keys.put(&issuer, key.clone());
-                key
+                self.token_keys.put(&issuer, keys.clone());
+                keys
             }
         };
-        let claims = verify_player_token(
+        let verified = verify_player_token(
             token,
-            &key.secret,
-            &key.issuer,
+            &issuer_keys.keys,
+            &issuer_keys.issuer,
             &self.audience,
             self.clock.now_ms(),
         )
@@ -271,8 +268,8 @@ impl<D: Db> Authenticator<D> {
             unauthenticated()
         })?;
         Ok(Principal::Player {
-            merchant_id: key.merchant_id,
-            player_id: claims.sub,
+            merchant_id: issuer_keys.merchant_id,
+            player_id: verified.sub,
         })
     }
 }

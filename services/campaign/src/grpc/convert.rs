@@ -42,6 +42,7 @@ keyed!(
     pb::CreateApiKeyRequest,
     pb::RevokeApiKeyRequest,
     pb::SetPlayerTokenKeyRequest,
+    pb::RetirePlayerTokenKeyRequest,
     pb::CreateWheelRequest,
     pb::AddPrizeSlotRequest,
     pb::UpdatePrizeSlotRequest,

@@ -1,4 +1,4 @@
-//! Merchants, API keys and player-token keys.
+//! Merchants and API keys (player-token keys: `token_key.rs`).
 
 use rand::RngCore;
 
@@ -34,13 +34,6 @@ pub struct ApiKeyRecord {
 pub struct CreatedKey {
     pub record: ApiKeyRecord,
     pub full: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct TokenKey {
-    pub merchant_id: String,
-    pub issuer: String,
-    pub secret: Vec<u8>,
 }
 
 const SELECT_KEY: &str = "SELECT key_id, merchant_id, role, store_id, label, secret_hash, \
@@ -211,26 +204,6 @@ impl<D: Db> Store<D> {
             .transpose()
     }
 
-    #[tracing::instrument(skip_all)]
-    pub async fn find_token_key(&self, issuer: &str) -> Result<Option<TokenKey>, StoreError> {
-        let mut tx = self.db.begin_read().await?;
-        let row = tx
-            .fetch_optional(
-                "SELECT merchant_id, token_issuer, token_secret FROM merchant \
-                 WHERE token_issuer = $1 AND token_secret IS NOT NULL",
-                args![issuer],
-            )
-            .await?;
-        row.map(|r| {
-            Ok(TokenKey {
-                merchant_id: r.text(0)?,
-                issuer: r.text(1)?,
-                secret: r.bytes(2)?,
-            })
-        })
-        .transpose()
-    }
-
     #[tracing::instrument(skip_all, fields(role = role.as_str()))]
     #[allow(clippy::too_many_arguments)]
     pub async fn create_api_key(
@@ -320,66 +293,5 @@ impl<D: Db> Store<D> {
         .iter()
         .map(key_from_row)
         .collect()
-    }
-
-    #[tracing::instrument(skip_all)]
-    pub async fn set_player_token_key(
-        &self,
-        merchant_id: &str,
-        issuer: &str,
-        secret: &[u8],
-        now: Millis,
-        idem: &Idempotency,
-        encode: impl FnOnce(&str) -> Vec<u8> + Send,
-    ) -> Result<Outcome<String>, StoreError> {
-        let mut tx = self.db.begin_write().await?;
-        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
-            return Ok(Outcome::Replay(bytes));
-        }
-        let taken = tx
-            .fetch_optional(
-                "SELECT merchant_id FROM merchant WHERE token_issuer = $1 AND merchant_id <> $2",
-                args![issuer, merchant_id],
-            )
-            .await?;
-        if taken.is_some() {
-            return Err(Rejection::IssuerTaken.into());
-        }
-        let before = tx
-            .fetch_optional(
-                "SELECT token_issuer FROM merchant WHERE merchant_id = $1",
-                args![merchant_id],
-            )
-            .await?
-            .map(|r| r.opt_text(0))
-            .transpose()?
-            .flatten();
-        let n = tx
-            .execute(
-                "UPDATE merchant SET token_issuer = $2, token_secret = $3 WHERE merchant_id = $1",
-                args![merchant_id, issuer, secret],
-            )
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => Rejection::IssuerTaken.into(),
-                e => e,
-            })?;
-        if n == 0 {
-            return Err(StoreError::NotFound("merchant"));
-        }
-        // The secret itself never enters the trail.
-        let detail = json!({"before": {"issuer": before}, "after": {"issuer": issuer}});
-        append_audit(
-            &mut tx,
-            merchant_id,
-            &idem.scope,
-            "player_token_key.set",
-            None,
-            detail,
-            now,
-        )
-        .await?;
-        finish(tx, idem, encode(issuer)).await?;
-        Ok(Outcome::Fresh(issuer.to_owned()))
     }
 }

@@ -29,6 +29,7 @@ pub mod share;
 pub mod sqlite;
 mod sqlite_writer;
 pub mod stats;
+pub mod token_key;
 pub mod vote;
 pub mod wheel;
 

@@ -6,12 +6,16 @@ use tonic::{Code, Status};
 
 use crate::helpers::*;
 
+/// Rotation of the gateways' player-token keys.
+mod token_keys;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Rpc {
     CreateApiKey,
     RevokeApiKey,
     ListApiKeys,
     SetPlayerTokenKey,
+    RetirePlayerTokenKey,
     CreateWheel,
     AddPrizeSlot,
     UpdatePrizeSlot,
@@ -33,11 +37,12 @@ enum Rpc {
     SimulateWheel,
 }
 
-const ALL: [Rpc; 23] = [
+const ALL: [Rpc; 24] = [
     Rpc::CreateApiKey,
     Rpc::RevokeApiKey,
     Rpc::ListApiKeys,
     Rpc::SetPlayerTokenKey,
+    Rpc::RetirePlayerTokenKey,
     Rpc::CreateWheel,
     Rpc::AddPrizeSlot,
     Rpc::UpdatePrizeSlot,
@@ -114,6 +119,17 @@ async fn call(app: &TestApp, rpc: Rpc, cred: &str, t: &Targets) -> Result<(), St
                     idempotency_key: k.clone(),
                     issuer: format!("i-{k}"),
                     secret: vec![7; 32],
+                    key_id: String::new(),
+                },
+            ))
+            .await
+            .map(drop),
+        Rpc::RetirePlayerTokenKey => a
+            .retire_player_token_key(with(
+                cred,
+                pb::RetirePlayerTokenKeyRequest {
+                    idempotency_key: k.clone(),
+                    key_id: String::new(),
                 },
             ))
             .await
@@ -287,6 +303,7 @@ fn targets_a_thing(r: Rpc) -> bool {
         Rpc::CreateApiKey
             | Rpc::ListApiKeys
             | Rpc::SetPlayerTokenKey
+            | Rpc::RetirePlayerTokenKey
             | Rpc::CreateWheel
             | Rpc::ListMyPrizes
             | Rpc::ExportAuditLog
@@ -346,6 +363,7 @@ async fn every_rpc_refuses_the_wrong_caller(backend: Backend) {
                 idempotency_key: key(),
                 issuer: "gw-b".into(),
                 secret: secret_b.clone(),
+                key_id: String::new(),
             },
         ))
         .await
@@ -609,6 +627,7 @@ async fn api_keys_are_hashed_listed_and_revocable(backend: Backend) {
                 idempotency_key: key(),
                 issuer: app.issuer.clone(),
                 secret: vec![1; 32],
+                key_id: String::new(),
             },
         ))
         .await,

@@ -563,6 +563,7 @@ async fn spawn_on(
                 idempotency_key: key(),
                 issuer: app.issuer.clone(),
                 secret: app.token_secret.clone(),
+                key_id: String::new(),
             },
         ))
         .await
@@ -828,6 +829,7 @@ pub async fn state_digest(db: &TestDb) -> Vec<i64> {
         "SELECT COUNT(*) FROM api_key WHERE revoked_at IS NULL AND $1 = $1",
         "SELECT COUNT(*) FROM idempotency WHERE $1 = $1",
         "SELECT COUNT(*) FROM merchant WHERE token_issuer IS NOT NULL AND $1 = $1",
+        "SELECT COUNT(*) FROM player_token_key WHERE $1 = $1",
         "SELECT COUNT(*) FROM prize_award WHERE status <> 'won' AND $1 = $1",
     ] {
         v.push(db.scalar(sql, "x").await);
@@ -951,6 +953,7 @@ pub async fn register_gateway(
                 idempotency_key: key(),
                 issuer: "gw".into(),
                 secret: secret.to_vec(),
+                key_id: String::new(),
             },
         ))
         .await

@@ -304,6 +304,7 @@ async fn bad_input_is_refused_precisely_and_changes_nothing(backend: Backend) {
                 idempotency_key: key(),
                 issuer: "i".into(),
                 secret: vec![1; 31],
+                key_id: String::new(),
             },
         ))
         .await,
@@ -317,12 +318,41 @@ async fn bad_input_is_refused_precisely_and_changes_nothing(backend: Backend) {
                 idempotency_key: key(),
                 issuer: String::new(),
                 secret: vec![1; 32],
+                key_id: String::new(),
             },
         ))
         .await,
         Code::InvalidArgument,
         Some("issuer"),
     );
+    for bad in ["k/1", " k1", &"k".repeat(65)] {
+        assert_code(
+            a.set_player_token_key(with(
+                k,
+                pb::SetPlayerTokenKeyRequest {
+                    idempotency_key: key(),
+                    issuer: "i".into(),
+                    secret: vec![1; 32],
+                    key_id: bad.to_owned(),
+                },
+            ))
+            .await,
+            Code::InvalidArgument,
+            Some("key_id"),
+        );
+        assert_code(
+            a.retire_player_token_key(with(
+                k,
+                pb::RetirePlayerTokenKeyRequest {
+                    idempotency_key: key(),
+                    key_id: bad.to_owned(),
+                },
+            ))
+            .await,
+            Code::InvalidArgument,
+            Some("key_id"),
+        );
+    }
     assert_code(
         a.ship_prize(with(
             k,

@@ -408,6 +408,7 @@ async fn cli_story(backend: Backend) {
                 idempotency_key: key(),
                 issuer: issuer.into(),
                 secret: secret.clone(),
+                key_id: String::new(),
             },
         ))
         .await
