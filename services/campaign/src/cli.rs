@@ -4,7 +4,7 @@
 //! `--version`, `help COMMAND` and `COMMAND --help` work, and a bad command
 //! line exits 2 with clap's message.
 //!
-//!   BIN [serve]              serve (settings: README "Settings")
+//!   BIN [serve]              serve (settings: docs/settings.md)
 //!   BIN create-merchant NAME create a merchant, print its admin key
 //!   BIN mint-player-token ISSUER SECRET OPENID [TTL_SECONDS]
 //!                            sign a player token as a gateway would

@@ -1,4 +1,4 @@
-//! `campaignctl`: see the library and README ("campaignctl").
+//! `campaignctl`: see the library and docs/campaignctl.md.
 
 use std::process::ExitCode;
 
