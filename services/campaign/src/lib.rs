@@ -22,6 +22,7 @@
 //! [`Extension`]) on the same listener, database and credentials: the whole
 //! engine adds the coupon service this way (`services/engine`).
 
+pub mod bootstrap_key;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -34,7 +35,7 @@ pub mod store;
 pub mod telemetry;
 pub mod web;
 
-use std::{future::Future, path::Path, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use engine_proto::campaign::v1::{
     admin_service_server::AdminServiceServer, audit_service_server::AuditServiceServer,
@@ -214,18 +215,6 @@ fn coupon_endpoint(settings: &Settings, listener: &TcpListener) -> Option<String
     }
 }
 
-/// Writes the first admin key to `path`, readable by the owner only.
-fn write_key_file(path: &Path, key: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    std::io::Write::write_all(&mut opts.open(path)?, format!("{key}\n").as_bytes())
-}
-
 async fn serve<D: Db, E: Extension>(
     db: D,
     settings: &Settings,
@@ -238,17 +227,33 @@ async fn serve<D: Db, E: Extension>(
     let store = Store::new(db.clone());
     let path = &settings.bootstrap_key_file;
     let persist = |key: &store::access::CreatedKey| {
-        write_key_file(path, &key.full).map_err(|e| {
+        bootstrap_key::write_pending(path, &key.full).map_err(|e| {
             format!(
-                "writing the first admin key to {}: {e} (remove a stale file or set \
-                 CAMPAIGN_BOOTSTRAP_KEY_FILE)",
-                path.display()
+                "writing the first admin key to {}: {e} (set CAMPAIGN_BOOTSTRAP_KEY_FILE \
+                 to a writable place)",
+                bootstrap_key::pending_path(path).display()
             )
         })
     };
     // The operator's start-up line about the first admin key: written now,
     // already there, or gone.
-    match store.bootstrap(clock.now_ms(), persist).await? {
+    let bootstrapped = store.bootstrap(clock.now_ms(), persist).await?;
+    let recovered = match &bootstrapped {
+        Some(_) => {
+            bootstrap_key::publish(path).map_err(|e| {
+                StoreError::Bootstrap(format!("moving the key into {}: {e}", path.display()))
+            })?;
+            bootstrap_key::Recovery::Nothing
+        }
+        None => bootstrap_key::recover(&store, path).await?,
+    };
+    if recovered == bootstrap_key::Recovery::Recovered {
+        tracing::info!(
+            "recovered the first admin API key of an interrupted first start into {}",
+            path.display()
+        );
+    }
+    match bootstrapped {
         Some((merchant, key)) => {
             tracing::info!(merchant.id = %merchant, key.id = %key.record.key_id,
             "empty database: created the default merchant; first admin API key written to {}",

@@ -674,10 +674,12 @@ async fn health_and_reflection_are_served(backend: Backend) {
 
 async fn bootstrap_hands_over_the_key_before_committing(backend: Backend) {
     use std::sync::Arc;
-    // Arrange: a stale key file where the first admin key must go.
+    // Arrange: the first admin key cannot be written (its directory is a
+    // file). A stale key file is no obstacle: `bootstrap.rs`.
     let db = TestDb::new(backend).await;
-    let key_file = db.dir.join("admin.key");
-    std::fs::write(&key_file, "stale").expect("stale file");
+    let blocker = db.dir.join("keys");
+    std::fs::write(&blocker, "a file, not a directory").expect("blocker");
+    let key_file = blocker.join("admin.key");
     let settings = campaign::config::Settings {
         database_url: db.url.clone(),
         bootstrap_key_file: key_file.clone(),
@@ -708,8 +710,8 @@ async fn bootstrap_hands_over_the_key_before_committing(backend: Backend) {
             .await,
         0
     );
-    // ... so once the stale file is gone, the next start bootstraps.
-    std::fs::remove_file(&key_file).expect("remove");
+    // ... so once the path can be written, the next start bootstraps.
+    std::fs::remove_file(&blocker).expect("remove");
     start(settings.clone()).await.expect("bootstrap");
     let key = std::fs::read_to_string(&key_file).expect("key file");
     assert!(key.starts_with("cek_"));

@@ -25,6 +25,7 @@ macro_rules! both_backends {
 }
 
 mod access;
+mod bootstrap;
 mod clients;
 mod concurrency;
 mod fairness;
