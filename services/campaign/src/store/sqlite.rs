@@ -67,6 +67,7 @@ impl SqliteDb {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        owner_only(opts.get_filename())?;
         // Migrations on a pool of one (its future is Send), closed before
         // the writer connection opens.
         let migrating = SqlitePoolOptions::new()
@@ -245,3 +246,39 @@ fn map_err(e: sqlx::Error) -> StoreError {
 }
 
 sqlx_glue!(sqlx::Sqlite, SqliteReadTx, SqliteRow, map_err);
+
+/// The database file readable and writable by its owner only (0600): it
+/// holds gateway secrets, unrevealed roll seeds and coupon codes. Created
+/// so when missing; an existing file that others can read is tightened.
+/// SQLite gives the WAL and shared-memory files the database file's mode.
+fn owner_only(path: &std::path::Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let io = |e: std::io::Error| StoreError::Database(format!("{}: {e}", path.display()));
+        if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
+            return Ok(());
+        }
+        match std::fs::metadata(path) {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(io)?;
+                tracing::info!(path = %path.display(), "database file made readable by its owner only");
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(io)?;
+                }
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(path)
+                    .map_err(io)?;
+            }
+            Err(e) => return Err(io(e)),
+        }
+    }
+    Ok(())
+}
