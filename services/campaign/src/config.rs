@@ -46,6 +46,10 @@ pub struct Settings {
     pub till_failure_limit: u32,
     /// Env: `CAMPAIGN_TILL_FAILURE_WINDOW_SECS`.
     pub till_failure_window_secs: u32,
+    /// Days a stored answer to an idempotency key is kept (0 = for
+    /// ever): a retry within them replays the first answer; after them the
+    /// key is forgotten and the same request acts again.
+    pub idempotency_retention_days: u32,
     /// Coupon calls per second per till (POS key; token bucket, per
     /// replica), answered RESOURCE_EXHAUSTED above it; 0 = no limit. Env:
     /// `CAMPAIGN_TILL_RATE_PER_SEC`.
@@ -89,6 +93,7 @@ impl Default for Settings {
             delivery_secret: String::new(),
             till_failure_limit: 20,
             till_failure_window_secs: 600,
+            idempotency_retention_days: 7,
             till_rate_per_sec: 50,
             till_rate_burst: 100,
             metrics_listen: String::new(),
@@ -158,6 +163,10 @@ impl fmt::Debug for Settings {
             )
             .field("till_failure_limit", &self.till_failure_limit)
             .field("till_failure_window_secs", &self.till_failure_window_secs)
+            .field(
+                "idempotency_retention_days",
+                &self.idempotency_retention_days,
+            )
             .field("till_rate_per_sec", &self.till_rate_per_sec)
             .field("till_rate_burst", &self.till_rate_burst)
             .field("metrics_listen", &self.metrics_listen)
@@ -243,6 +252,9 @@ impl Settings {
         if let Some(v) = env("CAMPAIGN_TILL_FAILURE_WINDOW_SECS") {
             s.till_failure_window_secs = number("CAMPAIGN_TILL_FAILURE_WINDOW_SECS", v)? as u32;
         }
+        if let Some(v) = env("CAMPAIGN_IDEMPOTENCY_RETENTION_DAYS") {
+            s.idempotency_retention_days = number("CAMPAIGN_IDEMPOTENCY_RETENTION_DAYS", v)? as u32;
+        }
         if let Some(v) = env("CAMPAIGN_TILL_RATE_PER_SEC") {
             s.till_rate_per_sec = number("CAMPAIGN_TILL_RATE_PER_SEC", v)? as u32;
         }
@@ -321,6 +333,7 @@ coupon_endpoint = "self"                      # or "http://host:port", or "none"
 delivery_secret = ""                          # empty: random per process
 till_failure_limit = 20                       # failed coupon lookups per till ...
 till_failure_window_secs = 600                # ... within this window; 0 = off
+idempotency_retention_days = 7                # stored answers kept this long; 0 = for ever
 till_rate_per_sec = 50                        # coupon calls per second per till; 0 = no limit
 till_rate_burst = 100
 metrics_listen = ""                           # e.g. "127.0.0.1:9464" for GET /metrics

@@ -330,7 +330,11 @@ async fn serve<D: Db, E: Extension>(
             ShareServiceServer(ShareApi::new(shared.clone())),
             StatsServiceServer(StatsApi::new(shared.clone())),
         );
-        tasks.push(spawn_sweeper(store.clone(), clock.clone()));
+        tasks.push(spawn_sweeper(
+            store.clone(),
+            clock.clone(),
+            settings.idempotency_retention_days,
+        ));
         tasks.push(spawn_packet_expiry(store.clone(), clock.clone()));
         match coupon_endpoint(settings, &listener) {
             Some(endpoint) => tasks.push(tokio::spawn(delivery::run_worker(
@@ -444,9 +448,15 @@ fn spawn_packet_expiry<D: Db>(
     })
 }
 
-/// Marks unclaimed physical prizes EXPIRED once their deadline passes, and
-/// ends campaigns past their window (`store::lifecycle`), every minute.
-fn spawn_sweeper<D: Db>(store: Store<D>, clock: Arc<dyn Clock>) -> tokio::task::JoinHandle<()> {
+/// Marks unclaimed physical prizes EXPIRED once their deadline passes, ends
+/// campaigns past their window (`store::lifecycle`) and forgets stored
+/// answers older than `retention_days` (`store::retention`; 0 = never),
+/// every minute.
+fn spawn_sweeper<D: Db>(
+    store: Store<D>,
+    clock: Arc<dyn Clock>,
+    retention_days: u32,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
@@ -460,6 +470,16 @@ fn spawn_sweeper<D: Db>(store: Store<D>, clock: Arc<dyn Clock>) -> tokio::task::
                 Ok(0) => {}
                 Ok(n) => tracing::info!(ended = n, "campaigns past their window ended"),
                 Err(e) => tracing::warn!(error = %e, "window end sweep failed"),
+            }
+            if retention_days > 0 {
+                let before = clock.now_ms() - i64::from(retention_days) * 86_400_000;
+                match store.purge_idempotency(before).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(purged = n, "idempotency keys past retention forgotten")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
+                }
             }
         }
     })

@@ -25,6 +25,7 @@ pub mod lifecycle;
 pub mod money;
 pub mod outbox;
 pub mod postgres;
+pub mod retention;
 pub mod share;
 pub mod sqlite;
 mod sqlite_writer;

@@ -263,5 +263,71 @@ async fn racing_copies_of_a_last_draw_all_get_its_answer(backend: Backend) {
 both_backends!(
     retries_replay_and_conflicting_reuse_is_refused,
     racing_copies_of_one_request_apply_once,
-    racing_copies_of_a_last_draw_all_get_its_answer
+    racing_copies_of_a_last_draw_all_get_its_answer,
+    stored_answers_are_kept_for_the_window_then_forgotten,
 );
+
+/// Issue 22: stored answers do not pile up for ever. Within the retention
+/// window a retry replays; after it the key is forgotten (the sweep runs
+/// every minute; here it is run directly) and the same request acts anew.
+async fn stored_answers_are_kept_for_the_window_then_forgotten(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let c = app.wheel(rules(5, 10), vec![thanks(1)], 0, true).await;
+    let req = pb::DrawRequest {
+        idempotency_key: "old-spin".into(),
+        campaign_id: c.campaign_id.clone(),
+        channel: String::new(),
+    };
+    let spin = |r: pb::DrawRequest| {
+        let mut p = app.player();
+        let t = app.token("fan");
+        async move { p.draw(with(&t, r)).await.expect("draw").into_inner() }
+    };
+    let first = spin(req.clone()).await;
+    app.clock.advance(6 * DAY);
+    let recent = spin(pb::DrawRequest {
+        idempotency_key: "recent-spin".into(),
+        ..req.clone()
+    })
+    .await;
+    app.clock.advance(2 * DAY);
+    let rows = "SELECT COUNT(*) FROM idempotency WHERE idem_key = $1";
+    assert_eq!(app.db.scalar(rows, "old-spin").await, 1);
+    // Eight days after the first draw, seven-day retention: only it goes.
+    let purged = purge(&app.db, app.clock_now() - 7 * DAY).await;
+    assert!(purged >= 1, "{purged}");
+    assert_eq!(app.db.scalar(rows, "old-spin").await, 0);
+    assert_eq!(app.db.scalar(rows, "recent-spin").await, 1);
+    // The recent key still replays; the forgotten one acts again.
+    let again = spin(pb::DrawRequest {
+        idempotency_key: "recent-spin".into(),
+        ..req.clone()
+    })
+    .await;
+    assert_eq!(again.draw_id, recent.draw_id);
+    let anew = spin(req).await;
+    assert_ne!(
+        anew.draw_id, first.draw_id,
+        "a forgotten key is a new request"
+    );
+    app.db.assert_stock_balances(&c.campaign_id).await;
+}
+
+async fn purge(db: &TestDb, before: i64) -> u64 {
+    use campaign::store::{Store, postgres::PgDb, sqlite::SqliteDb};
+    match db.backend {
+        Backend::Sqlite => {
+            let s = SqliteDb::connect(&db.url).await.expect("open");
+            let r = Store::new(s.clone()).purge_idempotency(before).await;
+            s.close().await;
+            r
+        }
+        Backend::Postgres => {
+            let s = PgDb::connect(&db.url, 2).await.expect("open");
+            let r = Store::new(s.clone()).purge_idempotency(before).await;
+            s.close().await;
+            r
+        }
+    }
+    .expect("purge")
+}
