@@ -50,6 +50,9 @@ pub struct Settings {
     /// ever): a retry within them replays the first answer; after them the
     /// key is forgotten and the same request acts again.
     pub idempotency_retention_days: u32,
+    /// Seconds a server stream (a campaign export) waits for a client that
+    /// reads nothing before it is cut and its snapshot released.
+    pub stream_stall_secs: u32,
     /// Coupon calls per second per till (POS key; token bucket, per
     /// replica), answered RESOURCE_EXHAUSTED above it; 0 = no limit. Env:
     /// `CAMPAIGN_TILL_RATE_PER_SEC`.
@@ -94,6 +97,7 @@ impl Default for Settings {
             till_failure_limit: 20,
             till_failure_window_secs: 600,
             idempotency_retention_days: 7,
+            stream_stall_secs: 30,
             till_rate_per_sec: 50,
             till_rate_burst: 100,
             metrics_listen: String::new(),
@@ -167,6 +171,7 @@ impl fmt::Debug for Settings {
                 "idempotency_retention_days",
                 &self.idempotency_retention_days,
             )
+            .field("stream_stall_secs", &self.stream_stall_secs)
             .field("till_rate_per_sec", &self.till_rate_per_sec)
             .field("till_rate_burst", &self.till_rate_burst)
             .field("metrics_listen", &self.metrics_listen)
@@ -252,6 +257,9 @@ impl Settings {
         if let Some(v) = env("CAMPAIGN_TILL_FAILURE_WINDOW_SECS") {
             s.till_failure_window_secs = number("CAMPAIGN_TILL_FAILURE_WINDOW_SECS", v)? as u32;
         }
+        if let Some(v) = env("CAMPAIGN_STREAM_STALL_SECS") {
+            s.stream_stall_secs = number("CAMPAIGN_STREAM_STALL_SECS", v)? as u32;
+        }
         if let Some(v) = env("CAMPAIGN_IDEMPOTENCY_RETENTION_DAYS") {
             s.idempotency_retention_days = number("CAMPAIGN_IDEMPOTENCY_RETENTION_DAYS", v)? as u32;
         }
@@ -334,6 +342,7 @@ delivery_secret = ""                          # empty: random per process
 till_failure_limit = 20                       # failed coupon lookups per till ...
 till_failure_window_secs = 600                # ... within this window; 0 = off
 idempotency_retention_days = 7                # stored answers kept this long; 0 = for ever
+stream_stall_secs = 30                        # an export nobody reads is cut after this
 till_rate_per_sec = 50                        # coupon calls per second per till; 0 = no limit
 till_rate_burst = 100
 metrics_listen = ""                           # e.g. "127.0.0.1:9464" for GET /metrics

@@ -320,7 +320,10 @@ async fn serve<D: Db, E: Extension>(
         }
         serve!(
             AdminServiceServer(AdminApi::new(shared.clone())),
-            AuditServiceServer(AuditApi::new(shared.clone())),
+            AuditServiceServer(AuditApi::new(
+                shared.clone(),
+                Duration::from_secs(settings.stream_stall_secs.max(1).into())
+            )),
             PlayerServiceServer(PlayerApi::new(shared.clone())),
             MoneyServiceServer(MoneyApi::new(shared.clone())),
             RedPacketServiceServer(RedPacketApi::new(shared.clone())),

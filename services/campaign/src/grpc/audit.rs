@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, pin::Pin, sync::Arc};
 use engine_proto::campaign::v1::{self as pb, audit_service_server::AuditService};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use tokio_stream::{Stream, wrappers::ReceiverStream};
+use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
 
 use super::{Shared, convert::uuid_field, traced};
@@ -18,13 +18,27 @@ use crate::store::{
 
 pub const EXPORT_FORMAT: &str = "campaign-export/v1";
 
+/// Campaign exports running at once. Each holds one read connection and
+/// snapshot for as long as it streams; SQLite has four readers and
+/// PostgreSQL's default pool sixteen connections, so exports get their own
+/// small budget and can never take the pool from draws.
+pub const MAX_EXPORTS: usize = 2;
+
 pub struct AuditApi<D: Db> {
     shared: Arc<Shared<D>>,
+    exports: Arc<tokio::sync::Semaphore>,
+    stall: std::time::Duration,
 }
 
 impl<D: Db> AuditApi<D> {
-    pub fn new(shared: Arc<Shared<D>>) -> Self {
-        Self { shared }
+    /// `stall`: how long an export waits for a client that reads nothing
+    /// before it is cut (`stream_stall_secs`).
+    pub fn new(shared: Arc<Shared<D>>, stall: std::time::Duration) -> Self {
+        Self {
+            shared,
+            exports: Arc::new(tokio::sync::Semaphore::new(MAX_EXPORTS)),
+            stall,
+        }
     }
 }
 
@@ -178,11 +192,20 @@ impl<D: Db> AuditService for AuditApi<D> {
                 let merchant = who.admin_or_auditor()?.to_owned();
                 let id = uuid_field("campaign_id", &request.get_ref().campaign_id)?;
                 let now = s.clock.now_ms();
+                let permit = self.exports.clone().try_acquire_owned().map_err(|_| {
+                    Status::resource_exhausted(format!(
+                        "{MAX_EXPORTS} exports are running; retry when one has finished"
+                    ))
+                })?;
+                let stall = self.stall;
                 let (items_tx, mut items_rx) = mpsc::channel::<ExportItem>(256);
                 let (lines_tx, lines_rx) = mpsc::channel::<Result<pb::ExportLine, Status>>(256);
                 let store = s.store.clone();
-                let export =
-                    tokio::spawn(async move { store.export(&merchant, id, now, items_tx).await });
+                let export = tokio::spawn(async move {
+                    let done = store.export(&merchant, id, now, items_tx, stall).await;
+                    drop(permit);
+                    done
+                });
                 // The first item tells whether the export can start at all,
                 // so refusals are a plain status, not a broken stream.
                 let first = match items_rx.recv().await {
@@ -195,17 +218,26 @@ impl<D: Db> AuditService for AuditApi<D> {
                         });
                     }
                 };
+                // Set when the client is cut for not reading: the stream then
+                // ends with DEADLINE_EXCEEDED after what was already queued,
+                // never with OK on a truncated export.
+                let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let cut_by_forwarder = cut.clone();
                 tokio::spawn(async move {
                     let mut item = Some(first);
                     while let Some(i) = item {
-                        if lines_tx
-                            .send(Ok(pb::ExportLine {
-                                json: export_line(&i),
-                            }))
-                            .await
-                            .is_err()
-                        {
-                            return;
+                        let line = Ok(pb::ExportLine {
+                            json: export_line(&i),
+                        });
+                        // A client that reads nothing for `stall` is cut
+                        // here too: the stream ends, its buffers go.
+                        match tokio::time::timeout(stall, lines_tx.send(line)).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(_)) => return,
+                            Err(_) => {
+                                cut_by_forwarder.store(true, std::sync::atomic::Ordering::SeqCst);
+                                return;
+                            }
                         }
                         item = items_rx.recv().await;
                     }
@@ -213,8 +245,16 @@ impl<D: Db> AuditService for AuditApi<D> {
                         let _ = lines_tx.send(Err(e.into())).await;
                     }
                 });
+                let verdict = tokio_stream::once(()).filter_map(move |()| {
+                    cut.load(std::sync::atomic::Ordering::SeqCst).then(|| {
+                        Err(Status::deadline_exceeded(format!(
+                            "the export was not read for {} s and was cut; export again",
+                            stall.as_secs()
+                        )))
+                    })
+                });
                 Ok(Response::new(
-                    Box::pin(ReceiverStream::new(lines_rx)) as LineStream
+                    Box::pin(ReceiverStream::new(lines_rx).chain(verdict)) as LineStream,
                 ))
             }
             .await,

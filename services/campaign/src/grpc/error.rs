@@ -80,6 +80,9 @@ impl From<StoreError> for Status {
                     "a concurrent request changed the same thing; retry with the same idempotency key",
                 )
             }
+            StoreError::Stalled(secs) => Status::deadline_exceeded(format!(
+                "the stream was not read for {secs} s and was cut; export again"
+            )),
             StoreError::Unavailable(m) => {
                 tracing::warn!(reason = %m, "database unavailable");
                 Status::unavailable(

@@ -58,6 +58,9 @@ pub enum StoreError {
     /// idempotency key is safe.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// A stream's reader took nothing for this many seconds.
+    #[error("the reader took nothing for {0} s")]
+    Stalled(u64),
     #[error("database error: {0}")]
     Database(String),
     /// The first admin key could not be handed over; nothing was created.

@@ -1595,14 +1595,18 @@ impl<D: Db> Store<D> {
 
     /// Streams a published campaign's audit export into `sink`, all read
     /// from one snapshot so the closing stock matches the draws. Stops early
-    /// (Ok) if the receiver goes away.
+    /// (Ok) if the receiver goes away, and with `StoreError::Stalled` if it
+    /// takes nothing for `stall`: a client that does not read cannot hold
+    /// the snapshot (and its connection, and SQLite's checkpoint) longer.
     pub async fn export(
         &self,
         merchant_id: &str,
         id: Uuid,
         now: Millis,
         sink: tokio::sync::mpsc::Sender<ExportItem>,
+        stall: std::time::Duration,
     ) -> Result<(), StoreError> {
+        let sink = StallingSink { sink, stall };
         const PAGE: i64 = 1000;
         let mut tx = self.db.begin_read().await?;
         let c = own_campaign(&mut tx, merchant_id, id, now).await?;
@@ -1628,10 +1632,9 @@ impl<D: Db> Store<D> {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        if sink
+        if !sink
             .send(ExportItem::Campaign(Box::new(c), versions))
-            .await
-            .is_err()
+            .await?
         {
             return Ok(());
         }
@@ -1662,7 +1665,7 @@ impl<D: Db> Store<D> {
                 };
                 after = d.ledger_seq;
                 draws += 1;
-                if sink.send(ExportItem::Draw(d)).await.is_err() {
+                if !sink.send(ExportItem::Draw(d)).await? {
                     return Ok(());
                 }
             }
@@ -1670,21 +1673,17 @@ impl<D: Db> Store<D> {
                 break;
             }
         }
-        if sink
-            .send(ExportItem::Stock { draws, remaining })
-            .await
-            .is_err()
-        {
+        if !sink.send(ExportItem::Stock { draws, remaining }).await? {
             return Ok(());
         }
         for (player, day, granted) in super::chance::all_chances(&mut tx, id).await? {
             let item = ExportItem::Chance(player_pseudonym(id, &player), day, granted);
-            if sink.send(item).await.is_err() {
+            if !sink.send(item).await? {
                 return Ok(());
             }
         }
         for p in super::money::export_packets(&mut tx, id).await? {
-            if sink.send(ExportItem::Packet(Box::new(p))).await.is_err() {
+            if !sink.send(ExportItem::Packet(Box::new(p))).await? {
                 return Ok(());
             }
         }
@@ -2078,6 +2077,23 @@ impl<D: Db> Store<D> {
             .await?;
         tx.commit().await?;
         Ok(n)
+    }
+}
+
+/// The export's sink: a send that the reader does not take within `stall`
+/// ends the export (`StoreError::Stalled`).
+struct StallingSink {
+    sink: tokio::sync::mpsc::Sender<ExportItem>,
+    stall: std::time::Duration,
+}
+
+impl StallingSink {
+    /// Ok(false): the reader went away.
+    async fn send(&self, item: ExportItem) -> Result<bool, StoreError> {
+        match tokio::time::timeout(self.stall, self.sink.send(item)).await {
+            Ok(sent) => Ok(sent.is_ok()),
+            Err(_) => Err(StoreError::Stalled(self.stall.as_secs())),
+        }
     }
 }
 

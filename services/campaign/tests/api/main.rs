@@ -38,6 +38,7 @@ mod money;
 mod prize_refs;
 mod restart;
 mod sharing;
+mod stalled;
 mod stats;
 mod story;
 mod tier_prizes;
