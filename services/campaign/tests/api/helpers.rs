@@ -798,24 +798,38 @@ pub fn assert_code<T: std::fmt::Debug>(r: Result<T, Status>, code: Code, field: 
 /// Creates another merchant in the same database (as the
 /// `create-merchant` command does) and returns its admin key.
 pub async fn other_merchant(db: &TestDb) -> String {
-    use campaign::store::{Store, postgres::PgDb, sqlite::SqliteDb};
-    let (_, key) = match db.backend {
-        Backend::Sqlite => {
-            let s = SqliteDb::connect(&db.url).await.expect("open");
-            let r = Store::new(s.clone()).create_merchant("other", T0).await;
-            s.close().await;
-            r
-        }
-        Backend::Postgres => {
-            let s = PgDb::connect(&db.url, 2).await.expect("open");
-            let r = Store::new(s.clone()).create_merchant("other", T0).await;
-            s.close().await;
-            r
-        }
-    }
-    .expect("create merchant");
+    let (_, key) =
+        on_store!(db, |store| store.create_merchant("other", T0).await).expect("create merchant");
     key.full
 }
+
+/// Evaluates `$body` with `$store` a `campaign::store::Store` opened on the
+/// test database `$db` (either backend) beside the running engine, as a
+/// second process would, and closes it after.
+macro_rules! on_store {
+    ($db:expr, |$store:ident| $body:expr) => {{
+        use campaign::store::{Store, postgres::PgDb, sqlite::SqliteDb};
+        let db: &TestDb = $db;
+        match db.backend {
+            Backend::Sqlite => {
+                let conn = SqliteDb::connect(&db.url).await.expect("open");
+                let $store = Store::new(conn.clone());
+                let r = $body;
+                conn.close().await;
+                r
+            }
+            Backend::Postgres => {
+                let conn = PgDb::connect(&db.url, 2).await.expect("open");
+                let $store = Store::new(conn.clone());
+                let r = $body;
+                conn.close().await;
+                r
+            }
+        }
+    }};
+}
+#[allow(unused_imports)]
+pub(crate) use on_store;
 
 /// Row counts of every table a refused or invalid call must not touch.
 pub async fn state_digest(db: &TestDb) -> Vec<i64> {

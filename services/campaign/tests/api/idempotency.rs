@@ -314,20 +314,5 @@ async fn stored_answers_are_kept_for_the_window_then_forgotten(backend: Backend)
 }
 
 async fn purge(db: &TestDb, before: i64) -> u64 {
-    use campaign::store::{Store, postgres::PgDb, sqlite::SqliteDb};
-    match db.backend {
-        Backend::Sqlite => {
-            let s = SqliteDb::connect(&db.url).await.expect("open");
-            let r = Store::new(s.clone()).purge_idempotency(before).await;
-            s.close().await;
-            r
-        }
-        Backend::Postgres => {
-            let s = PgDb::connect(&db.url, 2).await.expect("open");
-            let r = Store::new(s.clone()).purge_idempotency(before).await;
-            s.close().await;
-            r
-        }
-    }
-    .expect("purge")
+    on_store!(db, |store| store.purge_idempotency(before).await).expect("purge")
 }

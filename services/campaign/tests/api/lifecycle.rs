@@ -158,22 +158,7 @@ async fn a_campaign_past_its_window_shows_ended(backend: Backend) {
 
 /// Runs the engine's window-end sweep on the test's database.
 async fn end_due(db: &TestDb, now: i64) -> u64 {
-    use campaign::store::{Store, postgres::PgDb, sqlite::SqliteDb};
-    match db.backend {
-        Backend::Sqlite => {
-            let s = SqliteDb::connect(&db.url).await.expect("open");
-            let r = Store::new(s.clone()).end_due_campaigns(now, 100).await;
-            s.close().await;
-            r
-        }
-        Backend::Postgres => {
-            let s = PgDb::connect(&db.url, 2).await.expect("open");
-            let r = Store::new(s.clone()).end_due_campaigns(now, 100).await;
-            s.close().await;
-            r
-        }
-    }
-    .expect("sweep")
+    on_store!(db, |store| store.end_due_campaigns(now, 100).await).expect("sweep")
 }
 
 /// FAILED_PRECONDITION with `words` in its message.
