@@ -77,8 +77,10 @@ pub struct Settings {
     /// (REFUSED_STREAM). 0 = no limit. Env:
     /// `CAMPAIGN_HTTP2_MAX_CONCURRENT_STREAMS`.
     pub http2_max_concurrent_streams: u32,
-    /// Seconds a call may take, body included: a stream whose request body
-    /// never arrives is ended CANCELLED after this. 0 = no limit. Env:
+    /// Seconds a call may take until its answer starts (the request body
+    /// included; a server stream is not cut once it runs): a stream whose
+    /// request body never arrives is ended CANCELLED after this. 0 = no
+    /// limit. Env:
     /// `CAMPAIGN_REQUEST_TIMEOUT_SECS`.
     pub request_timeout_secs: u32,
     /// Seconds of silence from a client after which the server pings its
