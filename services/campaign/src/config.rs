@@ -79,6 +79,30 @@ pub struct Settings {
     /// default; a WARN is logged at start-up when on. Env:
     /// `CAMPAIGN_DEV_TOKEN_ISSUER` (`true` / `false`).
     pub dev_token_issuer: bool,
+    /// HTTP/2 streams one connection may have open at once, advertised as
+    /// SETTINGS_MAX_CONCURRENT_STREAMS; streams beyond it are refused
+    /// (REFUSED_STREAM). 0 = no limit. Env:
+    /// `CAMPAIGN_HTTP2_MAX_CONCURRENT_STREAMS`.
+    pub http2_max_concurrent_streams: u32,
+    /// Seconds a call may take until its answer starts (the request body
+    /// included; a server stream is not cut once it runs): a stream whose
+    /// request body never arrives is ended CANCELLED after this. 0 = no
+    /// limit. Env:
+    /// `CAMPAIGN_REQUEST_TIMEOUT_SECS`.
+    pub request_timeout_secs: u32,
+    /// Seconds of silence from a client after which the server pings its
+    /// HTTP/2 connection. 0 = no pings. Env:
+    /// `CAMPAIGN_HTTP2_KEEPALIVE_INTERVAL_SECS`.
+    pub http2_keepalive_interval_secs: u32,
+    /// Seconds the server waits for a ping's answer before closing the
+    /// connection. Env: `CAMPAIGN_HTTP2_KEEPALIVE_TIMEOUT_SECS`.
+    pub http2_keepalive_timeout_secs: u32,
+    /// Seconds a connection may send nothing at all (not even a ping's
+    /// answer) before it is closed: one that never sends its HTTP/2
+    /// preface, or an idle HTTP/1.1 one. Must exceed the keep-alive
+    /// interval, so answered pings keep quiet HTTP/2 clients open. 0 = no
+    /// limit. Env: `CAMPAIGN_CONNECTION_IDLE_TIMEOUT_SECS`.
+    pub connection_idle_timeout_secs: u32,
 }
 
 impl Default for Settings {
@@ -103,6 +127,11 @@ impl Default for Settings {
             metrics_listen: String::new(),
             cors_allowed_origins: Vec::new(),
             dev_token_issuer: false,
+            http2_max_concurrent_streams: 200,
+            request_timeout_secs: 30,
+            http2_keepalive_interval_secs: 30,
+            http2_keepalive_timeout_secs: 10,
+            connection_idle_timeout_secs: 60,
         }
     }
 }
@@ -177,6 +206,23 @@ impl fmt::Debug for Settings {
             .field("metrics_listen", &self.metrics_listen)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
             .field("dev_token_issuer", &self.dev_token_issuer)
+            .field(
+                "http2_max_concurrent_streams",
+                &self.http2_max_concurrent_streams,
+            )
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field(
+                "http2_keepalive_interval_secs",
+                &self.http2_keepalive_interval_secs,
+            )
+            .field(
+                "http2_keepalive_timeout_secs",
+                &self.http2_keepalive_timeout_secs,
+            )
+            .field(
+                "connection_idle_timeout_secs",
+                &self.connection_idle_timeout_secs,
+            )
             .finish()
     }
 }
@@ -191,6 +237,11 @@ pub enum SettingsError {
     Env(&'static str, String),
     #[error("cors_allowed_origins: {0:?} {1}")]
     Origin(String, &'static str),
+    #[error(
+        "connection_idle_timeout_secs ({0}) must exceed http2_keepalive_interval_secs ({1}), \
+         or quiet HTTP/2 clients are cut off; set 0 to turn either off"
+    )]
+    IdleBelowKeepalive(u32, u32),
 }
 
 impl Settings {
@@ -277,6 +328,31 @@ impl Settings {
                 .map(str::to_owned)
                 .collect();
         }
+        for (k, field) in [
+            (
+                "CAMPAIGN_HTTP2_MAX_CONCURRENT_STREAMS",
+                &mut s.http2_max_concurrent_streams,
+            ),
+            ("CAMPAIGN_REQUEST_TIMEOUT_SECS", &mut s.request_timeout_secs),
+            (
+                "CAMPAIGN_HTTP2_KEEPALIVE_INTERVAL_SECS",
+                &mut s.http2_keepalive_interval_secs,
+            ),
+            (
+                "CAMPAIGN_HTTP2_KEEPALIVE_TIMEOUT_SECS",
+                &mut s.http2_keepalive_timeout_secs,
+            ),
+            (
+                "CAMPAIGN_CONNECTION_IDLE_TIMEOUT_SECS",
+                &mut s.connection_idle_timeout_secs,
+            ),
+        ] {
+            if let Some(v) = env(k) {
+                *field = v
+                    .parse()
+                    .map_err(|e: std::num::ParseIntError| SettingsError::Env(k, e.to_string()))?;
+            }
+        }
         if let Some(v) = env("CAMPAIGN_DEV_TOKEN_ISSUER") {
             s.dev_token_issuer = match v.trim() {
                 "true" | "1" => true,
@@ -290,7 +366,21 @@ impl Settings {
             };
         }
         s.checked_origins()?;
+        s.checked_timeouts()?;
         Ok(s)
+    }
+
+    /// The idle timeout, when on, outlasts the keep-alive interval (when
+    /// on): a quiet but live HTTP/2 client answers a ping before it.
+    pub fn checked_timeouts(&self) -> Result<(), SettingsError> {
+        let (idle, ping) = (
+            self.connection_idle_timeout_secs,
+            self.http2_keepalive_interval_secs,
+        );
+        if idle > 0 && ping > 0 && idle <= ping {
+            return Err(SettingsError::IdleBelowKeepalive(idle, ping));
+        }
+        Ok(())
     }
 
     /// The CORS allow-list, each entry checked to be an exact origin:
@@ -348,6 +438,12 @@ till_rate_burst = 100
 metrics_listen = ""                           # e.g. "127.0.0.1:9464" for GET /metrics
 cors_allowed_origins = []                     # e.g. ["https://h5.example.com"]; [] = same origin only
 dev_token_issuer = false                      # DEVELOPMENT ONLY: POST /dev/player-token
+# Denial-of-service bounds (docs/operations.md); 0 = off.
+http2_max_concurrent_streams = 200            # streams per connection; more are refused
+request_timeout_secs = 30                     # a call, body included
+http2_keepalive_interval_secs = 30            # ping a connection silent this long ...
+http2_keepalive_timeout_secs = 10             # ... and close it if unanswered
+connection_idle_timeout_secs = 60             # close a connection that sends nothing
 "#;
 
 #[cfg(test)]
@@ -370,6 +466,39 @@ mod tests {
         let shown = format!("{with_secrets:?}");
         assert!(!shown.contains("hunter2") && !shown.contains("swordfish"));
         assert_eq!(redact_url("sqlite:x.db"), "sqlite:x.db");
+    }
+
+    #[test]
+    fn the_example_shows_the_default_limits_and_idle_outlasts_pings() {
+        let s: Settings = toml::from_str(EXAMPLE).expect("example parses");
+        let d = Settings::default();
+        assert_eq!(
+            (
+                s.http2_max_concurrent_streams,
+                s.request_timeout_secs,
+                s.http2_keepalive_interval_secs,
+                s.http2_keepalive_timeout_secs,
+                s.connection_idle_timeout_secs,
+            ),
+            (
+                d.http2_max_concurrent_streams,
+                d.request_timeout_secs,
+                d.http2_keepalive_interval_secs,
+                d.http2_keepalive_timeout_secs,
+                d.connection_idle_timeout_secs,
+            )
+        );
+        assert!(d.checked_timeouts().is_ok());
+        let short = Settings {
+            connection_idle_timeout_secs: 30,
+            ..Settings::default()
+        };
+        assert!(short.checked_timeouts().is_err());
+        let off = Settings {
+            http2_keepalive_interval_secs: 0,
+            ..short
+        };
+        assert!(off.checked_timeouts().is_ok());
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod grpc;
+pub mod limits;
 pub mod metrics;
 pub mod prize_refs;
 pub mod store;
@@ -406,17 +407,13 @@ async fn serve<D: Db, E: Extension>(
         clock: clock.clone(),
     });
     let app = web::app(routes.routes(), rpc_metrics, origins, dev_tokens);
-    let result = tonic::transport::Server::builder()
+    // Streams, call time, keep-alive pings: see `limits` (issue 22).
+    let result = limits::server(settings)
         // HTTP/1.1 too, for gRPC-Web from browsers (HTTP/2 is detected by
         // its preface, so native gRPC is unchanged).
         .accept_http1(true)
         .add_routes(app.into())
-        .serve_with_incoming_shutdown(
-            // No Nagle delay: a small answer waiting for the client's
-            // delayed ACK added ~40 ms tails to draws.
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown,
-        )
+        .serve_with_incoming_shutdown(limits::incoming(listener, settings), shutdown)
         .await;
     for t in tasks {
         t.abort();

@@ -33,6 +33,7 @@ mod fairness;
 mod helpers;
 mod idempotency;
 mod lifecycle;
+mod limits;
 mod metrics;
 mod money;
 mod prize_refs;

@@ -1,0 +1,293 @@
+//! Issue 22, denial of service: each attack run against the real server on
+//! 127.0.0.1 (bounded counts, bounded time), with health answering during
+//! it and a real wheel and draw working after it.
+
+use std::{net::SocketAddr, time::Duration};
+
+use campaign::config::Settings;
+use engine_proto::campaign::v1::{self as pb, admin_service_client::AdminServiceClient};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+    time::timeout,
+};
+use tonic::transport::Channel;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+use crate::helpers::{Backend, TestApp, build_wheel, rules, slot, spawn_app_with, thanks};
+
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+const REFUSED_STREAM: u32 = 0x7;
+
+/// A fresh connection (not the app's shared channel).
+async fn connect(addr: SocketAddr) -> Channel {
+    timeout(
+        Duration::from_secs(5),
+        Channel::from_shared(format!("http://{addr}"))
+            .expect("uri")
+            .connect(),
+    )
+    .await
+    .expect("connect in time")
+    .expect("connect")
+}
+
+/// Health answers SERVING on a new connection, within 5 s.
+async fn assert_health_answers(addr: SocketAddr) {
+    let answer = timeout(
+        Duration::from_secs(5),
+        HealthClient::new(connect(addr).await).check(HealthCheckRequest {
+            service: "campaign.v1.AdminService".into(),
+        }),
+    )
+    .await
+    .expect("health answers in time")
+    .expect("health");
+    assert_eq!(answer.get_ref().status, 1, "SERVING");
+}
+
+/// A wheel is created and drawn on a new connection: the engine serves.
+async fn assert_serves_normally(app: &TestApp) {
+    assert_health_answers(app.addr).await;
+    let mut admin = AdminServiceClient::new(connect(app.addr).await);
+    let wheel = build_wheel(
+        &mut admin,
+        &app.admin_key,
+        rules(5, 5),
+        vec![slot("cup", pb::PrizeKind::Physical, 1, 3), thanks(1)],
+        1,
+        true,
+    )
+    .await;
+    timeout(
+        Duration::from_secs(10),
+        app.draw("after-attack", &wheel.campaign_id),
+    )
+    .await
+    .expect("draw in time")
+    .expect("draw");
+}
+
+/// One HTTP/2 frame: length, type, flags, stream id, payload.
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len() as u32;
+    let mut f = len.to_be_bytes()[1..].to_vec();
+    f.extend([kind, flags]);
+    f.extend(stream.to_be_bytes());
+    f.extend(payload);
+    f
+}
+
+/// An HPACK block for `POST /grpc.health.v1.Health/Check` from the static
+/// table and literals only (no dynamic table, so every stream can reuse it).
+fn health_check_headers() -> Vec<u8> {
+    let literal = |out: &mut Vec<u8>, s: &[u8]| {
+        out.push(s.len() as u8);
+        out.extend(s);
+    };
+    let mut h = vec![0x83, 0x86]; // :method POST, :scheme http
+    h.push(0x04); // :path, literal without indexing
+    literal(&mut h, b"/grpc.health.v1.Health/Check");
+    h.push(0x01); // :authority
+    literal(&mut h, b"localhost");
+    h.extend([0x0f, 0x10]); // content-type (static index 31)
+    literal(&mut h, b"application/grpc");
+    h.push(0x00); // a new name: te
+    literal(&mut h, b"te");
+    literal(&mut h, b"trailers");
+    h
+}
+
+/// Reads one frame: (type, stream id, payload).
+async fn read_frame(sock: &mut TcpStream) -> std::io::Result<(u8, u32, Vec<u8>)> {
+    let mut head = [0u8; 9];
+    sock.read_exact(&mut head).await?;
+    let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+    let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
+    let mut payload = vec![0u8; len];
+    sock.read_exact(&mut payload).await?;
+    Ok((head[3], stream, payload))
+}
+
+/// MAX_CONCURRENT_STREAMS in a SETTINGS payload, if present.
+fn max_concurrent_streams(settings: &[u8]) -> Option<u32> {
+    settings.chunks_exact(6).find_map(|p| {
+        (u16::from_be_bytes([p[0], p[1]]) == 0x3)
+            .then(|| u32::from_be_bytes([p[2], p[3], p[4], p[5]]))
+    })
+}
+
+async fn streams_beyond_the_limit_are_refused(backend: Backend) {
+    // Arrange: the default limit, and a client that ignores it.
+    let limit = Settings::default().http2_max_concurrent_streams;
+    assert!(limit > 0, "a limit by default");
+    let app = spawn_app_with(backend, |_| {}).await;
+    let extra = 50;
+    let mut sock = TcpStream::connect(app.addr).await.expect("connect");
+    let mut out = PREFACE.to_vec();
+    out.extend(frame(0x4, 0, 0, &[])); // our SETTINGS: none
+    let block = health_check_headers();
+    for i in 0..(limit + extra) {
+        // HEADERS, END_HEADERS, no END_STREAM: a body that never comes.
+        out.extend(frame(0x1, 0x4, 2 * i + 1, &block));
+    }
+
+    // Act: open limit + extra streams at once on one connection.
+    sock.write_all(&out).await.expect("send streams");
+
+    // Assert: the limit is advertised, exactly the excess is refused ...
+    let mut advertised = None;
+    let mut refused = Vec::new();
+    let read = timeout(Duration::from_secs(10), async {
+        while refused.len() < extra as usize {
+            let (kind, stream, payload) = read_frame(&mut sock).await.expect("frame");
+            match kind {
+                0x4 if stream == 0 && !payload.is_empty() => {
+                    advertised = max_concurrent_streams(&payload)
+                }
+                0x3 => {
+                    let code = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]);
+                    assert_eq!(code, REFUSED_STREAM, "stream {stream} reset");
+                    refused.push(stream);
+                }
+                0x7 => panic!("GOAWAY: the whole connection was dropped"),
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert_eq!(advertised, Some(limit), "SETTINGS_MAX_CONCURRENT_STREAMS");
+    assert!(
+        read.is_ok(),
+        "{} of {extra} excess streams refused in 10 s",
+        refused.len()
+    );
+    let first_refused = 2 * limit + 1;
+    assert!(refused.iter().all(|s| *s >= first_refused), "{refused:?}");
+    // ... and health answers on a new connection while it is held open.
+    assert_health_answers(app.addr).await;
+
+    // After the attack the engine serves normally.
+    drop(sock);
+    assert_serves_normally(&app).await;
+    app.stop().await;
+}
+
+async fn a_stream_whose_body_never_comes_is_ended(backend: Backend) {
+    // Arrange: a 1 s call limit, and an HTTP/2 client (the h2 crate).
+    let app = spawn_app_with(backend, |s| s.request_timeout_secs = 1).await;
+    let tcp = TcpStream::connect(app.addr).await.expect("connect");
+    let (mut client, conn) = h2::client::handshake(tcp).await.expect("h2 handshake");
+    let conn = tokio::spawn(conn);
+    let request = http::Request::post(format!("http://{}/grpc.health.v1.Health/Check", app.addr))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .expect("request");
+
+    // Act: headers only; the body (and END_STREAM) never follows.
+    let (response, _body) = client.send_request(request, false).expect("send headers");
+
+    // Assert: the server answers (a gRPC error, not a hang) within a few
+    // seconds, and health answers meanwhile.
+    assert_health_answers(app.addr).await;
+    let response = timeout(Duration::from_secs(5), response)
+        .await
+        .expect("answered within 5 s, not held open")
+        .expect("response");
+    let status = response
+        .headers()
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    assert!(
+        status.as_deref().is_some_and(|s| s != "0"),
+        "a gRPC error status in the headers: {status:?}"
+    );
+    assert_eq!(
+        client.current_max_send_streams(),
+        Settings::default().http2_max_concurrent_streams as usize,
+        "the h2 client saw the advertised limit"
+    );
+    drop(client);
+    conn.abort();
+    assert_serves_normally(&app).await;
+    app.stop().await;
+}
+
+/// True when the server closes `sock` (EOF or reset) within `limit`,
+/// reading and discarding whatever it sends first (its SETTINGS, pings).
+async fn closed_within(sock: &mut TcpStream, limit: Duration) -> bool {
+    timeout(limit, async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match sock.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+async fn silent_connections_are_closed(backend: Backend) {
+    // Arrange: a 1 s idle timeout (pings off, so only it can close them).
+    let app = spawn_app_with(backend, |s| {
+        s.connection_idle_timeout_secs = 1;
+        s.http2_keepalive_interval_secs = 0;
+    })
+    .await;
+
+    // Act: one connection sends nothing, one only the HTTP/2 preface.
+    let mut nothing = TcpStream::connect(app.addr).await.expect("connect");
+    let mut preface = TcpStream::connect(app.addr).await.expect("connect");
+    preface.write_all(PREFACE).await.expect("preface");
+
+    // Assert: health answers meanwhile, and both are closed in time.
+    assert_health_answers(app.addr).await;
+    assert!(
+        closed_within(&mut nothing, Duration::from_secs(5)).await,
+        "a connection that sent nothing is still open after 5 s"
+    );
+    assert!(
+        closed_within(&mut preface, Duration::from_secs(5)).await,
+        "a preface-only connection is still open after 5 s"
+    );
+    assert_serves_normally(&app).await;
+    app.stop().await;
+}
+
+async fn unanswered_pings_close_the_connection(backend: Backend) {
+    // Arrange: pings after 1 s of silence, 1 s to answer; no idle timeout,
+    // so only the keep-alive can close it.
+    let app = spawn_app_with(backend, |s| {
+        s.connection_idle_timeout_secs = 0;
+        s.http2_keepalive_interval_secs = 1;
+        s.http2_keepalive_timeout_secs = 1;
+    })
+    .await;
+
+    // Act: an HTTP/2 connection that never answers anything.
+    let mut sock = TcpStream::connect(app.addr).await.expect("connect");
+    sock.write_all(PREFACE).await.expect("preface");
+    let mut settings = frame(0x4, 0, 0, &[]);
+    settings.extend(frame(0x4, 0x1, 0, &[])); // ACK theirs, then go silent
+    sock.write_all(&settings).await.expect("settings");
+
+    // Assert: closed after the unanswered ping; health answered meanwhile.
+    assert_health_answers(app.addr).await;
+    assert!(
+        closed_within(&mut sock, Duration::from_secs(6)).await,
+        "a connection that never answers pings is still open after 6 s"
+    );
+    assert_serves_normally(&app).await;
+    app.stop().await;
+}
+
+both_backends!(
+    streams_beyond_the_limit_are_refused,
+    a_stream_whose_body_never_comes_is_ended,
+    silent_connections_are_closed,
+    unanswered_pings_close_the_connection,
+);
