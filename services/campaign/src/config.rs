@@ -103,6 +103,11 @@ pub struct Settings {
     /// interval, so answered pings keep quiet HTTP/2 clients open. 0 = no
     /// limit. Env: `CAMPAIGN_CONNECTION_IDLE_TIMEOUT_SECS`.
     pub connection_idle_timeout_secs: u32,
+    /// Connections open at once on the gRPC listener; at the cap new ones
+    /// wait in the kernel's backlog until one closes. Lowered at start-up
+    /// to what the open-file limit leaves (`limits::connection_cap`).
+    /// 0 = no cap. Env: `CAMPAIGN_MAX_CONNECTIONS`.
+    pub max_connections: u32,
 }
 
 impl Default for Settings {
@@ -132,6 +137,7 @@ impl Default for Settings {
             http2_keepalive_interval_secs: 30,
             http2_keepalive_timeout_secs: 10,
             connection_idle_timeout_secs: 60,
+            max_connections: 10_000,
         }
     }
 }
@@ -223,6 +229,7 @@ impl fmt::Debug for Settings {
                 "connection_idle_timeout_secs",
                 &self.connection_idle_timeout_secs,
             )
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -346,6 +353,7 @@ impl Settings {
                 "CAMPAIGN_CONNECTION_IDLE_TIMEOUT_SECS",
                 &mut s.connection_idle_timeout_secs,
             ),
+            ("CAMPAIGN_MAX_CONNECTIONS", &mut s.max_connections),
         ] {
             if let Some(v) = env(k) {
                 *field = v
@@ -444,6 +452,7 @@ request_timeout_secs = 30                     # a call, body included
 http2_keepalive_interval_secs = 30            # ping a connection silent this long ...
 http2_keepalive_timeout_secs = 10             # ... and close it if unanswered
 connection_idle_timeout_secs = 60             # close a connection that sends nothing
+max_connections = 10000                       # open at once (kept under ulimit -n)
 "#;
 
 #[cfg(test)]
@@ -479,6 +488,7 @@ mod tests {
                 s.http2_keepalive_interval_secs,
                 s.http2_keepalive_timeout_secs,
                 s.connection_idle_timeout_secs,
+                s.max_connections,
             ),
             (
                 d.http2_max_concurrent_streams,
@@ -486,6 +496,7 @@ mod tests {
                 d.http2_keepalive_interval_secs,
                 d.http2_keepalive_timeout_secs,
                 d.connection_idle_timeout_secs,
+                d.max_connections,
             )
         );
         assert!(d.checked_timeouts().is_ok());

@@ -285,7 +285,43 @@ async fn unanswered_pings_close_the_connection(backend: Backend) {
     app.stop().await;
 }
 
+async fn connections_beyond_the_cap_wait_until_one_closes(backend: Backend) {
+    // Arrange: at most 3 connections at once.
+    let app = spawn_app_with(backend, |s| s.max_connections = 3).await;
+
+    // Act: 3 silent connections take every slot (with any the test app
+    // holds itself, the listener is at its cap).
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(TcpStream::connect(app.addr).await.expect("connect"));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Assert: a new connection is not served while they are open ...
+    let blocked = timeout(Duration::from_millis(1500), async {
+        let ch = Channel::from_shared(format!("http://{}", app.addr))
+            .expect("uri")
+            .connect()
+            .await
+            .ok()?;
+        HealthClient::new(ch)
+            .check(HealthCheckRequest::default())
+            .await
+            .ok()
+    })
+    .await;
+    assert!(
+        !matches!(blocked, Ok(Some(_))),
+        "a 4th connection was served above a cap of 3"
+    );
+    // ... and is once they close.
+    drop(held);
+    assert_serves_normally(&app).await;
+    app.stop().await;
+}
+
 both_backends!(
+    connections_beyond_the_cap_wait_until_one_closes,
     streams_beyond_the_limit_are_refused,
     a_stream_whose_body_never_comes_is_ended,
     silent_connections_are_closed,
