@@ -410,10 +410,17 @@ struct State {
 
 impl State {
     /// Commits the open batch (if any) and tells every waiter the result.
+    /// A batch that kept nothing (every write in it rolled back: a refusal
+    /// alone, the health probe) is rolled back instead: no flush, and no
+    /// group commit counted.
     fn commit_batch(&mut self) -> Result<(), StoreError> {
         let Some(batch) = self.batch.take() else {
             return Ok(());
         };
+        if batch.released == 0 && batch.waiters.is_empty() {
+            self.generation = self.generation.wrapping_add(1);
+            return self.conn.exec("ROLLBACK");
+        }
         let result = self.conn.exec("COMMIT");
         if result.is_ok() {
             self.commits.batches.fetch_add(1, Ordering::Relaxed);
@@ -770,6 +777,33 @@ mod tests {
         }
         assert_eq!(committed, 100, "every third writer commits");
         assert_eq!(count(&db).await, (100, 0), "100 rows, 100 units taken");
+        db.close().await;
+    }
+
+    /// A write transaction dropped alone ends its batch without a commit:
+    /// the group commit counters count only batches that kept something.
+    #[tokio::test]
+    async fn a_batch_that_kept_nothing_is_not_a_commit() {
+        let db = db().await;
+        let before = db.counters();
+        for _ in 0..3 {
+            let mut tx = db.begin_write().await.expect("begin");
+            tx.execute("INSERT INTO unit (n, stock) VALUES (7, 0)", args![])
+                .await
+                .expect("insert");
+            drop(tx);
+        }
+        assert_eq!(db.counters(), before, "nothing kept, nothing counted");
+        assert_eq!(count(&db).await, (0, 100), "the inserts are gone");
+        let mut tx = db.begin_write().await.expect("begin");
+        tx.execute("INSERT INTO unit (n, stock) VALUES (8, 0)", args![])
+            .await
+            .expect("insert");
+        tx.commit().await.expect("commit");
+        assert_eq!(count(&db).await, (1, 100));
+        let after = db.counters();
+        assert_eq!(after[0].1, before[0].1 + 1, "one batch: {after:?}");
+        assert_eq!(after[1].1, before[1].1 + 1, "carrying one write: {after:?}");
         db.close().await;
     }
 
