@@ -29,6 +29,7 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod grpc;
+pub mod health;
 pub mod limits;
 pub mod metrics;
 pub mod prize_refs;
@@ -305,6 +306,7 @@ async fn serve<D: Db, E: Extension>(
     let max = settings.max_request_bytes;
 
     let (health, health_service) = tonic_health::server::health_reporter();
+    let mut serving_names: Vec<&'static str> = Vec::new();
     let mut routes = RoutesBuilder::default();
     let mut tasks = Vec::new();
     if services == Services::CampaignAndExtension {
@@ -316,6 +318,7 @@ async fn serve<D: Db, E: Extension>(
                 health
                     .set_service_status(name_of(&svc), tonic_health::ServingStatus::Serving)
                     .await;
+                serving_names.push(name_of(&svc));
                 routes.add_service(svc);
             )*};
         }
@@ -367,7 +370,14 @@ async fn serve<D: Db, E: Extension>(
         health
             .set_service_status(name, tonic_health::ServingStatus::Serving)
             .await;
+        serving_names.push(name);
     }
+    // From here on health follows the database (`health`).
+    tasks.push(health::spawn_prober(
+        store.clone(),
+        health.clone(),
+        Arc::new(serving_names),
+    ));
     tasks.extend(installed.tasks);
     // Reflection in both versions: v1, and v1alpha for the clients that
     // speak only it (grpcurl before 1.9, Postman, Evans, older Kreya).

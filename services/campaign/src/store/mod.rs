@@ -24,6 +24,7 @@ mod glue;
 pub mod lifecycle;
 pub mod money;
 pub mod outbox;
+mod ping;
 pub mod postgres;
 pub mod retention;
 pub mod share;

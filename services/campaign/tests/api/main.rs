@@ -30,6 +30,7 @@ mod bootstrap;
 mod clients;
 mod concurrency;
 mod fairness;
+mod health;
 mod helpers;
 mod idempotency;
 mod lifecycle;
