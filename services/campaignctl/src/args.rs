@@ -1,7 +1,8 @@
 //! The command line, parsed with clap: `--flag value` or `--flag=value`;
 //! the global flags may come before or after the command. `--help`,
 //! `--version`, `help COMMAND` and `COMMAND --help` print the help; a bad
-//! command line exits 2 with clap's message.
+//! command line exits 1 with clap's message (not clap's usual 2, which
+//! `apply --dry-run` keeps for "changes pending").
 
 use std::path::PathBuf;
 
@@ -22,9 +23,9 @@ verified against the system's root certificates, or only against --ca-file.
 A plain http:// endpoint that is not loopback sends the key in the clear
 (campaignctl warns).
 
-Exit status: 0 ok, 1 error, 2 a bad command line (clap's message on
+Exit status: 0 ok, 1 error (a bad command line too, with clap's message on
 stderr); `apply --dry-run` exits 2 when changes are pending (the diff on
-stdout) and 0 when there are none.";
+stdout) and 0 when there are none, so 2 means nothing else.";
 
 const APPLY_HELP: &str = "\
 Creates the campaign FILE describes (DRAFT), or brings the campaign to the
@@ -34,6 +35,14 @@ prize table: apply prints the diff and exits 1 unless run with --yes.
 
 Exit status: 0 applied or no changes, 1 error. With --dry-run (terraform's
 -detailed-exitcode): 0 no changes, 2 changes pending (printed), 1 error.";
+
+/// How campaignctl exits on what clap stopped at: 0 for help and the
+/// version, 1 for a bad command line (clap itself would use 2, which is
+/// `apply --dry-run`'s "changes pending", so CI gating on drift cannot
+/// mistake a typo for drift).
+pub fn exit_code(e: &clap::Error) -> i32 {
+    if e.use_stderr() { 1 } else { 0 }
+}
 
 /// The heading of the options every command takes.
 const ENGINE: &str = "Engine options";
@@ -232,9 +241,13 @@ pub struct Args {
 
 impl Args {
     /// Parses `std::env::args`; prints help, the version or a usage error
-    /// and exits (0, or 2 for an error) when that is what they ask for.
+    /// and exits ([`exit_code`]) when that is what they ask for.
     pub fn parse() -> Self {
-        Self::try_parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+        Self::try_parse_from(std::env::args_os()).unwrap_or_else(|e| {
+            // Printing to a closed pipe is no reason to change the status.
+            let _ = e.print();
+            std::process::exit(exit_code(&e))
+        })
     }
 
     /// Parses `argv`, the program name first.
@@ -327,7 +340,7 @@ mod tests {
     }
 
     #[test]
-    fn usage_errors_exit_2() {
+    fn usage_errors_exit_1() {
         for bad in [
             "",
             "apply",
@@ -344,7 +357,7 @@ mod tests {
             "show c --ca-file ca.pem",
         ] {
             let e = args(bad).expect_err(bad);
-            assert_eq!(e.exit_code(), 2, "{bad}: {e}");
+            assert_eq!(exit_code(&e), 1, "{bad}: {e}");
         }
     }
 
@@ -359,7 +372,7 @@ mod tests {
             "--version",
         ] {
             let e = args(ask).expect_err(ask);
-            assert_eq!(e.exit_code(), 0, "{ask}: {e}");
+            assert_eq!(exit_code(&e), 0, "{ask}: {e}");
         }
         let help = args("help apply").expect_err("help").render().to_string();
         assert!(

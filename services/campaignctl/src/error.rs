@@ -1,5 +1,6 @@
 //! Every way a command fails, and the exit code each one gives: 1 (a
-//! command line that does not parse exits 2 in clap, before any of this);
+//! command line that does not parse exits 1 too, in `args`, before any of
+//! this);
 //! and how a command that succeeded ends: 0, or 2 for `apply --dry-run`
 //! with changes pending.
 

@@ -547,8 +547,8 @@ async fn cli_story(backend: Backend) {
     assert!(!text(&denied.stderr).contains(&auditor));
     assert_eq!(e.audit_entries().await, audit_before, "nothing created");
 
-    // Usage errors exit 2; a missing key is an error, and no key is printed.
-    assert_exit(&e.ctl(&["frobnicate"]).await, 2);
+    // Usage errors exit 1; a missing key is an error, and no key is printed.
+    assert_exit(&e.ctl(&["frobnicate"]).await, 1);
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_campaignctl"));
     cmd.args(["show", &id, "--endpoint", &e.endpoint])
         .env_remove("CAMPAIGN_API_KEY");
