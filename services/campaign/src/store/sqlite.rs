@@ -249,26 +249,37 @@ sqlx_glue!(sqlx::Sqlite, SqliteReadTx, SqliteRow, map_err);
 
 /// The database file readable and writable by its owner only (0600): it
 /// holds gateway secrets, unrevealed roll seeds and coupon codes. Created
-/// so when missing; an existing file that others can read is tightened.
-/// SQLite gives the WAL and shared-memory files the database file's mode.
+/// so when missing, in directories created 0700 when they are missing too
+/// (an existing directory, such as the working directory of the default
+/// `sqlite:campaign.db`, is left as it is). An existing database, WAL or
+/// shared-memory file that others can read is tightened; SQLite gives new
+/// WAL and shared-memory files the database file's mode.
 fn owner_only(path: &std::path::Path) -> Result<(), StoreError> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
         let io = |e: std::io::Error| StoreError::Database(format!("{}: {e}", path.display()));
         if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
             return Ok(());
         }
         match std::fs::metadata(path) {
-            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-                    .map_err(io)?;
-                tracing::info!(path = %path.display(), "database file made readable by its owner only");
+            Ok(_) => {
+                let beside = |suffix: &str| {
+                    let mut name = path.as_os_str().to_owned();
+                    name.push(suffix);
+                    std::path::PathBuf::from(name)
+                };
+                for file in [path.to_path_buf(), beside("-wal"), beside("-shm")] {
+                    tighten(&file).map_err(io)?;
+                }
             }
-            Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(io)?;
+                    std::fs::DirBuilder::new()
+                        .recursive(true)
+                        .mode(0o700)
+                        .create(dir)
+                        .map_err(io)?;
                 }
                 std::fs::OpenOptions::new()
                     .write(true)
@@ -281,4 +292,20 @@ fn owner_only(path: &std::path::Path) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// Makes `file` 0600 if it exists and others (or its group) may read it.
+#[cfg(unix)]
+fn tighten(file: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(file) {
+        Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+            tracing::info!(path = %file.display(), "database file made readable by its owner only");
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
 }

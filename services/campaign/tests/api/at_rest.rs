@@ -38,7 +38,39 @@ async fn the_sqlite_files_are_the_owners_alone() {
         .expect("the database")
         .clone();
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let mut wal = db.clone().into_os_string();
+    wal.push("-wal");
+    let wal = std::path::PathBuf::from(wal);
+    std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     let mut app = app;
     app.crash_and_restart().await;
     assert_eq!(mode(&db), 0o600);
+    assert_eq!(
+        mode(&wal),
+        0o600,
+        "a WAL others could read is tightened too"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directories_made_for_the_database_are_the_owners_alone() {
+    // Arrange: a database path two directories below one that exists.
+    let db = TestDb::new(Backend::Sqlite).await;
+    let top = db.dir.join("state");
+    let url = format!(
+        "sqlite:{}",
+        top.join("engine").join("campaign.db").display()
+    );
+
+    // Act: the engine starts on it and writes.
+    let app = spawn_app_with(Backend::Sqlite, |s| s.database_url = url).await;
+    app.wheel(rules(1, 1), vec![thanks(1)], 0, true).await;
+
+    // Assert: both directories it made are 0700, the files 0600.
+    assert_eq!(mode(&top), 0o700);
+    assert_eq!(mode(&top.join("engine")), 0o700);
+    for f in files(&top.join("engine")) {
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
+    app.stop().await;
 }
