@@ -12,7 +12,9 @@
 //!   before the campaign's local midnight (a day boundary mid-run), then
 //!   backwards across it, then 5 s backwards jumps (F6);
 //! - the coupon service unreachable for the prize outbox, on and off, while
-//!   coupon prizes are won.
+//!   coupon prizes are won;
+//! - a hostile neighbour on the engine's own listener: idle connections,
+//!   stalled exports and floods of unknown paths (`hostile.rs`).
 //!
 //! Every operation goes into a history as ok / fail / unknown (a timeout, a
 //! reset or UNAVAILABLE is unknown, never assumed failed). Then the faults
@@ -30,10 +32,11 @@
 //! ~40 s), `ci` (scripts/test.sh: 7 minutes a database, both at once) or `long`
 //! (30 minutes a database).
 
-#[path = "../../campaign/tests/api/helpers.rs"]
+#[path = "../../../campaign/tests/api/helpers.rs"]
 #[allow(dead_code)]
 mod helpers;
-#[path = "../../coupon/tests/api/kit.rs"]
+mod hostile;
+#[path = "../../../coupon/tests/api/kit.rs"]
 #[allow(dead_code)]
 mod kit;
 
@@ -965,6 +968,16 @@ async fn engine_survives_faults(backend: Backend) {
             road_down_tx
         })
     };
+    // The hostile neighbour on the engine's own listener (`hostile`).
+    let neighbour_struck = Arc::new(hostile::Struck::default());
+    let neighbour = hostile::spawn(
+        engine_addr,
+        admin_key.clone(),
+        id.clone(),
+        stop.clone(),
+        seed,
+        neighbour_struck.clone(),
+    );
     let mut clients = tokio::task::JoinSet::new();
     for p in 0..PLAYERS {
         let (world, targets, late) = (world.clone(), targets.clone(), late.clone());
@@ -1010,6 +1023,7 @@ async fn engine_survives_faults(backend: Backend) {
     stop.store(true, Ordering::SeqCst);
     let _ = nemesis.await;
     let _ = clock_nemesis.await;
+    let _ = neighbour.await;
     let road_down_tx = road_nemesis.await.expect("road nemesis");
     let _ = road_down_tx.send(false);
     faulty.store(false, Ordering::SeqCst);
@@ -1135,6 +1149,12 @@ async fn engine_survives_faults(backend: Backend) {
     assert!(
         clock_jumps.load(Ordering::SeqCst) >= 2 && road_cuts.load(Ordering::SeqCst) >= 1,
         "{ctx}: the clock and coupon nemeses must have struck"
+    );
+    report(&format!("{ctx}: {}", neighbour_struck.summary()));
+    assert!(
+        neighbour_struck.every_kind(),
+        "{ctx}: every kind of hostile neighbour attack must have reached the engine: {}",
+        neighbour_struck.summary()
     );
     assert!(
         !unknown.is_empty(),
