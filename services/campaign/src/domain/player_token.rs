@@ -646,6 +646,9 @@ mod tests {
     fn extreme_times_are_refused_without_overflow() {
         for (iat, exp) in [
             (i64::MIN, i64::MAX),
+            // The two vectors: exp - iat wrapped in release builds.
+            (i64::MIN, i64::MAX - 30),
+            (-(1 << 62), (1 << 62) + 3000),
             (0, i64::MAX),
             (NOW_S, i64::MAX),
             (i64::MAX, i64::MAX),
