@@ -9,6 +9,14 @@
 //!   cargo run --release -p campaign --example draw_bench -- [URL] [IN_FLIGHT] [SECONDS]
 //!
 //! URL defaults to a fresh SQLite file in a temp dir (synchronous=FULL).
+//! Each player draws `BENCH_DRAWS_PER_PLAYER` times (env; default 5,000,
+//! within the wheel's daily limit) before the next takes over.
+//!
+//! Bytes of database per draw: around the gRPC run it measures every
+//! table's and index's size (SQLite: `dbstat` after a WAL checkpoint;
+//! PostgreSQL: `pg_total_relation_size`) and prints the
+//! growth per draw, largest first. Run it with
+//! `BENCH_DRAWS_PER_PLAYER=5` for a realistic fan (a few draws each).
 
 use std::{
     sync::Arc,
@@ -31,6 +39,8 @@ use engine_proto::campaign::v1::{
 };
 use tokio::task::JoinSet;
 use tonic::{Request, transport::Channel};
+
+mod bytes;
 
 fn with<T>(cred: &str, msg: T) -> Request<T> {
     let mut r = Request::new(msg);
@@ -192,6 +202,7 @@ async fn direct<D: Db>(
     campaign: uuid::Uuid,
     in_flight: usize,
     secs: u64,
+    per_player: u64,
 ) -> anyhow::Result<Stats> {
     let merchant = store.campaign_merchant(campaign).await?;
     let stats = closed_loop(in_flight, secs, move |t, n| {
@@ -199,7 +210,7 @@ async fn direct<D: Db>(
         async move {
             let cmd = DrawCommand {
                 merchant_id: merchant.clone(),
-                player_id: format!("direct-{t}-{}", n / 5000),
+                player_id: format!("direct-{t}-{}", n / per_player),
                 campaign_id: campaign,
                 channel: None,
             };
@@ -303,37 +314,40 @@ async fn main() -> anyhow::Result<()> {
     let grpc_campaign = new_wheel(&mut admin, &admin_key, now).await?;
     let direct_campaign = new_wheel(&mut admin, &admin_key, now).await?;
 
-    // Tokens per (task, player generation), made up front.
-    let tokens: Arc<Vec<String>> = Arc::new(
-        (0..in_flight * 8)
-            .map(|i| {
-                let s = now / 1000;
-                sign_player_token(
-                    &secret,
-                    &PlayerClaims {
-                        iss: issuer.clone(),
-                        aud: "campaign-engine".into(),
-                        sub: format!("grpc-{i}"),
-                        iat: s,
-                        exp: s + 3000,
-                    },
-                )
-            })
-            .collect(),
-    );
+    let per_player: u64 = std::env::var("BENCH_DRAWS_PER_PLAYER")
+        .ok()
+        .map(|v| v.parse())
+        .transpose()?
+        .unwrap_or(5000)
+        .max(1);
+    // A player per (task, generation of `per_player` draws); its token is
+    // signed at its first draw (an HMAC: microseconds against a draw).
+    let sign = {
+        let (secret, issuer) = (secret.clone(), issuer.clone());
+        move |sub: String| {
+            let s = now / 1000;
+            sign_player_token(
+                &secret,
+                &PlayerClaims {
+                    iss: issuer.clone(),
+                    aud: "campaign-engine".into(),
+                    sub,
+                    iat: s,
+                    exp: s + 3000,
+                },
+            )
+        }
+    };
+    let size_before = bytes::measure(&url).await?;
     let grpc = {
         let (channel, id) = (channel.clone(), grpc_campaign.clone());
         closed_loop(in_flight, secs, move |t, n| {
-            let (mut client, id, tokens) = (
-                PlayerServiceClient::new(channel.clone()),
-                id.clone(),
-                tokens.clone(),
-            );
+            let (mut client, id) = (PlayerServiceClient::new(channel.clone()), id.clone());
+            let tok = sign(format!("grpc-{t}-{}", n / per_player));
             async move {
-                let tok = &tokens[(t * 8 + (n / 5000) as usize) % tokens.len()];
                 client
                     .draw(with(
-                        tok,
+                        &tok,
                         pb::DrawRequest {
                             idempotency_key: key(),
                             campaign_id: id,
@@ -348,6 +362,8 @@ async fn main() -> anyhow::Result<()> {
         .await
     };
 
+    let size_after = bytes::measure(&url).await?;
+
     // Baseline: the same transaction straight on the store, no gRPC.
     let campaign_uuid = uuid::Uuid::parse_str(&direct_campaign)?;
     let base = if url.starts_with("sqlite:") {
@@ -356,6 +372,7 @@ async fn main() -> anyhow::Result<()> {
             campaign_uuid,
             in_flight,
             secs,
+            per_player,
         )
         .await?
     } else {
@@ -364,6 +381,7 @@ async fn main() -> anyhow::Result<()> {
             campaign_uuid,
             in_flight,
             secs,
+            per_player,
         )
         .await?
     };
@@ -398,6 +416,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     println!("invariant won + remaining == initial: ok");
+    bytes::report(&size_before, &size_after, grpc.ok, per_player);
     let _ = stop.send(());
     let _ = server.await;
     let _ = std::fs::remove_dir_all(&dir);
