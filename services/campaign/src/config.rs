@@ -22,6 +22,12 @@ pub struct Settings {
     /// Where the first admin API key is written on an empty database
     /// (mode 0600). Env: `CAMPAIGN_BOOTSTRAP_KEY_FILE`.
     pub bootstrap_key_file: PathBuf,
+    /// The key that seals secrets at rest (gateway HS256 secrets): a file
+    /// of 64 hex digits, made (0600) when missing. Empty: `seal.key` in
+    /// the bootstrap key file's directory. Every replica needs the same
+    /// one; keep it backed up apart from the database (`seal_key`). Env:
+    /// `CAMPAIGN_SEAL_KEY_FILE`.
+    pub seal_key_file: PathBuf,
     /// Player requests per second per player (token bucket, per replica);
     /// 0 = no limit. Env: `CAMPAIGN_PLAYER_RATE_PER_SEC`.
     pub player_rate_per_sec: u32,
@@ -118,6 +124,7 @@ impl Default for Settings {
             pg_max_connections: 16,
             player_token_audience: "campaign-engine".into(),
             bootstrap_key_file: PathBuf::from(".campaign/bootstrap-admin.key"),
+            seal_key_file: PathBuf::new(),
             player_rate_per_sec: 20,
             player_rate_burst: 40,
             max_request_bytes: 64 * 1024,
@@ -188,6 +195,7 @@ impl fmt::Debug for Settings {
             .field("pg_max_connections", &self.pg_max_connections)
             .field("player_token_audience", &self.player_token_audience)
             .field("bootstrap_key_file", &self.bootstrap_key_file)
+            .field("seal_key_file", &self.seal_key_file)
             .field("player_rate_per_sec", &self.player_rate_per_sec)
             .field("player_rate_burst", &self.player_rate_burst)
             .field("max_request_bytes", &self.max_request_bytes)
@@ -252,6 +260,18 @@ pub enum SettingsError {
 }
 
 impl Settings {
+    /// Where the seal key is: `seal_key_file`, or `seal.key` beside the
+    /// bootstrap key file when that is empty.
+    pub fn seal_key_path(&self) -> PathBuf {
+        if !self.seal_key_file.as_os_str().is_empty() {
+            return self.seal_key_file.clone();
+        }
+        self.bootstrap_key_file
+            .parent()
+            .map(|d| d.join("seal.key"))
+            .unwrap_or_else(|| PathBuf::from("seal.key"))
+    }
+
     /// Defaults, then the file named by `CAMPAIGN_CONFIG` (or
     /// `campaign.toml` in the working directory, if present), then env vars.
     pub fn load() -> Result<Self, SettingsError> {
@@ -286,6 +306,9 @@ impl Settings {
         }
         if let Some(v) = env("CAMPAIGN_BOOTSTRAP_KEY_FILE") {
             s.bootstrap_key_file = PathBuf::from(v);
+        }
+        if let Some(v) = env("CAMPAIGN_SEAL_KEY_FILE") {
+            s.seal_key_file = PathBuf::from(v);
         }
         let number = |k: &'static str, v: String| {
             v.parse::<usize>()
@@ -432,6 +455,7 @@ database_url = "sqlite:campaign.db"          # or "postgres://user:pass@host:543
 pg_max_connections = 16
 player_token_audience = "campaign-engine"
 bootstrap_key_file = ".campaign/bootstrap-admin.key"
+seal_key_file = ""                            # "": seal.key beside the bootstrap key file
 player_rate_per_sec = 20                      # 0 = no limit
 player_rate_burst = 40
 max_request_bytes = 65536

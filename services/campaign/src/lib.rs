@@ -33,6 +33,7 @@ pub mod health;
 pub mod limits;
 pub mod metrics;
 pub mod prize_refs;
+pub mod seal_key;
 pub mod store;
 pub mod telemetry;
 pub mod web;
@@ -79,6 +80,8 @@ pub enum ServerError {
     Metrics(String, std::io::Error),
     #[error("settings: {0}")]
     Settings(#[from] config::SettingsError),
+    #[error("{0}")]
+    SealKey(#[from] seal_key::SealKeyError),
 }
 
 /// More gRPC services served beside (or instead of) the campaign
@@ -226,7 +229,29 @@ async fn serve<D: Db, E: Extension>(
     services: Services,
     ext: E,
 ) -> Result<(), ServerError> {
-    let store = Store::new(db.clone());
+    // Secrets at rest are sealed with a key outside the database
+    // (`seal_key`, `store::seal`): the right one, or no start at all.
+    let seal_path = settings.seal_key_path();
+    let (seal_key, made) = seal_key::load_or_create(&seal_path)?;
+    let store = Store::new(db.clone()).with_seal_key(seal_key);
+    let sealed_now = store
+        .adopt_seal_key(clock.now_ms())
+        .await
+        .map_err(|e| match e {
+            StoreError::Seal(why) => {
+                StoreError::Seal(format!("{why} (seal key file {})", seal_path.display()))
+            }
+            other => other,
+        })?;
+    if made {
+        tracing::info!(path = %seal_path.display(), "seal key made: keep it backed up apart from the database");
+    }
+    if sealed_now > 0 {
+        tracing::info!(
+            sealed = sealed_now,
+            "gateway secrets kept in the clear are now sealed"
+        );
+    }
     let path = &settings.bootstrap_key_file;
     let persist = |key: &store::access::CreatedKey| {
         bootstrap_key::write_pending(path, &key.full).map_err(|e| {

@@ -11,6 +11,7 @@ pub mod hs256;
 pub mod idempotency;
 pub mod money;
 pub mod player_token;
+pub mod seal;
 pub mod simulation;
 pub mod vote;
 pub mod wheel;

@@ -89,9 +89,10 @@ impl From<StoreError> for Status {
                     "database busy or unavailable; retry with the same idempotency key",
                 )
             }
-            e @ (StoreError::Database(_) | StoreError::Corrupt(_) | StoreError::Bootstrap(_)) => {
-                internal(&e)
-            }
+            e @ (StoreError::Database(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Bootstrap(_)
+            | StoreError::Seal(_)) => internal(&e),
         }
     }
 }

@@ -27,6 +27,7 @@ pub mod outbox;
 mod ping;
 pub mod postgres;
 pub mod retention;
+pub mod seal;
 pub mod share;
 pub mod sqlite;
 mod sqlite_writer;
@@ -70,6 +71,10 @@ pub enum StoreError {
     /// A stored value the engine does not understand.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
+    /// Sealed secrets cannot be read or written: no seal key, or not the
+    /// key the database was sealed with (`store::seal`).
+    #[error("sealed secrets: {0}")]
+    Seal(String),
 }
 
 impl StoreError {
@@ -104,6 +109,8 @@ pub struct Store<D: db::Db> {
     /// PostgreSQL only: SQLite's writer already commits waiting draws
     /// together (`sqlite_writer.rs`).
     draw_batches: Option<std::sync::Arc<wheel::batch::DrawBatches>>,
+    /// Seals the secrets kept at rest (`seal`); set by the server.
+    seal_key: Option<std::sync::Arc<crate::domain::seal::SealKey>>,
 }
 
 impl<D: db::Db> Store<D> {
@@ -115,7 +122,14 @@ impl<D: db::Db> Store<D> {
             db,
             ledger_gate,
             draw_batches,
+            seal_key: None,
         }
+    }
+
+    /// The same store, sealing secrets at rest with `key` (see `seal`).
+    pub fn with_seal_key(mut self, key: crate::domain::seal::SealKey) -> Self {
+        self.seal_key = Some(std::sync::Arc::new(key));
+        self
     }
 
     pub fn db(&self) -> &D {

@@ -100,7 +100,7 @@ impl<D: Db> Store<D> {
         let mut tx = self.db.begin_read().await?;
         let rows = tx
             .fetch_all(
-                "SELECT m.merchant_id, k.key_id, k.secret FROM merchant m \
+                "SELECT m.merchant_id, k.key_id, k.secret, k.sealed FROM merchant m \
                  JOIN player_token_key k ON k.merchant_id = m.merchant_id \
                  WHERE m.token_issuer = $1 ORDER BY k.generation DESC",
                 args![issuer],
@@ -112,10 +112,13 @@ impl<D: Db> Store<D> {
         let keys = rows
             .iter()
             .map(|r| {
-                Ok(GatewayKey {
-                    kid: r.text(1)?,
-                    secret: r.bytes(2)?,
-                })
+                let (merchant, kid) = (r.text(0)?, r.text(1)?);
+                let stored = super::seal::Stored {
+                    bytes: r.bytes(2)?,
+                    sealed: r.int(3)?,
+                };
+                let secret = self.open_token_secret(&merchant, &kid, stored)?;
+                Ok(GatewayKey { kid, secret })
             })
             .collect::<Result<_, StoreError>>()?;
         Ok(Some(IssuerKeys {
@@ -192,10 +195,19 @@ impl<D: Db> Store<D> {
             )
             .await?;
         }
+        let stored = self.seal_token_secret(merchant_id, key.key_id, key.secret)?;
         tx.execute(
-            "INSERT INTO player_token_key (merchant_id, key_id, secret, generation, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-            args![merchant_id, key.key_id, key.secret, generation, now],
+            "INSERT INTO player_token_key \
+             (merchant_id, key_id, secret, sealed, generation, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            args![
+                merchant_id,
+                key.key_id,
+                stored.bytes,
+                stored.sealed,
+                generation,
+                now
+            ],
         )
         .await?;
         // The secret itself never enters the trail.

@@ -683,6 +683,8 @@ async fn bootstrap_hands_over_the_key_before_committing(backend: Backend) {
     let settings = campaign::config::Settings {
         database_url: db.url.clone(),
         bootstrap_key_file: key_file.clone(),
+        // Elsewhere, so only the admin key's path is blocked.
+        seal_key_file: db.dir.join("seal.key"),
         pg_max_connections: 2,
         ..Default::default()
     };

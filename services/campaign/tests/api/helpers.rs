@@ -396,7 +396,7 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<Result<(), ServerError>>>,
     /// How it was started, for `crash_and_restart`.
-    settings: Settings,
+    pub settings: Settings,
     run: RunFn,
     service: String,
 }
