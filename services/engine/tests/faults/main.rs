@@ -432,7 +432,8 @@ fn restart_postgres() -> bool {
     } else {
         Command::new(&bin)
     };
-    cmd.args(["-D", &data, "-m", "immediate", "-w", "-t", "60", "restart"])
+    // Up to 3 minutes for the restart: crash recovery on a loaded machine.
+    cmd.args(["-D", &data, "-m", "immediate", "-w", "-t", "180", "restart"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
