@@ -29,10 +29,16 @@ pub fn pending_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Step 1: the key in `<file>.tmp`, readable by the owner only, on disk.
+/// Step 1: the key in `<file>.tmp`, readable by the owner only, on disk
+/// (directories made for it are the owner's alone too). The seal key's
+/// file is written the same way (`seal_key`).
 pub fn write_pending(path: &Path, key: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir)?;
     }
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);

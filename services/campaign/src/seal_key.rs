@@ -11,14 +11,14 @@
 //! (`store::seal`): a start with a different or a new key on a database
 //! sealed with another is refused there, before anything is served.
 
-use std::{
-    io::Write,
-    path::{Path, PathBuf},
-};
+use std::path::{Path, PathBuf};
 
 use rand::RngCore;
 
-use crate::domain::seal::{KEY_LEN, SealError, SealKey};
+use crate::{
+    bootstrap_key,
+    domain::seal::{KEY_LEN, SealError, SealKey},
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SealKeyError {
@@ -48,30 +48,11 @@ pub fn load_or_create(path: &Path) -> Result<(SealKey, bool), SealKeyError> {
     }
 }
 
-/// Writes `key` to `<path>.tmp` (0600, synced) and renames it to `path`.
+/// Writes `key` to `<path>.tmp` (0600, synced) and renames it to `path`,
+/// as the first admin key is written (`bootstrap_key`).
 fn write_new(path: &Path, key: &SealKey) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(dir)?;
-    }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(&tmp)?;
-    f.write_all(format!("{}\n", key.to_text()).as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+    bootstrap_key::write_pending(path, &key.to_text())?;
+    bootstrap_key::publish(path)
 }
 
 #[cfg(test)]
