@@ -90,6 +90,17 @@ pub trait Extension: Send + 'static {
     /// Adds services to `routes`, starts background tasks (aborted when the
     /// server stops), and names the services to report SERVING on health.
     fn install<D: Db>(self, ctx: ExtensionContext<'_, D>, routes: &mut RoutesBuilder) -> Installed;
+
+    /// Brings the extension's data up to date before it serves (for
+    /// example sealing values a database from before sealing holds in the
+    /// clear); a failure stops the start. Nothing by default.
+    fn prepare<D: Db>(
+        &self,
+        ctx: &ExtensionContext<'_, D>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = ctx;
+        async { Ok(()) }
+    }
 }
 
 /// What an extension gets to build its services from.
@@ -104,6 +115,8 @@ pub struct ExtensionContext<'a, D: Db> {
     /// The development token issuer, when `dev_token_issuer` is on: an
     /// extension's authenticator accepts its player tokens too.
     pub dev_issuer: Option<Arc<domain::credential::DevIssuer>>,
+    /// The key secrets at rest are sealed with (`seal_key_file`).
+    pub seal_key: Arc<domain::seal::SealKey>,
 }
 
 #[derive(Default)]
@@ -233,7 +246,8 @@ async fn serve<D: Db, E: Extension>(
     // (`seal_key`, `store::seal`): the right one, or no start at all.
     let seal_path = settings.seal_key_path();
     let (seal_key, made) = seal_key::load_or_create(&seal_path)?;
-    let store = Store::new(db.clone()).with_seal_key(seal_key);
+    let seal_key = Arc::new(seal_key);
+    let store = Store::new(db.clone()).with_seal_key(seal_key.clone());
     let sealed_now = store
         .adopt_seal_key(clock.now_ms())
         .await
@@ -380,17 +394,17 @@ async fn serve<D: Db, E: Extension>(
             ),
         }
     }
-    let installed = ext.install(
-        ExtensionContext {
-            db: &db,
-            store: &store,
-            settings,
-            clock: clock.clone(),
-            delivery_secret: secret,
-            dev_issuer: dev_issuer.clone(),
-        },
-        &mut routes,
-    );
+    let ctx = ExtensionContext {
+        db: &db,
+        store: &store,
+        settings,
+        clock: clock.clone(),
+        delivery_secret: secret,
+        dev_issuer: dev_issuer.clone(),
+        seal_key,
+    };
+    ext.prepare(&ctx).await?;
+    let installed = ext.install(ctx, &mut routes);
     for name in installed.serving {
         health
             .set_service_status(name, tonic_health::ServingStatus::Serving)

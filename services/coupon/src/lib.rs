@@ -27,7 +27,7 @@ use campaign::{
     clock::Clock,
     config::Settings,
     grpc::{auth::Authenticator, limit::RateLimiter},
-    store::db::Db,
+    store::{StoreError, db::Db},
 };
 use engine_proto::coupon::v1::{
     coupon_admin_service_server::CouponAdminServiceServer,
@@ -38,6 +38,7 @@ use engine_proto::coupon::v1::{
 use tokio::{net::TcpListener, sync::Notify};
 use tonic::{server::NamedService, service::RoutesBuilder};
 
+use domain::vault::CodeVault;
 use grpc::{
     CouponShared, admin::AdminApi, delivery::DeliveryApi, guard::TillGuard, player::PlayerApi,
     pos::PosApi,
@@ -51,7 +52,26 @@ const ADMIN_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 /// The coupon service, to install on a campaign engine server.
 pub struct CouponService;
 
+/// The codes' vault, from the engine's seal key.
+fn vault<D: Db>(ctx: &ExtensionContext<'_, D>) -> Arc<CodeVault> {
+    Arc::new(CodeVault::new(ctx.seal_key.clone()))
+}
+
 impl Extension for CouponService {
+    /// Codes a database from before sealing holds in the clear are sealed
+    /// before the first till can look one up.
+    async fn prepare<D: Db>(&self, ctx: &ExtensionContext<'_, D>) -> Result<(), StoreError> {
+        let store = CouponStore::new(ctx.db.clone(), vault(ctx));
+        let converted = store.seal_codes_in_the_clear().await?;
+        if converted > 0 {
+            tracing::info!(
+                converted,
+                "coupon and supplier codes kept in the clear are now sealed"
+            );
+        }
+        Ok(())
+    }
+
     fn install<D: Db>(self, ctx: ExtensionContext<'_, D>, routes: &mut RoutesBuilder) -> Installed {
         let settings = ctx.settings;
         let bulk_wakeup = Arc::new(Notify::new());
@@ -64,7 +84,7 @@ impl Extension for CouponService {
             auth = auth.with_dev_issuer(dev.clone());
         }
         let shared = Arc::new(CouponShared {
-            coupons: CouponStore::new(ctx.db.clone()),
+            coupons: CouponStore::new(ctx.db.clone(), vault(&ctx)),
             auth,
             clock: ctx.clock.clone(),
             player_limit: RateLimiter::new(

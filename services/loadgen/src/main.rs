@@ -405,6 +405,11 @@ async fn drive(
 ) -> anyhow::Result<bool> {
     let max_conns = opts.connections.iter().copied().max().unwrap_or(1);
     let (admin_ch, channels, pid) = start_engine(opts, dir, url, engine, max_conns).await?;
+    // The key the engine made at start (it runs in `dir`): the baseline's
+    // store digests codes with it as the engine does.
+    let seal_key = campaign::seal_key::load_or_create(&dir.join(".campaign").join("seal.key"))
+        .context("reading the engine's seal key")?
+        .0;
     let admin = Admin {
         ch: admin_ch,
         key: admin_key.clone(),
@@ -444,6 +449,7 @@ async fn drive(
         pid,
         direct,
         check,
+        seal_key,
     );
     let mut notes: Vec<String> = Vec::new();
     let mut failures: Vec<String> = Vec::new();

@@ -20,7 +20,7 @@ use campaign::{
     store::{Outcome, Store, db::Db, wheel::DrawCommand},
 };
 use coupon::{
-    domain::{CouponRejection, Refusal, code::CouponCode, template::Order},
+    domain::{CouponRejection, Refusal, code::CouponCode, template::Order, vault::CodeVault},
     store::{CouponError, CouponStore, RedeemCommand},
 };
 use engine_proto::{
@@ -128,6 +128,8 @@ pub struct Bench {
     pub pid: u32,
     pub direct: Option<DirectDb>,
     pub check: CheckDb,
+    /// The engine's code vault, for the baseline's coupon store.
+    vault: Arc<CodeVault>,
     coupons: Option<Coupons>,
     run_no: u64,
 }
@@ -149,8 +151,10 @@ impl Bench {
         pid: u32,
         direct: Option<DirectDb>,
         check: CheckDb,
+        seal_key: campaign::domain::seal::SealKey,
     ) -> Self {
         Self {
+            vault: Arc::new(CodeVault::new(Arc::new(seal_key))),
             opts,
             admin,
             merchant,
@@ -478,9 +482,18 @@ impl Bench {
             let merchant = self.merchant.clone();
             let spec = self.spec();
             self.check.settle().await;
+            let vault = self.vault.clone();
             let (r, counts) = on_db!(&direct, db => {
-                direct_redeems(db.clone(), &merchant, &tills, pool.clone(), dup_every, in_flight, spec)
-                    .await?
+                direct_redeems(
+                    CouponStore::new(db.clone(), vault.clone()),
+                    &merchant,
+                    &tills,
+                    pool.clone(),
+                    dup_every,
+                    in_flight,
+                    spec,
+                )
+                .await?
             });
             self.settle_codes(pool, &r)?;
             self.check_redeem("baseline", &template, counts, &r, rep)
@@ -1066,7 +1079,7 @@ impl<D: Db> Worker for DirectRedeem<D> {
 }
 
 async fn direct_redeems<D: Db>(
-    db: D,
+    store: CouponStore<D>,
     merchant: &str,
     tills: &[(String, String, String)],
     pool: Arc<CodePool>,
@@ -1074,7 +1087,6 @@ async fn direct_redeems<D: Db>(
     in_flight: usize,
     spec: Spec,
 ) -> anyhow::Result<(LoopResult, (u64, u64, u64))> {
-    let store = CouponStore::new(db);
     let workers: Vec<DirectRedeem<D>> = (0..in_flight)
         .map(|t| {
             let (_, key_id, store_id) = &tills[t % tills.len()];

@@ -70,6 +70,18 @@ impl SealKey {
         mac.finalize().into_bytes().to_vec()
     }
 
+    /// A key for another purpose derived from this one:
+    /// HMAC-SHA256(key, `label`). Distinct labels give independent keys,
+    /// and none reveals this key or another.
+    pub fn derive(&self, label: &[u8]) -> [u8; KEY_LEN] {
+        let mut out = [0u8; KEY_LEN];
+        if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&self.0) {
+            mac.update(label);
+            out.copy_from_slice(&mac.finalize().into_bytes());
+        }
+        out
+    }
+
     fn cipher(&self) -> ChaCha20Poly1305 {
         ChaCha20Poly1305::new(&self.0.into())
     }
@@ -184,6 +196,14 @@ mod tests {
             );
         }
         assert_eq!(format!("{k:?}"), "SealKey(***)");
+    }
+
+    #[test]
+    fn derived_keys_depend_on_the_key_and_the_label() {
+        assert_eq!(key(1).derive(b"a"), key(1).derive(b"a"));
+        assert_ne!(key(1).derive(b"a"), key(1).derive(b"b"));
+        assert_ne!(key(1).derive(b"a"), key(2).derive(b"a"));
+        assert_ne!(key(1).derive(b"a"), [1; KEY_LEN]);
     }
 
     #[test]

@@ -127,8 +127,8 @@ impl<D: db::Db> Store<D> {
     }
 
     /// The same store, sealing secrets at rest with `key` (see `seal`).
-    pub fn with_seal_key(mut self, key: crate::domain::seal::SealKey) -> Self {
-        self.seal_key = Some(std::sync::Arc::new(key));
+    pub fn with_seal_key(mut self, key: std::sync::Arc<crate::domain::seal::SealKey>) -> Self {
+        self.seal_key = Some(key);
         self
     }
 

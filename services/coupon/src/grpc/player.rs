@@ -5,8 +5,11 @@ use std::sync::Arc;
 
 use campaign::{
     domain::InvalidField,
-    grpc::{error::invalid, respond, traced},
-    store::db::Db,
+    grpc::{
+        error::{internal, invalid},
+        traced,
+    },
+    store::{Outcome, db::Db},
 };
 use engine_proto::coupon::v1::{self as pb, coupon_player_service_server::CouponPlayerService};
 use prost::Message;
@@ -59,8 +62,10 @@ impl<D: Db> CouponPlayerService for PlayerApi<D> {
                 let template = uuid_field("template_id", &req.template_id)?;
                 let out = s
                     .coupons
+                    // The stored answer shows the code's tail only: no code
+                    // in the clear in the idempotency table either.
                     .claim(merchant, player, &template, &idem, s.clock.now_ms(), |c| {
-                        coupon_to_proto(c, true).encode_to_vec()
+                        coupon_to_proto(c, false).encode_to_vec()
                     })
                     .await
                     .map_err(|e| match e {
@@ -71,7 +76,21 @@ impl<D: Db> CouponPlayerService for PlayerApi<D> {
                         ) => Status::not_found("coupon template not found"),
                         e => e.into(),
                     })?;
-                respond(out, |c| coupon_to_proto(c, true))
+                match out {
+                    Outcome::Fresh(c) => Ok(Response::new(coupon_to_proto(&c, true))),
+                    Outcome::Replay(bytes) => {
+                        // The first answer, its code read back from the
+                        // coupon's sealed copy.
+                        let mut first =
+                            pb::Coupon::decode(bytes.as_slice()).map_err(|e| internal(&e))?;
+                        let c = s
+                            .coupons
+                            .player_coupon(merchant, player, &first.coupon_id)
+                            .await?;
+                        first.code = coupon_to_proto(&c, true).code;
+                        Ok(Response::new(first))
+                    }
+                }
             }
             .await,
         )

@@ -15,7 +15,7 @@ use campaign::{
     },
 };
 
-use super::{CouponError, CouponStore, args, fresh_code, own_template};
+use super::{CouponError, CouponStore, args, codes::coupon_at_rest, fresh_code, own_template};
 use crate::domain::CouponRejection;
 
 /// Coupons per batch (one multi-row INSERT, one transaction).
@@ -57,7 +57,7 @@ pub struct JobRecord {
     pub finished_at: Option<Millis>,
 }
 
-const COLUMNS: usize = 9;
+const COLUMNS: usize = 10;
 
 /// `INSERT INTO coupon ... VALUES (...), (...)` for a full batch; built
 /// once, so it is a `&'static str` like every other statement.
@@ -71,9 +71,9 @@ static INSERT_BATCH: LazyLock<String> = LazyLock::new(|| {
         })
         .collect();
     format!(
-        "INSERT INTO coupon (coupon_id, merchant_id, template_id, code, player_id, \
-         valid_from, valid_until, issued_at, bulk_job_id, source, source_id, redemption_id) \
-         VALUES {}",
+        "INSERT INTO coupon (coupon_id, merchant_id, template_id, code_digest, player_id, \
+         valid_from, valid_until, issued_at, bulk_job_id, code_sealed, source, source_id, \
+         redemption_id) VALUES {}",
         rows.join(", ")
     )
 });
@@ -176,9 +176,13 @@ impl<D: Db> CouponStore<D> {
         job_id: &str,
         now: Millis,
     ) -> Result<JobRecord, CouponError> {
+        // Codes, ids, digests and sealed copies made before the write
+        // transaction, which they would otherwise hold longer.
         let mut codes = Vec::with_capacity(BATCH);
         for _ in 0..BATCH {
-            codes.push(fresh_code()?);
+            let id = new_id();
+            let (digest, sealed) = coupon_at_rest(&self.vault, &id, &fresh_code()?)?;
+            codes.push((id, digest, sealed));
         }
         let mut tx = self.db.begin_write().await?;
         let job =
@@ -199,17 +203,18 @@ impl<D: Db> CouponStore<D> {
         if advanced == 0 {
             return Ok(job);
         }
-        let row_values = |code: &crate::domain::code::CouponCode| -> Vec<Value> {
+        let row_values = |(id, digest, sealed): &(String, String, Vec<u8>)| -> Vec<Value> {
             args![
-                new_id(),
+                id,
                 &job.merchant_id,
                 &job.template_id,
-                code.as_str(),
+                digest,
                 None::<String>,
                 from,
                 until,
                 now,
-                job_id
+                job_id,
+                sealed.clone()
             ]
         };
         if n == BATCH as i64 {
@@ -218,9 +223,10 @@ impl<D: Db> CouponStore<D> {
         } else {
             for code in codes.iter().take(usize::try_from(n).unwrap_or(0)) {
                 tx.execute(
-                    "INSERT INTO coupon (coupon_id, merchant_id, template_id, code, player_id, \
-                     valid_from, valid_until, issued_at, bulk_job_id, source, source_id, \
-                     redemption_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'bulk', NULL, NULL)",
+                    "INSERT INTO coupon (coupon_id, merchant_id, template_id, code_digest, \
+                     player_id, valid_from, valid_until, issued_at, bulk_job_id, code_sealed, \
+                     source, source_id, redemption_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'bulk', NULL, NULL)",
                     row_values(code),
                 )
                 .await?;
@@ -292,14 +298,18 @@ impl<D: Db> CouponStore<D> {
         let mut tx = self.db.begin_read().await?;
         let rows = tx
             .fetch_all(
-                "SELECT coupon_id, code, valid_from, valid_until FROM coupon \
+                "SELECT coupon_id, code_sealed, valid_from, valid_until FROM coupon \
                  WHERE bulk_job_id = $1 AND coupon_id > $2 ORDER BY coupon_id LIMIT $3",
                 args![job_id, after, i64::from(limit)],
             )
             .await?;
         Ok(rows
             .iter()
-            .map(|r| Ok((r.text(0)?, r.text(1)?, r.int(2)?, r.int(3)?)))
+            .map(|r| {
+                let id = r.text(0)?;
+                let code = self.open_coupon_code(&id, r.opt_bytes(1)?)?;
+                Ok((id, code, r.int(2)?, r.int(3)?))
+            })
             .collect::<Result<_, StoreError>>()?)
     }
 }

@@ -9,14 +9,17 @@
 //! `FOR UPDATE SKIP LOCKED` on PostgreSQL).
 
 mod bulk;
+mod codes;
 mod pool;
+
+use std::sync::Arc;
 
 use campaign::{
     domain::{Millis, idempotency::Idempotency},
     store::{
         Outcome, StoreError, claim_key,
         db::{Db, DbRow, DbTx, fetch_one},
-        finish, new_id, replay_of, replay_or,
+        finish, new_id,
     },
 };
 use rand::{TryRngCore, rngs::OsRng};
@@ -25,7 +28,8 @@ use thiserror::Error;
 use crate::domain::{
     CouponRejection, Refusal,
     code::{CouponCode, RANDOM_LEN},
-    template::{CouponUse, DiscountKind, Order, TemplateSpec, Validity, check_use},
+    template::{CouponUse, DiscountKind, Order, TemplateSpec, Validity},
+    vault::CodeVault,
 };
 
 pub use bulk::{BATCH, JobRecord, JobState, MAX_JOB};
@@ -151,6 +155,8 @@ impl RedeemCommand {
 #[derive(Clone)]
 pub struct CouponStore<D: Db> {
     db: D,
+    /// Digests and seals codes: none is stored in the clear.
+    vault: Arc<CodeVault>,
     /// PostgreSQL only (`redeem_batch.rs`): SQLite's writer already
     /// commits waiting transactions together.
     redeem_batches: Option<std::sync::Arc<redeem_batch::RedeemBatches>>,
@@ -210,40 +216,49 @@ fn template_from_row(r: &impl DbRow, at: usize) -> Result<TemplateRecord, StoreE
     })
 }
 
-fn coupon_from_row(r: &impl DbRow) -> Result<CouponRecord, StoreError> {
-    Ok(CouponRecord {
-        coupon_id: r.text(0)?,
-        template_id: r.text(1)?,
-        code: r.text(2)?,
-        redeemed: r.int(3)? != 0,
-        valid_from: r.int(4)?,
-        valid_until: r.int(5)?,
-        issued_at: r.int(6)?,
-        source: r.text(7)?,
-        pool_code: String::new(),
-    })
+impl<D: Db> CouponStore<D> {
+    /// A coupon from `(coupon_id, template_id, code_sealed, redeemed,
+    /// valid_from, valid_until, issued_at, source)`.
+    fn coupon_from_row(&self, r: &impl DbRow) -> Result<CouponRecord, StoreError> {
+        let coupon_id = r.text(0)?;
+        Ok(CouponRecord {
+            code: self.open_coupon_code(&coupon_id, r.opt_bytes(2)?)?,
+            coupon_id,
+            template_id: r.text(1)?,
+            redeemed: r.int(3)? != 0,
+            valid_from: r.int(4)?,
+            valid_until: r.int(5)?,
+            issued_at: r.int(6)?,
+            source: r.text(7)?,
+            pool_code: String::new(),
+        })
+    }
+
+    /// A redemption from its row and its coupon's `code_sealed` (last).
+    fn redemption_from_row(&self, r: &impl DbRow) -> Result<RedemptionRecord, StoreError> {
+        let coupon_id = r.text(1)?;
+        let code = self.open_coupon_code(&coupon_id, r.opt_bytes(9)?)?;
+        Ok(RedemptionRecord {
+            redemption_id: r.text(0)?,
+            coupon_id,
+            store_id: r.text(2)?,
+            order_amount_cents: r.int(3)?,
+            discount_cents: r.int(4)?,
+            order_ref: r.text(5)?,
+            redeemed_at: r.int(6)?,
+            reversal_id: r.opt_text(7)?,
+            reversed_at: r.opt_int(8)?,
+            code_tail: crate::domain::code::tail_of(&code).to_owned(),
+        })
+    }
 }
 
-fn redemption_from_row(r: &impl DbRow) -> Result<RedemptionRecord, StoreError> {
-    let code = r.text(9)?;
-    Ok(RedemptionRecord {
-        redemption_id: r.text(0)?,
-        coupon_id: r.text(1)?,
-        store_id: r.text(2)?,
-        order_amount_cents: r.int(3)?,
-        discount_cents: r.int(4)?,
-        order_ref: r.text(5)?,
-        redeemed_at: r.int(6)?,
-        reversal_id: r.opt_text(7)?,
-        reversed_at: r.opt_int(8)?,
-        code_tail: crate::domain::code::tail_of(&code).to_owned(),
-    })
-}
-
-/// Inserts one coupon of `template` (validity from `now`).
+/// Inserts one coupon of `template` (validity from `now`): its code as a
+/// digest and a sealed copy (`domain::vault`).
 #[allow(clippy::too_many_arguments)]
 async fn insert_coupon<T: DbTx>(
     tx: &mut T,
+    vault: &CodeVault,
     template: &TemplateRecord,
     player_id: Option<&str>,
     source: Source,
@@ -263,21 +278,23 @@ async fn insert_coupon<T: DbTx>(
         source: source.as_str().to_owned(),
         pool_code: String::new(),
     };
+    let (digest, sealed) = codes::coupon_at_rest(vault, &coupon.coupon_id, code)?;
     tx.execute(
-        "INSERT INTO coupon (coupon_id, merchant_id, template_id, code, player_id, source, \
-         source_id, bulk_job_id, valid_from, valid_until, redemption_id, issued_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, NULL, $10)",
+        "INSERT INTO coupon (coupon_id, merchant_id, template_id, code_digest, code_sealed, \
+         player_id, source, source_id, bulk_job_id, valid_from, valid_until, redemption_id, \
+         issued_at) VALUES ($1, $2, $3, $4, $11, $5, $6, $7, NULL, $8, $9, NULL, $10)",
         args![
             &coupon.coupon_id,
             &template.merchant_id,
             &template.template_id,
-            &coupon.code,
+            digest,
             player_id,
             source.as_str(),
             source_id,
             from,
             until,
-            now
+            now,
+            sealed
         ],
     )
     .await?;
@@ -369,9 +386,13 @@ macro_rules! sql_redemption_columns {
 }
 
 impl<D: Db> CouponStore<D> {
-    pub fn new(db: D) -> Self {
+    pub fn new(db: D, vault: Arc<CodeVault>) -> Self {
         let redeem_batches = (db.backend_name() == "postgres").then(Default::default);
-        Self { db, redeem_batches }
+        Self {
+            db,
+            vault,
+            redeem_batches,
+        }
     }
 
     /// Counters of how redemptions were grouped, for the metrics endpoint
@@ -505,6 +526,7 @@ impl<D: Db> CouponStore<D> {
         }
         let coupon = insert_coupon(
             &mut tx,
+            &self.vault,
             &template,
             Some(player_id),
             Source::Claim,
@@ -530,14 +552,15 @@ impl<D: Db> CouponStore<D> {
         let (at, id) = after.unwrap_or((i64::MAX, String::new()));
         let rows = tx
             .fetch_all(
-                "SELECT id, template_id, code, redeemed, valid_from, valid_until, issued_at, \
-                 source, pool_code FROM ( \
-                   SELECT c.coupon_id AS id, c.template_id, c.code, \
+                "SELECT id, template_id, sealed, redeemed, valid_from, valid_until, issued_at, \
+                 source, pool_digest FROM ( \
+                   SELECT c.coupon_id AS id, c.template_id, c.code_sealed AS sealed, \
                      CAST(CASE WHEN c.redemption_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS redeemed, \
-                     c.valid_from, c.valid_until, c.issued_at, c.source, '' AS pool_code \
+                     c.valid_from, c.valid_until, c.issued_at, c.source, '' AS pool_digest \
                    FROM coupon c WHERE c.merchant_id = $1 AND c.player_id = $2 \
                    UNION ALL \
-                   SELECT p.handout_id, p.pool_id, '', 0, 0, 0, p.handed_at, 'prize', p.code \
+                   SELECT p.handout_id, p.pool_id, p.code_sealed, 0, 0, 0, p.handed_at, 'prize', \
+                     p.code_digest \
                    FROM pool_code p JOIN code_pool cp ON cp.pool_id = p.pool_id \
                    WHERE cp.merchant_id = $1 AND p.player_id = $2 \
                  ) mine \
@@ -548,9 +571,23 @@ impl<D: Db> CouponStore<D> {
             .await?;
         rows.iter()
             .map(|r| {
-                let mut c = coupon_from_row(r)?;
-                c.pool_code = r.text(8)?;
-                Ok(c)
+                // A supplier code (its row has a pool digest) or a coupon.
+                let pool_digest = r.text(8)?;
+                if pool_digest.is_empty() {
+                    return Ok(self.coupon_from_row(r)?);
+                }
+                let pool_id = r.text(1)?;
+                Ok(CouponRecord {
+                    coupon_id: r.text(0)?,
+                    pool_code: self.open_pool_code(&pool_id, &pool_digest, r.opt_bytes(2)?)?,
+                    template_id: pool_id,
+                    code: String::new(),
+                    redeemed: false,
+                    valid_from: 0,
+                    valid_until: 0,
+                    issued_at: r.int(6)?,
+                    source: r.text(7)?,
+                })
             })
             .collect()
     }
@@ -566,307 +603,14 @@ impl<D: Db> CouponStore<D> {
         let row = fetch_one(
             &mut tx,
             "coupon",
-            "SELECT c.coupon_id, c.template_id, c.code, \
+            "SELECT c.coupon_id, c.template_id, c.code_sealed, \
              CAST(CASE WHEN c.redemption_id IS NULL THEN 0 ELSE 1 END AS BIGINT), c.valid_from, \
              c.valid_until, c.issued_at, c.source FROM coupon c \
              WHERE c.coupon_id = $1 AND c.merchant_id = $2 AND c.player_id = $3",
             args![coupon_id, merchant_id, player_id],
         )
         .await?;
-        Ok(coupon_from_row(&row)?)
-    }
-
-    /// Reads the coupon with this code of this merchant and its template.
-    async fn find_by_code<T: DbTx>(
-        tx: &mut T,
-        merchant_id: &str,
-        code: &CouponCode,
-    ) -> Result<CouponInUse> {
-        let row = tx
-            .fetch_optional(
-                concat!(
-                    "SELECT ",
-                    sql_coupon_in_use!(),
-                    " FROM coupon c JOIN coupon_template t ON t.template_id = c.template_id \
-                     WHERE c.code = $1 AND c.merchant_id = $2"
-                ),
-                args![code.as_str(), merchant_id],
-            )
-            .await?
-            .ok_or(Refusal::NotFound)?;
-        coupon_in_use(&row, 0)
-    }
-
-    /// What this coupon is worth for `order` at the till's store; changes
-    /// nothing.
-    pub async fn validate(
-        &self,
-        till: &Till<'_>,
-        code: &CouponCode,
-        order: &Order,
-        now: Millis,
-    ) -> Result<Quote> {
-        let mut tx = self.db.begin_read().await?;
-        let c = Self::find_by_code(&mut tx, till.merchant_id, code).await?;
-        let discount = check_use(&c.usage(), till.store_id, order, now)?;
-        Ok(Quote {
-            discount_cents: discount,
-            template_id: c.template.template_id,
-            gift_item: c.template.spec.gift_item,
-        })
-    }
-
-    /// Redeems exactly once: the guarded update on `coupon.redemption_id`
-    /// lets one of any number of racing tills through.
-    ///
-    /// Key last (`campaign::store::sql_key_lookup!`): the read also looks
-    /// the idempotency key up, and the effect (the guarded take, the key
-    /// with its answer, the redemption row) is one statement on
-    /// PostgreSQL, so a redemption is two round trips with no BEGIN or
-    /// COMMIT of its own; SQLite runs the same steps in one write
-    /// transaction. A take refused or a key insert that collides means a
-    /// concurrent copy may have committed: its stored answer is replayed.
-    ///
-    /// On PostgreSQL the redemptions that wait at the same time are read
-    /// and applied together (`redeem_batch.rs`); each still gets the
-    /// answer it would get alone.
-    #[tracing::instrument(skip_all)]
-    pub async fn redeem(
-        &self,
-        cmd: &RedeemCommand,
-        idem: &Idempotency,
-        now: Millis,
-        encode: impl Fn(&RedemptionRecord) -> Vec<u8> + Send + Sync + 'static,
-    ) -> Result<Outcome<RedemptionRecord>> {
-        match &self.redeem_batches {
-            Some(batches) => {
-                self.redeem_batched(batches, cmd, idem, now, std::sync::Arc::new(encode))
-                    .await
-            }
-            None => self.redeem_one(cmd, idem, now, &encode).await,
-        }
-    }
-
-    /// One redemption on its own.
-    async fn redeem_one(
-        &self,
-        cmd: &RedeemCommand,
-        idem: &Idempotency,
-        now: Millis,
-        encode: &(impl Fn(&RedemptionRecord) -> Vec<u8> + Sync),
-    ) -> Result<Outcome<RedemptionRecord>> {
-        let (till, code, order, order_ref) = (cmd.till(), &cmd.code, &cmd.order, &cmd.order_ref);
-        let mut tx = self.db.begin_autocommit().await?;
-        // One row always: the key's fingerprint and answer (or nulls), then
-        // the coupon (or nulls).
-        let row = fetch_one(
-            &mut tx,
-            "coupon",
-            concat!(
-                "SELECT ",
-                campaign::sql_key_lookup!("$3", "$4", "$5"),
-                ", ",
-                sql_coupon_in_use!(),
-                " FROM (SELECT 1) AS one \
-                 LEFT JOIN coupon c ON c.code = $1 AND c.merchant_id = $2 \
-                 LEFT JOIN coupon_template t ON t.template_id = c.template_id"
-            ),
-            args![
-                code.as_str(),
-                till.merchant_id,
-                &idem.scope,
-                idem.method,
-                idem.key.as_str()
-            ],
-        )
-        .await?;
-        if let Some(fingerprint) = row.opt_bytes(0)? {
-            return Ok(Outcome::Replay(replay_of(
-                idem,
-                fingerprint,
-                row.opt_bytes(1)?,
-            )?));
-        }
-        if row.opt_text(2)?.is_none() {
-            return Err(Refusal::NotFound.into());
-        }
-        let c = coupon_in_use(&row, 2)?;
-        let discount = check_use(&c.usage(), till.store_id, order, now)?;
-        let r = RedemptionRecord {
-            redemption_id: new_id(),
-            coupon_id: c.coupon_id,
-            store_id: till.store_id.to_owned(),
-            order_amount_cents: order.amount_cents,
-            discount_cents: discount,
-            order_ref: order_ref.to_owned(),
-            redeemed_at: now,
-            reversal_id: None,
-            reversed_at: None,
-            code_tail: code.tail().to_owned(),
-        };
-        let answer = encode(&r);
-        let effect = args![
-            &r.redemption_id,
-            &r.coupon_id,
-            till.merchant_id,
-            till.store_id,
-            till.key_id,
-            idem.key.as_str(),
-            order.amount_cents,
-            discount,
-            order_ref,
-            now
-        ];
-        let key = args![
-            &idem.scope,
-            idem.method,
-            idem.key.as_str(),
-            idem.fingerprint.clone(),
-            now,
-            answer
-        ];
-        let taken = if self.db.backend_name() == "postgres" {
-            // One statement: the guard, then the key and the row only if
-            // it let this redemption through.
-            let mut all = effect;
-            all.extend(key);
-            let taken = fetch_one(
-                &mut tx,
-                "redemption",
-                concat!(
-                    "WITH taken AS (",
-                    sql_take_coupon!(),
-                    " RETURNING coupon_id), keyed AS (",
-                    campaign::sql_insert_answered_key!(),
-                    "SELECT $11, $12, $13, $14, $15, $16 FROM taken RETURNING 1), \
-                     redeemed AS (",
-                    sql_redemption_columns!(),
-                    "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM keyed) \
-                     SELECT CAST(COUNT(*) AS BIGINT) FROM taken"
-                ),
-                all,
-            )
-            .await;
-            match taken {
-                Ok(row) => row.int(0)? != 0,
-                Err(e @ StoreError::Conflict(_)) => {
-                    return replay_or(&mut tx, idem, e.into()).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        } else {
-            let taken = tx
-                .execute(sql_take_coupon!(), args![&r.redemption_id, &r.coupon_id])
-                .await?
-                == 1;
-            if taken {
-                tx.execute(
-                    concat!(
-                        campaign::sql_insert_answered_key!(),
-                        "VALUES ($1, $2, $3, $4, $5, $6)"
-                    ),
-                    key,
-                )
-                .await?;
-                tx.execute(
-                    concat!(
-                        sql_redemption_columns!(),
-                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                    ),
-                    effect,
-                )
-                .await?;
-            }
-            taken
-        };
-        if !taken {
-            // Taken by another redemption; if it was this request's
-            // concurrent copy, its answer is this one's.
-            return replay_or(&mut tx, idem, Refusal::AlreadyRedeemed.into()).await;
-        }
-        tx.commit().await?;
-        Ok(Outcome::Fresh(r))
-    }
-
-    /// Reverses a redemption on refund, once, at the store that made it;
-    /// the coupon is usable again.
-    #[tracing::instrument(skip_all)]
-    pub async fn reverse(
-        &self,
-        till: &Till<'_>,
-        redemption_id: &str,
-        reason: &str,
-        idem: &Idempotency,
-        now: Millis,
-        encode: impl Fn(&RedemptionRecord) -> Vec<u8>,
-    ) -> Result<Outcome<RedemptionRecord>> {
-        let mut tx = self.db.begin_write().await?;
-        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
-            return Ok(Outcome::Replay(bytes));
-        }
-        let row = tx
-            .fetch_optional(
-                "SELECT r.redemption_id, r.coupon_id, r.store_id, r.order_amount_cents, \
-                 r.discount_cents, r.order_ref, r.redeemed_at, r.reversal_id, r.reversed_at, \
-                 c.code FROM coupon_redemption r JOIN coupon c ON c.coupon_id = r.coupon_id \
-                 WHERE r.redemption_id = $1 AND r.merchant_id = $2",
-                args![redemption_id, till.merchant_id],
-            )
-            .await?
-            .ok_or(StoreError::NotFound("redemption"))?;
-        let mut r = redemption_from_row(&row)?;
-        if r.store_id != till.store_id {
-            return Err(CouponRejection::OtherStore.into());
-        }
-        let reversal_id = new_id();
-        let reversed = tx
-            .execute(
-                "UPDATE coupon_redemption SET reversal_id = $1, reversed_at = $2, \
-                 reversal_reason = $3 WHERE redemption_id = $4 AND reversed_at IS NULL",
-                args![&reversal_id, now, reason, redemption_id],
-            )
-            .await?;
-        if reversed == 0 {
-            return Err(CouponRejection::AlreadyReversed.into());
-        }
-        let freed = tx
-            .execute(
-                "UPDATE coupon SET redemption_id = NULL \
-                 WHERE coupon_id = $1 AND redemption_id = $2",
-                args![&r.coupon_id, redemption_id],
-            )
-            .await?;
-        if freed != 1 {
-            return Err(StoreError::Corrupt(format!(
-                "coupon {} does not point at its live redemption {redemption_id}",
-                r.coupon_id
-            ))
-            .into());
-        }
-        r.reversal_id = Some(reversal_id);
-        r.reversed_at = Some(now);
-        finish(tx, idem, encode(&r)).await?;
-        Ok(Outcome::Fresh(r))
-    }
-
-    /// The redemption this till made under `idem_key`, as it is now.
-    pub async fn redemption_by_key(
-        &self,
-        pos_key_id: &str,
-        idem_key: &str,
-    ) -> Result<RedemptionRecord> {
-        let mut tx = self.db.begin_read().await?;
-        let row = tx
-            .fetch_optional(
-                "SELECT r.redemption_id, r.coupon_id, r.store_id, r.order_amount_cents, \
-                 r.discount_cents, r.order_ref, r.redeemed_at, r.reversal_id, r.reversed_at, \
-                 c.code FROM coupon_redemption r JOIN coupon c ON c.coupon_id = r.coupon_id \
-                 WHERE r.pos_key_id = $1 AND r.idem_key = $2",
-                args![pos_key_id, idem_key],
-            )
-            .await?
-            .ok_or(StoreError::NotFound("redemption with this idempotency key"))?;
-        Ok(redemption_from_row(&row)?)
+        Ok(self.coupon_from_row(&row)?)
     }
 
     /// Delivers a won prize once per `source_id` (the draw id): a repeat
@@ -896,6 +640,7 @@ impl<D: Db> CouponStore<D> {
                 let template = own_template(&mut tx, merchant_id, reference).await?;
                 insert_coupon(
                     &mut tx,
+                    &self.vault,
                     &template,
                     Some(player_id),
                     Source::Prize,
@@ -908,6 +653,7 @@ impl<D: Db> CouponStore<D> {
             PrizeKind::TopupCode => {
                 pool::hand_out(
                     &self.db,
+                    &self.vault,
                     &mut tx,
                     merchant_id,
                     reference,
@@ -931,7 +677,7 @@ impl<D: Db> CouponStore<D> {
     ) -> Result<Option<(String, String, CouponRecord)>> {
         let coupon = tx
             .fetch_optional(
-                "SELECT c.coupon_id, c.template_id, c.code, \
+                "SELECT c.coupon_id, c.template_id, c.code_sealed, \
                  CAST(CASE WHEN c.redemption_id IS NULL THEN 0 ELSE 1 END AS BIGINT), c.valid_from, \
                  c.valid_until, c.issued_at, c.source, c.merchant_id, c.player_id \
                  FROM coupon c WHERE c.source_id = $1",
@@ -942,10 +688,10 @@ impl<D: Db> CouponStore<D> {
             return Ok(Some((
                 r.text(8)?,
                 r.opt_text(9)?.unwrap_or_default(),
-                coupon_from_row(&r)?,
+                self.coupon_from_row(&r)?,
             )));
         }
-        Ok(pool::delivered(tx, source_id).await?)
+        Ok(pool::delivered(tx, &self.vault, source_id).await?)
     }
 }
 
@@ -966,4 +712,5 @@ impl PrizeKind {
     }
 }
 
+mod redeem;
 mod redeem_batch;

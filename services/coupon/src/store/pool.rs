@@ -10,8 +10,11 @@ use campaign::{
     },
 };
 
-use super::{CouponError, CouponRecord, CouponStore, args};
-use crate::domain::CouponRejection;
+use super::{
+    CouponError, CouponRecord, CouponStore, args,
+    codes::{open_pool, pool_at_rest},
+};
+use crate::domain::{CouponRejection, vault::CodeVault};
 
 /// Codes per import call.
 pub const MAX_IMPORT: usize = 10_000;
@@ -58,8 +61,10 @@ async fn pool_counts<T: DbTx>(
 /// PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent deliveries take
 /// different codes without waiting; SQLite: the single writer serialises
 /// them. Either way the update is guarded (`source_id IS NULL`).
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn hand_out<D: Db>(
     db: &D,
+    vault: &CodeVault,
     tx: &mut D::Tx,
     merchant_id: &str,
     pool_id: &str,
@@ -70,21 +75,22 @@ pub(super) async fn hand_out<D: Db>(
     pool_counts(tx, merchant_id, pool_id).await?;
     let next = if db.backend_name() == "postgres" {
         tx.fetch_optional(
-            "SELECT seq, code FROM pool_code WHERE pool_id = $1 AND source_id IS NULL \
-             ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED",
+            "SELECT seq, code_digest, code_sealed FROM pool_code \
+             WHERE pool_id = $1 AND source_id IS NULL ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED",
             args![pool_id],
         )
         .await?
     } else {
         tx.fetch_optional(
-            "SELECT seq, code FROM pool_code WHERE pool_id = $1 AND source_id IS NULL \
-             ORDER BY seq LIMIT 1",
+            "SELECT seq, code_digest, code_sealed FROM pool_code \
+             WHERE pool_id = $1 AND source_id IS NULL ORDER BY seq LIMIT 1",
             args![pool_id],
         )
         .await?
     };
     let row = next.ok_or(CouponRejection::PoolEmpty)?;
-    let (seq, code) = (row.int(0)?, row.text(1)?);
+    let seq = row.int(0)?;
+    let code = open_pool(vault, pool_id, &row.text(1)?, row.opt_bytes(2)?)?;
     let handout_id = new_id();
     let taken = tx
         .execute(
@@ -113,11 +119,13 @@ pub(super) async fn hand_out<D: Db>(
 /// The supplier code an earlier delivery of `source_id` handed out.
 pub(super) async fn delivered<T: DbTx>(
     tx: &mut T,
+    vault: &CodeVault,
     source_id: &str,
 ) -> Result<Option<(String, String, CouponRecord)>, StoreError> {
     let Some(r) = tx
         .fetch_optional(
-            "SELECT c.handout_id, c.pool_id, c.code, c.handed_at, p.merchant_id, c.player_id \
+            "SELECT c.handout_id, c.pool_id, c.code_digest, c.handed_at, p.merchant_id, \
+             c.player_id, c.code_sealed \
              FROM pool_code c JOIN code_pool p ON p.pool_id = c.pool_id WHERE c.source_id = $1",
             args![source_id],
         )
@@ -125,19 +133,21 @@ pub(super) async fn delivered<T: DbTx>(
     else {
         return Ok(None);
     };
+    let pool_id = r.text(1)?;
+    let code = open_pool(vault, &pool_id, &r.text(2)?, r.opt_bytes(6)?)?;
     Ok(Some((
         r.text(4)?,
         r.opt_text(5)?.unwrap_or_default(),
         CouponRecord {
             coupon_id: r.opt_text(0)?.unwrap_or_default(),
-            template_id: r.text(1)?,
+            template_id: pool_id,
             code: String::new(),
             redeemed: false,
             valid_from: 0,
             valid_until: 0,
             issued_at: r.opt_int(3)?.unwrap_or(0),
             source: "prize".into(),
-            pool_code: r.text(2)?,
+            pool_code: code,
         },
     )))
 }
@@ -199,11 +209,13 @@ impl<D: Db> CouponStore<D> {
         let mut seq = next;
         let mut duplicates = 0;
         for code in codes {
+            // Stored as a digest (duplicates meet on it) and a sealed copy.
+            let (digest, sealed) = pool_at_rest(&self.vault, &pool_id, code)?;
             let added = tx
                 .execute(
-                    "INSERT INTO pool_code (pool_id, seq, code) VALUES ($1, $2, $3) \
-                     ON CONFLICT (pool_id, code) DO NOTHING",
-                    args![&pool_id, seq + 1, code],
+                    "INSERT INTO pool_code (pool_id, seq, code_digest, code_sealed) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (pool_id, code_digest) DO NOTHING",
+                    args![&pool_id, seq + 1, digest, sealed],
                 )
                 .await?;
             if added == 1 {

@@ -187,7 +187,7 @@ impl<D: Db> CouponStore<D> {
             .map(|(i, w)| {
                 json!({
                     "i": i,
-                    "code": w.cmd.code.as_str(),
+                    "code": self.vault.coupon_digest(&w.cmd.code),
                     "merchant": w.cmd.merchant_id,
                     "s": w.idem.scope,
                     "m": w.idem.method,
@@ -204,7 +204,7 @@ impl<D: Db> CouponStore<D> {
                        AS x(i bigint, code text, merchant text, s text, m text, k text) \
                      LEFT JOIN idempotency k \
                        ON k.scope = x.s AND k.method = x.m AND k.idem_key = x.k \
-                     LEFT JOIN coupon c ON c.code = x.code AND c.merchant_id = x.merchant \
+                     LEFT JOIN coupon c ON c.code_digest = x.code AND c.merchant_id = x.merchant \
                      LEFT JOIN coupon_template t ON t.template_id = c.template_id"
                 ),
                 args![serde_json::Value::Array(lookup).to_string()],

@@ -31,6 +31,7 @@ macro_rules! both_backends {
 mod helpers;
 
 mod access;
+mod at_rest;
 mod issuance;
 mod kit;
 mod outbox;

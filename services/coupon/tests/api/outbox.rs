@@ -28,7 +28,12 @@ both_backends!(
 
 const MERCHANT: &str = "00000000-0000-7000-8000-000000000001";
 
-fn deliver(source: &str, player: &str, kind: &str, reference: &str) -> pb::DeliverPrizeRequest {
+pub(crate) fn deliver(
+    source: &str,
+    player: &str,
+    kind: &str,
+    reference: &str,
+) -> pb::DeliverPrizeRequest {
     pb::DeliverPrizeRequest {
         source_id: source.into(),
         merchant_id: MERCHANT.into(),
@@ -38,7 +43,7 @@ fn deliver(source: &str, player: &str, kind: &str, reference: &str) -> pb::Deliv
     }
 }
 
-fn delivery(
+pub(crate) fn delivery(
     ch: &Channel,
 ) -> pb::coupon_delivery_service_client::CouponDeliveryServiceClient<Channel> {
     pb::coupon_delivery_service_client::CouponDeliveryServiceClient::new(ch.clone())
