@@ -326,6 +326,69 @@ pub fn draw_to_proto(d: &DrawOutcome) -> pb::DrawResponse {
     }
 }
 
+/// A draw's answer as its idempotency row keeps it (issue 22, bytes per
+/// draw): the award's copies of the draw's own fields (draw id, campaign
+/// id, prize name, slot, kind, time: about 110 of the 370 bytes of a won
+/// draw's answer) are left out when all of them match, which an empty
+/// `award.draw_id` marks (a draw's award always has one).
+/// [`draw_answer_from_store`] puts them back.
+pub fn draw_answer_to_store(d: &DrawOutcome, campaign_id: &str) -> Vec<u8> {
+    let mut r = draw_to_proto(d);
+    let (draw_id, name, slot, kind, at) = (
+        r.draw_id.clone(),
+        r.prize_name.clone(),
+        r.slot_index,
+        r.kind,
+        r.drawn_at_ms,
+    );
+    if let Some(a) = r.award.as_mut()
+        && a.source == pb::AwardSource::Draw as i32
+        && a.draw_id == draw_id
+        && !draw_id.is_empty()
+        && a.campaign_id == campaign_id
+        && a.prize_name == name
+        && a.slot_index == slot
+        && a.kind == kind
+        && a.won_at_ms == at
+    {
+        a.draw_id.clear();
+        a.campaign_id.clear();
+        a.prize_name.clear();
+        a.slot_index = 0;
+        a.kind = 0;
+        a.won_at_ms = 0;
+    }
+    r.encode_to_vec()
+}
+
+/// A draw's stored answer as the first call got it (see
+/// [`draw_answer_to_store`]); an answer stored whole reads as it is.
+pub fn draw_answer_from_store(
+    bytes: &[u8],
+    campaign_id: &str,
+) -> Result<pb::DrawResponse, prost::DecodeError> {
+    let mut r = pb::DrawResponse::decode(bytes)?;
+    let (draw_id, name, slot, kind, at) = (
+        r.draw_id.clone(),
+        r.prize_name.clone(),
+        r.slot_index,
+        r.kind,
+        r.drawn_at_ms,
+    );
+    if let Some(a) = r.award.as_mut()
+        && a.source == pb::AwardSource::Draw as i32
+        && a.draw_id.is_empty()
+    {
+        a.draw_id = draw_id;
+        a.campaign_id = campaign_id.to_owned();
+        a.prize_name = name;
+        a.slot_index = slot;
+        a.kind = kind;
+        a.won_at_ms = at;
+    }
+    Ok(r)
+}
+
 pub fn key_to_proto(k: &ApiKeyRecord) -> pb::ApiKeyInfo {
     pb::ApiKeyInfo {
         key_id: k.key_id.clone(),
@@ -349,6 +412,80 @@ pub fn shipping_from_proto(s: Option<pb::ShippingDetails>) -> Result<Shipping, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn won_draw(kind: PrizeKind) -> DrawOutcome {
+        DrawOutcome {
+            draw_id: "0190a1b2-0000-7000-8000-000000000001".into(),
+            draw_sequence: 3,
+            rolled_slot: 2,
+            slot: 2,
+            prize_name: "电影票两张".into(),
+            kind,
+            fallback: FallbackReason::None,
+            remaining_today: 1,
+            remaining_total: 7,
+            award: Some(AwardRecord {
+                award_id: "0190a1b2-0000-7000-8000-00000000000a".into(),
+                campaign_id: "0190a1b2-0000-7000-8000-0000000000cc".into(),
+                source: AwardSource::Draw("0190a1b2-0000-7000-8000-000000000001".into()),
+                player_id: "fan".into(),
+                slot_index: 2,
+                prize_name: "电影票两张".into(),
+                kind,
+                status: AwardStatus::Won,
+                won_at: 1_700_000_000_000,
+                claim_deadline: Some(1_700_600_000_000),
+                shipping: None,
+                tracking_number: None,
+            }),
+            drawn_at: 1_700_000_000_000,
+            table_version: 1,
+        }
+    }
+
+    #[test]
+    fn a_stored_draw_answer_is_smaller_and_reads_back_exactly() {
+        let campaign = "0190a1b2-0000-7000-8000-0000000000cc";
+        for kind in [PrizeKind::Physical, PrizeKind::Points] {
+            let d = won_draw(kind);
+            let full = draw_to_proto(&d);
+            let stored = draw_answer_to_store(&d, campaign);
+            assert!(
+                stored.len() + 100 < full.encode_to_vec().len(),
+                "{} vs {}",
+                stored.len(),
+                full.encode_to_vec().len()
+            );
+            assert_eq!(draw_answer_from_store(&stored, campaign), Ok(full.clone()));
+            // An answer stored whole (an older version) reads as it is.
+            assert_eq!(
+                draw_answer_from_store(&full.encode_to_vec(), campaign),
+                Ok(full)
+            );
+        }
+        // Anything that does not match is kept whole.
+        let mut d = won_draw(PrizeKind::Physical);
+        if let Some(a) = d.award.as_mut() {
+            a.prize_name = "另一个名字".into();
+        }
+        let full = draw_to_proto(&d);
+        let stored = draw_answer_to_store(&d, campaign);
+        assert_eq!(stored, full.encode_to_vec());
+        assert_eq!(draw_answer_from_store(&stored, campaign), Ok(full));
+        let other = draw_answer_to_store(&won_draw(PrizeKind::Points), "another campaign");
+        assert_eq!(
+            other,
+            draw_to_proto(&won_draw(PrizeKind::Points)).encode_to_vec()
+        );
+        // No award: nothing to leave out.
+        let mut thanks = won_draw(PrizeKind::Thanks);
+        thanks.award = None;
+        let stored = draw_answer_to_store(&thanks, campaign);
+        assert_eq!(
+            draw_answer_from_store(&stored, campaign),
+            Ok(draw_to_proto(&thanks))
+        );
+    }
 
     #[test]
     fn kinds_round_trip() {

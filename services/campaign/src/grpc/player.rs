@@ -9,9 +9,10 @@ use tonic::{Request, Response, Status};
 use super::{
     Shared,
     convert::{
-        award_to_proto, draw_to_proto, idempotency, shipping_from_proto, uuid_field, wheel_to_proto,
+        award_to_proto, draw_answer_from_store, draw_answer_to_store, draw_to_proto, idempotency,
+        shipping_from_proto, uuid_field, wheel_to_proto,
     },
-    error::invalid,
+    error::{internal, invalid},
     respond, traced,
 };
 use crate::{
@@ -85,10 +86,12 @@ impl<D: Db> PlayerService for PlayerApi<D> {
                     campaign_id: id,
                     channel: Some(channel.to_owned()).filter(|c| !c.is_empty()),
                 };
+                let campaign = cmd.campaign_id.to_string();
+                let stored = campaign.clone();
                 let out = s
                     .store
-                    .draw(&cmd, s.clock.as_ref(), &idem, |d| {
-                        draw_to_proto(d).encode_to_vec()
+                    .draw(&cmd, s.clock.as_ref(), &idem, move |d| {
+                        draw_answer_to_store(d, &stored)
                     })
                     .await?;
                 if let Outcome::Fresh(d) = &out
@@ -98,7 +101,12 @@ impl<D: Db> PlayerService for PlayerApi<D> {
                 {
                     s.outbox_wakeup.notify_one();
                 }
-                respond(out, draw_to_proto)
+                match out {
+                    Outcome::Fresh(d) => Ok(Response::new(draw_to_proto(&d))),
+                    Outcome::Replay(bytes) => draw_answer_from_store(&bytes, &campaign)
+                        .map(Response::new)
+                        .map_err(|e| internal(&e)),
+                }
             }
             .await,
         )

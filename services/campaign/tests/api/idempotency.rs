@@ -47,6 +47,53 @@ async fn retries_replay_and_conflicting_reuse_is_refused(backend: Backend) {
             .await,
         1
     );
+    // A won draw's answer is stored without the award's copies of the
+    // draw's fields; its replay has them back, byte for byte. (A wheel of
+    // its own, 1000:1 for the prize: one of a few draws wins.)
+    let wins = app
+        .wheel(
+            rules(40, 40),
+            vec![slot("Cup", PrizeKind::Physical, 1000, 100), thanks(1)],
+            1,
+            true,
+        )
+        .await;
+    let hana = app.token("hana");
+    let mut won = None;
+    for i in 0..40 {
+        let r = pb::DrawRequest {
+            idempotency_key: format!("win-{i}"),
+            campaign_id: wins.campaign_id.clone(),
+            channel: String::new(),
+        };
+        let got = app
+            .player()
+            .draw(with(&hana, r.clone()))
+            .await
+            .expect("draw")
+            .into_inner();
+        if got.award.is_some() {
+            won = Some((r, got));
+            break;
+        }
+    }
+    let (r, got) = won.expect("a win in 40 draws");
+    let award = got.award.clone().expect("award");
+    assert_eq!(
+        (
+            award.draw_id.as_str(),
+            award.campaign_id.as_str(),
+            award.prize_name.as_str()
+        ),
+        (got.draw_id.as_str(), wins.campaign_id.as_str(), "Cup")
+    );
+    let replayed = app
+        .player()
+        .draw(with(&hana, r))
+        .await
+        .expect("retry of the win")
+        .into_inner();
+    assert_eq!(replayed.encode_to_vec(), got.encode_to_vec());
 
     // Same key, other parameters: FAILED_PRECONDITION, nothing changes.
     let before = state_digest(&app.db).await;
