@@ -341,6 +341,8 @@ async fn serve<D: Db, E: Extension>(
             settings.player_rate_burst,
         ),
         outbox_wakeup: Arc::new(Notify::new()),
+        exports: Default::default(),
+        stall: Duration::from_secs(settings.stream_stall_secs.max(1).into()),
     });
     let max = settings.max_request_bytes;
 
@@ -363,10 +365,7 @@ async fn serve<D: Db, E: Extension>(
         }
         serve!(
             AdminServiceServer(AdminApi::new(shared.clone())),
-            AuditServiceServer(AuditApi::new(
-                shared.clone(),
-                Duration::from_secs(settings.stream_stall_secs.max(1).into())
-            )),
+            AuditServiceServer(AuditApi::new(shared.clone())),
             PlayerServiceServer(PlayerApi::new(shared.clone())),
             MoneyServiceServer(MoneyApi::new(shared.clone())),
             RedPacketServiceServer(RedPacketApi::new(shared.clone())),

@@ -8,7 +8,12 @@ use tokio::sync::mpsc;
 use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
 
-use super::{Shared, convert::uuid_field, traced};
+use super::{
+    Shared,
+    convert::uuid_field,
+    export::{Page, PageFuture, Reads, paged, stall_verdict},
+    traced,
+};
 use crate::store::{
     audit::AuditRecord,
     db::Db,
@@ -18,27 +23,16 @@ use crate::store::{
 
 pub const EXPORT_FORMAT: &str = "campaign-export/v1";
 
-/// Campaign exports running at once. Each holds one read connection and
-/// snapshot for as long as it streams; SQLite has four readers and
-/// PostgreSQL's default pool sixteen connections, so exports get their own
-/// small budget and can never take the pool from draws.
-pub const MAX_EXPORTS: usize = 2;
+/// Audit entries per page of `ExportAuditLog`.
+const AUDIT_PAGE: i64 = 500;
 
 pub struct AuditApi<D: Db> {
     shared: Arc<Shared<D>>,
-    exports: Arc<tokio::sync::Semaphore>,
-    stall: std::time::Duration,
 }
 
 impl<D: Db> AuditApi<D> {
-    /// `stall`: how long an export waits for a client that reads nothing
-    /// before it is cut (`stream_stall_secs`).
-    pub fn new(shared: Arc<Shared<D>>, stall: std::time::Duration) -> Self {
-        Self {
-            shared,
-            exports: Arc::new(tokio::sync::Semaphore::new(MAX_EXPORTS)),
-            stall,
-        }
+    pub fn new(shared: Arc<Shared<D>>) -> Self {
+        Self { shared }
     }
 }
 
@@ -158,23 +152,37 @@ impl<D: Db> AuditService for AuditApi<D> {
             async {
                 let s = &self.shared;
                 let who = s.auth.authenticate(request.metadata()).await?;
-                let merchant = who.admin_or_auditor()?;
-                let (entries, seq, head) = s.store.audit_log(merchant).await?;
-                let mut lines: Vec<Result<pb::ExportLine, Status>> = entries
-                    .iter()
-                    .map(|e| {
-                        Ok(pb::ExportLine {
-                            json: audit_line(e),
-                        })
+                let merchant = who.admin_or_auditor()?.to_owned();
+                let permit = s.exports.try_acquire(&merchant, Reads::Paged)?;
+                // The head is fixed first; the entries up to it follow, a
+                // page at a time, and the head closes the stream.
+                let (upto, hash) = s.store.audit_head(&merchant).await?;
+                let head =
+                    json!({"type": "audit_head", "seq": upto, "hash": hash.map(hex::encode)});
+                let store = s.store.clone();
+                let fetch = move |after: Option<i64>| -> PageFuture<pb::ExportLine, i64> {
+                    let (store, merchant, head) = (store.clone(), merchant.clone(), head.clone());
+                    Box::pin(async move {
+                        let after = after.unwrap_or(0);
+                        let entries = store.audit_page(&merchant, after, upto, AUDIT_PAGE).await?;
+                        let last = entries.last().map_or(after, |e| e.seq);
+                        let mut items: Vec<pb::ExportLine> = entries
+                            .iter()
+                            .map(|e| pb::ExportLine {
+                                json: audit_line(e),
+                            })
+                            .collect();
+                        let next =
+                            (entries.len() as i64 == AUDIT_PAGE && last < upto).then_some(last);
+                        if next.is_none() {
+                            items.push(pb::ExportLine {
+                                json: head.to_string(),
+                            });
+                        }
+                        Ok(Page { items, next })
                     })
-                    .collect();
-                let head = json!({"type": "audit_head", "seq": seq, "hash": head.map(hex::encode)});
-                lines.push(Ok(pb::ExportLine {
-                    json: head.to_string(),
-                }));
-                Ok(Response::new(
-                    Box::pin(tokio_stream::iter(lines)) as LineStream
-                ))
+                };
+                Ok(Response::new(paged(permit, s.stall, fetch).await?))
             }
             .await,
         )
@@ -192,12 +200,8 @@ impl<D: Db> AuditService for AuditApi<D> {
                 let merchant = who.admin_or_auditor()?.to_owned();
                 let id = uuid_field("campaign_id", &request.get_ref().campaign_id)?;
                 let now = s.clock.now_ms();
-                let permit = self.exports.clone().try_acquire_owned().map_err(|_| {
-                    Status::resource_exhausted(format!(
-                        "{MAX_EXPORTS} exports are running; retry when one has finished"
-                    ))
-                })?;
-                let stall = self.stall;
+                let permit = s.exports.try_acquire(&merchant, Reads::Snapshot)?;
+                let stall = s.stall;
                 let (items_tx, mut items_rx) = mpsc::channel::<ExportItem>(256);
                 let (lines_tx, lines_rx) = mpsc::channel::<Result<pb::ExportLine, Status>>(256);
                 let store = s.store.clone();
@@ -245,17 +249,9 @@ impl<D: Db> AuditService for AuditApi<D> {
                         let _ = lines_tx.send(Err(e.into())).await;
                     }
                 });
-                let verdict = tokio_stream::once(()).filter_map(move |()| {
-                    cut.load(std::sync::atomic::Ordering::SeqCst).then(|| {
-                        Err(Status::deadline_exceeded(format!(
-                            "the export was not read for {} s and was cut; export again",
-                            stall.as_secs()
-                        )))
-                    })
-                });
-                Ok(Response::new(
-                    Box::pin(ReceiverStream::new(lines_rx).chain(verdict)) as LineStream,
-                ))
+                Ok(Response::new(Box::pin(
+                    ReceiverStream::new(lines_rx).chain(stall_verdict(cut, stall)),
+                ) as LineStream))
             }
             .await,
         )

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod convert;
 pub mod error;
+pub mod export;
 pub mod limit;
 pub mod money;
 pub mod player;
@@ -37,6 +38,11 @@ pub struct Shared<D: Db> {
     /// Whether a coupon or top-up prize names a template or pool of the
     /// merchant (asked of the coupon service).
     pub prize_refs: Arc<crate::prize_refs::PrizeReferences>,
+    /// The exports running now (`export`).
+    pub exports: export::ExportBudget,
+    /// How long a stream waits for a client that reads nothing before it
+    /// is cut (`stream_stall_secs`).
+    pub stall: std::time::Duration,
 }
 
 /// Turns a store outcome into the answer: a fresh result is converted, a

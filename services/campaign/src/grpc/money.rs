@@ -14,6 +14,7 @@ use super::{
     Shared,
     convert::{idempotency, uuid_field},
     error::invalid,
+    export::{Page, PageFuture, Reads, paged},
     respond, traced,
 };
 use crate::{
@@ -141,6 +142,9 @@ fn ttl(seconds: i64) -> Result<Millis, Status> {
         ))),
     }
 }
+
+/// Movements per page of `ExportLedger`.
+const LEDGER_PAGE: i64 = 500;
 
 type LedgerStream = Pin<Box<dyn Stream<Item = Result<pb::LedgerMovement, Status>> + Send>>;
 
@@ -363,11 +367,29 @@ impl<D: Db> MoneyService for MoneyApi<D> {
                 let who = s.auth.authenticate(request.metadata()).await?;
                 let merchant = who.admin_or_auditor()?;
                 let id = uuid_field("campaign_id", &request.get_ref().campaign_id)?;
-                let movements = s.store.export_ledger(merchant, id).await?;
-                let items: Vec<Result<pb::LedgerMovement, Status>> =
-                    movements.iter().map(|m| Ok(movement_to_proto(m))).collect();
-                let stream: LedgerStream = Box::pin(tokio_stream::iter(items));
-                Ok(Response::new(stream))
+                let permit = s.exports.try_acquire(merchant, Reads::Paged)?;
+                // The movements up to the last one now, a page at a time.
+                let Some(upto) = s.store.ledger_bound(merchant, id).await? else {
+                    let none: LedgerStream = Box::pin(tokio_stream::empty());
+                    return Ok(Response::new(none));
+                };
+                let store = s.store.clone();
+                let fetch = move |after: Option<String>| -> PageFuture<pb::LedgerMovement, String> {
+                    let (store, upto) = (store.clone(), upto.clone());
+                    Box::pin(async move {
+                        let after = after.unwrap_or_default();
+                        let page = store.ledger_page(id, &after, &upto, LEDGER_PAGE).await?;
+                        let next = page
+                            .last()
+                            .filter(|m| page.len() as i64 == LEDGER_PAGE && m.movement_id < upto)
+                            .map(|m| m.movement_id.clone());
+                        Ok(Page {
+                            items: page.iter().map(movement_to_proto).collect(),
+                            next,
+                        })
+                    })
+                };
+                Ok(Response::new(paged(permit, s.stall, fetch).await?))
             }
             .await,
         )

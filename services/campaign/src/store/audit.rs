@@ -85,12 +85,12 @@ pub(crate) async fn append_audit<T: DbTx>(
 }
 
 impl<D: Db> Store<D> {
-    /// The merchant's whole chain in order, and its head (last seq, hash),
-    /// from one snapshot.
-    pub async fn audit_log(
+    /// The merchant's audit chain head: its last entry's seq (0 for none)
+    /// and hash. An export fixes it first, then pages up to it.
+    pub async fn audit_head(
         &self,
         merchant_id: &str,
-    ) -> Result<(Vec<AuditRecord>, i64, Option<Vec<u8>>), StoreError> {
+    ) -> Result<(i64, Option<Vec<u8>>), StoreError> {
         let mut tx = self.db.begin_read().await?;
         let head = fetch_one(
             &mut tx,
@@ -99,15 +99,28 @@ impl<D: Db> Store<D> {
             args![merchant_id],
         )
         .await?;
+        Ok((head.int(0)?, head.opt_bytes(1)?))
+    }
+
+    /// Up to `limit` audit entries of the merchant with `after < seq <=
+    /// upto`, in order, read in a transaction of their own.
+    pub async fn audit_page(
+        &self,
+        merchant_id: &str,
+        after: i64,
+        upto: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut tx = self.db.begin_read().await?;
         let rows = tx
             .fetch_all(
                 "SELECT seq, at, actor, action, campaign_id, detail, prev_hash, entry_hash \
-                 FROM audit_log WHERE merchant_id = $1 ORDER BY seq",
-                args![merchant_id],
+                 FROM audit_log WHERE merchant_id = $1 AND seq > $2 AND seq <= $3 \
+                 ORDER BY seq LIMIT $4",
+                args![merchant_id, after, upto, limit],
             )
             .await?;
-        let entries = rows
-            .iter()
+        rows.iter()
             .map(|r| {
                 Ok(AuditRecord {
                     seq: r.int(0)?,
@@ -120,7 +133,6 @@ impl<D: Db> Store<D> {
                     entry_hash: r.bytes(7)?,
                 })
             })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok((entries, head.int(0)?, head.opt_bytes(1)?))
+            .collect()
     }
 }

@@ -1138,22 +1138,47 @@ impl<D: Db> Store<D> {
         Ok(Outcome::Fresh(swept))
     }
 
-    /// Every movement of a campaign's money with its entries, in order.
-    pub async fn export_ledger(
+    /// The last movement of a campaign's money now (`None`: none yet): an
+    /// export pages up to it. Checks the campaign is the merchant's.
+    pub async fn ledger_bound(
         &self,
         merchant_id: &str,
         campaign_id: Uuid,
-    ) -> Result<Vec<MovementRecord>, StoreError> {
+    ) -> Result<Option<String>, StoreError> {
         let campaign = campaign_id.to_string();
         let mut tx = self.db.begin_read().await?;
         own_budget(&mut tx, merchant_id, &campaign).await?;
+        tx.fetch_optional(
+            "SELECT MAX(movement_id) FROM money_movement WHERE campaign_id = $1",
+            args![&campaign],
+        )
+        .await?
+        .map(|r| r.opt_text(0))
+        .transpose()
+        .map(Option::flatten)
+    }
+
+    /// Up to `limit` movements of a campaign's money with `after <
+    /// movement_id <= upto`, in order, with their entries; read in a
+    /// transaction of their own.
+    pub async fn ledger_page(
+        &self,
+        campaign_id: Uuid,
+        after: &str,
+        upto: &str,
+        limit: i64,
+    ) -> Result<Vec<MovementRecord>, StoreError> {
+        let mut tx = self.db.begin_read().await?;
         let rows = tx
             .fetch_all(
                 "SELECT m.movement_id, m.kind, m.amount, m.packet_id, m.player_id, m.created_at, \
-                 e.account, e.amount FROM money_movement m \
-                 JOIN ledger_entry e ON e.movement_id = m.movement_id \
-                 WHERE m.campaign_id = $1 ORDER BY m.movement_id, e.amount",
-                args![&campaign],
+                 e.account, e.amount FROM ( \
+                   SELECT movement_id, kind, amount, packet_id, player_id, created_at \
+                   FROM money_movement WHERE campaign_id = $1 \
+                   AND movement_id > $2 AND movement_id <= $3 ORDER BY movement_id LIMIT $4 \
+                 ) m JOIN ledger_entry e ON e.movement_id = m.movement_id \
+                 ORDER BY m.movement_id, e.amount",
+                args![campaign_id.to_string(), after, upto, limit],
             )
             .await?;
         let mut out: Vec<MovementRecord> = Vec::new();
