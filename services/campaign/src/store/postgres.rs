@@ -35,6 +35,52 @@ impl PgTx {
     }
 }
 
+/// The query parameters sqlx's PostgreSQL options read (sqlx-postgres
+/// 0.9, `options/parse.rs`), besides `options[...]`.
+const KNOWN_PARAMS: [&str; 18] = [
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "application_name",
+    "options",
+];
+
+/// `url` without the query parameters sqlx does not read. sqlx ignores
+/// them too, but logs each with its value, and one may be a secret
+/// (`sslpassword`, which sqlx cannot use: decrypt the client key
+/// instead): they are dropped here and named without their value.
+fn known_params_only(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let (known, unknown): (Vec<&str>, Vec<&str>) = query.split('&').partition(|p| {
+        let key = p.split_once('=').map_or(*p, |(k, _)| k);
+        KNOWN_PARAMS.contains(&key) || key.starts_with("options[")
+    });
+    for p in unknown.iter().filter(|p| !p.is_empty()) {
+        let key = p.split_once('=').map_or(*p, |(k, _)| k);
+        tracing::warn!(%key, "ignoring a database URL parameter the PostgreSQL driver does not read");
+    }
+    if known.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", known.join("&"))
+    }
+}
+
 #[derive(Clone)]
 pub struct PgDb {
     pool: PgPool,
@@ -44,7 +90,7 @@ impl PgDb {
     /// Connects to `url` (`postgres://...`) and applies the embedded
     /// migrations.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let opts = PgConnectOptions::from_str(url).map_err(map_err)?;
+        let opts = PgConnectOptions::from_str(&known_params_only(url)).map_err(map_err)?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(30))
@@ -116,3 +162,27 @@ fn map_err(e: sqlx::Error) -> StoreError {
 }
 
 sqlx_glue!(sqlx::Postgres, PgTx, PgRow, map_err);
+
+#[cfg(test)]
+mod tests {
+    use super::known_params_only;
+
+    #[test]
+    fn parameters_sqlx_would_log_are_dropped() {
+        assert_eq!(known_params_only("postgres://h/db"), "postgres://h/db");
+        assert_eq!(
+            known_params_only("postgres://h/db?sslmode=require&sslpassword=s3cret&x=1"),
+            "postgres://h/db?sslmode=require"
+        );
+        assert_eq!(
+            known_params_only("postgres://h/db?sslpassword=s3cret"),
+            "postgres://h/db"
+        );
+        assert_eq!(
+            known_params_only(
+                "postgres://h/db?password=p&options[search_path]=a&application_name=e"
+            ),
+            "postgres://h/db?password=p&options[search_path]=a&application_name=e"
+        );
+    }
+}

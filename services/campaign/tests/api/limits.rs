@@ -6,18 +6,13 @@ use std::{net::SocketAddr, time::Duration};
 
 use campaign::config::Settings;
 use engine_proto::campaign::v1::{self as pb, admin_service_client::AdminServiceClient};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-    time::timeout,
-};
+use tokio::{io::AsyncWriteExt, net::TcpStream, time::timeout};
 use tonic::transport::Channel;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-use crate::helpers::{Backend, TestApp, build_wheel, rules, slot, spawn_app_with, thanks};
+use test_kit::h2raw::{PREFACE, SETTINGS, closed_within, frame, open_streams, refused_streams};
 
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-const REFUSED_STREAM: u32 = 0x7;
+use crate::helpers::{Backend, TestApp, build_wheel, rules, slot, spawn_app_with, thanks};
 
 /// A fresh connection (not the app's shared channel).
 async fn connect(addr: SocketAddr) -> Channel {
@@ -68,55 +63,6 @@ async fn assert_serves_normally(app: &TestApp) {
     .expect("draw");
 }
 
-/// One HTTP/2 frame: length, type, flags, stream id, payload.
-fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let len = payload.len() as u32;
-    let mut f = len.to_be_bytes()[1..].to_vec();
-    f.extend([kind, flags]);
-    f.extend(stream.to_be_bytes());
-    f.extend(payload);
-    f
-}
-
-/// An HPACK block for `POST /grpc.health.v1.Health/Check` from the static
-/// table and literals only (no dynamic table, so every stream can reuse it).
-fn health_check_headers() -> Vec<u8> {
-    let literal = |out: &mut Vec<u8>, s: &[u8]| {
-        out.push(s.len() as u8);
-        out.extend(s);
-    };
-    let mut h = vec![0x83, 0x86]; // :method POST, :scheme http
-    h.push(0x04); // :path, literal without indexing
-    literal(&mut h, b"/grpc.health.v1.Health/Check");
-    h.push(0x01); // :authority
-    literal(&mut h, b"localhost");
-    h.extend([0x0f, 0x10]); // content-type (static index 31)
-    literal(&mut h, b"application/grpc");
-    h.push(0x00); // a new name: te
-    literal(&mut h, b"te");
-    literal(&mut h, b"trailers");
-    h
-}
-
-/// Reads one frame: (type, stream id, payload).
-async fn read_frame(sock: &mut TcpStream) -> std::io::Result<(u8, u32, Vec<u8>)> {
-    let mut head = [0u8; 9];
-    sock.read_exact(&mut head).await?;
-    let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
-    let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
-    let mut payload = vec![0u8; len];
-    sock.read_exact(&mut payload).await?;
-    Ok((head[3], stream, payload))
-}
-
-/// MAX_CONCURRENT_STREAMS in a SETTINGS payload, if present.
-fn max_concurrent_streams(settings: &[u8]) -> Option<u32> {
-    settings.chunks_exact(6).find_map(|p| {
-        (u16::from_be_bytes([p[0], p[1]]) == 0x3)
-            .then(|| u32::from_be_bytes([p[2], p[3], p[4], p[5]]))
-    })
-}
-
 async fn streams_beyond_the_limit_are_refused(backend: Backend) {
     // Arrange: the default limit, and a client that ignores it.
     let limit = Settings::default().http2_max_concurrent_streams;
@@ -124,41 +70,20 @@ async fn streams_beyond_the_limit_are_refused(backend: Backend) {
     let app = spawn_app_with(backend, |_| {}).await;
     let extra = 50;
     let mut sock = TcpStream::connect(app.addr).await.expect("connect");
-    let mut out = PREFACE.to_vec();
-    out.extend(frame(0x4, 0, 0, &[])); // our SETTINGS: none
-    let block = health_check_headers();
-    for i in 0..(limit + extra) {
-        // HEADERS, END_HEADERS, no END_STREAM: a body that never comes.
-        out.extend(frame(0x1, 0x4, 2 * i + 1, &block));
-    }
 
-    // Act: open limit + extra streams at once on one connection.
-    sock.write_all(&out).await.expect("send streams");
+    // Act: open limit + extra streams at once on one connection (HEADERS,
+    // no END_STREAM: bodies that never come).
+    sock.write_all(&open_streams(limit + extra))
+        .await
+        .expect("send streams");
 
     // Assert: the limit is advertised, exactly the excess is refused ...
-    let mut advertised = None;
-    let mut refused = Vec::new();
-    let read = timeout(Duration::from_secs(10), async {
-        while refused.len() < extra as usize {
-            let (kind, stream, payload) = read_frame(&mut sock).await.expect("frame");
-            match kind {
-                0x4 if stream == 0 && !payload.is_empty() => {
-                    advertised = max_concurrent_streams(&payload)
-                }
-                0x3 => {
-                    let code = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]);
-                    assert_eq!(code, REFUSED_STREAM, "stream {stream} reset");
-                    refused.push(stream);
-                }
-                0x7 => panic!("GOAWAY: the whole connection was dropped"),
-                _ => {}
-            }
-        }
-    })
-    .await;
+    let (advertised, refused) =
+        refused_streams(&mut sock, extra as usize, Duration::from_secs(10)).await;
     assert_eq!(advertised, Some(limit), "SETTINGS_MAX_CONCURRENT_STREAMS");
-    assert!(
-        read.is_ok(),
+    assert_eq!(
+        refused.len(),
+        extra as usize,
         "{} of {extra} excess streams refused in 10 s",
         refused.len()
     );
@@ -215,22 +140,6 @@ async fn a_stream_whose_body_never_comes_is_ended(backend: Backend) {
     app.stop().await;
 }
 
-/// True when the server closes `sock` (EOF or reset) within `limit`,
-/// reading and discarding whatever it sends first (its SETTINGS, pings).
-async fn closed_within(sock: &mut TcpStream, limit: Duration) -> bool {
-    timeout(limit, async {
-        let mut buf = [0u8; 1024];
-        loop {
-            match sock.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await
-    .is_ok()
-}
-
 async fn silent_connections_are_closed(backend: Backend) {
     // Arrange: a 1 s idle timeout (pings off, so only it can close them).
     let app = spawn_app_with(backend, |s| {
@@ -271,8 +180,8 @@ async fn unanswered_pings_close_the_connection(backend: Backend) {
     // Act: an HTTP/2 connection that never answers anything.
     let mut sock = TcpStream::connect(app.addr).await.expect("connect");
     sock.write_all(PREFACE).await.expect("preface");
-    let mut settings = frame(0x4, 0, 0, &[]);
-    settings.extend(frame(0x4, 0x1, 0, &[])); // ACK theirs, then go silent
+    let mut settings = frame(SETTINGS, 0, 0, &[]);
+    settings.extend(frame(SETTINGS, test_kit::h2raw::ACK, 0, &[])); // ACK theirs, then go silent
     sock.write_all(&settings).await.expect("settings");
 
     // Assert: closed after the unanswered ping; health answered meanwhile.

@@ -129,7 +129,7 @@ impl<D: Db> CouponStore<D> {
                 .map(|r| Ok((r.text(0)?, r.int(1)?, r.text(2)?)))
                 .collect::<Result<Vec<_>, StoreError>>()?;
             for (coupon_id, plain) in &coupons {
-                let code = CouponCode::parse(&plain)
+                let code = CouponCode::parse(plain)
                     .map_err(|_| StoreError::Corrupt(format!("coupon {coupon_id}: its code")))?;
                 let (digest, sealed) = coupon_at_rest(&self.vault, coupon_id, &code)?;
                 tx.execute(
