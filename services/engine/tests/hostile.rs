@@ -591,3 +591,111 @@ async fn database_passwords_are_never_printed() {
     drop(e);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_binary_keeps_is_its_owners_and_sealed() {
+    use engine_proto::coupon::v1::{
+        self as cpb, coupon_admin_service_client::CouponAdminServiceClient,
+        coupon_player_service_client::CouponPlayerServiceClient,
+    };
+    let dir = fresh_dir("at-rest");
+    let e = Engine::start(&dir, &[]).await;
+    let campaign = wheel(&e, 1).await;
+    let admin_key = e.admin_key();
+    let template = CouponAdminServiceClient::new(e.channel().await)
+        .create_template(with(
+            &admin_key,
+            cpb::CreateTemplateRequest {
+                idempotency_key: key(),
+                name: "满100减10".into(),
+                kind: cpb::DiscountKind::AmountOff as i32,
+                amount_off_cents: 1000,
+                valid_days: 30,
+                total_supply: 10,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("template")
+        .into_inner();
+    let coupon = CouponPlayerServiceClient::new(e.channel().await)
+        .claim_coupon(with(
+            &token("fan", now_s(), now_s() + 600),
+            cpb::ClaimCouponRequest {
+                idempotency_key: key(),
+                template_id: template.template_id.clone(),
+            },
+        ))
+        .await
+        .expect("claim")
+        .into_inner();
+
+    // The owner's alone: the database and its WAL, the key files, their
+    // directory.
+    for f in ["campaign.db", "campaign.db-wal", ".campaign/seal.key"] {
+        assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
+    }
+    assert_eq!(mode(&dir.join(".campaign")), 0o700);
+    // Nothing secret in the clear in the database's files.
+    let mut stored = Vec::new();
+    for f in ["campaign.db", "campaign.db-wal"] {
+        stored.extend(std::fs::read(dir.join(f)).expect("read"));
+    }
+    let found = |needle: &[u8]| stored.windows(needle.len()).any(|w| w == needle);
+    assert!(
+        !found(GATEWAY_SECRET),
+        "the gateway secret is stored in the clear"
+    );
+    for code in [coupon.code.clone(), coupon.code.replace('-', "")] {
+        assert!(
+            !found(code.as_bytes()),
+            "the coupon code {code} is stored in the clear"
+        );
+    }
+
+    // Another merchant (made with the binary's own command) finds this
+    // merchant's campaign exactly as it finds no campaign at all.
+    let made = Command::new(env!("CARGO_BIN_EXE_campaign-engine"))
+        .env_clear()
+        .args(["create-merchant", "另一家店"])
+        .current_dir(&dir)
+        .output()
+        .expect("create-merchant");
+    let out = String::from_utf8_lossy(&made.stdout).to_string();
+    let other = out
+        .lines()
+        .find_map(|l| {
+            l.split_once("(shown once): ")
+                .map(|(_, k)| k.trim().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no key in {out:?}"));
+    let ch = e.channel().await;
+    let refusal = |id: String| {
+        let (ch, other) = (ch.clone(), other.clone());
+        async move {
+            AdminServiceClient::new(ch)
+                .get_campaign(with(&other, pb::GetCampaignRequest { campaign_id: id }))
+                .await
+                .map(|_| ())
+                .expect_err("not theirs")
+        }
+    };
+    let theirs = refusal(campaign).await;
+    let nobodys = refusal(uuid::Uuid::now_v7().to_string()).await;
+    assert_eq!(theirs.code(), Code::NotFound, "{theirs:?}");
+    assert_eq!(
+        (theirs.code(), theirs.message()),
+        (nobodys.code(), nobodys.message())
+    );
+    drop(e);
+    let _ = std::fs::remove_dir_all(&dir);
+}
