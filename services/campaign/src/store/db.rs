@@ -103,9 +103,30 @@ pub trait DbTx: Send {
     fn commit(self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// Which database a [`Db`] is. The few hot paths that take a shape of
+/// their own on one backend match on it exhaustively (`Db::BACKEND`), so a
+/// third backend would not compile until each says what it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// For logs and the start-up line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
 /// A database: where transactions come from.
 pub trait Db: Clone + Send + Sync + 'static {
     type Tx: DbTx;
+    /// Which backend this is.
+    const BACKEND: Backend;
     /// A transaction that may write; on SQLite it holds the write lock from
     /// its first statement, so no read-then-write upgrade can fail.
     fn begin_write(&self) -> impl Future<Output = Result<Self::Tx, StoreError>> + Send;
@@ -118,7 +139,9 @@ pub trait Db: Clone + Send + Sync + 'static {
     /// A read-only snapshot.
     fn begin_read(&self) -> impl Future<Output = Result<Self::Tx, StoreError>> + Send;
     /// Which backend, for logs and the bootstrap message.
-    fn backend_name(&self) -> &'static str;
+    fn backend_name(&self) -> &'static str {
+        Self::BACKEND.name()
+    }
     /// Connection pool figures for the metrics endpoint: (name, value).
     fn pool_gauges(&self) -> Vec<(&'static str, u64)>;
     /// Counters of the backend's own work (metric name, value).

@@ -115,7 +115,11 @@ pub struct Store<D: db::Db> {
 
 impl<D: db::Db> Store<D> {
     pub fn new(db: D) -> Self {
-        let postgres = db.backend_name() == "postgres";
+        // SQLite's single writer already queues and groups every write.
+        let postgres = match D::BACKEND {
+            db::Backend::Postgres => true,
+            db::Backend::Sqlite => false,
+        };
         let ledger_gate = postgres.then(Default::default);
         let draw_batches = postgres.then(Default::default);
         Self {

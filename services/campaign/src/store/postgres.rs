@@ -10,7 +10,11 @@ use std::{str::FromStr, time::Duration};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 
-use super::{StoreError, db::Db, glue::sqlx_glue};
+use super::{
+    StoreError,
+    db::{Backend, Db},
+    glue::sqlx_glue,
+};
 
 /// A transaction, or a connection whose statements each commit on their
 /// own (`begin_autocommit`).
@@ -116,6 +120,7 @@ impl PgDb {
 
 impl Db for PgDb {
     type Tx = PgTx;
+    const BACKEND: Backend = Backend::Postgres;
 
     async fn begin_write(&self) -> Result<PgTx, StoreError> {
         Ok(PgTx::Tx(self.pool.begin().await.map_err(map_err)?))
@@ -134,10 +139,6 @@ impl Db for PgDb {
                 .await
                 .map_err(map_err)?,
         ))
-    }
-
-    fn backend_name(&self) -> &'static str {
-        "postgres"
     }
 
     fn pool_gauges(&self) -> Vec<(&'static str, u64)> {

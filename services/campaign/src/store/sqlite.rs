@@ -20,7 +20,7 @@ use sqlx::{
 
 use super::{
     StoreError,
-    db::{Db, DbRow, DbTx, Value},
+    db::{Backend, Db, DbRow, DbTx, Value},
     glue::sqlx_glue,
     sqlite_writer::{RawRow, WriteTx, Writer},
 };
@@ -110,6 +110,7 @@ impl SqliteDb {
 
 impl Db for SqliteDb {
     type Tx = SqliteTx;
+    const BACKEND: Backend = Backend::Sqlite;
 
     async fn begin_write(&self) -> Result<SqliteTx, StoreError> {
         Ok(SqliteTx::Write(self.writer.begin().await?))
@@ -126,10 +127,6 @@ impl Db for SqliteDb {
         Ok(SqliteTx::Read(SqliteReadTx(
             self.readers.begin().await.map_err(map_err)?,
         )))
-    }
-
-    fn backend_name(&self) -> &'static str {
-        "sqlite"
     }
 
     fn pool_gauges(&self) -> Vec<(&'static str, u64)> {

@@ -39,6 +39,7 @@ mod metrics;
 mod money;
 mod prize_refs;
 mod restart;
+mod schema;
 mod sealed;
 mod sharing;
 mod stalled;

@@ -18,7 +18,7 @@ use campaign::{
     domain::{Millis, idempotency::Idempotency},
     store::{
         Outcome, StoreError, claim_key,
-        db::{Db, DbRow, DbTx, fetch_one},
+        db::{Backend, Db, DbRow, DbTx, fetch_one},
         finish, new_id,
     },
 };
@@ -387,7 +387,11 @@ macro_rules! sql_redemption_columns {
 
 impl<D: Db> CouponStore<D> {
     pub fn new(db: D, vault: Arc<CodeVault>) -> Self {
-        let redeem_batches = (db.backend_name() == "postgres").then(Default::default);
+        // SQLite's writer already commits waiting transactions together.
+        let redeem_batches = match D::BACKEND {
+            Backend::Postgres => Some(Default::default()),
+            Backend::Sqlite => None,
+        };
         Self {
             db,
             vault,
@@ -651,8 +655,7 @@ impl<D: Db> CouponStore<D> {
                 .await?
             }
             PrizeKind::TopupCode => {
-                pool::hand_out(
-                    &self.db,
+                pool::hand_out::<D>(
                     &self.vault,
                     &mut tx,
                     merchant_id,

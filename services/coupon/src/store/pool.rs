@@ -5,7 +5,7 @@ use campaign::{
     domain::{Millis, idempotency::Idempotency},
     store::{
         Outcome, StoreError, claim_key,
-        db::{Db, DbRow, DbTx, fetch_one},
+        db::{Backend, Db, DbRow, DbTx, fetch_one},
         finish, new_id,
     },
 };
@@ -61,9 +61,7 @@ async fn pool_counts<T: DbTx>(
 /// PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent deliveries take
 /// different codes without waiting; SQLite: the single writer serialises
 /// them. Either way the update is guarded (`source_id IS NULL`).
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn hand_out<D: Db>(
-    db: &D,
     vault: &CodeVault,
     tx: &mut D::Tx,
     merchant_id: &str,
@@ -73,7 +71,7 @@ pub(super) async fn hand_out<D: Db>(
     now: Millis,
 ) -> Result<CouponRecord, CouponError> {
     pool_counts(tx, merchant_id, pool_id).await?;
-    let next = if db.backend_name() == "postgres" {
+    let next = if D::BACKEND == Backend::Postgres {
         tx.fetch_optional(
             "SELECT seq, code_digest, code_sealed FROM pool_code \
              WHERE pool_id = $1 AND source_id IS NULL ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED",

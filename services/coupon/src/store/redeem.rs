@@ -6,7 +6,7 @@ use campaign::{
     domain::{Millis, idempotency::Idempotency},
     store::{
         Outcome, StoreError, claim_key,
-        db::{Db, DbRow, DbTx, fetch_one},
+        db::{Backend, Db, DbRow, DbTx, fetch_one},
         finish, new_id, replay_of, replay_or,
     },
 };
@@ -172,7 +172,7 @@ impl<D: Db> CouponStore<D> {
             now,
             answer
         ];
-        let taken = if self.db.backend_name() == "postgres" {
+        let taken = if D::BACKEND == Backend::Postgres {
             // One statement: the guard, then the key and the row only if
             // it let this redemption through.
             let mut all = effect;

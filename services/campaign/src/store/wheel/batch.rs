@@ -485,7 +485,7 @@ impl<D: Db> Store<D> {
                     )
                 },
                 idem: &w.idem,
-                postgres: true,
+                backend: crate::store::db::Backend::Postgres,
             };
             let out = outcome_of(&facts, given, c.fallback)?;
             let response = (w.encode)(&out);
