@@ -4,11 +4,8 @@
 //! gateway's or the development issuer's), nor the gateway secret appears
 //! in them.
 
-#[path = "api/helpers.rs"]
-#[allow(dead_code)]
-mod helpers;
-#[path = "api/log_capture.rs"]
-mod log_capture;
+use test_kit::harness as helpers;
+use test_kit::log_capture;
 
 use base64::Engine;
 use engine_proto::campaign::v1::{self as pb, PrizeKind};

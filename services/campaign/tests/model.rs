@@ -5,9 +5,7 @@
 //! rules: per-day and total limits, the roll, per-user caps, daily release
 //! caps, stock, the fallback, and exactly-once replays.
 
-#[path = "api/helpers.rs"]
-#[allow(dead_code)]
-mod helpers;
+use test_kit::harness as helpers;
 
 use std::collections::HashMap;
 

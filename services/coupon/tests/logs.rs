@@ -4,14 +4,9 @@
 //! at TRACE level, and no code appears in it in any form a till or a
 //! printer uses, nor a supplier code, nor the delivery secret.
 
-#[path = "../../campaign/tests/api/helpers.rs"]
-#[allow(dead_code)]
-mod helpers;
-#[path = "api/kit.rs"]
-#[allow(dead_code)]
-mod kit;
-#[path = "../../campaign/tests/api/log_capture.rs"]
-mod log_capture;
+use test_kit::coupon_kit as kit;
+use test_kit::harness as helpers;
+use test_kit::log_capture;
 
 use engine_proto::coupon::v1 as pb;
 use helpers::{Backend, key, with};

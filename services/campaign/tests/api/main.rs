@@ -31,7 +31,7 @@ mod clients;
 mod concurrency;
 mod fairness;
 mod health;
-mod helpers;
+use test_kit::harness as helpers;
 mod idempotency;
 mod lifecycle;
 mod limits;

@@ -18,7 +18,7 @@ async fn acknowledged_draws_survive_kill_9_and_sigterm_drains(backend: Backend) 
     let db = TestDb::new(backend).await;
     let port = free_port();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let mut child = start_engine(&db, port);
+    let mut child = start_engine(env!("CARGO_BIN_EXE_campaign-service"), &db, port);
     let channel = wait_serving(addr).await;
     let admin_key = read_key(&db.dir.join("admin.key")).await;
     let secret = vec![5u8; 32];
@@ -81,7 +81,7 @@ async fn acknowledged_draws_survive_kill_9_and_sigterm_drains(backend: Backend) 
 
     // Assert: after a restart, every acknowledged draw is in the ledger,
     // and a retry of each replays the exact same answer.
-    let child = start_engine(&db, port);
+    let child = start_engine(env!("CARGO_BIN_EXE_campaign-service"), &db, port);
     let channel = wait_serving(addr).await;
     let mut client = pb::player_service_client::PlayerServiceClient::new(channel);
     for (_, _, bytes) in &acked {

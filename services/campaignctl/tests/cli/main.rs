@@ -7,9 +7,7 @@
 //! `tls` runs it against https:// endpoints, `usage` its help.
 
 // The campaign suite's harness: databases, health waits, credentials.
-#[path = "../../../campaign/tests/api/helpers.rs"]
-#[allow(dead_code)]
-mod helpers;
+use test_kit::harness as helpers;
 
 use std::{
     path::{Path, PathBuf},

@@ -26,13 +26,11 @@ macro_rules! both_backends {
 }
 
 // The campaign suite's harness: databases, the engine on port 0, clients.
-#[path = "../../../campaign/tests/api/helpers.rs"]
-#[allow(dead_code)]
-mod helpers;
+use test_kit::harness as helpers;
 
 mod access;
 mod at_rest;
 mod issuance;
-mod kit;
+use test_kit::coupon_kit as kit;
 mod outbox;
 mod till;

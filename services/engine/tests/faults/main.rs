@@ -32,13 +32,9 @@
 //! ~40 s), `ci` (scripts/test.sh: 7 minutes a database, both at once) or `long`
 //! (30 minutes a database).
 
-#[path = "../../../campaign/tests/api/helpers.rs"]
-#[allow(dead_code)]
-mod helpers;
+use test_kit::harness as helpers;
 mod hostile;
-#[path = "../../../coupon/tests/api/kit.rs"]
-#[allow(dead_code)]
-mod kit;
+use test_kit::coupon_kit as kit;
 
 use std::{
     collections::HashMap,

@@ -360,7 +360,8 @@ impl<D: Db> Store<D> {
             ],
         )
         .await?;
-        crate::store::stats::note_activity(&mut tx, &p.campaign_id, player_id, &day, channel, now).await?;
+        crate::store::stats::note_activity(&mut tx, &p.campaign_id, player_id, &day, channel, now)
+            .await?;
         let g = GrabRecord {
             packet_id,
             campaign_id: p.campaign_id,

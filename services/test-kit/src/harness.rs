@@ -1,11 +1,10 @@
 //! Test harness: a real engine on a port-0 listener over a fresh database
 //! (a temp SQLite file, or a new database on the PostgreSQL cluster named by
 //! `CAMPAIGN_TEST_PG_URL`), typed gRPC clients, and direct SQL for the
-//! invariant checks. The coupon suite includes this file too (`#[path]`)
-//! and runs the whole engine through [`spawn_app_running`].
+//! invariant checks. The coupon suite runs the whole engine through
+//! [`spawn_app_running`].
 
-#[path = "coupon_peer.rs"]
-pub mod coupon_peer;
+pub use crate::coupon_peer;
 
 use std::{
     future::Future,
@@ -806,19 +805,20 @@ pub async fn other_merchant(db: &TestDb) -> String {
 /// Evaluates `$body` with `$store` a `campaign::store::Store` opened on the
 /// test database `$db` (either backend) beside the running engine, as a
 /// second process would, and closes it after.
+#[macro_export]
 macro_rules! on_store {
     ($db:expr, |$store:ident| $body:expr) => {{
-        use campaign::store::{Store, postgres::PgDb, sqlite::SqliteDb};
-        let db: &TestDb = $db;
+        use $crate::harness::__campaign::store::{Store, postgres::PgDb, sqlite::SqliteDb};
+        let db: &$crate::harness::TestDb = $db;
         match db.backend {
-            Backend::Sqlite => {
+            $crate::harness::Backend::Sqlite => {
                 let conn = SqliteDb::connect(&db.url).await.expect("open");
                 let $store = Store::new(conn.clone());
                 let r = $body;
                 conn.close().await;
                 r
             }
-            Backend::Postgres => {
+            $crate::harness::Backend::Postgres => {
                 let conn = PgDb::connect(&db.url, 2).await.expect("open");
                 let $store = Store::new(conn.clone());
                 let r = $body;
@@ -828,8 +828,9 @@ macro_rules! on_store {
         }
     }};
 }
-#[allow(unused_imports)]
-pub(crate) use on_store;
+pub use crate::on_store;
+#[doc(hidden)]
+pub use campaign as __campaign;
 
 /// Row counts of every table a refused or invalid call must not touch.
 pub async fn state_digest(db: &TestDb) -> Vec<i64> {
@@ -866,13 +867,9 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
-/// Starts the real `campaign-service` binary on `db`, listening on `port`.
-pub fn start_engine(db: &TestDb, port: u16) -> Child {
-    // Only the campaign package builds this binary; other suites that
-    // include this file never start it.
-    let Some(bin) = option_env!("CARGO_BIN_EXE_campaign-service") else {
-        panic!("only the campaign package's suites start the campaign-service binary")
-    };
+/// Starts the real `campaign-service` binary `bin` (its suite's
+/// `env!("CARGO_BIN_EXE_campaign-service")`) on `db`, listening on `port`.
+pub fn start_engine(bin: &str, db: &TestDb, port: u16) -> Child {
     Command::new(bin)
         .env("CAMPAIGN_LISTEN", format!("127.0.0.1:{port}"))
         .env("CAMPAIGN_DATABASE_URL", &db.url)

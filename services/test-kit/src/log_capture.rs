@@ -1,6 +1,6 @@
 //! Captures every log line of every crate at TRACE level, for the suites
-//! that prove secrets never reach the logs (`tests/logs.rs` here and in the
-//! coupon crate include this file with `#[path]`).
+//! that prove secrets never reach the logs (`tests/logs.rs` of the campaign
+//! and the coupon crates).
 
 use std::sync::{Arc, Mutex, OnceLock};
 

@@ -14,7 +14,7 @@ use engine_proto::{
 };
 use tonic::transport::Channel;
 
-use crate::helpers::{Backend, DAY, T0, TestApp, TestDb, key, spawn_app_running, with};
+use crate::harness::{Backend, DAY, T0, TestApp, TestDb, key, spawn_app_running, with};
 
 pub const POS_HEALTH: &str = "coupon.v1.CouponPosService";
 /// The delivery secret of the engines these suites start.
