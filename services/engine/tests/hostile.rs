@@ -19,6 +19,7 @@ use engine_proto::campaign::v1::{
     self as pb, admin_service_client::AdminServiceClient, audit_service_client::AuditServiceClient,
     player_service_client::PlayerServiceClient,
 };
+use test_kit::exports::{drain, stalled_campaign_export};
 use test_kit::h2raw::{
     ACK, PREFACE, SETTINGS, closed_within, frame, open_streams, refused_streams,
 };
@@ -27,11 +28,7 @@ use tokio::{
     net::TcpStream,
     time::timeout,
 };
-use tonic::{
-    Code, Request,
-    metadata::MetadataValue,
-    transport::{Channel, Endpoint},
-};
+use tonic::{Code, Request, metadata::MetadataValue, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 const GATEWAY_SECRET: &[u8] = b"the gateway's secret, 32+ bytes long";
@@ -426,20 +423,7 @@ async fn stalled_exports_and_forged_tokens_cannot_hurt_the_binary() {
     };
     let mut stalled = Vec::new();
     for _ in 0..2 {
-        let slow = Endpoint::from_shared(format!("http://{}", e.addr))
-            .expect("endpoint")
-            .initial_stream_window_size(65_535)
-            .initial_connection_window_size(65_535)
-            .connect()
-            .await
-            .expect("connect");
-        stalled.push(
-            AuditServiceClient::new(slow)
-                .export_campaign(export())
-                .await
-                .expect("export starts")
-                .into_inner(),
-        );
+        stalled.push(stalled_campaign_export(e.addr, &admin_key, &campaign).await);
     }
     // A third of this merchant is refused; draws and health go on.
     let third = AuditServiceClient::new(ch.clone())
@@ -458,19 +442,8 @@ async fn stalled_exports_and_forged_tokens_cannot_hurt_the_binary() {
 
     // Cut after the stall: what was queued, then DEADLINE_EXCEEDED.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    for mut s in stalled {
-        let mut lines = 0;
-        let end = timeout(Duration::from_secs(20), async {
-            loop {
-                match s.message().await {
-                    Ok(Some(_)) => lines += 1,
-                    Ok(None) => return None,
-                    Err(e) => return Some(e.code()),
-                }
-            }
-        })
-        .await
-        .expect("the cut stream ends");
+    for s in stalled {
+        let (lines, end) = drain(s).await;
         assert_eq!(end, Some(Code::DeadlineExceeded), "after {lines} lines");
         assert!(lines < 1_200, "{lines} lines: the export was not cut");
     }

@@ -232,3 +232,29 @@ pub async fn assert_coupon_invariants(db: &TestDb) {
         "a delivered prize without exactly one coupon"
     );
 }
+
+/// The CSV of a finished bulk issue job (`ExportBulkIssueCodes`), its
+/// header checked, as text.
+pub async fn export_csv(app: &TestApp, job_id: &str) -> String {
+    let mut stream = admin(&app.channel)
+        .export_bulk_issue_codes(crate::harness::with(
+            &app.admin_key,
+            pb::ExportBulkIssueCodesRequest {
+                job_id: job_id.into(),
+            },
+        ))
+        .await
+        .expect("export")
+        .into_inner();
+    let mut csv = Vec::new();
+    while let Some(chunk) = stream.message().await.expect("chunk") {
+        csv.extend(chunk.data);
+    }
+    let csv = String::from_utf8(csv).expect("utf-8");
+    assert_eq!(
+        csv.lines().next(),
+        Some("code,coupon_id,valid_from_ms,valid_until_ms"),
+        "the CSV header"
+    );
+    csv
+}

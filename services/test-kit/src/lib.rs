@@ -9,10 +9,12 @@
 //!   clients, builders and invariant checks.
 //! - [`log_capture`]: every log line at TRACE, for the suites that prove
 //!   secrets never reach the logs.
-//! - [`h2raw`]: raw HTTP/2 for the hostile-client tests.
+//! - [`h2raw`]: raw HTTP/2 for the hostile-client tests; [`exports`]:
+//!   exports held open unread, and drained.
 
 pub mod coupon_kit;
 pub mod coupon_peer;
+pub mod exports;
 pub mod h2raw;
 pub mod harness;
 pub mod log_capture;

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use engine_proto::campaign::v1::{self as pb, audit_service_client::AuditServiceClient};
 use tokio::task::JoinSet;
-use tonic::{Code, transport::Endpoint};
+use tonic::Code;
+
+use test_kit::exports::{drain, stalled_campaign_export};
 
 use crate::helpers::*;
 
@@ -63,19 +65,7 @@ async fn stalled_exports_are_cut_and_never_starve_draws(backend: Backend) {
     // Two clients that never read, on connections with the smallest window.
     let mut stalled = Vec::new();
     for _ in 0..2 {
-        let ch = Endpoint::from_shared(format!("http://{}", app.addr))
-            .expect("endpoint")
-            .initial_stream_window_size(65_535)
-            .initial_connection_window_size(65_535)
-            .connect()
-            .await
-            .expect("connect");
-        let stream = AuditServiceClient::new(ch)
-            .export_campaign(export_req())
-            .await
-            .expect("export starts")
-            .into_inner();
-        stalled.push(stream);
+        stalled.push(stalled_campaign_export(app.addr, &app.admin_key, &id).await);
     }
     // A third export of this merchant is over its budget; another
     // merchant's export runs; draws and reads go on.
@@ -103,19 +93,8 @@ async fn stalled_exports_are_cut_and_never_starve_draws(backend: Backend) {
     // After the stall timeout the stalled exports are cut: reading them now
     // gives what was queued, then DEADLINE_EXCEEDED, never a clean end.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    for mut s in stalled {
-        let mut lines = 0;
-        let end = tokio::time::timeout(Duration::from_secs(20), async {
-            loop {
-                match s.message().await {
-                    Ok(Some(_)) => lines += 1,
-                    Ok(None) => return None,
-                    Err(e) => return Some(e.code()),
-                }
-            }
-        })
-        .await
-        .expect("the cut stream ends");
+    for s in stalled {
+        let (lines, end) = drain(s).await;
         assert_eq!(end, Some(Code::DeadlineExceeded), "after {lines} lines");
         assert!(lines < 1_200, "{lines} lines: the export was not cut");
     }

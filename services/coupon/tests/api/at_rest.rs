@@ -7,7 +7,6 @@
 
 use engine_proto::coupon::v1 as pb;
 use sqlx::Connection;
-use tokio_stream::StreamExt;
 
 use crate::{
     helpers::{Backend, TestApp, TestDb, key, with},
@@ -118,21 +117,7 @@ async fn bulk_codes(app: &TestApp, template_id: &str, count: i64) -> Vec<String>
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let mut stream = a
-        .export_bulk_issue_codes(with(
-            &app.admin_key,
-            pb::ExportBulkIssueCodesRequest {
-                job_id: job.job_id.clone(),
-            },
-        ))
-        .await
-        .expect("export")
-        .into_inner();
-    let mut csv = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        csv.extend(chunk.expect("chunk").data);
-    }
-    let csv = String::from_utf8(csv).expect("utf-8");
+    let csv = crate::kit::export_csv(app, &job.job_id).await;
     let codes: Vec<String> = csv
         .lines()
         .skip(1)

@@ -451,7 +451,6 @@ async fn players_list_only_their_own_coupons(backend: Backend) {
 }
 
 async fn bulk_issue_of_50000_codes_with_progress_and_csv(backend: Backend) {
-    use tokio_stream::StreamExt;
     let app = spawn_engine(backend).await;
     let t = create_template(
         &app,
@@ -516,26 +515,8 @@ async fn bulk_issue_of_50000_codes_with_progress_and_csv(backend: Backend) {
         progress.windows(2).all(|w| w[0] <= w[1]),
         "progress went back"
     );
-    let mut stream = a
-        .export_bulk_issue_codes(with(
-            &app.admin_key,
-            pb::ExportBulkIssueCodesRequest {
-                job_id: job.job_id.clone(),
-            },
-        ))
-        .await
-        .expect("export")
-        .into_inner();
-    let mut csv = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        csv.extend(chunk.expect("chunk").data);
-    }
-    let csv = String::from_utf8(csv).expect("utf-8");
-    let mut lines = csv.lines();
-    assert_eq!(
-        lines.next(),
-        Some("code,coupon_id,valid_from_ms,valid_until_ms")
-    );
+    let csv = crate::kit::export_csv(&app, &job.job_id).await;
+    let lines = csv.lines().skip(1);
     let mut codes = HashSet::new();
     for line in lines {
         let code = line.split(',').next().expect("code column");
