@@ -126,6 +126,7 @@ impl Engine {
             .env("CAMPAIGN_TILL_FAILURE_LIMIT", "0")
             .env("CAMPAIGN_TILL_RATE_PER_SEC", "0")
             .env("CAMPAIGN_COUPON_ENDPOINT", "self")
+            .env("CAMPAIGN_SEAL_KEY_FILE", seal_key_file(dir, database_url))
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(out)
@@ -208,4 +209,20 @@ impl Drop for Engine {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The engine's seal key file for `database_url`. A fresh SQLite database
+/// of this run keeps it in the run's directory. A PostgreSQL database
+/// outlives the run (`--db`), and a database sealed with one key refuses
+/// an engine started with another: its key is kept in the temp directory
+/// under a hash of the URL (never the URL, which may hold a password), so
+/// every run on that database uses the same key.
+pub fn seal_key_file(dir: &Path, database_url: &str) -> std::path::PathBuf {
+    if database_url.starts_with("sqlite:") {
+        return dir.join("seal.key");
+    }
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    database_url.hash(&mut h);
+    std::env::temp_dir().join(format!("loadgen-seal-{:016x}.key", h.finish()))
 }

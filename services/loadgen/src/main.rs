@@ -407,7 +407,7 @@ async fn drive(
     let (admin_ch, channels, pid) = start_engine(opts, dir, url, engine, max_conns).await?;
     // The key the engine made at start (it runs in `dir`): the baseline's
     // store digests codes with it as the engine does.
-    let seal_key = campaign::seal_key::load_or_create(&dir.join(".campaign").join("seal.key"))
+    let seal_key = campaign::seal_key::load_or_create(&engine::seal_key_file(dir, url))
         .context("reading the engine's seal key")?
         .0;
     let admin = Admin {
