@@ -144,6 +144,39 @@ async fn import_pool(app: &TestApp, codes: &[String]) -> String {
         .pool_id
 }
 
+/// Imports `codes` again into `pool_id`: (total, duplicates) after.
+async fn reimport(app: &TestApp, pool_id: &str, codes: &[String]) -> (i64, i64) {
+    let pool = admin(&app.channel)
+        .import_pool_codes(with(
+            &app.admin_key,
+            pb::ImportPoolCodesRequest {
+                idempotency_key: key(),
+                pool_id: pool_id.into(),
+                name: String::new(),
+                codes: codes.to_vec(),
+            },
+        ))
+        .await
+        .expect("re-import")
+        .into_inner();
+    (pool.total, pool.duplicates)
+}
+
+/// The supplier code of `pool_id` delivered as the prize of `draw`.
+async fn deliver_topup(app: &TestApp, draw: &str, pool_id: &str) -> String {
+    delivery(&app.channel)
+        .deliver_prize(with(
+            crate::kit::SECRET,
+            deliver(draw, "winner", "TOPUP_CODE", pool_id),
+        ))
+        .await
+        .expect("deliver")
+        .into_inner()
+        .coupon
+        .expect("coupon")
+        .pool_code
+}
+
 async fn codes_are_never_stored_in_the_clear(backend: Backend) {
     let app = spawn_engine(backend).await;
     let t = create_template(&app, amount_off(500)).await;
@@ -216,43 +249,15 @@ async fn codes_are_never_stored_in_the_clear(backend: Backend) {
     // handed out in full to a winner.
     let supplier: Vec<String> = (1..=3).map(|i| format!("SUPPLIER-7731-{i:04}")).collect();
     let pool_id = import_pool(&app, &supplier).await;
-    let dup = admin(&app.channel)
-        .import_pool_codes(with(
-            &app.admin_key,
-            pb::ImportPoolCodesRequest {
-                idempotency_key: key(),
-                pool_id: pool_id.clone(),
-                name: String::new(),
-                codes: vec![supplier[0].clone()],
-            },
-        ))
-        .await
-        .expect("re-import")
-        .into_inner();
-    assert_eq!((dup.total, dup.duplicates), (3, 1));
+    assert_eq!(
+        reimport(&app, &pool_id, &[supplier[0].clone()]).await,
+        (3, 1)
+    );
     let draw = uuid::Uuid::now_v7().to_string();
-    let won = delivery(&app.channel)
-        .deliver_prize(with(
-            crate::kit::SECRET,
-            deliver(&draw, "winner", "TOPUP_CODE", &pool_id),
-        ))
-        .await
-        .expect("deliver")
-        .into_inner()
-        .coupon
-        .expect("coupon");
-    assert_eq!(won.pool_code, supplier[0], "handed out in order, in full");
-    let repeat = delivery(&app.channel)
-        .deliver_prize(with(
-            crate::kit::SECRET,
-            deliver(&draw, "winner", "TOPUP_CODE", &pool_id),
-        ))
-        .await
-        .expect("deliver again")
-        .into_inner()
-        .coupon
-        .expect("coupon");
-    assert_eq!(repeat.pool_code, won.pool_code);
+    let won = deliver_topup(&app, &draw, &pool_id).await;
+    assert_eq!(won, supplier[0], "handed out in order, in full");
+    let repeat = deliver_topup(&app, &draw, &pool_id).await;
+    assert_eq!(repeat, won);
 
     // None of them anywhere in the database, in either form.
     let mut secrets = Vec::new();
@@ -358,36 +363,12 @@ async fn codes_kept_in_the_clear_are_sealed_at_the_next_start(backend: Backend) 
         .expect("get")
         .into_inner();
     assert_eq!(mine.code, c.code);
-    let won = delivery(&app.channel)
-        .deliver_prize(with(
-            crate::kit::SECRET,
-            deliver(
-                &uuid::Uuid::now_v7().to_string(),
-                "winner",
-                "TOPUP_CODE",
-                &pool_id,
-            ),
-        ))
-        .await
-        .expect("deliver")
-        .into_inner()
-        .coupon
-        .expect("coupon");
-    assert_eq!(won.pool_code, supplier[0]);
+    let won = deliver_topup(&app, &uuid::Uuid::now_v7().to_string(), &pool_id).await;
+    assert_eq!(won, supplier[0]);
     // A later import of an old code is still found a duplicate.
-    let dup = admin(&app.channel)
-        .import_pool_codes(with(
-            &app.admin_key,
-            pb::ImportPoolCodesRequest {
-                idempotency_key: key(),
-                pool_id: pool_id.clone(),
-                name: String::new(),
-                codes: vec![supplier[1].clone()],
-            },
-        ))
-        .await
-        .expect("re-import")
-        .into_inner();
-    assert_eq!((dup.total, dup.duplicates), (2, 1));
+    assert_eq!(
+        reimport(&app, &pool_id, &[supplier[1].clone()]).await,
+        (2, 1)
+    );
     app.stop().await;
 }
