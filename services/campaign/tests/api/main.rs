@@ -29,6 +29,7 @@ mod at_rest;
 mod bootstrap;
 mod clients;
 mod concurrency;
+mod differential;
 mod fairness;
 mod health;
 use test_kit::harness as helpers;
