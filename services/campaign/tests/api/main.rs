@@ -38,6 +38,7 @@ mod lifecycle;
 mod limits;
 mod metrics;
 mod money;
+mod money_races;
 mod prize_refs;
 mod restart;
 mod schema;
