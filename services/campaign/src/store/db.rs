@@ -120,6 +120,16 @@ impl Backend {
             Self::Postgres => "postgres",
         }
     }
+
+    /// Whether two transactions can write at once: PostgreSQL's do, so
+    /// copies of one request race and the paths that batch concurrent
+    /// requests have something to batch; SQLite runs one writer at a time.
+    pub fn concurrent_writers(self) -> bool {
+        match self {
+            Self::Sqlite => false,
+            Self::Postgres => true,
+        }
+    }
 }
 
 /// A database: where transactions come from.

@@ -27,6 +27,7 @@ pub mod outbox;
 mod ping;
 pub mod postgres;
 pub mod retention;
+pub mod rows;
 pub mod seal;
 pub mod share;
 pub mod sqlite;
@@ -108,7 +109,7 @@ pub struct Store<D: db::Db> {
     ledger_gate: Option<std::sync::Arc<gate::LedgerGate>>,
     /// PostgreSQL only: SQLite's writer already commits waiting draws
     /// together (`sqlite_writer.rs`).
-    draw_batches: Option<std::sync::Arc<wheel::batch::DrawBatches>>,
+    draw_batches: Option<std::sync::Arc<wheel::draw_batch_postgres::DrawBatches>>,
     /// Seals the secrets kept at rest (`seal`); set by the server.
     seal_key: Option<std::sync::Arc<crate::domain::seal::SealKey>>,
 }

@@ -3,9 +3,12 @@
 //! transaction (`wheel.rs`); the delivery worker (`crate::delivery`) reads
 //! due rows and records each attempt here.
 
+use std::sync::LazyLock;
+
 use super::{
     Store, StoreError,
-    db::{Db, DbRow, DbTx, args},
+    db::{Db, DbRow, DbTx, Value, args},
+    rows::{Table, Ty},
 };
 use crate::domain::{Millis, wheel::PrizeKind};
 
@@ -23,41 +26,71 @@ pub struct PendingDelivery {
     pub attempts: i64,
 }
 
-/// Writes the outbox row for a won prize that another service delivers.
-/// Called inside the draw's transaction.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn enqueue<T: DbTx>(
-    tx: &mut T,
-    source_id: &str,
-    award_id: &str,
-    merchant_id: &str,
-    campaign_id: &str,
-    player_id: &str,
-    kind: PrizeKind,
-    reference: &str,
-    now: Millis,
-) -> Result<(), StoreError> {
-    let kind = match kind {
+/// The outbox row, defined once for the single draw, the tier award and
+/// the PostgreSQL batch (`store::rows`); values from [`outbox_values`].
+pub(super) static OUTBOX: Table = Table {
+    name: "prize_outbox",
+    columns: &[
+        ("source_id", Ty::Text),
+        ("award_id", Ty::Text),
+        ("merchant_id", Ty::Text),
+        ("campaign_id", Ty::Text),
+        ("player_id", Ty::Text),
+        ("kind", Ty::Text),
+        ("reference", Ty::Text),
+        ("attempts", Ty::Int),
+        ("next_attempt_at", Ty::Int),
+        ("delivered_at", Ty::Int),
+        ("coupon_id", Ty::Text),
+        ("last_error", Ty::Text),
+        ("created_at", Ty::Int),
+    ],
+};
+
+/// Who delivers a prize and what it is, for its outbox row.
+pub(super) struct OutboxEntry<'a> {
+    pub(super) source_id: &'a str,
+    pub(super) award_id: &'a str,
+    pub(super) merchant_id: &'a str,
+    pub(super) campaign_id: &'a str,
+    pub(super) player_id: &'a str,
+    pub(super) kind: PrizeKind,
+    pub(super) reference: &'a str,
+    pub(super) now: Millis,
+}
+
+/// [`OUTBOX`]'s values for a won prize, or `None` when no other service
+/// delivers it (only coupons and top-up codes go through the outbox).
+pub(super) fn outbox_values(e: &OutboxEntry<'_>) -> Option<Vec<Value>> {
+    let kind = match e.kind {
         PrizeKind::Coupon => "COUPON",
         PrizeKind::TopupCode => "TOPUP_CODE",
-        _ => return Ok(()),
+        _ => return None,
     };
-    tx.execute(
-        "INSERT INTO prize_outbox (source_id, award_id, merchant_id, campaign_id, player_id, kind, \
-         reference, attempts, next_attempt_at, delivered_at, coupon_id, last_error, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0, NULL, NULL, '', $8)",
-        args![
-            source_id,
-            award_id,
-            merchant_id,
-            campaign_id,
-            player_id,
-            kind,
-            reference,
-            now
-        ],
-    )
-    .await?;
+    Some(args![
+        e.source_id,
+        e.award_id,
+        e.merchant_id,
+        e.campaign_id,
+        e.player_id,
+        kind,
+        e.reference,
+        0,
+        0,
+        None::<i64>,
+        None::<String>,
+        "",
+        e.now
+    ])
+}
+
+/// Writes the outbox row for a won prize that another service delivers.
+/// Called inside the draw's (or the tier award's) transaction.
+pub(super) async fn enqueue<T: DbTx>(tx: &mut T, e: &OutboxEntry<'_>) -> Result<(), StoreError> {
+    static SQL: LazyLock<String> = LazyLock::new(|| OUTBOX.insert_values(1));
+    if let Some(values) = outbox_values(e) {
+        tx.execute(SQL.as_str(), values).await?;
+    }
     Ok(())
 }
 

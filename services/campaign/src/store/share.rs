@@ -258,18 +258,17 @@ async fn grant_tiers<T: DbTx>(
             ],
         )
         .await?;
-        super::outbox::enqueue(
-            tx,
-            &award_id,
-            &award_id,
+        let entry = super::outbox::OutboxEntry {
+            source_id: &award_id,
+            award_id: &award_id,
             merchant_id,
-            campaign,
-            fan,
+            campaign_id: campaign,
+            player_id: fan,
             kind,
-            reference.as_deref().unwrap_or(""),
+            reference: reference.as_deref().unwrap_or(""),
             now,
-        )
-        .await?;
+        };
+        super::outbox::enqueue(tx, &entry).await?;
         super::chance::grant_chances(tx, campaign, fan, day, ChanceSource::Tier).await?;
         tracing::info!(tier, metric = metric.as_str(), "share tier granted");
     }

@@ -11,6 +11,7 @@
 mod bulk;
 mod codes;
 mod pool;
+mod pool_postgres;
 
 use std::sync::Arc;
 
@@ -18,8 +19,9 @@ use campaign::{
     domain::{Millis, idempotency::Idempotency},
     store::{
         Outcome, StoreError, claim_key,
-        db::{Backend, Db, DbRow, DbTx, fetch_one},
+        db::{Backend, Db, DbRow, DbTx, Value, fetch_one},
         finish, new_id,
+        rows::{Table, Ty},
     },
 };
 use rand::{TryRngCore, rngs::OsRng};
@@ -159,7 +161,7 @@ pub struct CouponStore<D: Db> {
     vault: Arc<CodeVault>,
     /// PostgreSQL only (`redeem_batch.rs`): SQLite's writer already
     /// commits waiting transactions together.
-    redeem_batches: Option<std::sync::Arc<redeem_batch::RedeemBatches>>,
+    redeem_batches: Option<std::sync::Arc<redeem_batch_postgres::RedeemBatches>>,
 }
 
 /// A fresh code from the OS CSPRNG.
@@ -378,11 +380,46 @@ fn coupon_in_use(row: &impl DbRow, at: usize) -> Result<CouponInUse> {
     })
 }
 
-macro_rules! sql_redemption_columns {
-    () => {
-        "INSERT INTO coupon_redemption (redemption_id, coupon_id, merchant_id, store_id, \
-         pos_key_id, idem_key, order_amount_cents, discount_cents, order_ref, redeemed_at) "
-    };
+/// The redemption row, defined once for the SQLite and PostgreSQL paths
+/// and the PostgreSQL batch (`campaign::store::rows`); values from
+/// [`redemption_values`].
+pub(super) static REDEMPTION: Table = Table {
+    name: "coupon_redemption",
+    columns: &[
+        ("redemption_id", Ty::Text),
+        ("coupon_id", Ty::Text),
+        ("merchant_id", Ty::Text),
+        ("store_id", Ty::Text),
+        ("pos_key_id", Ty::Text),
+        ("idem_key", Ty::Text),
+        ("order_amount_cents", Ty::Int),
+        ("discount_cents", Ty::Int),
+        ("order_ref", Ty::Text),
+        ("redeemed_at", Ty::Int),
+    ],
+};
+
+/// [`REDEMPTION`]'s values for `r`, made at `till` under `idem`; the
+/// first two (`redemption_id`, `coupon_id`) are also `sql_take_coupon!`'s.
+pub(super) fn redemption_values(
+    r: &RedemptionRecord,
+    till: &Till<'_>,
+    idem: &Idempotency,
+) -> std::result::Result<Vec<Value>, StoreError> {
+    let values = args![
+        &r.redemption_id,
+        &r.coupon_id,
+        till.merchant_id,
+        till.store_id,
+        till.key_id,
+        idem.key.as_str(),
+        r.order_amount_cents,
+        r.discount_cents,
+        &r.order_ref,
+        r.redeemed_at
+    ];
+    REDEMPTION.check(&values)?;
+    Ok(values)
 }
 
 impl<D: Db> CouponStore<D> {
@@ -433,5 +470,7 @@ impl PrizeKind {
 
 mod issue;
 mod redeem;
-mod redeem_batch;
+mod redeem_batch_postgres;
+mod redeem_postgres;
+mod redeem_sqlite;
 mod template;

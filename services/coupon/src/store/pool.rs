@@ -57,6 +57,15 @@ async fn pool_counts<T: DbTx>(
     })
 }
 
+/// The pool's next free code, in order (`hand_out`).
+macro_rules! sql_next_free_code {
+    () => {
+        "SELECT seq, code_digest, code_sealed FROM pool_code \
+         WHERE pool_id = $1 AND source_id IS NULL ORDER BY seq LIMIT 1"
+    };
+}
+pub(super) use sql_next_free_code;
+
 /// Hands out the next free code of the pool to the winner of `source_id`.
 /// PostgreSQL: `FOR UPDATE SKIP LOCKED`, so concurrent deliveries take
 /// different codes without waiting; SQLite: the single writer serialises
@@ -71,21 +80,11 @@ pub(super) async fn hand_out<D: Db>(
     now: Millis,
 ) -> Result<CouponRecord, CouponError> {
     pool_counts(tx, merchant_id, pool_id).await?;
-    let next = if D::BACKEND == Backend::Postgres {
-        tx.fetch_optional(
-            "SELECT seq, code_digest, code_sealed FROM pool_code \
-             WHERE pool_id = $1 AND source_id IS NULL ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED",
-            args![pool_id],
-        )
-        .await?
-    } else {
-        tx.fetch_optional(
-            "SELECT seq, code_digest, code_sealed FROM pool_code \
-             WHERE pool_id = $1 AND source_id IS NULL ORDER BY seq LIMIT 1",
-            args![pool_id],
-        )
-        .await?
+    let next_free = match D::BACKEND {
+        Backend::Postgres => super::pool_postgres::NEXT_FREE_CODE,
+        Backend::Sqlite => sql_next_free_code!(),
     };
+    let next = tx.fetch_optional(next_free, args![pool_id]).await?;
     let row = next.ok_or(CouponRejection::PoolEmpty)?;
     let seq = row.int(0)?;
     let code = open_pool(vault, pool_id, &row.text(1)?, row.opt_bytes(2)?)?;

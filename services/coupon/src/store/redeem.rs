@@ -8,11 +8,13 @@ use campaign::{
         Outcome, StoreError, claim_key,
         db::{Backend, Db, DbRow, DbTx, fetch_one},
         finish, new_id, replay_of, replay_or,
+        rows::answered_key_values,
     },
 };
 
 use super::{
     CouponInUse, CouponStore, Quote, RedeemCommand, RedemptionRecord, Result, Till, coupon_in_use,
+    redemption_values,
 };
 use crate::domain::{
     CouponRejection, Refusal,
@@ -152,79 +154,19 @@ impl<D: Db> CouponStore<D> {
             code_tail: code.tail().to_owned(),
         };
         let answer = encode(&r);
-        let effect = args![
-            &r.redemption_id,
-            &r.coupon_id,
-            till.merchant_id,
-            till.store_id,
-            till.key_id,
-            idem.key.as_str(),
-            order.amount_cents,
-            discount,
-            order_ref,
-            now
-        ];
-        let key = args![
-            &idem.scope,
-            idem.method,
-            idem.key.as_str(),
-            idem.fingerprint.clone(),
-            now,
-            answer
-        ];
-        let taken = if D::BACKEND == Backend::Postgres {
-            // One statement: the guard, then the key and the row only if
-            // it let this redemption through.
-            let mut all = effect;
-            all.extend(key);
-            let taken = fetch_one(
-                &mut tx,
-                "redemption",
-                concat!(
-                    "WITH taken AS (",
-                    sql_take_coupon!(),
-                    " RETURNING coupon_id), keyed AS (",
-                    campaign::sql_insert_answered_key!(),
-                    "SELECT $11, $12, $13, $14, $15, $16 FROM taken RETURNING 1), \
-                     redeemed AS (",
-                    sql_redemption_columns!(),
-                    "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM keyed) \
-                     SELECT CAST(COUNT(*) AS BIGINT) FROM taken"
-                ),
-                all,
-            )
-            .await;
-            match taken {
-                Ok(row) => row.int(0)? != 0,
-                Err(e @ StoreError::Conflict(_)) => {
-                    return replay_or(&mut tx, idem, e.into()).await;
+        let redemption = redemption_values(&r, &till, idem)?;
+        let key = answered_key_values(idem, now, answer);
+        let taken = match D::BACKEND {
+            Backend::Postgres => {
+                match super::redeem_postgres::apply(&mut tx, redemption, key).await {
+                    Ok(taken) => taken,
+                    Err(e @ StoreError::Conflict(_)) => {
+                        return replay_or(&mut tx, idem, e.into()).await;
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
             }
-        } else {
-            let taken = tx
-                .execute(sql_take_coupon!(), args![&r.redemption_id, &r.coupon_id])
-                .await?
-                == 1;
-            if taken {
-                tx.execute(
-                    concat!(
-                        campaign::sql_insert_answered_key!(),
-                        "VALUES ($1, $2, $3, $4, $5, $6)"
-                    ),
-                    key,
-                )
-                .await?;
-                tx.execute(
-                    concat!(
-                        sql_redemption_columns!(),
-                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                    ),
-                    effect,
-                )
-                .await?;
-            }
-            taken
+            Backend::Sqlite => super::redeem_sqlite::apply(&mut tx, redemption, key).await?,
         };
         if !taken {
             // Taken by another redemption; if it was this request's

@@ -1,76 +1,9 @@
 //! A draw from its request to its commit: read the wheel, count, roll,
-//! take the prize, write the rows; the lock-last path on PostgreSQL and
-//! the retry with the lock first (`draw_rows` writes the rows).
+//! take the prize, write the rows (`draw_rows.rs`, with the backends'
+//! own statements in `draw_sqlite.rs` and `draw_postgres.rs`), and the
+//! retry with the lock first when the lock-last path lost its prize.
 
 use super::*;
-
-/// The draw with the campaign lock taken last, assuming the rolled prize
-/// is given: everything that touches only this player's rows or new rows
-/// (the per-user cap, the draw without its ledger number, the award, the
-/// outbox entry, the stored answer) is written first, and then one step
-/// takes the ledger number and the stock under the campaign row's lock,
-/// so the lock is held for one statement and the commit rather than the
-/// whole draw. A THANKS draw is never refused here; a refusal says what
-/// the caller must do (see [`LockLast`]). PostgreSQL only: SQLite's one
-/// writer has no lock to shorten.
-///
-/// `gate` is the draw's turn at the row lock, returned with the answer to
-/// be held until the commit.
-pub(super) async fn draw_lock_last<T: DbTx>(
-    tx: &mut T,
-    gate: Option<&LedgerGate>,
-    d: &DrawFacts<'_>,
-    encode: &(impl Fn(&DrawOutcome) -> Vec<u8> + Sync),
-) -> Result<LockLast, StoreError> {
-    let stock_slot = (d.rolled.spec.kind != PrizeKind::Thanks).then(|| i64::from(d.rolled.index));
-    if let (Some(index), Some(cap)) = (stock_slot, d.rolled.spec.per_user_cap)
-        && !count_user_win(tx, d.campaign, index, &d.cmd.player_id, cap).await?
-    {
-        return Ok(LockLast::CapRefused);
-    }
-    let out = record_draw(tx, d, d.rolled, FallbackReason::None, None, encode).await?;
-    let turn = match gate {
-        Some(gate) => gate.enter(d.campaign).await,
-        None => None,
-    };
-    // One round trip under the lock. `stock` and `placed` depend on
-    // `ledger`, so the campaign row is locked before the prize row,
-    // the same order as every other campaign-wide change.
-    let row = fetch_one(
-        tx,
-        "ledger step",
-        "WITH ledger AS ( \
-           UPDATE campaign SET draw_count = draw_count + 1 \
-           WHERE campaign_id = $1 AND status = 'published' AND table_version = $2 \
-           RETURNING draw_count), \
-         stock AS ( \
-           UPDATE prize_slot SET remaining = remaining - 1 \
-           WHERE campaign_id = $1 AND slot_index = $3 AND remaining > 0 \
-             AND EXISTS (SELECT 1 FROM ledger) \
-           RETURNING slot_index), \
-         placed AS ( \
-           UPDATE draw SET ledger_seq = (SELECT draw_count FROM ledger) \
-           WHERE draw_id = $4 AND EXISTS (SELECT 1 FROM ledger) \
-           RETURNING ledger_seq) \
-         SELECT (SELECT draw_count FROM ledger), \
-           (SELECT CAST(COUNT(*) AS BIGINT) FROM stock), \
-           (SELECT CAST(COUNT(*) AS BIGINT) FROM placed)",
-        args![d.campaign, d.table_version, stock_slot, &out.draw_id],
-    )
-    .await?;
-    if row.opt_int(0)?.is_none() {
-        return Err(not_bumped(tx, d.campaign).await);
-    }
-    if row.int(2)? != 1 {
-        return Err(corrupt("draw row", "not placed in the ledger"));
-    }
-    let taken = stock_slot.is_none() || row.int(1)? == 1;
-    Ok(if taken {
-        LockLast::Done(Box::new(out), turn)
-    } else {
-        LockLast::OutOfStock
-    })
-}
 
 impl<D: Db> Store<D> {
     /// Spins the wheel once for a player.
@@ -121,8 +54,10 @@ impl<D: Db> Store<D> {
                 "draw",
                 "refused with the campaign lock taken first",
             )),
+            // PostgreSQL: a concurrent copy of this request collided on
+            // its key or spent its chances; SQLite's one writer cannot race.
             Err(e @ (StoreError::Conflict(_) | StoreError::Rejected(_)))
-                if D::BACKEND == Backend::Postgres =>
+                if D::BACKEND.concurrent_writers() =>
             {
                 let mut tx = self.db.begin_autocommit().await?;
                 replay_or(&mut tx, idem, e).await
@@ -237,14 +172,25 @@ impl<D: Db> Store<D> {
         // lock-first draw is the shorter one (it writes the draw row once,
         // with its ledger number).
         let thanks = rolled.spec.kind == PrizeKind::Thanks;
-        let lock_last = D::BACKEND == Backend::Postgres
-            && (thanks
-                || (!lock_first
-                    && rolled.remaining > 0
-                    && rolled.spec.daily_cap.is_none()
-                    && rolled.spec.kind != PrizeKind::Cash));
+        let lock_last = match D::BACKEND {
+            Backend::Postgres => {
+                thanks
+                    || (!lock_first
+                        && rolled.remaining > 0
+                        && rolled.spec.daily_cap.is_none()
+                        && rolled.spec.kind != PrizeKind::Cash)
+            }
+            Backend::Sqlite => false,
+        };
         if lock_last {
-            match draw_lock_last(&mut tx, self.ledger_gate.as_deref(), &facts, encode).await? {
+            match super::draw_postgres::draw_lock_last(
+                &mut tx,
+                self.ledger_gate.as_deref(),
+                &facts,
+                encode,
+            )
+            .await?
+            {
                 LockLast::Done(out, _turn) => {
                     tx.commit().await?;
                     return Ok(Some(Outcome::Fresh(*out)));

@@ -142,61 +142,26 @@ macro_rules! sql_count_total {
 /// Counts the draw against the player's daily and total limits (each a
 /// guarded upsert whose limit grows by the extra chances earned) and notes
 /// the participation; `(today, total)` after this draw. All of it touches
-/// only this player's rows. On PostgreSQL it is one statement (a round
-/// trip is most of a statement's cost there); a refusal aborts the whole
-/// transaction either way, so the parts that ran anyway are undone.
+/// only this player's rows. A refusal aborts the whole transaction, so the
+/// parts that ran anyway are undone. One statement on PostgreSQL
+/// (`draw_postgres.rs`), step by step on SQLite (`draw_sqlite.rs`).
 pub(super) async fn count_draw<T: DbTx>(
     tx: &mut T,
     backend: Backend,
     campaign: &str,
     cmd: &DrawCommand,
     day: &str,
-    (per_day, per_campaign): (i64, i64),
+    limits: (i64, i64),
     now: Millis,
 ) -> Result<(i64, i64), StoreError> {
-    let player = cmd.player_id.as_str();
-    let channel = cmd.channel.as_deref().unwrap_or("");
-    let (today, total) = if backend == Backend::Postgres {
-        let row = fetch_one(
-            tx,
-            "draw count",
-            concat!(
-                "WITH today AS (",
-                sql_count_today!(),
-                "), total AS (",
-                sql_count_total!("$5"),
-                "), seen_day AS (",
-                crate::store::stats::sql_note_day!("$1, $3, $6, $2"),
-                "), seen AS (",
-                crate::store::stats::sql_note_first!("$1, $2, $7, $3, $6"),
-                ") SELECT (SELECT draws FROM today), (SELECT draws FROM total)"
-            ),
-            args![campaign, player, day, per_day, per_campaign, channel, now],
-        )
-        .await?;
-        (
-            row.opt_int(0)?.ok_or(Rejection::NoChancesToday)?,
-            row.opt_int(1)?.ok_or(Rejection::NoChancesLeft)?,
-        )
-    } else {
-        let today = tx
-            .fetch_optional(sql_count_today!(), args![campaign, player, day, per_day])
-            .await?
-            .ok_or(Rejection::NoChancesToday)?
-            .int(0)?;
-        let total = tx
-            .fetch_optional(
-                sql_count_total!("$3"),
-                args![campaign, player, per_campaign],
-            )
-            .await?
-            .ok_or(Rejection::NoChancesLeft)?
-            .int(0)?;
-        crate::store::stats::note_activity(tx, campaign, player, day, cmd.channel.as_deref(), now)
-            .await?;
-        (today, total)
-    };
-    Ok((today, total))
+    match backend {
+        Backend::Postgres => {
+            super::draw_postgres::count_draw(tx, campaign, cmd, day, limits, now).await
+        }
+        Backend::Sqlite => {
+            super::draw_sqlite::count_draw(tx, campaign, cmd, day, limits, now).await
+        }
+    }
 }
 
 /// What a draw has settled before it learns whether its prize is given:
@@ -242,22 +207,130 @@ pub(super) async fn count_user_win<T: DbTx>(
     Ok(counted.is_some())
 }
 
-// The draw record and the award, written once for the two ways they are
-// sent: one by one (SQLite), or with the answer as one statement of CTEs
-// (PostgreSQL), where `$15`... are the award's and the answer's.
-macro_rules! sql_insert_draw {
-    () => {
-        "INSERT INTO draw (draw_id, campaign_id, player_id, draw_seq, day, roll, rolled_slot, \
-         awarded_slot, fallback_reason, channel, drawn_at, ledger_seq, player_pseudonym, \
-         table_version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-    };
+/// The draw row (`store::rows`: every backend's statement is built from
+/// it); values from [`DrawRows::of`].
+pub(super) static DRAW: Table = Table {
+    name: "draw",
+    columns: &[
+        ("draw_id", Ty::Text),
+        ("campaign_id", Ty::Text),
+        ("player_id", Ty::Text),
+        ("draw_seq", Ty::Int),
+        ("day", Ty::Text),
+        ("roll", Ty::Int),
+        ("rolled_slot", Ty::Int),
+        ("awarded_slot", Ty::Int),
+        ("fallback_reason", Ty::Text),
+        ("channel", Ty::Text),
+        ("drawn_at", Ty::Int),
+        ("ledger_seq", Ty::Int),
+        ("player_pseudonym", Ty::Text),
+        ("table_version", Ty::Int),
+    ],
+};
+
+/// The award row of a draw that gives a prize.
+pub(super) static AWARD: Table = Table {
+    name: "prize_award",
+    columns: &[
+        ("award_id", Ty::Text),
+        ("campaign_id", Ty::Text),
+        ("draw_id", Ty::Text),
+        ("player_id", Ty::Text),
+        ("slot_index", Ty::Int),
+        ("prize_name", Ty::Text),
+        ("kind", Ty::Text),
+        ("status", Ty::Text),
+        ("won_at", Ty::Int),
+        ("claim_deadline", Ty::Int),
+        ("updated_at", Ty::Int),
+    ],
+};
+
+/// The rows one draw writes, each in its table's column order: the draw,
+/// its award if it gives a prize, the outbox entry if another service
+/// delivers that prize, and the request's key with its answer. Written by
+/// `draw_sqlite::write_rows`, `draw_postgres::write_rows` and the
+/// PostgreSQL batch, all from these values.
+pub(super) struct DrawRows {
+    pub(super) draw: Vec<Value>,
+    pub(super) award: Option<Vec<Value>>,
+    pub(super) outbox: Option<Vec<Value>>,
+    pub(super) answer: Vec<Value>,
 }
-macro_rules! sql_insert_award_columns {
-    () => {
-        "INSERT INTO prize_award (award_id, campaign_id, draw_id, player_id, slot_index, \
-         prize_name, kind, status, won_at, claim_deadline, updated_at) "
-    };
+
+impl DrawRows {
+    /// The rows of the draw answered `out` (its ledger number now, or
+    /// later under the lock), whose stored answer is `answer`.
+    pub(super) fn of(
+        d: &DrawFacts<'_>,
+        out: &DrawOutcome,
+        given: &SlotRecord,
+        ledger_seq: Option<i64>,
+        answer: Vec<u8>,
+    ) -> Result<Self, StoreError> {
+        let (cmd, campaign, now) = (d.cmd, d.campaign, d.now);
+        let draw = args![
+            &out.draw_id,
+            campaign,
+            &cmd.player_id,
+            d.draw_sequence,
+            d.day,
+            d.roll,
+            i64::from(d.rolled.index),
+            i64::from(given.index),
+            out.fallback.as_str(),
+            cmd.channel.clone(),
+            now,
+            ledger_seq,
+            d.pseudonym,
+            d.table_version
+        ];
+        let award = out.award.as_ref().map(|a| {
+            args![
+                &a.award_id,
+                campaign,
+                &out.draw_id,
+                &cmd.player_id,
+                i64::from(a.slot_index),
+                &a.prize_name,
+                a.kind.as_str(),
+                a.status.as_str(),
+                now,
+                a.claim_deadline,
+                now
+            ]
+        });
+        let outbox = out.award.as_ref().and_then(|a| {
+            outbox_values(&OutboxEntry {
+                source_id: &out.draw_id,
+                award_id: &a.award_id,
+                merchant_id: &cmd.merchant_id,
+                campaign_id: campaign,
+                player_id: &cmd.player_id,
+                kind: a.kind,
+                reference: given.spec.reference.as_deref().unwrap_or(""),
+                now,
+            })
+        });
+        let answer = answered_key_values(d.idem, now, answer);
+        // Values against their definitions: a column added to a table but
+        // not here (or in another order) fails every draw, not one backend.
+        DRAW.check(&draw)?;
+        ANSWERED_KEY.check(&answer)?;
+        if let Some(award) = &award {
+            AWARD.check(award)?;
+        }
+        if let Some(outbox) = &outbox {
+            OUTBOX.check(outbox)?;
+        }
+        Ok(Self {
+            draw,
+            award,
+            outbox,
+            answer,
+        })
+    }
 }
 
 /// The answer of a draw that gives `given` (the rolled slot, or the
@@ -308,9 +381,10 @@ pub(super) fn outcome_of(
 }
 
 /// Writes the draw row (its ledger number now, or later under the lock),
-/// the award, its cash payment, its outbox entry and the idempotency key
+/// the award, its outbox entry, its cash payment and the idempotency key
 /// with its answer (key last: the draw's first read looked it up); returns
-/// the answer.
+/// the answer. The rows go in one statement on PostgreSQL
+/// (`draw_postgres.rs`), step by step on SQLite (`draw_sqlite.rs`).
 pub(super) async fn record_draw<T: DbTx>(
     tx: &mut T,
     d: &DrawFacts<'_>,
@@ -319,117 +393,24 @@ pub(super) async fn record_draw<T: DbTx>(
     ledger_seq: Option<i64>,
     encode: &(impl Fn(&DrawOutcome) -> Vec<u8> + Sync),
 ) -> Result<DrawOutcome, StoreError> {
-    let (cmd, campaign, now) = (d.cmd, d.campaign, d.now);
     let out = outcome_of(d, given, fallback)?;
-    let answer = encode(&out);
-    let mut draw_args = args![
-        &out.draw_id,
-        campaign,
-        &cmd.player_id,
-        d.draw_sequence,
-        d.day,
-        d.roll,
-        i64::from(d.rolled.index),
-        i64::from(given.index),
-        fallback.as_str(),
-        cmd.channel.clone(),
-        now,
-        ledger_seq,
-        d.pseudonym,
-        d.table_version
-    ];
-    let award = out.award.as_ref();
-    let award_args = args![
-        award.map(|a| a.award_id.clone()),
-        award.map(|a| a.prize_name.clone()),
-        award.map(|a| a.kind.as_str()),
-        award.map(|a| a.status.as_str()),
-        award.and_then(|a| a.claim_deadline)
-    ];
-    if d.backend == Backend::Postgres {
-        draw_args.extend(award_args);
-        draw_args.extend(args![
-            answer,
-            &d.idem.scope,
-            d.idem.method,
-            d.idem.key.as_str(),
-            d.idem.fingerprint.clone()
-        ]);
-        tx.execute(
-            concat!(
-                "WITH drawn AS (",
-                sql_insert_draw!(),
-                " RETURNING draw_id), awarded AS (",
-                sql_insert_award_columns!(),
-                "SELECT $15, $2, drawn.draw_id, $3, $8, $16, $17, $18, $11, $19, $11 \
-                 FROM drawn WHERE CAST($15 AS TEXT) IS NOT NULL), answered AS (",
-                crate::sql_insert_answered_key!(),
-                "VALUES ($21, $22, $23, $24, $11, $20)) SELECT 1"
-            ),
-            draw_args,
-        )
-        .await?;
-    } else {
-        tx.execute(sql_insert_draw!(), draw_args).await?;
-        if award.is_some() {
-            let mut a = args![
-                &out.draw_id,
-                campaign,
-                &cmd.player_id,
-                i64::from(given.index),
-                now
-            ];
-            a.extend(award_args);
-            tx.execute(
-                concat!(
-                    sql_insert_award_columns!(),
-                    "VALUES ($6, $2, $1, $3, $4, $7, $8, $9, $5, $10, $5)"
-                ),
-                a,
-            )
-            .await?;
-        }
-        tx.execute(
-            concat!(
-                crate::sql_insert_answered_key!(),
-                "VALUES ($1, $2, $3, $4, $5, $6)"
-            ),
-            args![
-                &d.idem.scope,
-                d.idem.method,
-                d.idem.key.as_str(),
-                d.idem.fingerprint.clone(),
-                now,
-                answer
-            ],
-        )
-        .await?;
+    let rows = DrawRows::of(d, &out, given, ledger_seq, encode(&out))?;
+    match d.backend {
+        Backend::Postgres => super::draw_postgres::write_rows(tx, rows).await?,
+        Backend::Sqlite => super::draw_sqlite::write_rows(tx, rows).await?,
     }
-    if let Some(award) = award {
-        if award.kind == PrizeKind::Cash {
-            crate::store::money::pay_cash_prize(
-                tx,
-                campaign,
-                &cmd.player_id,
-                &out.draw_id,
-                given.spec.amount,
-                now,
-            )
-            .await?;
-        }
-        // Coupons and top-up codes come from the coupon service: the
-        // outbox row commits with the win, so the prize is delivered
-        // exactly once even if that service is down right now.
-        crate::store::outbox::enqueue(
+    if out
+        .award
+        .as_ref()
+        .is_some_and(|a| a.kind == PrizeKind::Cash)
+    {
+        crate::store::money::pay_cash_prize(
             tx,
+            d.campaign,
+            &d.cmd.player_id,
             &out.draw_id,
-            &award.award_id,
-            &cmd.merchant_id,
-            campaign,
-            &cmd.player_id,
-            award.kind,
-            given.spec.reference.as_deref().unwrap_or(""),
-            now,
+            given.spec.amount,
+            d.now,
         )
         .await?;
     }

@@ -19,6 +19,8 @@
 //! PostgreSQL's: SQLite's one writer runs one transaction at a time, so
 //! there every draw takes the lock first, which writes the draw row once.
 
+use std::sync::LazyLock;
+
 use rand::RngCore;
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
@@ -30,7 +32,10 @@ use super::{
     db::{Backend, Db, DbRow, DbTx, Value, args, fetch_one},
     finish,
     gate::LedgerGate,
-    new_id, parse_uuid, replay_of, replay_or,
+    new_id,
+    outbox::{OUTBOX, OutboxEntry, outbox_values},
+    parse_uuid, replay_of, replay_or,
+    rows::{ANSWERED_KEY, Table, Ty, answered_key_values},
 };
 use crate::clock::Clock;
 use crate::domain::{
@@ -646,12 +651,14 @@ pub struct PrizeGauge {
     pub remaining: i64,
 }
 
-// `draw_rows` first: its SQL macros are used by `draw` and `batch`.
+// `draw_rows` first: its SQL macros are used by the draw's modules.
 #[macro_use]
 mod draw_rows;
 mod admin;
-pub(super) mod batch;
 mod draw;
+pub(super) mod draw_batch_postgres;
+mod draw_postgres;
+mod draw_sqlite;
 mod export;
 mod fulfil;
 

@@ -1,4 +1,4 @@
-//! Redemption batching (PostgreSQL): the POS redemptions that wait at the
+//! Redemption batching (PostgreSQL only): the POS redemptions that wait at the
 //! same time are read and applied by two statements for all of them.
 //!
 //! A redemption alone is two statements that each commit (a read, then one
@@ -21,7 +21,10 @@
 //! every redemption of a batch whose statement failed. A batch of one is
 //! redeemed alone, so a quiet till sees no difference.
 
-use std::{collections::HashSet, sync::Arc};
+use std::{
+    collections::HashSet,
+    sync::{Arc, LazyLock},
+};
 
 use campaign::{
     domain::{Millis, idempotency::Idempotency},
@@ -30,11 +33,15 @@ use campaign::{
         batching::{self, BatchCounters, BatchQueue},
         db::{Db, DbRow, DbTx},
         new_id, replay_of,
+        rows::{ANSWERED_KEY, Ty, answered_key_values},
     },
 };
 use serde_json::json;
 
-use super::{CouponError, CouponStore, RedeemCommand, RedemptionRecord, Refusal, coupon_in_use};
+use super::{
+    CouponError, CouponStore, REDEMPTION, RedeemCommand, RedemptionRecord, Refusal, coupon_in_use,
+    redemption_values,
+};
 use crate::domain::template::check_use;
 
 /// The most redemptions one batch takes.
@@ -219,57 +226,42 @@ impl<D: Db> CouponStore<D> {
             decided[at] = decide(&set[at], r)?;
         }
 
-        let mut apply = Vec::new();
+        let (mut apply, mut keys) = (Vec::new(), Vec::new());
         for (w, d) in set.iter().zip(&decided) {
             if let Decided::Apply(r, answer) = d {
-                apply.push(json!({
-                    "redemption_id": r.redemption_id,
-                    "coupon_id": r.coupon_id,
-                    "merchant_id": w.cmd.merchant_id,
-                    "store_id": w.cmd.store_id,
-                    "pos_key_id": w.cmd.key_id,
-                    "order_amount_cents": r.order_amount_cents,
-                    "discount_cents": r.discount_cents,
-                    "order_ref": r.order_ref,
-                    "redeemed_at": r.redeemed_at,
-                    "scope": w.idem.scope,
-                    "method": w.idem.method,
-                    "idem_key": w.idem.key.as_str(),
-                    "fingerprint": hex::encode(&w.idem.fingerprint),
-                    "response": hex::encode(answer),
-                }));
+                apply.push(REDEMPTION.json_row(&redemption_values(r, &w.cmd.till(), &w.idem)?)?);
+                let mut key = ANSWERED_KEY.json_row(&answered_key_values(
+                    &w.idem,
+                    r.redeemed_at,
+                    answer.clone(),
+                ))?;
+                if let serde_json::Value::Object(key) = &mut key {
+                    key.insert("redemption_id".into(), r.redemption_id.clone().into());
+                }
+                keys.push(key);
             }
         }
         let mut taken = HashSet::new();
         if !apply.is_empty() {
             // One statement: each guarded take, then the key and the row
-            // of each coupon taken.
-            let rows = tx
-                .fetch_all(
-                    concat!(
-                        "WITH x AS (SELECT * FROM json_to_recordset(CAST($1 AS json)) AS x( \
-                           redemption_id text, coupon_id text, merchant_id text, store_id text, \
-                           pos_key_id text, order_amount_cents bigint, discount_cents bigint, \
-                           order_ref text, redeemed_at bigint, scope text, method text, \
-                           idem_key text, fingerprint text, response text)), \
-                         taken AS (UPDATE coupon c SET redemption_id = x.redemption_id FROM x \
-                           WHERE c.coupon_id = x.coupon_id AND c.redemption_id IS NULL \
-                           RETURNING c.coupon_id), \
-                         keyed AS (",
-                        campaign::sql_insert_answered_key!(),
-                        "SELECT x.scope, x.method, x.idem_key, decode(x.fingerprint, 'hex'), \
-                           x.redeemed_at, decode(x.response, 'hex') \
-                           FROM x JOIN taken ON taken.coupon_id = x.coupon_id), \
-                         redeemed AS (",
-                        sql_redemption_columns!(),
-                        "SELECT x.redemption_id, x.coupon_id, x.merchant_id, x.store_id, \
-                           x.pos_key_id, x.idem_key, x.order_amount_cents, x.discount_cents, \
-                           x.order_ref, x.redeemed_at \
-                           FROM x JOIN taken ON taken.coupon_id = x.coupon_id) \
-                         SELECT coupon_id FROM taken"
-                    ),
-                    args![serde_json::Value::Array(apply).to_string()],
+            // of each redemption that took its coupon, both rows from their
+            // one definition (`REDEMPTION`, `ANSWERED_KEY`).
+            static SQL: LazyLock<String> = LazyLock::new(|| {
+                let took = "x.redemption_id IN (SELECT redemption_id FROM taken)";
+                format!(
+                    "WITH taken AS (UPDATE coupon c SET redemption_id = x.redemption_id \
+                       FROM json_to_recordset(CAST($1 AS json)) AS x(redemption_id text, \
+                       coupon_id text) \
+                       WHERE c.coupon_id = x.coupon_id AND c.redemption_id IS NULL \
+                       RETURNING c.coupon_id, c.redemption_id), \
+                     keyed AS ({}), redeemed AS ({}) SELECT redemption_id FROM taken",
+                    ANSWERED_KEY.insert_json_with(2, &[("redemption_id", Ty::Text)], took),
+                    REDEMPTION.insert_json(1, took)
                 )
+            });
+            let array = |rows: Vec<serde_json::Value>| serde_json::Value::Array(rows).to_string();
+            let rows = tx
+                .fetch_all(SQL.as_str(), args![array(apply), array(keys)])
                 .await?;
             for r in &rows {
                 taken.insert(r.text(0)?);
@@ -280,7 +272,9 @@ impl<D: Db> CouponStore<D> {
             .into_iter()
             .map(|d| match d {
                 Decided::Answer(got) => Some(got),
-                Decided::Apply(r, _) if taken.contains(&r.coupon_id) => Some(Ok(Outcome::Fresh(r))),
+                Decided::Apply(r, _) if taken.contains(&r.redemption_id) => {
+                    Some(Ok(Outcome::Fresh(r)))
+                }
                 // Taken by another redemption after the read: alone, it
                 // finds out whose.
                 Decided::Apply(..) | Decided::Alone => None,

@@ -1,4 +1,4 @@
-//! Draw batching (PostgreSQL): the draws of one campaign that wait at the
+//! Draw batching (PostgreSQL only): the draws of one campaign that wait at the
 //! same time become one transaction.
 //!
 //! Every draw of a campaign takes the campaign row's lock for its ledger
@@ -32,11 +32,14 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use serde_json::json;
+use std::sync::LazyLock;
+
+use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
 use super::{
-    DrawCommand, DrawFacts, DrawOutcome, WheelRead, corrupt, not_bumped, outcome_of, take_prize,
+    AWARD, DRAW, DrawCommand, DrawFacts, DrawOutcome, DrawRows, WheelRead, corrupt, not_bumped,
+    outcome_of, take_prize,
 };
 use crate::{
     clock::Clock,
@@ -50,7 +53,9 @@ use crate::{
         batching::{self, BatchCounters, BatchQueue},
         db::{Db, DbRow, DbTx, args, fetch_one},
         money::pay_cash_prize,
+        outbox::OUTBOX,
         replay_of,
+        rows::ANSWERED_KEY,
     },
 };
 
@@ -457,7 +462,8 @@ impl<D: Db> Store<D> {
         // with their answers, in one statement.
         let first_seq = last - n + 1;
         let mut outs = Vec::with_capacity(counted.len());
-        let mut rows = Vec::with_capacity(counted.len());
+        let (mut draws, mut awards, mut queued, mut answers_rows) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (j, c) in counted.iter().enumerate() {
             let w = &set[c.at];
             let given = if c.fallback == FallbackReason::None {
@@ -489,78 +495,39 @@ impl<D: Db> Store<D> {
             };
             let out = outcome_of(&facts, given, c.fallback)?;
             let response = (w.encode)(&out);
-            let award = out.award.as_ref();
-            let outbox_kind = award.and_then(|a| match a.kind {
-                PrizeKind::Coupon => Some("COUPON"),
-                PrizeKind::TopupCode => Some("TOPUP_CODE"),
-                _ => None,
-            });
-            rows.push(json!({
-                "draw_id": out.draw_id,
-                "player_id": w.cmd.player_id,
-                "draw_seq": c.total,
-                "roll": c.roll,
-                "rolled_slot": c.rolled.index,
-                "awarded_slot": given.index,
-                "fallback_reason": c.fallback.as_str(),
-                "channel": w.cmd.channel,
-                "ledger_seq": first_seq + j as i64,
-                "pseudonym": c.pseudonym,
-                "award_id": award.map(|a| &a.award_id),
-                "prize_name": award.map(|a| &a.prize_name),
-                "kind": award.map(|a| a.kind.as_str()),
-                "status": award.map(|a| a.status.as_str()),
-                "claim_deadline": award.and_then(|a| a.claim_deadline),
-                "scope": w.idem.scope,
-                "method": w.idem.method,
-                "idem_key": w.idem.key.as_str(),
-                "fingerprint": hex::encode(&w.idem.fingerprint),
-                "response": hex::encode(response),
-                "outbox_kind": outbox_kind,
-                "reference": given.spec.reference.as_deref().unwrap_or(""),
-            }));
+            let r = DrawRows::of(&facts, &out, given, Some(first_seq + j as i64), response)?;
+            draws.push(DRAW.json_row(&r.draw)?);
+            if let Some(award) = &r.award {
+                awards.push(AWARD.json_row(award)?);
+            }
+            if let Some(outbox) = &r.outbox {
+                queued.push(OUTBOX.json_row(outbox)?);
+            }
+            answers_rows.push(ANSWERED_KEY.json_row(&r.answer)?);
             outs.push((c.at, out, given.spec.amount));
         }
+        // Every row from its one definition (`DrawRows`), one JSON array per
+        // table.
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "WITH drawn AS ({} RETURNING 1), awarded AS ({}), queued AS ({}), \
+                 answered AS ({}) SELECT CAST(COUNT(*) AS BIGINT) FROM drawn",
+                DRAW.insert_json(1, ""),
+                AWARD.insert_json(2, ""),
+                OUTBOX.insert_json(3, ""),
+                ANSWERED_KEY.insert_json(4, "")
+            )
+        });
+        let array = |rows: Vec<Json>| Json::Array(rows).to_string();
         let written = fetch_one(
             &mut tx,
             "draw batch",
-            "WITH x AS (SELECT * FROM json_to_recordset(CAST($1 AS json)) AS x( \
-                   draw_id text, player_id text, draw_seq bigint, roll bigint, \
-                   rolled_slot bigint, awarded_slot bigint, fallback_reason text, channel text, \
-                   ledger_seq bigint, pseudonym text, award_id text, prize_name text, kind text, \
-                   status text, claim_deadline bigint, scope text, method text, idem_key text, \
-                   fingerprint text, response text, outbox_kind text, reference text)), \
-                 drawn AS (INSERT INTO draw (draw_id, campaign_id, player_id, draw_seq, day, \
-                   roll, rolled_slot, awarded_slot, fallback_reason, channel, drawn_at, \
-                   ledger_seq, player_pseudonym, table_version) \
-                   SELECT x.draw_id, $2, x.player_id, x.draw_seq, $3, x.roll, x.rolled_slot, \
-                   x.awarded_slot, x.fallback_reason, x.channel, $4, x.ledger_seq, x.pseudonym, $5 \
-                   FROM x RETURNING draw_id), \
-                 awarded AS (INSERT INTO prize_award (award_id, campaign_id, draw_id, player_id, \
-                   slot_index, prize_name, kind, status, won_at, claim_deadline, updated_at) \
-                   SELECT x.award_id, $2, x.draw_id, x.player_id, x.awarded_slot, x.prize_name, \
-                   x.kind, x.status, $4, x.claim_deadline, $4 \
-                   FROM x JOIN drawn ON drawn.draw_id = x.draw_id WHERE x.award_id IS NOT NULL \
-                   RETURNING draw_id), \
-                 queued AS (INSERT INTO prize_outbox (source_id, award_id, merchant_id, \
-                   campaign_id, player_id, kind, reference, attempts, next_attempt_at, \
-                   delivered_at, coupon_id, last_error, created_at) \
-                   SELECT x.draw_id, x.award_id, $6, $2, x.player_id, x.outbox_kind, x.reference, \
-                   0, 0, NULL, NULL, '', $4 \
-                   FROM x JOIN awarded ON awarded.draw_id = x.draw_id \
-                   WHERE x.outbox_kind IS NOT NULL), \
-                 answered AS (INSERT INTO idempotency (scope, method, idem_key, fingerprint, \
-                   created_at, response) \
-                   SELECT x.scope, x.method, x.idem_key, decode(x.fingerprint, 'hex'), $4, \
-                   decode(x.response, 'hex') FROM x) \
-                 SELECT CAST(COUNT(*) AS BIGINT) FROM drawn",
+            SQL.as_str(),
             args![
-                serde_json::Value::Array(rows).to_string(),
-                &campaign,
-                &day,
-                now,
-                wheel.table_version,
-                &wheel.merchant_id
+                array(draws),
+                array(awards),
+                array(queued),
+                array(answers_rows)
             ],
         )
         .await?
