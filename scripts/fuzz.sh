@@ -7,11 +7,22 @@
 # the memory limits. A crash leaves its input in fuzz/artifacts/<target>/;
 # `cargo fuzz run <target> <file>` replays it.
 #
+# The targets run at the same time (one per core: two of three at once
+# on this machine's two cores is no slower than one after another, and
+# the third shares them); each still runs SECONDS.
+#
 #   bash scripts/fuzz.sh [SECONDS] [TARGET...]
+#   bash scripts/fuzz.sh build      (only build them: CI builds them
+#                                    beside the tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-300}
 shift || true
+build_only=false
+# Its own target directory (fuzz/target), never a shared one: the build is
+# instrumented and runs beside the test build in CI.
+unset CARGO_TARGET_DIR
+[ "$secs" = build ] && build_only=true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(campaign_rpcs coupon_rpcs credentials)
 if ! command -v cargo-fuzz >/dev/null; then
@@ -26,19 +37,28 @@ export RUSTC_BOOTSTRAP=1
 flags=(--sanitizer address --debug-assertions --codegen-units 16)
 cd fuzz
 cargo fuzz build "${flags[@]}"
+$build_only && exit 0
 mkdir -p artifacts
+pids=()
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"
-  log="artifacts/$t.log"
-  if cargo fuzz run "${flags[@]}" "$t" "corpus/$t" -- \
+  cargo fuzz run "${flags[@]}" "$t" "corpus/$t" -- \
     -max_total_time="$secs" -max_len=4096 -timeout=10 \
-    -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 >"$log" 2>&1; then
+    -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 >"artifacts/$t.log" 2>&1 &
+  pids+=($!)
+done
+status=0
+for i in "${!targets[@]}"; do
+  t=${targets[$i]}
+  log="artifacts/$t.log"
+  if wait "${pids[$i]}"; then
     runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' || echo '?')
     cov=$(grep -Eo 'DONE +cov: [0-9]+' "$log" | grep -Eo '[0-9]+$' || echo '?')
     echo "fuzz $t: ${secs}s, $runs inputs, coverage $cov, no crash"
   else
     grep -v -E '^#[0-9]+ +(NEW|REDUCE|pulse)|^\s+NEW_FUNC' "$log" | tail -60
     echo "fuzz target $t FAILED (the input is in fuzz/artifacts/$t/, the log in fuzz/$log)" >&2
-    exit 1
+    status=1
   fi
 done
+exit $status
