@@ -24,7 +24,6 @@
 
 pub mod bootstrap_key;
 pub mod cli;
-pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod domain;
@@ -35,8 +34,11 @@ pub mod metrics;
 pub mod prize_refs;
 pub mod seal_key;
 pub mod store;
-pub mod telemetry;
 pub mod web;
+
+// Platform parts (the time authority, logs) re-exported under their old
+// paths.
+pub use platform::{clock, telemetry};
 
 use std::{future::Future, sync::Arc, time::Duration};
 

@@ -5,39 +5,20 @@
 //! code. The storage layer calls these functions inside its transactions;
 //! the transport layer converts protos into the validated types defined here.
 
-pub mod credential;
 pub mod fairness;
-pub mod hs256;
-pub mod idempotency;
 pub mod money;
-pub mod player_token;
-pub mod seal;
 pub mod simulation;
 pub mod vote;
 pub mod wheel;
 
+// The rules every service shares (time, idempotency keys, credentials,
+// player tokens, sealing) live in the platform crate; re-exported so the
+// campaign's own paths stay as they were.
+pub use platform::domain::{
+    InvalidField, Millis, credential, hs256, idempotency, player_token, seal,
+};
+
 use thiserror::Error;
-
-/// Milliseconds since the Unix epoch, UTC.
-pub type Millis = i64;
-
-/// A request that can never succeed as sent: a field is missing or out of
-/// range. Always names the field (proto field name) so callers can fix it.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{field}: {reason}")]
-pub struct InvalidField {
-    pub field: &'static str,
-    pub reason: String,
-}
-
-impl InvalidField {
-    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
-        Self {
-            field,
-            reason: reason.into(),
-        }
-    }
-}
 
 /// A well-formed request that the current state refuses. Decided by the
 /// store from guarded SQL; the transport maps each to one gRPC code.

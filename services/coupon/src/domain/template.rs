@@ -1,7 +1,7 @@
 //! Templates and their rules: what a coupon is worth for an order, when and
 //! where it may be used. Pure functions, integer cents.
 
-use campaign::domain::{InvalidField, Millis};
+use platform::domain::{InvalidField, Millis};
 
 const DAY_MS: Millis = 86_400_000;
 /// Upper bound for any amount, so sums and products stay far from overflow.

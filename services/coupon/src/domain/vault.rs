@@ -9,7 +9,7 @@
 //!   searched offline (supplier codes may be short or numeric); 128 bits,
 //!   so two codes of one merchant never share a digest in practice.
 //! - a **sealed copy**, to show a code to its owner (or export a bulk job's
-//!   codes for printing): ChaCha20-Poly1305 as in `campaign::domain::seal`,
+//!   codes for printing): ChaCha20-Poly1305 as in `platform::domain::seal`,
 //!   with the row's identity as associated data, so a sealed code copied
 //!   into another row does not open.
 //!
@@ -17,8 +17,8 @@
 
 use std::sync::Arc;
 
-use campaign::domain::seal::{NONCE_LEN, SealError, SealKey};
 use hmac::{Hmac, Mac};
+use platform::domain::seal::{NONCE_LEN, SealError, SealKey};
 use sha2::Sha256;
 
 use super::code::CouponCode;
@@ -125,7 +125,7 @@ fn pool_aad(pool_id: &str, digest: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use campaign::domain::seal::KEY_LEN;
+    use platform::domain::seal::KEY_LEN;
 
     fn vault(b: u8) -> CodeVault {
         CodeVault::new(Arc::new(SealKey::from_bytes([b; KEY_LEN])))

@@ -3,11 +3,11 @@
 use std::{pin::Pin, sync::Arc};
 
 use campaign::{
-    domain::InvalidField,
     grpc::{error::invalid, respond, traced},
     store::db::Db,
 };
 use engine_proto::coupon::v1::{self as pb, coupon_admin_service_server::CouponAdminService};
+use platform::domain::InvalidField;
 use prost::Message;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 
 use campaign::{
-    domain::InvalidField,
     grpc::{error::invalid, traced},
     store::{StoreError, db::Db},
 };
 use engine_proto::coupon::v1::{self as pb, coupon_delivery_service_server::CouponDeliveryService};
+use platform::domain::InvalidField;
 use subtle::ConstantTimeEq;
 use tonic::{Request, Response, Status};
 

@@ -9,7 +9,7 @@ use std::{
     sync::Mutex,
 };
 
-use campaign::domain::Millis;
+use platform::domain::Millis;
 use tonic::Status;
 
 pub struct TillGuard {

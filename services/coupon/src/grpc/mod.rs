@@ -13,7 +13,8 @@ pub mod pos;
 
 use std::sync::Arc;
 
-use campaign::{clock::Clock, grpc::auth::Authenticator, grpc::limit::RateLimiter, store::db::Db};
+use campaign::{grpc::auth::Authenticator, grpc::limit::RateLimiter, store::db::Db};
+use platform::clock::Clock;
 use tokio::sync::Notify;
 
 use crate::store::CouponStore;

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use campaign::{
-    domain::InvalidField,
     grpc::{
         error::{internal, invalid},
         traced,
@@ -12,6 +11,7 @@ use campaign::{
     store::{Outcome, db::Db},
 };
 use engine_proto::coupon::v1::{self as pb, coupon_player_service_server::CouponPlayerService};
+use platform::domain::InvalidField;
 use prost::Message;
 use tonic::{Request, Response, Status};
 

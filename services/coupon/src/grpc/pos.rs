@@ -5,11 +5,11 @@
 use std::sync::Arc;
 
 use campaign::{
-    domain::InvalidField,
     grpc::{auth::Principal, error::invalid, respond, traced},
     store::db::Db,
 };
 use engine_proto::coupon::v1::{self as pb, coupon_pos_service_server::CouponPosService};
+use platform::domain::InvalidField;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
@@ -247,7 +247,7 @@ impl<D: Db> CouponPosService for PosApi<D> {
                 let till = till(&who)?;
                 s.till_limit.check(till.key_id)?;
                 tracing::Span::current().record("store.id", till.store_id);
-                let key = campaign::domain::idempotency::IdempotencyKey::parse(
+                let key = platform::domain::idempotency::IdempotencyKey::parse(
                     &request.get_ref().idempotency_key,
                 )
                 .map_err(invalid)?;

@@ -15,15 +15,13 @@ mod pool_postgres;
 
 use std::sync::Arc;
 
-use campaign::{
-    domain::{Millis, idempotency::Idempotency},
-    store::{
-        Outcome, StoreError, claim_key,
-        db::{Backend, Db, DbRow, DbTx, Value, fetch_one},
-        finish, new_id,
-        rows::{Table, Ty},
-    },
+use campaign::store::{
+    Outcome, StoreError, claim_key,
+    db::{Backend, Db, DbRow, DbTx, Value, fetch_one},
+    finish, new_id,
+    rows::{Table, Ty},
 };
+use platform::domain::{Millis, idempotency::Idempotency};
 use rand::{TryRngCore, rngs::OsRng};
 use thiserror::Error;
 

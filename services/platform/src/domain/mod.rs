@@ -1,0 +1,32 @@
+//! The rules every service shares, as pure functions and types, no I/O:
+//! time, invalid fields, idempotency keys, credentials (API keys and player
+//! tokens) and sealing secrets at rest. No activity's rules are here.
+
+pub mod credential;
+pub mod hs256;
+pub mod idempotency;
+pub mod player_token;
+pub mod seal;
+
+use thiserror::Error;
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type Millis = i64;
+
+/// A request that can never succeed as sent: a field is missing or out of
+/// range. Always names the field (proto field name) so callers can fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{field}: {reason}")]
+pub struct InvalidField {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl InvalidField {
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
