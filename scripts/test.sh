@@ -35,26 +35,27 @@ if [ $# = 0 ]; then
     trap 'bash scripts/pg-throwaway.sh stop "$FAULT_PGDIR"; [ -z "${PGDIR:-}" ] || bash scripts/pg-throwaway.sh stop "$PGDIR"' EXIT
     fault_log=$(mktemp)
     fault_rc=$(mktemp)
-    ( CAMPAIGN_TEST_PG_URL="$FAULT_PG_URL" CAMPAIGN_TEST_PG_DATA="$FAULT_PGDIR/data" \
-        cargo test --workspace --test faults >"$fault_log" 2>&1; echo $? >"$fault_rc" ) &
+    # The test binary itself, not `cargo test`: cargo would hold the build
+    # directory's lock for the suite's whole run and keep the other tests
+    # (and the load generator's build) waiting. Run as cargo runs it: from
+    # its package's directory.
+    fault_bin=$(cargo test --workspace --test faults --no-run --message-format=json 2>/dev/null \
+      | python3 -c 'import json,sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "faults" and m.get("executable"):
+        print(m["executable"])')
+    [ -x "$fault_bin" ] || { echo "fault suite binary not found" >&2; exit 1; }
+    ( cd services/engine && CAMPAIGN_TEST_PG_URL="$FAULT_PG_URL" CAMPAIGN_TEST_PG_DATA="$FAULT_PGDIR/data" \
+        "$fault_bin" >"$fault_log" 2>&1; echo $? >"$fault_rc" ) &
     fault_pid=$!
     cargo test --workspace -- --skip engine_survives_faults 2>&1 | tee -a "$log" || status=$?
     [ "${PIPESTATUS[0]}" = 0 ] || status=1
-    wait "$fault_pid" || true
-    cat "$fault_log" | tee -a "$log"
-    [ "$(cat "$fault_rc")" = 0 ] || status=1
-    rm -f "$fault_log" "$fault_rc"
   fi
 else
   cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
   [ "${PIPESTATUS[0]}" = 0 ] || status=1
 fi
-# What the fault suite injected and checked (its output is captured).
-if [ -s "$CAMPAIGN_FAULT_REPORT_DIR/faults.txt" ]; then
-  echo "fault suite report:"
-  cat "$CAMPAIGN_FAULT_REPORT_DIR/faults.txt"
-fi
-rm -rf "$CAMPAIGN_FAULT_REPORT_DIR"
 # The load generator's harness for a few seconds per workload on both
 # databases, invariants checked (a smoke test of the harness, not a timed
 # check). Debug builds: they share the test build's dependencies.
@@ -93,6 +94,19 @@ if [ $# = 0 ] && [ $status = 0 ]; then
   fi
   rm -f "$browser"
 fi
+# The fault suite, run beside everything above: its result and report.
+if [ -n "${fault_pid:-}" ]; then
+  wait "$fault_pid" || true
+  cat "$fault_log" | tee -a "$log"
+  [ "$(cat "$fault_rc")" = 0 ] || status=1
+  rm -f "$fault_log" "$fault_rc"
+fi
+# What the fault suite injected and checked (its output is captured).
+if [ -s "$CAMPAIGN_FAULT_REPORT_DIR/faults.txt" ]; then
+  echo "fault suite report:"
+  cat "$CAMPAIGN_FAULT_REPORT_DIR/faults.txt"
+fi
+rm -rf "$CAMPAIGN_FAULT_REPORT_DIR"
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '^test result: .*; ([0-9]+) failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
 rm -f "$log"
