@@ -6,12 +6,18 @@
 //!   keys, API keys and player tokens, sealing secrets at rest).
 //! - [`clock`]: the time authority (real, or moved by tests and the fault
 //!   suite).
+//! - [`store`]: the database seam and its two backends, rows defined once
+//!   for every backend, batching, the store's error and the idempotency
+//!   protocol.
+//! - [`grpc`]: how the store's errors become gRPC statuses.
 //! - [`telemetry`]: the log subscriber.
 //!
-//! The database seam, the idempotency protocol's storage and the gRPC
-//! plumbing still live in the campaign crate (issue 23 moves them here in
-//! steps).
+//! Access (API keys, principals, the audit chain), the rest of the gRPC
+//! plumbing and server assembly still live in the campaign crate (issue
+//! 23 moves them here in steps).
 
 pub mod clock;
 pub mod domain;
+pub mod grpc;
+pub mod store;
 pub mod telemetry;

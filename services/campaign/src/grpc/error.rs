@@ -6,15 +6,32 @@ use tonic::{Code, Status};
 
 use crate::{
     domain::{InvalidField, Rejection},
-    store::StoreError,
+    store::Refusal,
 };
 
 pub fn invalid(e: InvalidField) -> Status {
     Status::invalid_argument(e.to_string())
 }
 
+pub use platform::grpc::internal;
+
+/// The campaign's refusals answer with their own codes.
+impl Refusal for Rejection {
+    fn code(&self) -> Code {
+        rejection_code(self)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 pub fn rejection(r: Rejection) -> Status {
-    let code = match r {
+    Status::new(rejection_code(&r), r.to_string())
+}
+
+fn rejection_code(r: &Rejection) -> Code {
+    match r {
         Rejection::NoChancesToday
         | Rejection::NoChancesLeft
         | Rejection::TooManySlots(_)
@@ -54,45 +71,5 @@ pub fn rejection(r: Rejection) -> Status {
         | Rejection::NotPending(_)
         | Rejection::VoteNotAccepted
         | Rejection::TiersInUse => Code::FailedPrecondition,
-    };
-    Status::new(code, r.to_string())
-}
-
-pub fn internal(cause: &dyn std::fmt::Display) -> Status {
-    tracing::error!(error = %cause, "internal error");
-    Status::internal("internal error")
-}
-
-impl From<StoreError> for Status {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound(what) => Status::not_found(format!("{what} not found")),
-            // The same answer as for an id that does not exist, so that no
-            // caller learns what another merchant has; the log keeps it.
-            StoreError::OtherMerchant(what) => {
-                tracing::info!(what, "refused: belongs to another merchant");
-                Status::not_found(format!("{what} not found"))
-            }
-            StoreError::Rejected(r) => rejection(r),
-            StoreError::Conflict(m) => {
-                tracing::info!(reason = %m, "conflict");
-                Status::aborted(
-                    "a concurrent request changed the same thing; retry with the same idempotency key",
-                )
-            }
-            StoreError::Stalled(secs) => Status::deadline_exceeded(format!(
-                "the stream was not read for {secs} s and was cut; export again"
-            )),
-            StoreError::Unavailable(m) => {
-                tracing::warn!(reason = %m, "database unavailable");
-                Status::unavailable(
-                    "database busy or unavailable; retry with the same idempotency key",
-                )
-            }
-            e @ (StoreError::Database(_)
-            | StoreError::Corrupt(_)
-            | StoreError::Bootstrap(_)
-            | StoreError::Seal(_)) => internal(&e),
-        }
     }
 }

@@ -54,7 +54,7 @@ impl<D: Db> PlayerService for PlayerApi<D> {
                 }?;
                 if c.status == CampaignStatus::Draft {
                     // A draft's prizes are not shown before it is published.
-                    return Err(StoreError::Rejected(Rejection::DraftNotOpen).into());
+                    return Err(StoreError::from(Rejection::DraftNotOpen).into());
                 }
                 Ok(Response::new(wheel_to_proto(&c)))
             }

@@ -55,7 +55,11 @@ impl<D: Db> Store<D> {
                 .await
             {
                 Ok(_) => ended += 1,
-                Err(StoreError::Rejected(Rejection::InvalidTransition { .. })) => {}
+                Err(e)
+                    if matches!(
+                        e.refusal::<Rejection>(),
+                        Some(Rejection::InvalidTransition { .. })
+                    ) => {}
                 Err(e) => return Err(e),
             }
         }

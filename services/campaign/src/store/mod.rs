@@ -16,89 +16,33 @@
 
 pub mod access;
 pub mod audit;
-pub mod batching;
 pub mod chance;
-pub mod db;
 mod gate;
-mod glue;
 pub mod lifecycle;
 pub mod money;
 pub mod outbox;
 mod ping;
-pub mod postgres;
 pub mod retention;
-pub mod rows;
 pub mod seal;
 pub mod share;
-pub mod sqlite;
-mod sqlite_writer;
 pub mod stats;
 pub mod token_key;
 pub mod vote;
 pub mod wheel;
 
-use thiserror::Error;
+// The database seam, its backends, the store's error and the idempotency
+// protocol live in the platform crate; re-exported under their old paths.
+pub use platform::store::{
+    Outcome, Refusal, StoreError, batching, claim_key, db, finish, new_id, parse_uuid, postgres,
+    replay_of, replay_or, rows, sqlite, store_answer, stored_answer,
+};
 
-use crate::domain::{Millis, Rejection, idempotency::Idempotency};
-use db::{DbRow, DbTx, args};
+use crate::domain::Rejection;
 
-/// What the store reports; the transport maps each variant to one code.
-#[derive(Debug, Error)]
-pub enum StoreError {
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    /// The thing exists but belongs to another merchant. Callers outside
-    /// that merchant are answered exactly as for a thing that does not
-    /// exist (the transport logs the difference).
-    #[error("{0} belongs to another merchant")]
-    OtherMerchant(&'static str),
-    #[error(transparent)]
-    Rejected(#[from] Rejection),
-    /// A concurrent change won a uniqueness race; retrying is safe.
-    #[error("conflict: {0}")]
-    Conflict(String),
-    /// The database is busy or unreachable; retrying with the same
-    /// idempotency key is safe.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    /// A stream's reader took nothing for this many seconds.
-    #[error("the reader took nothing for {0} s")]
-    Stalled(u64),
-    #[error("database error: {0}")]
-    Database(String),
-    /// The first admin key could not be handed over; nothing was created.
-    #[error("bootstrap: {0}")]
-    Bootstrap(String),
-    /// A stored value the engine does not understand.
-    #[error("corrupt stored value: {0}")]
-    Corrupt(String),
-    /// Sealed secrets cannot be read or written: no seal key, or not the
-    /// key the database was sealed with (`store::seal`).
-    #[error("sealed secrets: {0}")]
-    Seal(String),
-}
-
-impl StoreError {
-    pub(crate) fn from_sqlx(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::RowNotFound => Self::NotFound("row"),
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                Self::Unavailable(e.to_string())
-            }
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                Self::Conflict(db.message().to_owned())
-            }
-            other => Self::Database(other.to_string()),
-        }
+impl From<Rejection> for StoreError {
+    fn from(r: Rejection) -> Self {
+        StoreError::Rejected(Box::new(r))
     }
-}
-
-/// The answer of a mutating method: freshly applied, or the stored answer
-/// of an earlier request with the same idempotency key.
-#[derive(Debug)]
-pub enum Outcome<T> {
-    Fresh(T),
-    Replay(Vec<u8>),
 }
 
 /// The store, over one backend.
@@ -150,154 +94,4 @@ impl<D: db::Db> Store<D> {
         }
         counters
     }
-}
-
-/// Claims the idempotency key inside `tx`. `Ok(None)`: first time, go on.
-/// `Ok(Some(bytes))`: the stored answer of the same request. A different
-/// request under the same key is rejected. On PostgreSQL a concurrent copy
-/// blocks on the key's index entry until the first commits or aborts.
-pub async fn claim_key<T: DbTx>(
-    tx: &mut T,
-    idem: &Idempotency,
-    now: Millis,
-) -> Result<Option<Vec<u8>>, StoreError> {
-    let inserted = tx
-        .execute(
-            "INSERT INTO idempotency (scope, method, idem_key, fingerprint, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope, method, idem_key) DO NOTHING",
-            args![
-                &idem.scope,
-                idem.method,
-                idem.key.as_str(),
-                idem.fingerprint.clone(),
-                now
-            ],
-        )
-        .await?;
-    if inserted == 1 {
-        return Ok(None);
-    }
-    stored_answer(tx, idem)
-        .await?
-        .ok_or(StoreError::NotFound("idempotency key"))
-        .map(Some)
-}
-
-/// What an idempotency row found under `idem`'s key means: the stored
-/// answer of the same request, a different request under the same key
-/// (rejected), or the same request still in progress (retry).
-pub fn replay_of(
-    idem: &Idempotency,
-    fingerprint: Vec<u8>,
-    response: Option<Vec<u8>>,
-) -> Result<Vec<u8>, StoreError> {
-    if fingerprint != idem.fingerprint {
-        return Err(Rejection::IdempotencyKeyReused.into());
-    }
-    // No answer: only visible to a concurrent copy that read before the
-    // first committed; retrying resolves it.
-    response.ok_or_else(|| StoreError::Conflict("request in progress".into()))
-}
-
-/// The answer already stored under `idem`'s key, if any, read on its own
-/// (for the key-last pattern below, after its effect was refused or its key
-/// insert collided: a concurrent copy may have committed meanwhile).
-pub async fn stored_answer<T: DbTx>(
-    tx: &mut T,
-    idem: &Idempotency,
-) -> Result<Option<Vec<u8>>, StoreError> {
-    let row = tx
-        .fetch_optional(
-            "SELECT fingerprint, response FROM idempotency \
-             WHERE scope = $1 AND method = $2 AND idem_key = $3",
-            args![&idem.scope, idem.method, idem.key.as_str()],
-        )
-        .await?;
-    row.map(|r| replay_of(idem, r.bytes(0)?, r.opt_bytes(1)?))
-        .transpose()
-}
-
-/// For the key-last pattern, after its effect was refused or its key insert
-/// collided: the answer of a concurrent copy that committed meanwhile, or
-/// else `refusal`.
-pub async fn replay_or<T: DbTx, R, E: From<StoreError>>(
-    tx: &mut T,
-    idem: &Idempotency,
-    refusal: E,
-) -> Result<Outcome<R>, E> {
-    match stored_answer(tx, idem).await? {
-        Some(bytes) => Ok(Outcome::Replay(bytes)),
-        None => Err(refusal),
-    }
-}
-
-/// The key-last pattern, for hot paths whose effect is one guarded
-/// statement: the first read also looks the key up (`sql_key_lookup!`, a
-/// stored answer is replayed), and the effect inserts the key with its
-/// answer (`sql_insert_answered_key!`) instead of claiming it first and
-/// updating it last: one statement and one index write fewer. The insert
-/// has no `ON CONFLICT`: a concurrent copy that committed first makes it
-/// fail, undoing the whole effect, and the caller then replays the stored
-/// answer.
-#[macro_export]
-macro_rules! sql_key_lookup {
-    ($scope:literal, $method:literal, $key:literal) => {
-        concat!(
-            "(SELECT fingerprint FROM idempotency WHERE scope = ",
-            $scope,
-            " AND method = ",
-            $method,
-            " AND idem_key = ",
-            $key,
-            "), ",
-            "(SELECT response FROM idempotency WHERE scope = ",
-            $scope,
-            " AND method = ",
-            $method,
-            " AND idem_key = ",
-            $key,
-            ")"
-        )
-    };
-}
-
-/// See [`sql_key_lookup!`]: the key's row, answer included; the values
-/// (scope, method, key, fingerprint, created_at, response) follow.
-#[macro_export]
-macro_rules! sql_insert_answered_key {
-    () => {
-        "INSERT INTO idempotency (scope, method, idem_key, fingerprint, created_at, response) "
-    };
-}
-
-/// Stores the answer under the claimed key and commits the transaction.
-pub async fn finish<T: DbTx>(
-    mut tx: T,
-    idem: &Idempotency,
-    response: Vec<u8>,
-) -> Result<(), StoreError> {
-    store_answer(&mut tx, idem, response).await?;
-    tx.commit().await
-}
-
-/// Stores the answer under the claimed key, for a commit that follows.
-pub async fn store_answer<T: DbTx>(
-    tx: &mut T,
-    idem: &Idempotency,
-    response: Vec<u8>,
-) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE idempotency SET response = $4 WHERE scope = $1 AND method = $2 AND idem_key = $3",
-        args![&idem.scope, idem.method, idem.key.as_str(), response],
-    )
-    .await?;
-    Ok(())
-}
-
-fn parse_uuid(s: &str) -> Result<uuid::Uuid, StoreError> {
-    uuid::Uuid::parse_str(s).map_err(|_| StoreError::Corrupt(format!("uuid {s:?}")))
-}
-
-pub fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
 }

@@ -1,7 +1,7 @@
 //! The grouped draw path and the single one agree (issue 23). The same
 //! players make the same number of draws on two wheels: on one, one call
 //! at a time (the single path); on the other, all at once (PostgreSQL
-//! batches them, `store/wheel/batch.rs`; SQLite's writer commits them
+//! batches them, `store/wheel/draw_batch_postgres.rs`; SQLite's writer commits them
 //! together). On both, every row, answer and counter must be what the
 //! reference roll (`domain::wheel::draw_roll`, recomputed here from the
 //! stored secret) says: the roll, the slot it lands on, the slot given,

@@ -157,7 +157,7 @@ pub struct CouponStore<D: Db> {
     db: D,
     /// Digests and seals codes: none is stored in the clear.
     vault: Arc<CodeVault>,
-    /// PostgreSQL only (`redeem_batch.rs`): SQLite's writer already
+    /// PostgreSQL only (`redeem_batch_postgres.rs`): SQLite's writer already
     /// commits waiting transactions together.
     redeem_batches: Option<std::sync::Arc<redeem_batch_postgres::RedeemBatches>>,
 }

@@ -65,7 +65,7 @@ impl<D: Db> CouponStore<D> {
     /// Redeems exactly once: the guarded update on `coupon.redemption_id`
     /// lets one of any number of racing tills through.
     ///
-    /// Key last (`campaign::store::sql_key_lookup!`): the read also looks
+    /// Key last (`platform::sql_key_lookup!`): the read also looks
     /// the idempotency key up, and the effect (the guarded take, the key
     /// with its answer, the redemption row) is one statement on
     /// PostgreSQL, so a redemption is two round trips with no BEGIN or
@@ -74,7 +74,7 @@ impl<D: Db> CouponStore<D> {
     /// concurrent copy may have committed: its stored answer is replayed.
     ///
     /// On PostgreSQL the redemptions that wait at the same time are read
-    /// and applied together (`redeem_batch.rs`); each still gets the
+    /// and applied together (`redeem_batch_postgres.rs`); each still gets the
     /// answer it would get alone.
     #[tracing::instrument(skip_all)]
     pub async fn redeem(
@@ -111,7 +111,7 @@ impl<D: Db> CouponStore<D> {
             "coupon",
             concat!(
                 "SELECT ",
-                campaign::sql_key_lookup!("$3", "$4", "$5"),
+                platform::sql_key_lookup!("$3", "$4", "$5"),
                 ", ",
                 sql_coupon_in_use!(),
                 " FROM (SELECT 1) AS one \

@@ -90,7 +90,7 @@ impl<D: Db> Store<D> {
         // lock.
         let rows = tx
             .fetch_all(
-                sql_read_wheel!(concat!(", ", crate::sql_key_lookup!("$3", "$4", "$5"))),
+                sql_read_wheel!(concat!(", ", platform::sql_key_lookup!("$3", "$4", "$5"))),
                 args![
                     &campaign,
                     &cmd.player_id,

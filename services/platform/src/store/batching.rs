@@ -1,5 +1,5 @@
-//! The queue behind the PostgreSQL batches (draws: `wheel/batch.rs`; POS
-//! redemptions: the coupon crate's `redeem_batch.rs`): requests that wait
+//! The queue behind the PostgreSQL batches (draws: campaign's `wheel/draw_batch_postgres.rs`; POS
+//! redemptions: the coupon crate's `redeem_batch_postgres.rs`): requests that wait
 //! at the same time are taken together by the first of them to get a turn.
 
 use std::{

@@ -67,10 +67,12 @@ impl From<Vec<u8>> for Value {
 }
 
 /// `args![a, b, c]` builds the parameter list for `$1, $2, $3`.
-macro_rules! args {
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __db_args {
     ($($v:expr),* $(,)?) => { vec![$($crate::store::db::Value::from($v)),*] };
 }
-pub(crate) use args;
+pub use crate::__db_args as args;
 
 /// One result row; columns are read by position, in the SELECT's order.
 pub trait DbRow: Send {
