@@ -1,0 +1,40 @@
+//! The run's size, chosen by `FAULT_PROFILE`: `quick` (the default),
+//! `ci` or `long`.
+
+use std::time::Duration;
+
+/// How long and how hard a run is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Profile {
+    pub(crate) name: &'static str,
+    pub(crate) run_for: Duration,
+    pub(crate) draws_per_day: i64,
+    pub(crate) draws_total: i64,
+    pub(crate) coupon_stock: i64,
+}
+
+pub(crate) fn profile() -> Profile {
+    match std::env::var("FAULT_PROFILE").as_deref() {
+        Ok("ci") => Profile {
+            name: "ci",
+            run_for: Duration::from_secs(420),
+            draws_per_day: 150,
+            draws_total: 250,
+            coupon_stock: 300,
+        },
+        Ok("long") => Profile {
+            name: "long",
+            run_for: Duration::from_secs(1800),
+            draws_per_day: 500,
+            draws_total: 800,
+            coupon_stock: 1000,
+        },
+        _ => Profile {
+            name: "quick",
+            run_for: Duration::from_secs(40),
+            draws_per_day: 25,
+            draws_total: 40,
+            coupon_stock: 60,
+        },
+    }
+}
