@@ -770,7 +770,10 @@ fn check(backend: Backend, shape: Shape, cases: u32) {
         eprintln!("{batches} draw batches drew {batched} draws");
         // The rounds reached the batch path, not only single draws.
         assert!(batches > 0, "no draw batch was formed");
-        assert!(batched >= 2 * batches, "batches of one draw");
+        // At least one batch drew several draws together. (A batch that
+        // found its draws replays or refused counts too, so the average can
+        // sit near 2 without anything wrong: no bound on it.)
+        assert!(batched > batches, "no batch drew more than one draw");
     }
 }
 

@@ -44,6 +44,7 @@ use super::{
 use crate::{
     clock::Clock,
     domain::{
+        Millis,
         fairness::player_pseudonym,
         idempotency::Idempotency,
         wheel::{FallbackReason, PrizeKind, campaign_day, remaining_chances},
@@ -131,6 +132,33 @@ struct Counted<'a> {
     roll: i64,
     rolled: &'a super::SlotRecord,
     fallback: FallbackReason,
+}
+
+/// What the phases of one batch's transaction share: its draws, their
+/// campaign and its wheel as the transaction read it, and the day and
+/// time they are drawn at.
+struct Batch<'a> {
+    set: &'a [Waiting],
+    campaign_id: Uuid,
+    campaign: &'a str,
+    wheel: &'a WheelRead,
+    fallback_slot: &'a super::SlotRecord,
+    day: &'a str,
+    now: Millis,
+}
+
+/// Extra chances earned (in total, today) per draw, by its index in the
+/// batch.
+type Extra = HashMap<usize, (i64, i64)>;
+
+/// The rows a batch writes, one JSON array per table, and per draw (index
+/// in the batch) its answer and the cash amount of the prize it is given.
+struct Written {
+    draws: Vec<Json>,
+    awards: Vec<Json>,
+    queued: Vec<Json>,
+    answers: Vec<Json>,
+    outs: Vec<(usize, DrawOutcome, i64)>,
 }
 
 impl<D: Db> Store<D> {
@@ -234,9 +262,59 @@ impl<D: Db> Store<D> {
         }
         let fallback_slot = wheel.fallback()?;
         let day = campaign_day(now, &wheel.time_zone).map_err(|e| corrupt("time zone", e))?;
+        let batch = Batch {
+            set,
+            campaign_id,
+            campaign: &campaign,
+            wheel: &wheel,
+            fallback_slot,
+            day: &day,
+            now,
+        };
 
-        // Stored answers and extra chances, per draw.
-        let lookup = set
+        let (mut eligible, extra) = batch.read_stored(&mut tx, &mut answers).await?;
+        if eligible.len() < 2 {
+            // Nothing written: the replays stand, the rest go alone.
+            return Ok(answers);
+        }
+        // The rows of the players' counters are locked in one order by
+        // every batch, so two batches (two replicas) cannot deadlock.
+        eligible.sort_by(|a, b| set[*a].cmd.player_id.cmp(&set[*b].cmd.player_id));
+
+        let count_of = batch.count_draws(&mut tx, &eligible).await?;
+        let mut counted = batch.roll_counted(&eligible, &count_of)?;
+        if counted.is_empty() {
+            return Ok(answers);
+        }
+        let n = i64::try_from(counted.len()).map_err(|_| corrupt("batch", counted.len()))?;
+        let last = batch.step_ledger(&mut tx, n).await?;
+        batch.take_prizes(&mut tx, &mut counted).await?;
+
+        // The answers, then the draw rows, awards, outbox entries and keys
+        // with their answers, in one statement.
+        let written = batch.answer_rows(&counted, &extra, last - n + 1)?;
+        let outs = batch.write_rows(&mut tx, written, n).await?;
+        batch.pay_cash(&mut tx, &outs).await?;
+        tx.commit().await?;
+        for (at, out, _) in outs {
+            answers[at] = Some(Ok(Outcome::Fresh(out)));
+        }
+        Ok(answers)
+    }
+}
+
+impl<'a> Batch<'a> {
+    /// Stored answers and extra chances, per draw, in one statement. A draw
+    /// whose key holds its answer gets it in `answers` (a replay); a first
+    /// request on the wheel's merchant is eligible for the batch, with its
+    /// extra chances. Any other draw is left to be drawn alone.
+    async fn read_stored<T: DbTx>(
+        &self,
+        tx: &mut T,
+        answers: &mut [Option<Answer>],
+    ) -> Result<(Vec<usize>, Extra), StoreError> {
+        let lookup = self
+            .set
             .iter()
             .enumerate()
             .map(|(i, w)| {
@@ -258,7 +336,7 @@ impl<D: Db> Store<D> {
                    WHERE e.campaign_id = $1 AND e.player_id = x.p AND e.day = $3) \
                  FROM json_to_recordset(CAST($2 AS json)) AS x(i bigint, p text, s text, m text, k text) \
                  LEFT JOIN idempotency k ON k.scope = x.s AND k.method = x.m AND k.idem_key = x.k",
-                args![&campaign, serde_json::Value::Array(lookup).to_string(), &day],
+                args![self.campaign, serde_json::Value::Array(lookup).to_string(), self.day],
             )
             .await?;
         let mut eligible = Vec::new();
@@ -266,26 +344,28 @@ impl<D: Db> Store<D> {
         let mut extra = HashMap::new();
         for r in &found {
             let at = usize::try_from(r.int(0)?).map_err(|_| corrupt("batch row", "index"))?;
-            let w = set.get(at).ok_or_else(|| corrupt("batch row", at))?;
+            let w = self.set.get(at).ok_or_else(|| corrupt("batch row", at))?;
             if let Some(fingerprint) = r.opt_bytes(1)? {
                 // A reused key or a copy in progress is drawn alone, which
                 // says which.
                 if let Ok(bytes) = replay_of(&w.idem, fingerprint, r.opt_bytes(2)?) {
                     answers[at] = Some(Ok(Outcome::Replay(bytes)));
                 }
-            } else if w.cmd.merchant_id == wheel.merchant_id {
+            } else if w.cmd.merchant_id == self.wheel.merchant_id {
                 eligible.push(at);
                 extra.insert(at, (r.int(3)?, r.int(4)?));
             }
         }
-        if eligible.len() < 2 {
-            // Nothing written: the replays stand, the rest go alone.
-            return Ok(answers);
-        }
-        // The rows of the players' counters are locked in one order by
-        // every batch, so two batches (two replicas) cannot deadlock.
-        eligible.sort_by(|a, b| set[*a].cmd.player_id.cmp(&set[*b].cmd.player_id));
+        Ok((eligible, extra))
+    }
 
+    /// Counts the `eligible` draws against their players' limits; per
+    /// draw the limits let through: its counts (today, in total) after it.
+    async fn count_draws<T: DbTx>(
+        &self,
+        tx: &mut T,
+        eligible: &[usize],
+    ) -> Result<HashMap<usize, (i64, i64)>, StoreError> {
         // Count each draw against its player's limits, as a single draw
         // does (`count_draw`), for all of them in one statement. A draw the
         // daily limit refuses writes nothing; one the total refuses has its
@@ -293,7 +373,7 @@ impl<D: Db> Store<D> {
         let players = eligible
             .iter()
             .map(|&at| {
-                let cmd = &set[at].cmd;
+                let cmd = &self.set[at].cmd;
                 json!({"i": at, "p": cmd.player_id, "c": cmd.channel.as_deref().unwrap_or("")})
             })
             .collect::<Vec<_>>();
@@ -328,12 +408,12 @@ impl<D: Db> Store<D> {
                  LEFT JOIN today ON today.player_id = x.p \
                  LEFT JOIN total ON total.player_id = x.p",
                 args![
-                    &campaign,
+                    self.campaign,
                     serde_json::Value::Array(players).to_string(),
-                    &day,
-                    wheel.per_day,
-                    wheel.per_campaign,
-                    now
+                    self.day,
+                    self.wheel.per_day,
+                    self.wheel.per_campaign,
+                    self.now
                 ],
             )
             .await?;
@@ -345,7 +425,7 @@ impl<D: Db> Store<D> {
                 (Some(today), Some(total)) => {
                     count_of.insert(at, (today, total));
                 }
-                (Some(_), None) => undo_today.push(set[at].cmd.player_id.clone()),
+                (Some(_), None) => undo_today.push(self.set[at].cmd.player_id.clone()),
                 _ => {}
             }
         }
@@ -354,19 +434,27 @@ impl<D: Db> Store<D> {
                 "UPDATE player_daily_draws SET draws = draws - 1 \
                  WHERE campaign_id = $1 AND day = $2 \
                  AND player_id IN (SELECT value FROM json_array_elements_text(CAST($3 AS json)))",
-                args![&campaign, &day, json!(undo_today).to_string()],
+                args![self.campaign, self.day, json!(undo_today).to_string()],
             )
             .await?;
         }
+        Ok(count_of)
+    }
 
+    /// The counted draws of `eligible` (in its order), each with its roll.
+    fn roll_counted(
+        &self,
+        eligible: &[usize],
+        count_of: &HashMap<usize, (i64, i64)>,
+    ) -> Result<Vec<Counted<'a>>, StoreError> {
         // Roll each counted draw, in ledger order.
         let mut counted = Vec::new();
-        for &at in &eligible {
+        for &at in eligible {
             let Some(&(today, total)) = count_of.get(&at) else {
                 continue;
             };
-            let pseudonym = player_pseudonym(campaign_id, &set[at].cmd.player_id);
-            let (roll, rolled) = wheel.roll(campaign_id, &pseudonym, total)?;
+            let pseudonym = player_pseudonym(self.campaign_id, &self.set[at].cmd.player_id);
+            let (roll, rolled) = self.wheel.roll(self.campaign_id, &pseudonym, total)?;
             counted.push(Counted {
                 at,
                 pseudonym,
@@ -377,32 +465,40 @@ impl<D: Db> Store<D> {
                 fallback: FallbackReason::None,
             });
         }
-        if counted.is_empty() {
-            return Ok(answers);
-        }
+        Ok(counted)
+    }
 
+    /// Steps the campaign's ledger by `n`; its last number after the step.
+    async fn step_ledger<T: DbTx>(&self, tx: &mut T, n: i64) -> Result<i64, StoreError> {
         // The ledger step: the campaign row's lock, held to commit, and the
         // batch's ledger numbers.
-        let n = i64::try_from(counted.len()).map_err(|_| corrupt("batch", counted.len()))?;
-        let last = match tx
+        match tx
             .fetch_optional(
                 "UPDATE campaign SET draw_count = draw_count + $3 \
                  WHERE campaign_id = $1 AND status = 'published' AND table_version = $2 \
                  RETURNING draw_count",
-                args![&campaign, wheel.table_version, n],
+                args![self.campaign, self.wheel.table_version, n],
             )
             .await?
         {
-            Some(r) => r.int(0)?,
-            None => return Err(not_bumped(&mut tx, &campaign).await),
-        };
+            Some(r) => r.int(0),
+            None => Err(not_bumped(tx, self.campaign).await),
+        }
+    }
 
+    /// Hands out the prizes the `counted` draws rolled; a draw that does
+    /// not get its prize has its `fallback` set.
+    async fn take_prizes<T: DbTx>(
+        &self,
+        tx: &mut T,
+        counted: &mut [Counted<'a>],
+    ) -> Result<(), StoreError> {
         // Prizes, in ledger order. A plain stock prize: all its wins of the
         // batch in one guarded statement, the first `taken` get it. A prize
         // with a per-user or daily cap, or paid in cash: one draw at a time,
         // through the same guarded statements as a single draw.
         let mut wanted: BTreeMap<u32, i64> = BTreeMap::new();
-        for c in &mut counted {
+        for c in counted.iter_mut() {
             let spec = &c.rolled.spec;
             if spec.kind == PrizeKind::Thanks {
                 continue;
@@ -413,39 +509,12 @@ impl<D: Db> Store<D> {
             {
                 *wanted.entry(c.rolled.index).or_default() += 1;
             } else {
-                c.fallback = take_prize(&mut tx, &set[c.at].cmd, &day, c.rolled).await?;
+                c.fallback = take_prize(tx, &self.set[c.at].cmd, self.day, c.rolled).await?;
             }
         }
         if !wanted.is_empty() {
-            let want = wanted
-                .iter()
-                .map(|(slot, n)| json!({"slot": slot, "n": n}))
-                .collect::<Vec<_>>();
-            let taken = tx
-                .fetch_all(
-                    "WITH w AS (SELECT * FROM json_to_recordset(CAST($2 AS json)) \
-                       AS w(slot bigint, n bigint)), \
-                     held AS (SELECT p.slot_index, p.remaining FROM prize_slot p \
-                       JOIN w ON w.slot = p.slot_index WHERE p.campaign_id = $1 FOR UPDATE OF p), \
-                     took AS (UPDATE prize_slot p \
-                       SET remaining = p.remaining - LEAST(held.remaining, w.n) \
-                       FROM held JOIN w ON w.slot = held.slot_index \
-                       WHERE p.campaign_id = $1 AND p.slot_index = held.slot_index \
-                       AND p.remaining >= LEAST(held.remaining, w.n) \
-                       RETURNING p.slot_index, LEAST(held.remaining, w.n) AS taken) \
-                     SELECT slot_index, taken FROM took",
-                    args![&campaign, serde_json::Value::Array(want).to_string()],
-                )
-                .await?;
-            let mut left: BTreeMap<u32, i64> = BTreeMap::new();
-            for r in &taken {
-                let slot = u32::try_from(r.int(0)?).map_err(|_| corrupt("slot", "index"))?;
-                left.insert(slot, r.int(1)?);
-            }
-            if left.len() != wanted.len() {
-                return Err(corrupt("prize stock", "a wanted slot was not found"));
-            }
-            for c in &mut counted {
+            let mut left = self.take_stock(tx, &wanted).await?;
+            for c in counted.iter_mut() {
                 // Only the plain stock prizes wanted above are in `left`.
                 let Some(units) = left.get_mut(&c.rolled.index) else {
                     continue;
@@ -457,35 +526,84 @@ impl<D: Db> Store<D> {
                 }
             }
         }
+        Ok(())
+    }
 
-        // The answers, then the draw rows, awards, outbox entries and keys
-        // with their answers, in one statement.
-        let first_seq = last - n + 1;
-        let mut outs = Vec::with_capacity(counted.len());
-        let (mut draws, mut awards, mut queued, mut answers_rows) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    /// Takes the `wanted` units of each plain stock prize (slot, units) in
+    /// one guarded statement; per slot, the units taken.
+    async fn take_stock<T: DbTx>(
+        &self,
+        tx: &mut T,
+        wanted: &BTreeMap<u32, i64>,
+    ) -> Result<BTreeMap<u32, i64>, StoreError> {
+        let want = wanted
+            .iter()
+            .map(|(slot, n)| json!({"slot": slot, "n": n}))
+            .collect::<Vec<_>>();
+        let taken = tx
+            .fetch_all(
+                "WITH w AS (SELECT * FROM json_to_recordset(CAST($2 AS json)) \
+                   AS w(slot bigint, n bigint)), \
+                 held AS (SELECT p.slot_index, p.remaining FROM prize_slot p \
+                   JOIN w ON w.slot = p.slot_index WHERE p.campaign_id = $1 FOR UPDATE OF p), \
+                 took AS (UPDATE prize_slot p \
+                   SET remaining = p.remaining - LEAST(held.remaining, w.n) \
+                   FROM held JOIN w ON w.slot = held.slot_index \
+                   WHERE p.campaign_id = $1 AND p.slot_index = held.slot_index \
+                   AND p.remaining >= LEAST(held.remaining, w.n) \
+                   RETURNING p.slot_index, LEAST(held.remaining, w.n) AS taken) \
+                 SELECT slot_index, taken FROM took",
+                args![self.campaign, serde_json::Value::Array(want).to_string()],
+            )
+            .await?;
+        let mut left: BTreeMap<u32, i64> = BTreeMap::new();
+        for r in &taken {
+            let slot = u32::try_from(r.int(0)?).map_err(|_| corrupt("slot", "index"))?;
+            left.insert(slot, r.int(1)?);
+        }
+        if left.len() != wanted.len() {
+            return Err(corrupt("prize stock", "a wanted slot was not found"));
+        }
+        Ok(left)
+    }
+
+    /// Each counted draw's answer and the rows it writes; the first has
+    /// the ledger number `first_seq`, the next ones follow.
+    fn answer_rows(
+        &self,
+        counted: &[Counted<'_>],
+        extra: &Extra,
+        first_seq: i64,
+    ) -> Result<Written, StoreError> {
+        let mut rows = Written {
+            draws: Vec::new(),
+            awards: Vec::new(),
+            queued: Vec::new(),
+            answers: Vec::new(),
+            outs: Vec::with_capacity(counted.len()),
+        };
         for (j, c) in counted.iter().enumerate() {
-            let w = &set[c.at];
+            let w = &self.set[c.at];
             let given = if c.fallback == FallbackReason::None {
                 c.rolled
             } else {
-                fallback_slot
+                self.fallback_slot
             };
             let facts = DrawFacts {
                 cmd: &w.cmd,
-                campaign: &campaign,
-                day: &day,
+                campaign: self.campaign,
+                day: self.day,
                 pseudonym: &c.pseudonym,
                 draw_sequence: c.total,
                 roll: c.roll,
                 rolled: c.rolled,
-                table_version: wheel.table_version,
-                now,
+                table_version: self.wheel.table_version,
+                now: self.now,
                 remaining: {
                     let (total, today) = extra.get(&c.at).copied().unwrap_or_default();
                     remaining_chances(
-                        wheel.per_day + today,
-                        wheel.per_campaign + total,
+                        self.wheel.per_day + today,
+                        self.wheel.per_campaign + total,
                         c.today,
                         c.total,
                     )
@@ -496,16 +614,27 @@ impl<D: Db> Store<D> {
             let out = outcome_of(&facts, given, c.fallback)?;
             let response = (w.encode)(&out);
             let r = DrawRows::of(&facts, &out, given, Some(first_seq + j as i64), response)?;
-            draws.push(DRAW.json_row(&r.draw)?);
+            rows.draws.push(DRAW.json_row(&r.draw)?);
             if let Some(award) = &r.award {
-                awards.push(AWARD.json_row(award)?);
+                rows.awards.push(AWARD.json_row(award)?);
             }
             if let Some(outbox) = &r.outbox {
-                queued.push(OUTBOX.json_row(outbox)?);
+                rows.queued.push(OUTBOX.json_row(outbox)?);
             }
-            answers_rows.push(ANSWERED_KEY.json_row(&r.answer)?);
-            outs.push((c.at, out, given.spec.amount));
+            rows.answers.push(ANSWERED_KEY.json_row(&r.answer)?);
+            rows.outs.push((c.at, out, given.spec.amount));
         }
+        Ok(rows)
+    }
+
+    /// Writes the `n` draws' rows in one statement; their answers once it
+    /// has (index in the set, answer, cash amount of the prize given).
+    async fn write_rows<T: DbTx>(
+        &self,
+        tx: &mut T,
+        rows: Written,
+        n: i64,
+    ) -> Result<Vec<(usize, DrawOutcome, i64)>, StoreError> {
         // Every row from its one definition (`DrawRows`), one JSON array per
         // table.
         static SQL: LazyLock<String> = LazyLock::new(|| {
@@ -520,14 +649,14 @@ impl<D: Db> Store<D> {
         });
         let array = |rows: Vec<Json>| Json::Array(rows).to_string();
         let written = fetch_one(
-            &mut tx,
+            tx,
             "draw batch",
             SQL.as_str(),
             args![
-                array(draws),
-                array(awards),
-                array(queued),
-                array(answers_rows)
+                array(rows.draws),
+                array(rows.awards),
+                array(rows.queued),
+                array(rows.answers)
             ],
         )
         .await?
@@ -535,27 +664,32 @@ impl<D: Db> Store<D> {
         if written != n {
             return Err(corrupt("draw batch", written));
         }
-        for (at, out, amount) in &outs {
+        Ok(rows.outs)
+    }
+
+    /// Pays the cash prizes of the answers `outs`.
+    async fn pay_cash<T: DbTx>(
+        &self,
+        tx: &mut T,
+        outs: &[(usize, DrawOutcome, i64)],
+    ) -> Result<(), StoreError> {
+        for (at, out, amount) in outs {
             if out
                 .award
                 .as_ref()
                 .is_some_and(|a| a.kind == PrizeKind::Cash)
             {
                 pay_cash_prize(
-                    &mut tx,
-                    &campaign,
-                    &set[*at].cmd.player_id,
+                    tx,
+                    self.campaign,
+                    &self.set[*at].cmd.player_id,
                     &out.draw_id,
                     *amount,
-                    now,
+                    self.now,
                 )
                 .await?;
             }
         }
-        tx.commit().await?;
-        for (at, out, _) in outs {
-            answers[at] = Some(Ok(Outcome::Fresh(out)));
-        }
-        Ok(answers)
+        Ok(())
     }
 }
