@@ -97,8 +97,37 @@ async fn main() -> anyhow::Result<()> {
     } else {
         bench_merchant(PgDb::connect(&url, 2).await?).await?
     };
+    let (channel, stop, server) = start_engine(&url, &dir).await?;
+    let now = SystemClock.now_ms();
+    let id = published_wheel(&channel, &admin_key, now).await?;
+
+    let seeded = Instant::now();
+    seed(&url, &id, draws, now).await?;
+    println!(
+        "seeded {draws} draws and {} awards in {:.1} s",
+        draws / 10,
+        seeded.elapsed().as_secs_f64()
+    );
+
+    time_stats(&channel, &admin_key, &id, draws).await?;
+    let _ = stop.send(());
+    let _ = server.await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// The engine started in-process on a free port, a channel to it, the
+/// sender that stops it and its task.
+async fn start_engine(
+    url: &str,
+    dir: &std::path::Path,
+) -> anyhow::Result<(
+    Channel,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), campaign::ServerError>>,
+)> {
     let settings = Settings {
-        database_url: url.clone(),
+        database_url: url.to_owned(),
         bootstrap_key_file: dir.join("admin.key"),
         coupon_endpoint: "none".into(),
         ..Settings::default()
@@ -126,11 +155,16 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let channel = channel.context("engine did not start")?;
+    Ok((channel, stop, server))
+}
+
+/// A published wheel (a POINTS prize of weight 1, THANKS of weight 9 as
+/// the fallback) open from an hour before `now`; its id.
+async fn published_wheel(channel: &Channel, admin_key: &str, now: i64) -> anyhow::Result<String> {
     let mut admin = AdminServiceClient::new(channel.clone());
-    let now = SystemClock.now_ms();
     let mut c = admin
         .create_wheel(with(
-            &admin_key,
+            admin_key,
             pb::CreateWheelRequest {
                 idempotency_key: key(),
                 name: "stats bench".into(),
@@ -161,7 +195,7 @@ async fn main() -> anyhow::Result<()> {
     ] {
         c = admin
             .add_prize_slot(with(
-                &admin_key,
+                admin_key,
                 pb::AddPrizeSlotRequest {
                     idempotency_key: key(),
                     campaign_id: c.campaign_id.clone(),
@@ -176,50 +210,58 @@ async fn main() -> anyhow::Result<()> {
         campaign_id: c.campaign_id.clone(),
         index: 1,
     }] {
-        admin.set_fallback_slot(with(&admin_key, req)).await?;
+        admin.set_fallback_slot(with(admin_key, req)).await?;
     }
     admin
         .publish_campaign(with(
-            &admin_key,
+            admin_key,
             pb::CampaignTransitionRequest {
                 idempotency_key: key(),
                 campaign_id: c.campaign_id.clone(),
             },
         ))
         .await?;
-    let id = c.campaign_id.clone();
+    Ok(c.campaign_id)
+}
 
-    let seeded = Instant::now();
+/// Writes `draws` draws of campaign `id`, their awards and the
+/// participation roll-up straight into the database.
+async fn seed(url: &str, id: &str, draws: i64, now: i64) -> anyhow::Result<()> {
     if url.starts_with("sqlite:") {
-        let mut conn = sqlx::SqliteConnection::connect(&url).await?;
+        let mut conn = sqlx::SqliteConnection::connect(url).await?;
         sqlx::query(SQLITE_SEED)
-            .bind(&id)
+            .bind(id)
             .bind(draws)
             .bind(now)
             .execute(&mut conn)
             .await?;
         for sql in [AWARDS, PARTICIPANT_DAYS, PARTICIPANTS] {
-            sqlx::query(sql).bind(&id).execute(&mut conn).await?;
+            sqlx::query(sql).bind(id).execute(&mut conn).await?;
         }
     } else {
-        let mut conn = sqlx::PgConnection::connect(&url).await?;
+        let mut conn = sqlx::PgConnection::connect(url).await?;
         sqlx::query(PG_SEED)
-            .bind(&id)
+            .bind(id)
             .bind(draws)
             .bind(now)
             .execute(&mut conn)
             .await?;
         for sql in [AWARDS, PARTICIPANT_DAYS, PARTICIPANTS] {
-            sqlx::query(sql).bind(&id).execute(&mut conn).await?;
+            sqlx::query(sql).bind(id).execute(&mut conn).await?;
         }
         sqlx::query("ANALYZE").execute(&mut conn).await?;
     }
-    println!(
-        "seeded {draws} draws and {} awards in {:.1} s",
-        draws / 10,
-        seeded.elapsed().as_secs_f64()
-    );
+    Ok(())
+}
 
+/// Times three `GetCampaignStats` calls, checking their totals against the
+/// `draws` seeded.
+async fn time_stats(
+    channel: &Channel,
+    admin_key: &str,
+    id: &str,
+    draws: i64,
+) -> anyhow::Result<()> {
     let mut stats = StatsServiceClient::new(channel.clone());
     let mut times = Vec::new();
     let mut rows = 0;
@@ -227,9 +269,9 @@ async fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         let s = stats
             .get_campaign_stats(with(
-                &admin_key,
+                admin_key,
                 pb::GetCampaignStatsRequest {
-                    campaign_id: id.clone(),
+                    campaign_id: id.to_owned(),
                 },
             ))
             .await?
@@ -250,8 +292,5 @@ async fn main() -> anyhow::Result<()> {
          min {:.0} ms, median {:.0} ms, max {:.0} ms (3 calls); totals match the records",
         times[0], times[1], times[2]
     );
-    let _ = stop.send(());
-    let _ = server.await;
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -227,7 +227,45 @@ fn rule_changes(
 /// The plan that brings `current` to `want`.
 pub fn plan(want: &WheelSpec, current: &Current) -> Result<Plan, PlanError> {
     let c = &current.campaign;
-    // Fields fixed at creation: no RPC changes them.
+    check_fixed(want, c)?;
+    let status = pb::CampaignStatus::try_from(c.status).unwrap_or(pb::CampaignStatus::Unspecified);
+    let live = matches!(
+        status,
+        pb::CampaignStatus::Published | pb::CampaignStatus::Paused
+    );
+    let mut plan = Plan {
+        changes: Vec::new(),
+        steps: Vec::new(),
+        needs_confirmation: false,
+    };
+
+    // The prize table.
+    let have: Vec<pb::PrizeSlotSpec> = c
+        .slots
+        .iter()
+        .map(|s| s.spec.clone().unwrap_or_default())
+        .collect();
+    plan_prizes(want, c, &have, live, &mut plan)?;
+    plan_fallback(want, c, &have, live, &mut plan)?;
+
+    // Share tiers, voting and extra chances: managed when the file has them.
+    if let Some(share) = &want.share {
+        plan_share(share, current.share.as_ref(), &mut plan);
+    }
+    plan_rules(want, current, &mut plan);
+
+    if status == pb::CampaignStatus::Ended && !plan.steps.is_empty() {
+        return Err(refuse(
+            "status",
+            "the campaign has ENDED: it cannot change any more",
+        ));
+    }
+    plan.needs_confirmation = live && !plan.steps.is_empty();
+    Ok(plan)
+}
+
+/// Refuses a change to the fields fixed at creation: no RPC changes them.
+fn check_fixed(want: &WheelSpec, c: &pb::Campaign) -> Result<(), PlanError> {
     let fixed = [
         ("name", format!("{:?}", c.name), format!("{:?}", want.name)),
         (
@@ -259,20 +297,18 @@ pub fn plan(want: &WheelSpec, current: &Current) -> Result<Plan, PlanError> {
             ));
         }
     }
-    let status = pb::CampaignStatus::try_from(c.status).unwrap_or(pb::CampaignStatus::Unspecified);
-    let live = matches!(
-        status,
-        pb::CampaignStatus::Published | pb::CampaignStatus::Paused
-    );
-    let mut changes = Vec::new();
-    let mut steps = Vec::new();
+    Ok(())
+}
 
-    // The prize table.
-    let have: Vec<pb::PrizeSlotSpec> = c
-        .slots
-        .iter()
-        .map(|s| s.spec.clone().unwrap_or_default())
-        .collect();
+/// The slots: added and changed one by one in a DRAFT, revised as a whole
+/// (same count, stock not below what was won) in a live wheel.
+fn plan_prizes(
+    want: &WheelSpec,
+    c: &pb::Campaign,
+    have: &[pb::PrizeSlotSpec],
+    live: bool,
+    plan: &mut Plan,
+) -> Result<(), PlanError> {
     if want.slots.len() < have.len() {
         return Err(refuse(
             "prizes",
@@ -308,79 +344,98 @@ pub fn plan(want: &WheelSpec, current: &Current) -> Result<Plan, PlanError> {
                         format!("{} is below the {won} already won", new.stock),
                     ));
                 }
-                slot_changes(&at, old, new, &mut changes);
+                slot_changes(&at, old, new, &mut plan.changes);
                 table_changed = true;
                 if !live {
-                    steps.push(Step::UpdateSlot(i as u32, new.clone()));
+                    plan.steps.push(Step::UpdateSlot(i as u32, new.clone()));
                 }
             }
             None => {
-                changes.push(Change {
+                plan.changes.push(Change {
                     field: at,
                     old: "(none)".into(),
                     new: slot_summary(new),
                 });
-                steps.push(Step::AddSlot(new.clone()));
+                plan.steps.push(Step::AddSlot(new.clone()));
             }
         }
     }
     if live && table_changed {
-        steps.push(Step::Revise(want.slots.clone()));
+        plan.steps.push(Step::Revise(want.slots.clone()));
     }
-    if c.fallback_slot != Some(want.fallback) {
-        let name = |i: Option<u32>| {
-            i.and_then(|i| want.slots.get(i as usize).map(|s| format!("{:?}", s.name)))
-                .unwrap_or_else(|| "(none)".into())
-        };
-        if live {
-            return Err(refuse(
-                "fallback",
-                format!(
-                    "{} -> {}: the fallback of a {} wheel cannot change",
-                    name(c.fallback_slot),
-                    name(Some(want.fallback)),
-                    status_name(c.status)
-                ),
-            ));
-        }
-        changes.push(Change {
-            field: "fallback".into(),
-            old: c
-                .fallback_slot
-                .and_then(|i| have.get(i as usize).map(|s| format!("{:?}", s.name)))
-                .unwrap_or_else(|| "(none)".into()),
-            new: name(Some(want.fallback)),
-        });
-        steps.push(Step::SetFallback(want.fallback));
-    }
+    Ok(())
+}
 
-    // Share tiers, voting and extra chances: managed when the file has them.
-    if let Some(share) = &want.share {
-        let old = current.share.clone().unwrap_or(ShareRules {
-            enabled: false,
-            tiers: Vec::new(),
+/// The fallback slot: set in a DRAFT, fixed in a live wheel.
+fn plan_fallback(
+    want: &WheelSpec,
+    c: &pb::Campaign,
+    have: &[pb::PrizeSlotSpec],
+    live: bool,
+    plan: &mut Plan,
+) -> Result<(), PlanError> {
+    if c.fallback_slot == Some(want.fallback) {
+        return Ok(());
+    }
+    let name = |i: Option<u32>| {
+        i.and_then(|i| want.slots.get(i as usize).map(|s| format!("{:?}", s.name)))
+            .unwrap_or_else(|| "(none)".into())
+    };
+    if live {
+        return Err(refuse(
+            "fallback",
+            format!(
+                "{} -> {}: the fallback of a {} wheel cannot change",
+                name(c.fallback_slot),
+                name(Some(want.fallback)),
+                status_name(c.status)
+            ),
+        ));
+    }
+    plan.changes.push(Change {
+        field: "fallback".into(),
+        old: c
+            .fallback_slot
+            .and_then(|i| have.get(i as usize).map(|s| format!("{:?}", s.name)))
+            .unwrap_or_else(|| "(none)".into()),
+        new: name(Some(want.fallback)),
+    });
+    plan.steps.push(Step::SetFallback(want.fallback));
+    Ok(())
+}
+
+/// The share tiers of the file against the engine's (off and none when it
+/// has none).
+fn plan_share(share: &ShareRules, current: Option<&ShareRules>, plan: &mut Plan) {
+    let old = current.cloned().unwrap_or(ShareRules {
+        enabled: false,
+        tiers: Vec::new(),
+    });
+    if old == *share {
+        return;
+    }
+    if old.enabled != share.enabled {
+        plan.changes.push(Change {
+            field: "share.enabled".into(),
+            old: old.enabled.to_string(),
+            new: share.enabled.to_string(),
         });
-        if old != *share {
-            if old.enabled != share.enabled {
-                changes.push(Change {
-                    field: "share.enabled".into(),
-                    old: old.enabled.to_string(),
-                    new: share.enabled.to_string(),
-                });
-            }
-            for i in 0..old.tiers.len().max(share.tiers.len()) {
-                let (o, n) = (old.tiers.get(i), share.tiers.get(i));
-                if o != n {
-                    changes.push(Change {
-                        field: format!("share.tiers[{i}]"),
-                        old: o.map_or_else(|| "(none)".into(), tier_summary),
-                        new: n.map_or_else(|| "(none)".into(), tier_summary),
-                    });
-                }
-            }
-            steps.push(Step::SetShare(share.clone()));
+    }
+    for i in 0..old.tiers.len().max(share.tiers.len()) {
+        let (o, n) = (old.tiers.get(i), share.tiers.get(i));
+        if o != n {
+            plan.changes.push(Change {
+                field: format!("share.tiers[{i}]"),
+                old: o.map_or_else(|| "(none)".into(), tier_summary),
+                new: n.map_or_else(|| "(none)".into(), tier_summary),
+            });
         }
     }
+    plan.steps.push(Step::SetShare(share.clone()));
+}
+
+/// The voting and extra chance rules, when the file has them.
+fn plan_rules(want: &WheelSpec, current: &Current, plan: &mut Plan) {
     if let Some(votes) = &want.votes
         && current.votes.as_ref() != Some(votes)
     {
@@ -388,9 +443,9 @@ pub fn plan(want: &WheelSpec, current: &Current) -> Result<Plan, PlanError> {
             "votes",
             &vote_fields(current.votes.as_ref()),
             &vote_fields(Some(votes)),
-            &mut changes,
+            &mut plan.changes,
         );
-        steps.push(Step::SetVotes(votes.clone()));
+        plan.steps.push(Step::SetVotes(votes.clone()));
     }
     if let Some(chances) = &want.chances
         && current.chances.as_ref() != Some(chances)
@@ -399,22 +454,10 @@ pub fn plan(want: &WheelSpec, current: &Current) -> Result<Plan, PlanError> {
             "chances",
             &chance_fields(current.chances.as_ref()),
             &chance_fields(Some(chances)),
-            &mut changes,
+            &mut plan.changes,
         );
-        steps.push(Step::SetChances(chances.clone()));
+        plan.steps.push(Step::SetChances(chances.clone()));
     }
-
-    if status == pb::CampaignStatus::Ended && !steps.is_empty() {
-        return Err(refuse(
-            "status",
-            "the campaign has ENDED: it cannot change any more",
-        ));
-    }
-    Ok(Plan {
-        needs_confirmation: live && !steps.is_empty(),
-        changes,
-        steps,
-    })
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@ use helpers::{Backend, key, with};
 use kit::*;
 use tokio_stream::StreamExt;
 
+/// One piece: the whole coupon flow runs under one log capture, and every
+/// code and secret its steps made is then looked for in that capture.
 async fn no_coupon_code_is_ever_logged(backend: Backend) {
     log_capture::start();
     let app = spawn_engine(backend).await;

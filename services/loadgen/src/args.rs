@@ -159,29 +159,7 @@ fn default_engine() -> PathBuf {
 impl Opts {
     /// `Ok(None)` when `--help` was asked for.
     pub fn parse(args: impl Iterator<Item = String>) -> anyhow::Result<Option<Self>> {
-        let mut o = Opts {
-            engine: default_engine(),
-            db: None,
-            workloads: Workload::ALL.to_vec(),
-            in_flight: vec![1, 16, 64, 256],
-            connections: vec![1],
-            warmup: Duration::from_secs(1),
-            seconds: Duration::from_secs(8),
-            coupons: 200_000,
-            race_stock: 500,
-            grab_budget: 1_000_000_000,
-            players_per_task: 64,
-            redeem_dup_every: 20,
-            pg_pool: 16,
-            client_threads: 2,
-            baseline: true,
-            machine_baseline: true,
-            pgbench_dir: None,
-            smoke: false,
-            json: None,
-            keep: false,
-            one_engine: false,
-        };
+        let mut o = Self::defaults();
         let mut given: Vec<&'static str> = Vec::new();
         let mut args = args.peekable();
         while let Some(arg) = args.next() {
@@ -202,20 +180,7 @@ impl Opts {
                     let v = value()?;
                     o.db = if v == "sqlite" { None } else { Some(v) };
                 }
-                "--workload" | "--workloads" => {
-                    let mut ws = Vec::new();
-                    for part in value()?.split(',').filter(|s| !s.is_empty()) {
-                        for w in Workload::parse(part.trim())? {
-                            if !ws.contains(&w) {
-                                ws.push(w);
-                            }
-                        }
-                    }
-                    if ws.is_empty() {
-                        bail!("--workload: empty list");
-                    }
-                    o.workloads = ws;
-                }
+                "--workload" | "--workloads" => o.workloads = workloads(&value()?)?,
                 "--in-flight" => {
                     o.in_flight = list("--in-flight", &value()?)?;
                     given.push("in-flight");
@@ -262,50 +227,104 @@ impl Opts {
             }
         }
         if o.smoke {
-            o.machine_baseline = false;
-            // Small and short, unless set explicitly.
-            let set = |k: &str| given.contains(&k);
-            if !set("in-flight") {
-                o.in_flight = vec![4];
-            }
-            if !set("connections") {
-                o.connections = vec![1];
-            }
-            if !set("warmup") {
-                o.warmup = Duration::ZERO;
-            }
-            if !set("seconds") {
-                o.seconds = Duration::from_secs(1);
-            }
-            if !set("coupons") {
-                o.coupons = 20_000;
-            }
-            if !set("race-stock") {
-                o.race_stock = 50;
-            }
-            if !set("grab-budget") {
-                // Small enough to be spent: the last grant is capped.
-                o.grab_budget = 20_000;
-            }
+            o.shrink_for_smoke(&given);
         }
-        if o.in_flight.contains(&0) || o.connections.contains(&0) {
-            bail!("--in-flight and --connections must be at least 1");
-        }
-        if o.seconds.is_zero() {
-            bail!("--seconds must be more than 0");
-        }
-        if o.players_per_task == 0 || o.client_threads == 0 || o.pg_pool == 0 {
-            bail!("--players-per-task, --client-threads and --pg-pool must be at least 1");
-        }
-        if !(1..=1_000_000_000).contains(&o.race_stock) {
-            bail!("--race-stock must be 1..=1000000000");
-        }
-        if !(1..=1_000_000_000_000).contains(&o.grab_budget) {
-            bail!("--grab-budget must be 1..=1000000000000 cents");
-        }
-        if o.coupons == 0 || o.coupons > 5_000_000 {
-            bail!("--coupons must be 1..=5000000");
-        }
+        o.check()?;
         Ok(Some(o))
     }
+
+    /// The options when none is given.
+    fn defaults() -> Self {
+        Opts {
+            engine: default_engine(),
+            db: None,
+            workloads: Workload::ALL.to_vec(),
+            in_flight: vec![1, 16, 64, 256],
+            connections: vec![1],
+            warmup: Duration::from_secs(1),
+            seconds: Duration::from_secs(8),
+            coupons: 200_000,
+            race_stock: 500,
+            grab_budget: 1_000_000_000,
+            players_per_task: 64,
+            redeem_dup_every: 20,
+            pg_pool: 16,
+            client_threads: 2,
+            baseline: true,
+            machine_baseline: true,
+            pgbench_dir: None,
+            smoke: false,
+            json: None,
+            keep: false,
+            one_engine: false,
+        }
+    }
+
+    /// `--smoke`: no machine baselines, and small and short, unless set
+    /// explicitly (`given`).
+    fn shrink_for_smoke(&mut self, given: &[&str]) {
+        self.machine_baseline = false;
+        let set = |k: &str| given.contains(&k);
+        if !set("in-flight") {
+            self.in_flight = vec![4];
+        }
+        if !set("connections") {
+            self.connections = vec![1];
+        }
+        if !set("warmup") {
+            self.warmup = Duration::ZERO;
+        }
+        if !set("seconds") {
+            self.seconds = Duration::from_secs(1);
+        }
+        if !set("coupons") {
+            self.coupons = 20_000;
+        }
+        if !set("race-stock") {
+            self.race_stock = 50;
+        }
+        if !set("grab-budget") {
+            // Small enough to be spent: the last grant is capped.
+            self.grab_budget = 20_000;
+        }
+    }
+
+    /// Refuses sizes out of range.
+    fn check(&self) -> anyhow::Result<()> {
+        if self.in_flight.contains(&0) || self.connections.contains(&0) {
+            bail!("--in-flight and --connections must be at least 1");
+        }
+        if self.seconds.is_zero() {
+            bail!("--seconds must be more than 0");
+        }
+        if self.players_per_task == 0 || self.client_threads == 0 || self.pg_pool == 0 {
+            bail!("--players-per-task, --client-threads and --pg-pool must be at least 1");
+        }
+        if !(1..=1_000_000_000).contains(&self.race_stock) {
+            bail!("--race-stock must be 1..=1000000000");
+        }
+        if !(1..=1_000_000_000_000).contains(&self.grab_budget) {
+            bail!("--grab-budget must be 1..=1000000000000 cents");
+        }
+        if self.coupons == 0 || self.coupons > 5_000_000 {
+            bail!("--coupons must be 1..=5000000");
+        }
+        Ok(())
+    }
+}
+
+/// `--workload`: a comma list of workloads (or `all`), each once.
+fn workloads(v: &str) -> anyhow::Result<Vec<Workload>> {
+    let mut ws = Vec::new();
+    for part in v.split(',').filter(|s| !s.is_empty()) {
+        for w in Workload::parse(part.trim())? {
+            if !ws.contains(&w) {
+                ws.push(w);
+            }
+        }
+    }
+    if ws.is_empty() {
+        bail!("--workload: empty list");
+    }
+    Ok(ws)
 }

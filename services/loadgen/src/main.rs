@@ -420,6 +420,61 @@ async fn drive(
         .await
         .context("opening the database read-only for the checks")?;
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    print_header(opts, url, backend, cpus);
+
+    let mut bench = Bench::new(
+        opts.clone(),
+        admin,
+        merchant,
+        players,
+        channels,
+        pid,
+        direct,
+        check,
+        seal_key,
+    );
+    let mut tally = Tally::default();
+    for (i, &w) in opts.workloads.iter().enumerate() {
+        if i > 0 && !opts.one_engine {
+            let (admin_ch, channels, pid) = start_engine(opts, dir, url, engine, max_conns).await?;
+            bench.attach(
+                Admin {
+                    ch: admin_ch,
+                    key: admin_key.clone(),
+                },
+                channels,
+                pid,
+            );
+        }
+        for &conns in &opts.connections {
+            for &n in &opts.in_flight {
+                let cached = tally.baselines.contains_key(&(w.name(), n));
+                eprintln!(
+                    "{} · {n} in flight · {conns} conns{}",
+                    w.name(),
+                    if opts.baseline && !cached {
+                        " · then baseline"
+                    } else {
+                        ""
+                    }
+                );
+                let rep = bench.run(w, n, conns, opts.baseline && !cached).await?;
+                if !engine.as_mut().is_some_and(Engine::alive) {
+                    bail!("the engine died during {} at {n} in flight", w.name());
+                }
+                tally.record(&rep, backend, conns == opts.connections[0]);
+            }
+        }
+    }
+    bench.check.close().await;
+    if opts.machine_baseline {
+        machine_baselines(opts, url, backend, engine, &tally.ours).await?;
+    }
+    tally.report(opts, url, backend, cpus)
+}
+
+/// The run's first lines: when, what and how, then the table's header.
+fn print_header(opts: &Opts, url: &str, backend: &str, cpus: usize) {
     println!(
         "loadgen {} · commit {} · {cpus} CPUs · engine {} ({}) · database {} ({backend}) · \
          warm-up {:.1} s, window {:.1} s · client {} tokio workers{}",
@@ -439,111 +494,87 @@ async fn drive(
     );
     println!();
     println!("{HEADER}");
+}
 
-    let mut bench = Bench::new(
-        opts.clone(),
-        admin,
-        merchant,
-        players,
-        channels,
-        pid,
-        direct,
-        check,
-        seal_key,
-    );
-    let mut notes: Vec<String> = Vec::new();
-    let mut failures: Vec<String> = Vec::new();
-    let mut json_runs = Vec::new();
-    let mut baselines: HashMap<(&'static str, usize), Summary> = HashMap::new();
-    // ok/s of each workload at each in-flight count (first connection
-    // count), for the pgbench comparison.
-    let mut ours: HashMap<(&'static str, usize), f64> = HashMap::new();
-    for (i, &w) in opts.workloads.iter().enumerate() {
-        if i > 0 && !opts.one_engine {
-            let (admin_ch, channels, pid) = start_engine(opts, dir, url, engine, max_conns).await?;
-            bench.attach(
-                Admin {
-                    ch: admin_ch,
-                    key: admin_key.clone(),
-                },
-                channels,
-                pid,
-            );
+/// What the runs add up to: their notes, invariant failures and JSON, and
+/// the figures later runs compare with.
+#[derive(Default)]
+struct Tally {
+    notes: Vec<String>,
+    failures: Vec<String>,
+    json_runs: Vec<serde_json::Value>,
+    /// The baseline of each workload at each in-flight count, measured
+    /// once.
+    baselines: HashMap<(&'static str, usize), Summary>,
+    /// ok/s of each workload at each in-flight count (first connection
+    /// count), for the pgbench comparison.
+    ours: HashMap<(&'static str, usize), f64>,
+}
+
+impl Tally {
+    /// Prints the row of one run and keeps what it adds; `first_conns`:
+    /// the run is at the first connection count.
+    fn record(&mut self, rep: &RunReport, backend: &'static str, first_conns: bool) {
+        let (w, n, conns) = (rep.workload, rep.in_flight, rep.conns);
+        let s = summarize(&rep.grpc);
+        if first_conns {
+            self.ours.insert((w.name(), n), s.ops);
         }
-        for &conns in &opts.connections {
-            for &n in &opts.in_flight {
-                let cached = baselines.contains_key(&(w.name(), n));
-                eprintln!(
-                    "{} · {n} in flight · {conns} conns{}",
-                    w.name(),
-                    if opts.baseline && !cached {
-                        " · then baseline"
-                    } else {
-                        ""
-                    }
-                );
-                let rep = bench.run(w, n, conns, opts.baseline && !cached).await?;
-                if !engine.as_mut().is_some_and(Engine::alive) {
-                    bail!("the engine died during {} at {n} in flight", w.name());
-                }
-                let s = summarize(&rep.grpc);
-                if conns == opts.connections[0] {
-                    ours.insert((w.name(), n), s.ops);
-                }
-                if let Some(b) = &rep.baseline {
-                    baselines.insert((w.name(), n), summarize(b));
-                }
-                let base = baselines.get(&(w.name(), n));
-                println!("{}", row(&rep, backend, &s, base));
-                for m in &rep.notes {
-                    eprintln!("  {m}");
-                    notes.push(format!("{} @{n}/{conns}: {m}", w.name()));
-                }
-                for m in &rep.failures {
-                    eprintln!("  INVARIANT FAILED: {m}");
-                    failures.push(format!("{} @{n}/{conns}: {m}", w.name()));
-                }
-                if rep.failures.is_empty() {
-                    eprintln!("  invariants hold");
-                }
-                json_runs.push(json!({
-                    "workload": w.name(), "backend": backend, "in_flight": n, "connections": conns,
-                    "grpc": summary_json(&s),
-                    "server_vm_hwm_kb": rep.mem.map(|m| m.0), "server_vm_rss_kb": rep.mem.map(|m| m.1),
-                    "peak_reset_before_run": rep.peak_reset,
-                    "baseline": base.map(summary_json),
-                    "ratio": base.filter(|b| b.ops > 0.0).map(|b| s.ops / b.ops),
-                    "notes": rep.notes, "invariant_failures": rep.failures,
-                }));
+        if let Some(b) = &rep.baseline {
+            self.baselines.insert((w.name(), n), summarize(b));
+        }
+        let base = self.baselines.get(&(w.name(), n));
+        println!("{}", row(rep, backend, &s, base));
+        for m in &rep.notes {
+            eprintln!("  {m}");
+            self.notes.push(format!("{} @{n}/{conns}: {m}", w.name()));
+        }
+        for m in &rep.failures {
+            eprintln!("  INVARIANT FAILED: {m}");
+            self.failures
+                .push(format!("{} @{n}/{conns}: {m}", w.name()));
+        }
+        if rep.failures.is_empty() {
+            eprintln!("  invariants hold");
+        }
+        self.json_runs.push(json!({
+            "workload": w.name(), "backend": backend, "in_flight": n, "connections": conns,
+            "grpc": summary_json(&s),
+            "server_vm_hwm_kb": rep.mem.map(|m| m.0), "server_vm_rss_kb": rep.mem.map(|m| m.1),
+            "peak_reset_before_run": rep.peak_reset,
+            "baseline": base.map(summary_json),
+            "ratio": base.filter(|b| b.ops > 0.0).map(|b| s.ops / b.ops),
+            "notes": rep.notes, "invariant_failures": rep.failures,
+        }));
+    }
+
+    /// Prints the notes and invariant failures and writes the JSON
+    /// (`--json`); `Ok(false)`: an invariant failed.
+    fn report(self, opts: &Opts, url: &str, backend: &str, cpus: usize) -> anyhow::Result<bool> {
+        println!();
+        for n in &self.notes {
+            println!("- {n}");
+        }
+        if self.failures.is_empty() {
+            println!("- invariants held after every run");
+        } else {
+            for f in &self.failures {
+                println!("- INVARIANT FAILED: {f}");
             }
         }
-    }
-    bench.check.close().await;
-    if opts.machine_baseline {
-        machine_baselines(opts, url, backend, engine, &ours).await?;
-    }
-    println!();
-    for n in &notes {
-        println!("- {n}");
-    }
-    if failures.is_empty() {
-        println!("- invariants held after every run");
-    } else {
-        for f in &failures {
-            println!("- INVARIANT FAILED: {f}");
+        if let Some(path) = &opts.json {
+            let doc = json!({
+                "date": utc_now(), "commit": commit(), "cpus": cpus, "backend": backend,
+                "database": campaign::config::redact_url(url),
+                "warmup_s": opts.warmup.as_secs_f64(), "window_s": opts.seconds.as_secs_f64(),
+                "client_threads": opts.client_threads, "smoke": opts.smoke,
+                "runs": self.json_runs,
+            });
+            std::fs::write(path, serde_json::to_vec_pretty(&doc)?)
+                .with_context(|| format!("writing {}", path.display()))?;
         }
+        Ok(self.failures.is_empty())
     }
-    if let Some(path) = &opts.json {
-        let doc = json!({
-            "date": utc_now(), "commit": commit(), "cpus": cpus, "backend": backend,
-            "database": campaign::config::redact_url(url),
-            "warmup_s": opts.warmup.as_secs_f64(), "window_s": opts.seconds.as_secs_f64(),
-            "client_threads": opts.client_threads, "smoke": opts.smoke, "runs": json_runs,
-        });
-        std::fs::write(path, serde_json::to_vec_pretty(&doc)?)
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(failures.is_empty())
 }
 
 /// The gRPC floor and, on PostgreSQL, pgbench, measured now on this

@@ -266,8 +266,85 @@ async fn main() -> anyhow::Result<()> {
     } else {
         bench_merchant(PgDb::connect(&url, 2).await?).await?
     };
+    let (channel, stop, server) = start_engine(&url, &dir).await?;
+    let mut admin = AdminServiceClient::new(channel.clone());
+    let secret = vec![3u8; 32];
+    let issuer = format!("bench-{}", uuid::Uuid::new_v4());
+    admin
+        .set_player_token_key(with(
+            &admin_key,
+            pb::SetPlayerTokenKeyRequest {
+                idempotency_key: key(),
+                issuer: issuer.clone(),
+                secret: secret.clone(),
+                key_id: String::new(),
+            },
+        ))
+        .await?;
+    let now = SystemClock.now_ms();
+    let grpc_campaign = new_wheel(&mut admin, &admin_key, now).await?;
+    let direct_campaign = new_wheel(&mut admin, &admin_key, now).await?;
+
+    let per_player: u64 = std::env::var("BENCH_DRAWS_PER_PLAYER")
+        .ok()
+        .map(|v| v.parse())
+        .transpose()?
+        .unwrap_or(5000)
+        .max(1);
+    let size_before = bytes::measure(&url).await?;
+    let run = Run {
+        in_flight,
+        secs,
+        per_player,
+    };
+    let grpc = over_grpc(&channel, &grpc_campaign, run, signer(secret, issuer, now)).await;
+
+    let size_after = bytes::measure(&url).await?;
+
+    // Baseline: the same transaction straight on the store, no gRPC.
+    let campaign_uuid = uuid::Uuid::parse_str(&direct_campaign)?;
+    let base = baseline(&url, campaign_uuid, run).await?;
+
+    grpc.print("engine over gRPC");
+    base.print("baseline: store, no gRPC");
+    println!(
+        "ratio gRPC / direct: {:.2}",
+        grpc.ok as f64 / grpc.secs / (base.ok as f64 / base.secs)
+    );
+
+    // Invariant: won + remaining == initial on both wheels.
+    for id in [&grpc_campaign, &direct_campaign] {
+        check_stock(&mut admin, &admin_key, id).await?;
+    }
+    println!("invariant won + remaining == initial: ok");
+    bytes::report(&size_before, &size_after, grpc.ok, per_player);
+    let _ = stop.send(());
+    let _ = server.await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// The shape of a measured run: calls in flight, seconds, and draws per
+/// player before the next takes over.
+#[derive(Clone, Copy)]
+struct Run {
+    in_flight: usize,
+    secs: u64,
+    per_player: u64,
+}
+
+/// The engine started in-process on a free port (no player rate limit),
+/// a channel to it, the sender that stops it and its task.
+async fn start_engine(
+    url: &str,
+    dir: &std::path::Path,
+) -> anyhow::Result<(
+    Channel,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), campaign::ServerError>>,
+)> {
     let settings = Settings {
-        database_url: url.clone(),
+        database_url: url.to_owned(),
         bootstrap_key_file: dir.join("admin.key"),
         // The load generator is one client hammering on purpose.
         player_rate_per_sec: 0,
@@ -296,129 +373,114 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let channel = channel.context("engine did not start")?;
-    let mut admin = AdminServiceClient::new(channel.clone());
-    let secret = vec![3u8; 32];
-    let issuer = format!("bench-{}", uuid::Uuid::new_v4());
-    admin
-        .set_player_token_key(with(
-            &admin_key,
-            pb::SetPlayerTokenKeyRequest {
-                idempotency_key: key(),
-                issuer: issuer.clone(),
-                secret: secret.clone(),
-                key_id: String::new(),
+    Ok((channel, stop, server))
+}
+
+/// Signs the token of a player (`sub`) with the bench's key. A player per
+/// (task, generation of `per_player` draws); its token is signed at its
+/// first draw (an HMAC: microseconds against a draw).
+fn signer(
+    secret: Vec<u8>,
+    issuer: String,
+    now: i64,
+) -> impl Fn(String) -> String + Clone + Send + Sync + 'static {
+    move |sub: String| {
+        let s = now / 1000;
+        sign_player_token(
+            &secret,
+            &PlayerClaims {
+                iss: issuer.clone(),
+                aud: "campaign-engine".into(),
+                sub,
+                iat: s,
+                exp: s + 3000,
             },
-        ))
-        .await?;
-    let now = SystemClock.now_ms();
-    let grpc_campaign = new_wheel(&mut admin, &admin_key, now).await?;
-    let direct_campaign = new_wheel(&mut admin, &admin_key, now).await?;
+        )
+    }
+}
 
-    let per_player: u64 = std::env::var("BENCH_DRAWS_PER_PLAYER")
-        .ok()
-        .map(|v| v.parse())
-        .transpose()?
-        .unwrap_or(5000)
-        .max(1);
-    // A player per (task, generation of `per_player` draws); its token is
-    // signed at its first draw (an HMAC: microseconds against a draw).
-    let sign = {
-        let (secret, issuer) = (secret.clone(), issuer.clone());
-        move |sub: String| {
-            let s = now / 1000;
-            sign_player_token(
-                &secret,
-                &PlayerClaims {
-                    iss: issuer.clone(),
-                    aud: "campaign-engine".into(),
-                    sub,
-                    iat: s,
-                    exp: s + 3000,
-                },
-            )
+/// Draws on wheel `id` through the engine's gRPC API.
+async fn over_grpc(
+    channel: &Channel,
+    id: &str,
+    run: Run,
+    sign: impl Fn(String) -> String + Clone + Send + Sync + 'static,
+) -> Stats {
+    let (channel, id) = (channel.clone(), id.to_owned());
+    let per_player = run.per_player;
+    closed_loop(run.in_flight, run.secs, move |t, n| {
+        let (mut client, id) = (PlayerServiceClient::new(channel.clone()), id.clone());
+        let tok = sign(format!("grpc-{t}-{}", n / per_player));
+        async move {
+            client
+                .draw(with(
+                    &tok,
+                    pb::DrawRequest {
+                        idempotency_key: key(),
+                        campaign_id: id,
+                        channel: String::new(),
+                    },
+                ))
+                .await
+                .map(drop)
+                .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
         }
-    };
-    let size_before = bytes::measure(&url).await?;
-    let grpc = {
-        let (channel, id) = (channel.clone(), grpc_campaign.clone());
-        closed_loop(in_flight, secs, move |t, n| {
-            let (mut client, id) = (PlayerServiceClient::new(channel.clone()), id.clone());
-            let tok = sign(format!("grpc-{t}-{}", n / per_player));
-            async move {
-                client
-                    .draw(with(
-                        &tok,
-                        pb::DrawRequest {
-                            idempotency_key: key(),
-                            campaign_id: id,
-                            channel: String::new(),
-                        },
-                    ))
-                    .await
-                    .map(drop)
-                    .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
-            }
-        })
-        .await
-    };
+    })
+    .await
+}
 
-    let size_after = bytes::measure(&url).await?;
-
-    // Baseline: the same transaction straight on the store, no gRPC.
-    let campaign_uuid = uuid::Uuid::parse_str(&direct_campaign)?;
-    let base = if url.starts_with("sqlite:") {
+/// [`direct`] on a store of its own over `url`.
+async fn baseline(url: &str, campaign: uuid::Uuid, run: Run) -> anyhow::Result<Stats> {
+    let Run {
+        in_flight,
+        secs,
+        per_player,
+    } = run;
+    if url.starts_with("sqlite:") {
         direct(
-            Store::new(SqliteDb::connect(&url).await?),
-            campaign_uuid,
+            Store::new(SqliteDb::connect(url).await?),
+            campaign,
             in_flight,
             secs,
             per_player,
         )
-        .await?
+        .await
     } else {
         direct(
-            Store::new(PgDb::connect(&url, 16).await?),
-            campaign_uuid,
+            Store::new(PgDb::connect(url, 16).await?),
+            campaign,
             in_flight,
             secs,
             per_player,
         )
-        .await?
-    };
-
-    grpc.print("engine over gRPC");
-    base.print("baseline: store, no gRPC");
-    println!(
-        "ratio gRPC / direct: {:.2}",
-        grpc.ok as f64 / grpc.secs / (base.ok as f64 / base.secs)
-    );
-
-    // Invariant: won + remaining == initial on both wheels.
-    for id in [&grpc_campaign, &direct_campaign] {
-        let c = admin
-            .get_campaign(with(
-                &admin_key,
-                pb::GetCampaignRequest {
-                    campaign_id: id.clone(),
-                },
-            ))
-            .await?
-            .into_inner();
-        for s in &c.slots {
-            let stock = s.spec.as_ref().map_or(0, |x| x.stock);
-            anyhow::ensure!(
-                s.won + s.remaining == stock,
-                "slot {} of {id}: won {} + remaining {} != {stock}",
-                s.index,
-                s.won,
-                s.remaining
-            );
-        }
+        .await
     }
-    println!("invariant won + remaining == initial: ok");
-    bytes::report(&size_before, &size_after, grpc.ok, per_player);
-    let _ = stop.send(());
-    let _ = server.await;
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Checks won + remaining == initial stock on every slot of wheel `id`.
+async fn check_stock(
+    admin: &mut AdminServiceClient<Channel>,
+    admin_key: &str,
+    id: &str,
+) -> anyhow::Result<()> {
+    let c = admin
+        .get_campaign(with(
+            admin_key,
+            pb::GetCampaignRequest {
+                campaign_id: id.to_owned(),
+            },
+        ))
+        .await?
+        .into_inner();
+    for s in &c.slots {
+        let stock = s.spec.as_ref().map_or(0, |x| x.stock);
+        anyhow::ensure!(
+            s.won + s.remaining == stock,
+            "slot {} of {id}: won {} + remaining {} != {stock}",
+            s.index,
+            s.won,
+            s.remaining
+        );
+    }
     Ok(())
 }

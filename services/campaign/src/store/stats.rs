@@ -122,140 +122,11 @@ impl<D: Db> Store<D> {
         let campaign = campaign_id.to_string();
         let mut tx = self.db.begin_read().await?;
         let c = own_campaign(&mut tx, merchant_id, campaign_id, 0).await?;
-        let mut rows: BTreeMap<(String, String), StatsRow> = BTreeMap::new();
-
-        // (sql, which field): every query returns day, channel, count.
-        type Field = fn(&mut StatsRow) -> &mut i64;
-        let counts: [(&'static str, Field); 9] = [
-            (
-                "SELECT day, COALESCE(channel, ''), COUNT(*) FROM draw WHERE campaign_id = $1 \
-                 GROUP BY day, COALESCE(channel, '')",
-                |r| &mut r.draws,
-            ),
-            (
-                "SELECT d.day, COALESCE(d.channel, ''), COUNT(*) FROM prize_award a \
-                 JOIN draw d ON d.draw_id = a.draw_id WHERE a.campaign_id = $1 \
-                 GROUP BY d.day, COALESCE(d.channel, '')",
-                |r| &mut r.wins,
-            ),
-            (
-                "SELECT day, COALESCE(channel, ''), COUNT(*) FROM share WHERE campaign_id = $1 \
-                 GROUP BY day, COALESCE(channel, '')",
-                |r| &mut r.shares,
-            ),
-            (
-                "SELECT v.day, COALESCE(v.channel, ''), COUNT(*) FROM share_view v \
-                 JOIN share s ON s.token = v.token WHERE s.campaign_id = $1 \
-                 GROUP BY v.day, COALESCE(v.channel, '')",
-                |r| &mut r.views,
-            ),
-            (
-                "SELECT s.day, COALESCE(s.channel, ''), COUNT(*) FROM share_forward f \
-                 JOIN share s ON s.token = f.child_token WHERE s.campaign_id = $1 \
-                 GROUP BY s.day, COALESCE(s.channel, '')",
-                |r| &mut r.forwards,
-            ),
-            (
-                "SELECT day, COALESCE(channel, ''), COUNT(*) FROM vote \
-                 WHERE campaign_id = $1 AND status = 'accepted' \
-                 GROUP BY day, COALESCE(channel, '')",
-                |r| &mut r.votes,
-            ),
-            (
-                "SELECT COALESCE(g.day, ''), COALESCE(g.channel, ''), COUNT(*) FROM packet_grab g \
-                 JOIN red_packet r ON r.packet_id = g.packet_id WHERE r.campaign_id = $1 \
-                 GROUP BY COALESCE(g.day, ''), COALESCE(g.channel, '')",
-                |r| &mut r.packet_grabs,
-            ),
-            (
-                "SELECT COALESCE(g.day, ''), COALESCE(g.channel, ''), \
-                 CAST(COALESCE(SUM(g.amount), 0) AS BIGINT) FROM packet_grab g \
-                 JOIN red_packet r ON r.packet_id = g.packet_id WHERE r.campaign_id = $1 \
-                 GROUP BY COALESCE(g.day, ''), COALESCE(g.channel, '')",
-                |r| &mut r.money_paid,
-            ),
-            (
-                "SELECT d.day, COALESCE(d.channel, ''), CAST(COALESCE(SUM(m.amount), 0) AS BIGINT) \
-                 FROM money_movement m JOIN draw d ON d.draw_id = m.draw_id \
-                 WHERE m.campaign_id = $1 AND m.kind = 'grant' \
-                 GROUP BY d.day, COALESCE(d.channel, '')",
-                |r| &mut r.money_paid,
-            ),
-        ];
-        for (sql, field) in counts {
-            for r in tx.fetch_all(sql, args![&campaign]).await? {
-                *field(rows.entry(key(&r, 0)?).or_default()) += r.int(2)?;
-            }
-        }
-        // Wins by prize (the slot's name).
-        for r in tx
-            .fetch_all(
-                "SELECT d.day, COALESCE(d.channel, ''), a.prize_name, COUNT(*) FROM prize_award a \
-                 JOIN draw d ON d.draw_id = a.draw_id WHERE a.campaign_id = $1 \
-                 GROUP BY d.day, COALESCE(d.channel, ''), a.prize_name",
-                args![&campaign],
-            )
-            .await?
-        {
-            let row = rows.entry(key(&r, 0)?).or_default();
-            *row.wins_by_prize.entry(r.text(2)?).or_default() += r.int(3)?;
-        }
-        // Participation, from the roll-up written with each activity:
-        // distinct players per (day, channel), and where each player first
-        // took part.
-        for r in tx
-            .fetch_all(
-                "SELECT day, channel, COUNT(*) FROM participant_day WHERE campaign_id = $1 \
-                 GROUP BY day, channel",
-                args![&campaign],
-            )
-            .await?
-        {
-            rows.entry(key(&r, 0)?).or_default().participants += r.int(2)?;
-        }
-        for r in tx
-            .fetch_all(
-                "SELECT first_day, first_channel, COUNT(*) FROM participant \
-                 WHERE campaign_id = $1 GROUP BY first_day, first_channel",
-                args![&campaign],
-            )
-            .await?
-        {
-            rows.entry(key(&r, 0)?).or_default().new_players += r.int(2)?;
-        }
-        // Prize coupons (won through this campaign's draws or tiers) and
-        // their redemptions: the day of a redemption is computed here from
-        // its instant in the campaign's time zone.
-        for r in tx
-            .fetch_all(
-                "SELECT d.day, COALESCE(d.channel, ''), c.coupon_id FROM coupon c \
-                 JOIN prize_award a ON a.draw_id = c.source_id OR a.award_id = c.source_id \
-                 LEFT JOIN draw d ON d.draw_id = a.draw_id \
-                 WHERE a.campaign_id = $1 AND c.source = 'prize'",
-                args![&campaign],
-            )
-            .await?
-        {
-            let day = r.opt_text(0)?.unwrap_or_default();
-            rows.entry((day, r.text(1)?)).or_default().coupon_prizes += 1;
-        }
-        for r in tx
-            .fetch_all(
-                "SELECT x.redeemed_at, COALESCE(d.channel, '') FROM coupon_redemption x \
-                 JOIN coupon c ON c.coupon_id = x.coupon_id \
-                 JOIN prize_award a ON a.draw_id = c.source_id OR a.award_id = c.source_id \
-                 LEFT JOIN draw d ON d.draw_id = a.draw_id \
-                 WHERE a.campaign_id = $1 AND c.source = 'prize'",
-                args![&campaign],
-            )
-            .await?
-        {
-            let day = campaign_day(r.int(0)?, &c.rules.time_zone)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            rows.entry((day, r.text(1)?))
-                .or_default()
-                .coupon_redemptions += 1;
-        }
+        let mut rows = Rows::new();
+        add_counts(&mut tx, &campaign, &mut rows).await?;
+        add_wins_by_prize(&mut tx, &campaign, &mut rows).await?;
+        add_participation(&mut tx, &campaign, &mut rows).await?;
+        add_prize_coupons(&mut tx, &campaign, &c.rules.time_zone, &mut rows).await?;
         let mut totals = StatsRow::default();
         for r in rows.values() {
             totals.add(r);
@@ -264,6 +135,174 @@ impl<D: Db> Store<D> {
         totals.participants = totals.new_players;
         Ok((rows, totals))
     }
+}
+
+/// The rows by (day, channel) being counted.
+type Rows = BTreeMap<(String, String), StatsRow>;
+
+/// The plain counts and sums: one grouped query per metric.
+async fn add_counts<T: DbTx>(
+    tx: &mut T,
+    campaign: &str,
+    rows: &mut Rows,
+) -> Result<(), StoreError> {
+    // (sql, which field): every query returns day, channel, count.
+    type Field = fn(&mut StatsRow) -> &mut i64;
+    let counts: [(&'static str, Field); 9] = [
+        (
+            "SELECT day, COALESCE(channel, ''), COUNT(*) FROM draw WHERE campaign_id = $1 \
+             GROUP BY day, COALESCE(channel, '')",
+            |r| &mut r.draws,
+        ),
+        (
+            "SELECT d.day, COALESCE(d.channel, ''), COUNT(*) FROM prize_award a \
+             JOIN draw d ON d.draw_id = a.draw_id WHERE a.campaign_id = $1 \
+             GROUP BY d.day, COALESCE(d.channel, '')",
+            |r| &mut r.wins,
+        ),
+        (
+            "SELECT day, COALESCE(channel, ''), COUNT(*) FROM share WHERE campaign_id = $1 \
+             GROUP BY day, COALESCE(channel, '')",
+            |r| &mut r.shares,
+        ),
+        (
+            "SELECT v.day, COALESCE(v.channel, ''), COUNT(*) FROM share_view v \
+             JOIN share s ON s.token = v.token WHERE s.campaign_id = $1 \
+             GROUP BY v.day, COALESCE(v.channel, '')",
+            |r| &mut r.views,
+        ),
+        (
+            "SELECT s.day, COALESCE(s.channel, ''), COUNT(*) FROM share_forward f \
+             JOIN share s ON s.token = f.child_token WHERE s.campaign_id = $1 \
+             GROUP BY s.day, COALESCE(s.channel, '')",
+            |r| &mut r.forwards,
+        ),
+        (
+            "SELECT day, COALESCE(channel, ''), COUNT(*) FROM vote \
+             WHERE campaign_id = $1 AND status = 'accepted' \
+             GROUP BY day, COALESCE(channel, '')",
+            |r| &mut r.votes,
+        ),
+        (
+            "SELECT COALESCE(g.day, ''), COALESCE(g.channel, ''), COUNT(*) FROM packet_grab g \
+             JOIN red_packet r ON r.packet_id = g.packet_id WHERE r.campaign_id = $1 \
+             GROUP BY COALESCE(g.day, ''), COALESCE(g.channel, '')",
+            |r| &mut r.packet_grabs,
+        ),
+        (
+            "SELECT COALESCE(g.day, ''), COALESCE(g.channel, ''), \
+             CAST(COALESCE(SUM(g.amount), 0) AS BIGINT) FROM packet_grab g \
+             JOIN red_packet r ON r.packet_id = g.packet_id WHERE r.campaign_id = $1 \
+             GROUP BY COALESCE(g.day, ''), COALESCE(g.channel, '')",
+            |r| &mut r.money_paid,
+        ),
+        (
+            "SELECT d.day, COALESCE(d.channel, ''), CAST(COALESCE(SUM(m.amount), 0) AS BIGINT) \
+             FROM money_movement m JOIN draw d ON d.draw_id = m.draw_id \
+             WHERE m.campaign_id = $1 AND m.kind = 'grant' \
+             GROUP BY d.day, COALESCE(d.channel, '')",
+            |r| &mut r.money_paid,
+        ),
+    ];
+    for (sql, field) in counts {
+        for r in tx.fetch_all(sql, args![campaign]).await? {
+            *field(rows.entry(key(&r, 0)?).or_default()) += r.int(2)?;
+        }
+    }
+    Ok(())
+}
+
+/// Wins by prize (the slot's name).
+async fn add_wins_by_prize<T: DbTx>(
+    tx: &mut T,
+    campaign: &str,
+    rows: &mut Rows,
+) -> Result<(), StoreError> {
+    for r in tx
+        .fetch_all(
+            "SELECT d.day, COALESCE(d.channel, ''), a.prize_name, COUNT(*) FROM prize_award a \
+             JOIN draw d ON d.draw_id = a.draw_id WHERE a.campaign_id = $1 \
+             GROUP BY d.day, COALESCE(d.channel, ''), a.prize_name",
+            args![campaign],
+        )
+        .await?
+    {
+        let row = rows.entry(key(&r, 0)?).or_default();
+        *row.wins_by_prize.entry(r.text(2)?).or_default() += r.int(3)?;
+    }
+    Ok(())
+}
+
+/// Participation, from the roll-up written with each activity: distinct
+/// players per (day, channel), and where each player first took part.
+async fn add_participation<T: DbTx>(
+    tx: &mut T,
+    campaign: &str,
+    rows: &mut Rows,
+) -> Result<(), StoreError> {
+    for r in tx
+        .fetch_all(
+            "SELECT day, channel, COUNT(*) FROM participant_day WHERE campaign_id = $1 \
+             GROUP BY day, channel",
+            args![campaign],
+        )
+        .await?
+    {
+        rows.entry(key(&r, 0)?).or_default().participants += r.int(2)?;
+    }
+    for r in tx
+        .fetch_all(
+            "SELECT first_day, first_channel, COUNT(*) FROM participant \
+             WHERE campaign_id = $1 GROUP BY first_day, first_channel",
+            args![campaign],
+        )
+        .await?
+    {
+        rows.entry(key(&r, 0)?).or_default().new_players += r.int(2)?;
+    }
+    Ok(())
+}
+
+/// Prize coupons (won through this campaign's draws or tiers) and their
+/// redemptions: the day of a redemption is computed here from its instant
+/// in the campaign's time zone (`time_zone`).
+async fn add_prize_coupons<T: DbTx>(
+    tx: &mut T,
+    campaign: &str,
+    time_zone: &str,
+    rows: &mut Rows,
+) -> Result<(), StoreError> {
+    for r in tx
+        .fetch_all(
+            "SELECT d.day, COALESCE(d.channel, ''), c.coupon_id FROM coupon c \
+             JOIN prize_award a ON a.draw_id = c.source_id OR a.award_id = c.source_id \
+             LEFT JOIN draw d ON d.draw_id = a.draw_id \
+             WHERE a.campaign_id = $1 AND c.source = 'prize'",
+            args![campaign],
+        )
+        .await?
+    {
+        let day = r.opt_text(0)?.unwrap_or_default();
+        rows.entry((day, r.text(1)?)).or_default().coupon_prizes += 1;
+    }
+    for r in tx
+        .fetch_all(
+            "SELECT x.redeemed_at, COALESCE(d.channel, '') FROM coupon_redemption x \
+             JOIN coupon c ON c.coupon_id = x.coupon_id \
+             JOIN prize_award a ON a.draw_id = c.source_id OR a.award_id = c.source_id \
+             LEFT JOIN draw d ON d.draw_id = a.draw_id \
+             WHERE a.campaign_id = $1 AND c.source = 'prize'",
+            args![campaign],
+        )
+        .await?
+    {
+        let day =
+            campaign_day(r.int(0)?, time_zone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        rows.entry((day, r.text(1)?))
+            .or_default()
+            .coupon_redemptions += 1;
+    }
+    Ok(())
 }
 
 /// The rows as CSV: a header, one line per (day, channel), then `total`.

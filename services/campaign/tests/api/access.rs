@@ -72,6 +72,8 @@ struct Targets {
     victim_key_id: String,
 }
 
+/// Makes one call of `rpc` as `cred` at `t`'s ids. One piece: one match arm
+/// per RPC of [`ALL`], each building its request and calling the same way.
 async fn call(app: &TestApp, rpc: Rpc, cred: &str, t: &Targets) -> Result<(), Status> {
     let mut a = app.admin();
     let mut p = app.player();
@@ -310,6 +312,9 @@ fn targets_a_thing(r: Rpc) -> bool {
     )
 }
 
+/// One piece: a matrix of every RPC by every wrong caller, each refused the
+/// same way, between one state digest taken before and compared after; then
+/// the allowed callers shown to get through on the same state.
 async fn every_rpc_refuses_the_wrong_caller(backend: Backend) {
     // Arrange: merchant A with a draft, a published wheel and a won physical
     // prize of alice; merchant B with its own admin and player.
@@ -502,6 +507,9 @@ async fn every_rpc_refuses_the_wrong_caller(backend: Backend) {
     app.stop().await;
 }
 
+/// One piece: a story of one merchant's keys (created, stored as hashes,
+/// listed, revoked, guarded from another merchant), each step relying on the
+/// keys the earlier ones made.
 async fn api_keys_are_hashed_listed_and_revocable(backend: Backend) {
     let app = spawn_app(backend).await;
     let auditor = app.api_key(pb::Role::Auditor, "").await;

@@ -244,6 +244,9 @@ enum Crowd {
     Spent(usize),
 }
 
+/// One piece: the earlier draws set the state (chances spent, extra draws
+/// earned) the crowd then draws against at once, and every answer and count
+/// is checked against that state.
 async fn a_crowd_of_mixed_draws_gets_exact_answers(backend: Backend) {
     // Arrange: 2 draws a day and 3 in all; a plain prize of 15 (likely to
     // run out in the crowd), a prize capped at one per player, a coupon

@@ -61,6 +61,8 @@ pub(crate) fn edit(lines: &[String], f: impl Fn(&mut Vec<serde_json::Value>)) ->
     v.iter().map(|x| x.to_string()).collect()
 }
 
+/// One piece: a story: a campaign drawn over two days to its end, then its
+/// one export verified and tampered with in every way.
 async fn a_whole_campaign_verifies_and_tampering_is_caught(backend: Backend) {
     // Arrange: caps and small stock, so every fallback reason happens. About
     // 54 of the 180 rolls land on Points (sd 6), so a stock of 30 runs out
@@ -219,6 +221,8 @@ async fn a_whole_campaign_verifies_and_tampering_is_caught(backend: Backend) {
     );
 }
 
+/// One piece: a story: the admin's changes make the trail the auditor then
+/// exports, verifies and tampers with.
 async fn audit_trail_is_a_verified_hash_chain(backend: Backend) {
     // Arrange: a merchant's admin configures, publishes, pauses, resumes and
     // ends a wheel, and creates and revokes a key.
@@ -349,6 +353,8 @@ async fn audit_trail_is_a_verified_hash_chain(backend: Backend) {
     }
 }
 
+/// One piece: a story: draws on version 1, refused revisions, version 2 and
+/// its draws, then the export of both versions verified and tampered with.
 async fn a_revised_wheel_is_a_new_committed_version(backend: Backend) {
     // Arrange: a published wheel with some draws.
     let app = spawn_app(backend).await;

@@ -9,6 +9,9 @@ use tonic::Code;
 
 use crate::helpers::*;
 
+/// One piece: the idempotency cases one after another on the same app,
+/// wheel and players (later cases reuse the keys of earlier ones), with the
+/// stock checked at the end.
 async fn retries_replay_and_conflicting_reuse_is_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     let c = app

@@ -102,6 +102,9 @@ pub(crate) async fn budget(app: &TestApp, campaign: &str) -> pb::Budget {
         .into_inner()
 }
 
+/// One piece: a story on one budget (packets created, grabbed, retried,
+/// listed, refunded), each step's amounts depending on the earlier ones,
+/// balanced to the cent at the end.
 async fn budgets_and_group_packets_balance_to_the_cent(backend: Backend) {
     let app = spawn_app(backend).await;
     let campaign = funded_campaign(&app, 100_000).await;
@@ -336,6 +339,9 @@ async fn expiry_returns_the_rest_once_even_across_a_crash(backend: Backend) {
     app.stop().await;
 }
 
+/// One piece: a table of bad money requests, each refused the same way, with
+/// the ledger counted before and after (only the one packet created and its
+/// one grab move money).
 async fn bad_money_requests_move_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
     let campaign = funded_campaign(&app, 5_000).await;

@@ -183,6 +183,9 @@ async fn share_chains_count_views_and_forwards_once(backend: Backend) {
     app.stop().await;
 }
 
+/// One piece: one campaign's tiers raced by concurrent viewers, then each
+/// fan's grants, their fulfilment and the frozen tiers checked against what
+/// that race left.
 async fn tiers_are_granted_once_out_of_stock_under_concurrent_views(backend: Backend) {
     let app = spawn_app_with(backend, |s| s.player_rate_per_sec = 0).await;
     let c = app.wheel(rules(5, 5), vec![thanks(1)], 0, true).await;
@@ -350,6 +353,9 @@ async fn tiers_are_granted_once_out_of_stock_under_concurrent_views(backend: Bac
     app.stop().await;
 }
 
+/// One piece: a table of bad share rules, wrong roles and foreign objects,
+/// each refused the same way, between one state digest taken before and
+/// compared after; then a draft campaign refused to players.
 async fn rewards_are_off_by_default_and_bad_rules_are_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     let c = app.wheel(rules(5, 5), vec![thanks(1)], 0, true).await;

@@ -29,6 +29,9 @@ async fn draw_via(app: &TestApp, who: &str, campaign: &str, channel: &str) {
         .expect("draw");
 }
 
+/// One piece: a story over two campaign days (draws, votes, shares, views,
+/// forwards, a red packet, through several channels), then every statistic
+/// checked against exactly the records those steps made.
 async fn statistics_by_channel_and_day_equal_the_records(backend: Backend) {
     let app = spawn_app(backend).await;
     let c = app

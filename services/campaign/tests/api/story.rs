@@ -5,6 +5,9 @@ use tonic::Code;
 
 use crate::helpers::*;
 
+/// One piece: a story whose steps each build on the state the previous ones
+/// left (a draft published, daily limits spent over two days, a prize won,
+/// claimed and shipped, pause, resume and end), stock checked at the end.
 async fn wheel_story(backend: Backend) {
     // Arrange: a wheel with a physical prize, a coupon and a THANKS fallback.
     let app = spawn_app(backend).await;

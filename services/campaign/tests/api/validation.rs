@@ -6,6 +6,9 @@ use tonic::Code;
 
 use crate::helpers::*;
 
+/// One piece: a table of bad requests to the admin and player RPCs, each
+/// checked the same way (status and field), between one state digest taken
+/// before the first and compared after the last.
 async fn bad_input_is_refused_precisely_and_changes_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
     let draft = app

@@ -333,6 +333,9 @@ async fn player_candidates_need_approval(backend: Backend) {
     app.stop().await;
 }
 
+/// One piece: a table of bad vote requests and wrong roles, each refused the
+/// same way, between one state digest taken before and compared after; then
+/// a retry and a campaign without voting, on the state they left.
 async fn bad_vote_requests_and_roles_are_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     let (campaign, k) = voting_campaign(&app, (5, 5, 5), 1).await;

@@ -168,6 +168,8 @@ async fn preflight(addr: std::net::SocketAddr, origin: &str) -> HttpReply {
 const ALLOWED: &str = "http://console.example:8080";
 const FOREIGN: &str = "http://evil.example";
 
+/// One piece: a story on one listener: a gRPC-Web draw, its replay, a bad
+/// field, preflights from allowed and foreign origins, then native gRPC.
 async fn grpc_web_calls_real_rpcs_and_cors_admits_only_listed_origins(backend: Backend) {
     // Arrange
     let app = spawn_app_with(backend, |s| {

@@ -166,86 +166,9 @@ pub(super) async fn apply(
     let engine = ctx.engine().await?;
     let recorded = state::lookup(file, &ctx.endpoint, &spec.key)?;
     let campaign = match recorded {
-        Some(id) => get_campaign(&engine, &id).await.map_err(|e| match e {
-            CtlError::Rpc {
-                code: Code::NotFound,
-                ..
-            } => CtlError::State(format!(
-                "{shown}: campaign {id}, recorded in {} for {}, is not on this engine; \
-                     remove that entry to create the campaign anew",
-                state::path_for(file).display(),
-                ctx.endpoint
-            )),
-            other => other,
-        })?,
-        None if dry_run => {
-            // What a new campaign would get.
-            let c = pb::Campaign {
-                name: spec.name.clone(),
-                status: pb::CampaignStatus::Draft.into(),
-                starts_at_ms: spec.starts_at_ms,
-                ends_at_ms: spec.ends_at_ms,
-                time_zone: spec.time_zone.clone(),
-                draws_per_day: spec.draws_per_day,
-                draws_total: spec.draws_total,
-                ..Default::default()
-            };
-            let plan = plan::plan(
-                &spec,
-                &Current {
-                    campaign: c,
-                    ..Default::default()
-                },
-            )
-            .map_err(|source| CtlError::Plan {
-                file: shown.clone(),
-                source,
-            })?;
-            println!("would create campaign {:?} with:", spec.name);
-            for ch in &plan.changes {
-                println!("  {ch}");
-            }
-            println!("dry run: nothing applied");
-            return Ok(Outcome::ChangesPending);
-        }
-        None => {
-            let req = spec.create_request(create_key(&spec.key));
-            let c = call("CreateWheel", || {
-                let mut a = engine.admin();
-                let r = req.clone();
-                async move { a.create_wheel(r).await }
-            })
-            .await
-            .map_err(|e| match e {
-                CtlError::Rpc {
-                    code: Code::FailedPrecondition,
-                    message,
-                    ..
-                } => CtlError::State(format!(
-                    "{shown}: this API key created a campaign for key {:?} before, with another \
-                     name, window or draw limits, and its id is not in {} ({message}); restore \
-                     that entry, or give the file a new `key`",
-                    spec.key,
-                    state::path_for(file).display()
-                )),
-                other => other,
-            })?;
-            state::record(file, &ctx.endpoint, &spec.key, &c.campaign_id)?;
-            // A replayed CreateWheel answers with the campaign as it was
-            // created: read what it is now.
-            let now = get_campaign(&engine, &c.campaign_id).await?;
-            if now == c {
-                println!("created campaign {} ({:?})", c.campaign_id, spec.name);
-            } else {
-                println!(
-                    "recovered campaign {}: created earlier for key {:?}, missing from {}",
-                    c.campaign_id,
-                    spec.key,
-                    state::path_for(file).display()
-                );
-            }
-            now
-        }
+        Some(id) => recorded_campaign(ctx, &engine, file, &id).await?,
+        None if dry_run => return preview_creation(&spec, &shown),
+        None => create_campaign(ctx, &engine, &spec, file).await?,
     };
     let id = campaign.campaign_id.clone();
     let status = status_name(campaign.status);
@@ -290,6 +213,109 @@ pub(super) async fn apply(
         None => println!("applied to campaign {id}"),
     }
     Ok(Outcome::Done)
+}
+
+/// The campaign the state file records for `file` on this endpoint; gone
+/// from the engine is an error that says how to start anew.
+async fn recorded_campaign(
+    ctx: &Ctx,
+    engine: &Engine,
+    file: &Path,
+    id: &str,
+) -> Result<pb::Campaign, CtlError> {
+    get_campaign(engine, id).await.map_err(|e| match e {
+        CtlError::Rpc {
+            code: Code::NotFound,
+            ..
+        } => CtlError::State(format!(
+            "{}: campaign {id}, recorded in {} for {}, is not on this engine; \
+                 remove that entry to create the campaign anew",
+            file.display(),
+            state::path_for(file).display(),
+            ctx.endpoint
+        )),
+        other => other,
+    })
+}
+
+/// `--dry-run` of a file with no campaign yet: what a new campaign would
+/// get.
+fn preview_creation(spec: &WheelSpec, shown: &str) -> Result<Outcome, CtlError> {
+    let c = pb::Campaign {
+        name: spec.name.clone(),
+        status: pb::CampaignStatus::Draft.into(),
+        starts_at_ms: spec.starts_at_ms,
+        ends_at_ms: spec.ends_at_ms,
+        time_zone: spec.time_zone.clone(),
+        draws_per_day: spec.draws_per_day,
+        draws_total: spec.draws_total,
+        ..Default::default()
+    };
+    let plan = plan::plan(
+        spec,
+        &Current {
+            campaign: c,
+            ..Default::default()
+        },
+    )
+    .map_err(|source| CtlError::Plan {
+        file: shown.to_owned(),
+        source,
+    })?;
+    println!("would create campaign {:?} with:", spec.name);
+    for ch in &plan.changes {
+        println!("  {ch}");
+    }
+    println!("dry run: nothing applied");
+    Ok(Outcome::ChangesPending)
+}
+
+/// Creates the file's campaign (or is answered with the one created
+/// before for its key), records it in the state file and reads it as it
+/// is now.
+async fn create_campaign(
+    ctx: &Ctx,
+    engine: &Engine,
+    spec: &WheelSpec,
+    file: &Path,
+) -> Result<pb::Campaign, CtlError> {
+    let req = spec.create_request(create_key(&spec.key));
+    let c = call("CreateWheel", || {
+        let mut a = engine.admin();
+        let r = req.clone();
+        async move { a.create_wheel(r).await }
+    })
+    .await
+    .map_err(|e| match e {
+        CtlError::Rpc {
+            code: Code::FailedPrecondition,
+            message,
+            ..
+        } => CtlError::State(format!(
+            "{}: this API key created a campaign for key {:?} before, with another \
+             name, window or draw limits, and its id is not in {} ({message}); restore \
+             that entry, or give the file a new `key`",
+            file.display(),
+            spec.key,
+            state::path_for(file).display()
+        )),
+        other => other,
+    })?;
+    state::record(file, &ctx.endpoint, &spec.key, &c.campaign_id)?;
+    // A replayed CreateWheel answers with the campaign as it was
+    // created: read what it is now.
+    let now = get_campaign(engine, &c.campaign_id).await?;
+    if now == c {
+        println!("created campaign {} ({:?})", c.campaign_id, spec.name);
+    } else {
+        println!(
+            "recovered campaign {}: created earlier for key {:?}, missing from {}",
+            c.campaign_id,
+            spec.key,
+            state::path_for(file).display()
+        );
+    }
+    Ok(now)
 }
 
 /// One change; the campaign as answered, for the wheel's own calls.
@@ -375,56 +401,89 @@ pub(super) async fn run_step(
             )
         }
         Step::SetShare(rules) => {
-            let req = pb::SetShareRulesRequest {
-                idempotency_key: key,
-                campaign_id,
-                enabled: rules.enabled,
-                tiers: rules.tiers.clone(),
-            };
-            call("share: SetShareRules", || {
-                let mut s = engine.share();
-                let r = req.clone();
-                async move { s.set_share_rules(r).await }
-            })
-            .await
-            .map_err(|e| rename_field(e, "tiers", "share.tiers"))?;
+            set_share_rules(engine, campaign_id, rules, key).await?;
             None
         }
         Step::SetVotes(v) => {
-            let req = pb::SetVoteRulesRequest {
-                idempotency_key: key,
-                campaign_id,
-                votes_per_day: v.votes_per_day,
-                votes_per_candidate_per_day: v.votes_per_candidate_per_day,
-                votes_total: v.votes_total,
-                player_registration: v.player_registration,
-            };
-            call("votes: SetVoteRules", || {
-                let mut s = engine.votes();
-                let r = req.clone();
-                async move { s.set_vote_rules(r).await }
-            })
-            .await
-            .map_err(|e| rename_field(e, "votes", "votes.votes"))?;
+            set_vote_rules(engine, campaign_id, v, key).await?;
             None
         }
         Step::SetChances(c) => {
-            let req = pb::SetChanceRulesRequest {
-                idempotency_key: key,
-                campaign_id,
-                per_share: c.per_share,
-                per_tier: c.per_tier,
-                per_vote: c.per_vote,
-                daily_cap: c.daily_cap,
-            };
-            call("chances: SetChanceRules", || {
-                let mut s = engine.share();
-                let r = req.clone();
-                async move { s.set_chance_rules(r).await }
-            })
-            .await
-            .map_err(|e| rename_field(e, "", "chances."))?;
+            set_chance_rules(engine, campaign_id, c, key).await?;
             None
         }
     })
+}
+
+/// `SetShareRules`, its errors naming the file's fields.
+async fn set_share_rules(
+    engine: &Engine,
+    campaign_id: String,
+    rules: &ShareRules,
+    key: String,
+) -> Result<(), CtlError> {
+    let req = pb::SetShareRulesRequest {
+        idempotency_key: key,
+        campaign_id,
+        enabled: rules.enabled,
+        tiers: rules.tiers.clone(),
+    };
+    call("share: SetShareRules", || {
+        let mut s = engine.share();
+        let r = req.clone();
+        async move { s.set_share_rules(r).await }
+    })
+    .await
+    .map_err(|e| rename_field(e, "tiers", "share.tiers"))?;
+    Ok(())
+}
+
+/// `SetVoteRules`, its errors naming the file's fields.
+async fn set_vote_rules(
+    engine: &Engine,
+    campaign_id: String,
+    v: &VoteRules,
+    key: String,
+) -> Result<(), CtlError> {
+    let req = pb::SetVoteRulesRequest {
+        idempotency_key: key,
+        campaign_id,
+        votes_per_day: v.votes_per_day,
+        votes_per_candidate_per_day: v.votes_per_candidate_per_day,
+        votes_total: v.votes_total,
+        player_registration: v.player_registration,
+    };
+    call("votes: SetVoteRules", || {
+        let mut s = engine.votes();
+        let r = req.clone();
+        async move { s.set_vote_rules(r).await }
+    })
+    .await
+    .map_err(|e| rename_field(e, "votes", "votes.votes"))?;
+    Ok(())
+}
+
+/// `SetChanceRules`, its errors naming the file's fields.
+async fn set_chance_rules(
+    engine: &Engine,
+    campaign_id: String,
+    c: &ChanceRules,
+    key: String,
+) -> Result<(), CtlError> {
+    let req = pb::SetChanceRulesRequest {
+        idempotency_key: key,
+        campaign_id,
+        per_share: c.per_share,
+        per_tier: c.per_tier,
+        per_vote: c.per_vote,
+        daily_cap: c.daily_cap,
+    };
+    call("chances: SetChanceRules", || {
+        let mut s = engine.share();
+        let r = req.clone();
+        async move { s.set_chance_rules(r).await }
+    })
+    .await
+    .map_err(|e| rename_field(e, "", "chances."))?;
+    Ok(())
 }

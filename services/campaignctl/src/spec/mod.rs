@@ -340,7 +340,31 @@ impl Validator {
     }
 
     fn file(&mut self, raw: FileRaw) -> WheelSpec {
-        let key = raw.key.trim().to_owned();
+        let key = self.key(&raw.key);
+        let name = self.name("name", &raw.name);
+        let (starts_at_ms, ends_at_ms) = self.window(&raw.starts_at, &raw.ends_at);
+        let time_zone = self.time_zone(raw.time_zone.as_deref());
+        let (draws_per_day, draws_total) = self.draw_limits(raw.draws_per_day, raw.draws_total);
+        let (slots, fallback) = self.prizes(&raw.prizes, &raw.fallback);
+        WheelSpec {
+            key,
+            name,
+            starts_at_ms,
+            ends_at_ms,
+            time_zone,
+            draws_per_day,
+            draws_total,
+            slots,
+            fallback: u32::try_from(fallback.unwrap_or(0)).unwrap_or(0),
+            share: raw.share.map(|s| self.share(s)),
+            votes: raw.votes.map(|v| self.votes(v)),
+            chances: raw.chances.map(|c| self.chances(c)),
+        }
+    }
+
+    /// The campaign's key: a short name safe in file names and keys.
+    fn key(&mut self, raw: &str) -> String {
+        let key = raw.trim().to_owned();
         if key.is_empty()
             || key.len() > MAX_KEY
             || !key
@@ -352,16 +376,25 @@ impl Validator {
                 format!("1..={MAX_KEY} characters of A-Z a-z 0-9 - _ ."),
             );
         }
-        let name = self.name("name", &raw.name);
-        let starts_at = self.instant("starts_at", &raw.starts_at);
-        let ends_at = self.instant("ends_at", &raw.ends_at);
+        key
+    }
+
+    /// `starts_at` and `ends_at` in milliseconds (0 when invalid), the end
+    /// after the start.
+    fn window(&mut self, starts: &InstantRaw, ends: &InstantRaw) -> (i64, i64) {
+        let starts_at = self.instant("starts_at", starts);
+        let ends_at = self.instant("ends_at", ends);
         if let (Some(s), Some(e)) = (starts_at, ends_at)
             && e <= s
         {
             self.err("ends_at", "must be after starts_at");
         }
-        let (starts_at_ms, ends_at_ms) = (starts_at.unwrap_or(0), ends_at.unwrap_or(0));
-        let time_zone = match raw.time_zone.as_deref().map(str::trim) {
+        (starts_at.unwrap_or(0), ends_at.unwrap_or(0))
+    }
+
+    /// An IANA time zone, [`DEFAULT_TIME_ZONE`] when none is given.
+    fn time_zone(&mut self, raw: Option<&str>) -> String {
+        match raw.map(str::trim) {
             None | Some("") => DEFAULT_TIME_ZONE.to_owned(),
             Some(tz) => {
                 if jiff::tz::TimeZone::get(tz).is_err() {
@@ -369,20 +402,33 @@ impl Validator {
                 }
                 tz.to_owned()
             }
-        };
-        let draws_per_day = self.range("draws_per_day", raw.draws_per_day, 1, 10_000);
-        let draws_total = raw.draws_total;
-        if !(draws_per_day..=1_000_000).contains(&draws_total) {
+        }
+    }
+
+    /// `draws_per_day` and `draws_total`, the total at least a day's.
+    fn draw_limits(&mut self, per_day: i64, total: i64) -> (i64, i64) {
+        let draws_per_day = self.range("draws_per_day", per_day, 1, 10_000);
+        if !(draws_per_day..=1_000_000).contains(&total) {
             self.err("draws_total", "must be between draws_per_day and 1000000");
         }
-        if raw.prizes.is_empty() {
+        (draws_per_day, total)
+    }
+
+    /// The wheel's slots, named uniquely, and the index of the fallback
+    /// (a "thanks" prize named by `fallback`), if there is one.
+    fn prizes(
+        &mut self,
+        prizes: &[PrizeRaw],
+        fallback: &str,
+    ) -> (Vec<pb::PrizeSlotSpec>, Option<usize>) {
+        if prizes.is_empty() {
             self.err("prizes", "at least one prize is required");
         }
-        if raw.prizes.len() > MAX_SLOTS {
+        if prizes.len() > MAX_SLOTS {
             self.err("prizes", format!("at most {MAX_SLOTS}"));
         }
         let mut seen = HashSet::new();
-        for (i, p) in raw.prizes.iter().enumerate() {
+        for (i, p) in prizes.iter().enumerate() {
             if !seen.insert(p.name.trim()) {
                 self.err(
                     format!("prizes[{i}].name"),
@@ -390,84 +436,75 @@ impl Validator {
                 );
             }
         }
-        let fallback = raw
-            .prizes
-            .iter()
-            .position(|p| p.name.trim() == raw.fallback.trim());
-        match fallback.map(|i| &raw.prizes[i]) {
+        let index = prizes.iter().position(|p| p.name.trim() == fallback.trim());
+        match index.map(|i| &prizes[i]) {
             None => self.err(
                 "fallback",
-                format!("{:?} is not the name of a prize", raw.fallback),
+                format!("{fallback:?} is not the name of a prize"),
             ),
             Some(p) if p.kind != KindRaw::Thanks => self.err(
                 "fallback",
-                format!("{:?} must be a prize of kind \"thanks\"", raw.fallback),
+                format!("{fallback:?} must be a prize of kind \"thanks\""),
             ),
             Some(_) => {}
         }
-        let slots: Vec<pb::PrizeSlotSpec> = raw
-            .prizes
+        let slots = prizes
             .iter()
             .enumerate()
-            .map(|(i, p)| self.slot(&format!("prizes[{i}]"), p, Some(i) == fallback))
+            .map(|(i, p)| self.slot(&format!("prizes[{i}]"), p, Some(i) == index))
             .collect();
-        let share = raw.share.map(|s| {
-            if s.tiers.len() > MAX_TIERS {
-                self.err("share.tiers", format!("at most {MAX_TIERS}"));
-            }
-            let tiers = s
-                .tiers
-                .iter()
-                .enumerate()
-                .map(|(i, t)| self.tier(&format!("share.tiers[{i}]"), t))
-                .collect();
-            ShareRules {
-                enabled: s.enabled,
-                tiers,
-            }
-        });
-        let votes = raw.votes.map(|v| {
-            let r = VoteRules {
-                votes_per_day: self.range("votes.votes_per_day", v.votes_per_day, 1, 1_000_000),
-                votes_per_candidate_per_day: self.range(
-                    "votes.votes_per_candidate_per_day",
-                    v.votes_per_candidate_per_day,
-                    1,
-                    1_000_000,
-                ),
-                votes_total: self.range("votes.votes_total", v.votes_total, 1, 1_000_000),
-                player_registration: v.player_registration,
-            };
-            if r.votes_per_candidate_per_day > r.votes_per_day {
-                self.err(
-                    "votes.votes_per_candidate_per_day",
-                    "cannot exceed votes_per_day",
-                );
-            }
-            if r.votes_per_day > r.votes_total {
-                self.err("votes.votes_per_day", "cannot exceed votes_total");
-            }
-            r
-        });
-        let chances = raw.chances.map(|c| ChanceRules {
+        (slots, index)
+    }
+
+    /// The `[share]` section: at most [`MAX_TIERS`] tiers.
+    fn share(&mut self, s: ShareRaw) -> ShareRules {
+        if s.tiers.len() > MAX_TIERS {
+            self.err("share.tiers", format!("at most {MAX_TIERS}"));
+        }
+        let tiers = s
+            .tiers
+            .iter()
+            .enumerate()
+            .map(|(i, t)| self.tier(&format!("share.tiers[{i}]"), t))
+            .collect();
+        ShareRules {
+            enabled: s.enabled,
+            tiers,
+        }
+    }
+
+    /// The `[votes]` section: per candidate <= per day <= in total.
+    fn votes(&mut self, v: VotesRaw) -> VoteRules {
+        let r = VoteRules {
+            votes_per_day: self.range("votes.votes_per_day", v.votes_per_day, 1, 1_000_000),
+            votes_per_candidate_per_day: self.range(
+                "votes.votes_per_candidate_per_day",
+                v.votes_per_candidate_per_day,
+                1,
+                1_000_000,
+            ),
+            votes_total: self.range("votes.votes_total", v.votes_total, 1, 1_000_000),
+            player_registration: v.player_registration,
+        };
+        if r.votes_per_candidate_per_day > r.votes_per_day {
+            self.err(
+                "votes.votes_per_candidate_per_day",
+                "cannot exceed votes_per_day",
+            );
+        }
+        if r.votes_per_day > r.votes_total {
+            self.err("votes.votes_per_day", "cannot exceed votes_total");
+        }
+        r
+    }
+
+    /// The `[chances]` section.
+    fn chances(&mut self, c: ChancesRaw) -> ChanceRules {
+        ChanceRules {
             per_share: self.range("chances.per_share", c.per_share, 0, 1000),
             per_tier: self.range("chances.per_tier", c.per_tier, 0, 1000),
             per_vote: self.range("chances.per_vote", c.per_vote, 0, 1000),
             daily_cap: self.range("chances.daily_cap", c.daily_cap, 0, 1000),
-        });
-        WheelSpec {
-            key,
-            name,
-            starts_at_ms,
-            ends_at_ms,
-            time_zone,
-            draws_per_day,
-            draws_total,
-            slots,
-            fallback: u32::try_from(fallback.unwrap_or(0)).unwrap_or(0),
-            share,
-            votes,
-            chances,
         }
     }
 

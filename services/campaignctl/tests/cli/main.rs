@@ -240,6 +240,9 @@ async fn draw(e: &Engine, issuer: &str, secret: &[u8], openid: &str, campaign: &
         .expect("draw");
 }
 
+/// One piece: a story whose steps each build on the state the previous ones
+/// left: the campaign files, their state files, and the engine's campaigns
+/// and audit trail, run after run.
 async fn cli_story(backend: Backend) {
     // Arrange
     let e = Engine::start(backend).await;

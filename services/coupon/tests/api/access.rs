@@ -18,6 +18,9 @@ fn code_of<T>(r: Result<T, Status>) -> Code {
     r.err().map_or(Code::Ok, |s| s.code())
 }
 
+/// One piece: a table of (call, credential, expected status) over every role,
+/// each checked the same way, between one state digest taken before and
+/// compared after.
 async fn roles_outside_their_rights_are_refused(backend: Backend) {
     let app = spawn_engine(backend).await;
     let till = pos_key(&app, "S1").await;

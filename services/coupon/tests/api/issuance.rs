@@ -114,6 +114,8 @@ async fn every_template_kind_discounts_in_cents(backend: Backend) {
     app.stop().await;
 }
 
+/// One piece: tables of bad templates and bulk issues, each refused naming
+/// its field, between one state digest taken before and compared after.
 async fn bad_templates_are_refused_naming_the_field(backend: Backend) {
     let app = spawn_engine(backend).await;
     let template = create_template(&app, amount_off(500)).await;

@@ -49,6 +49,194 @@ pub(super) async fn expire_packet<T: DbTx>(
     Ok(Some(released))
 }
 
+/// A packet as created, before its kind is filled in: open, nothing
+/// grabbed, due at `now + ttl_ms`.
+fn open_packet(
+    packet_id: &str,
+    campaign: &str,
+    seq: i64,
+    now: Millis,
+    ttl_ms: Millis,
+) -> PacketRecord {
+    PacketRecord {
+        packet_id: packet_id.to_owned(),
+        campaign_id: campaign.to_owned(),
+        kind: PacketKind::Campaign,
+        packet_seq: seq,
+        split_mode: None,
+        total: 0,
+        parts: 0,
+        min_cents: 0,
+        max_cents: 0,
+        grabbed: 0,
+        granted: 0,
+        released: 0,
+        remaining: 0,
+        expired: false,
+        expires_at: now + ttl_ms,
+        created_at: now,
+    }
+}
+
+/// Writes the packet row of a new packet of `merchant_id`.
+async fn insert_packet<T: DbTx>(
+    tx: &mut T,
+    p: &PacketRecord,
+    merchant_id: &str,
+    now: Millis,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO red_packet (packet_id, campaign_id, merchant_id, packet_seq, kind, \
+         split_mode, total, parts, min_cents, max_cents, grabbed, granted, released, \
+         remaining, state, expires_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 0, 0, $11, 'open', $12, $13)",
+        args![
+            &p.packet_id,
+            &p.campaign_id,
+            merchant_id,
+            p.packet_seq,
+            match p.kind {
+                PacketKind::Group => "group",
+                PacketKind::Campaign => "campaign",
+            },
+            p.split_mode.map_or("", SplitMode::as_str),
+            p.total,
+            p.parts,
+            p.min_cents,
+            p.max_cents,
+            p.remaining,
+            p.expires_at,
+            now
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Stores a group packet's parts and moves its total from the budget
+/// into the packet's account.
+async fn reserve_parts<T: DbTx>(
+    tx: &mut T,
+    p: &PacketRecord,
+    parts: &[i64],
+    now: Millis,
+) -> Result<(), StoreError> {
+    let (packet_id, campaign) = (&p.packet_id, &p.campaign_id);
+    for (i, amount) in parts.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO packet_part (packet_id, part_index, amount) VALUES ($1, $2, $3)",
+            args![packet_id, i as i64, *amount],
+        )
+        .await?;
+    }
+    move_money(
+        tx,
+        campaign,
+        "reserve",
+        p.total,
+        &budget_account(campaign),
+        &packet_account(packet_id),
+        Some(packet_id),
+        None,
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// The campaign's day at `now`, if the campaign is PUBLISHED and within
+/// its window; otherwise why not.
+async fn running_day<T: DbTx>(
+    tx: &mut T,
+    campaign_id: &str,
+    now: Millis,
+) -> Result<String, StoreError> {
+    let c = fetch_one(
+        tx,
+        "campaign",
+        "SELECT status, starts_at, ends_at, time_zone FROM campaign WHERE campaign_id = $1",
+        args![campaign_id],
+    )
+    .await?;
+    let status = c.text(0)?;
+    if status != CampaignStatus::Published.as_str() {
+        let status = CampaignStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("campaign status {status}")))?;
+        return Err(Rejection::NotRunning(status.as_str()).into());
+    }
+    if now < c.int(1)? {
+        return Err(Rejection::NotStarted.into());
+    }
+    if now >= c.int(2)? {
+        return Err(Rejection::WindowOver.into());
+    }
+    campaign_day(now, &c.text(3)?).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A grab of a group packet: the next part, paid from the packet's
+/// reserve. Returns (grab number, cents, movement).
+async fn grab_part<T: DbTx>(
+    tx: &mut T,
+    p: &PacketRecord,
+    packet_id: &str,
+    player_id: &str,
+    now: Millis,
+) -> Result<(i64, i64, String), StoreError> {
+    // The packet row's lock orders grabbers; the counter names the part,
+    // so no two grabs take the same one.
+    let Some(r) = tx
+        .fetch_optional(
+            "UPDATE red_packet SET grabbed = grabbed + 1 \
+             WHERE packet_id = $1 AND state = 'open' AND grabbed < parts \
+             RETURNING grabbed",
+            args![packet_id],
+        )
+        .await?
+    else {
+        return Err(Rejection::PacketEmpty.into());
+    };
+    let seq = r.int(0)?;
+    let amount = fetch_one(
+        tx,
+        "packet part",
+        "SELECT amount FROM packet_part WHERE packet_id = $1 AND part_index = $2",
+        args![packet_id, seq - 1],
+    )
+    .await?
+    .int(0)?;
+    let paid = tx
+        .execute(
+            "UPDATE red_packet SET granted = granted + $2, remaining = remaining - $2 \
+             WHERE packet_id = $1 AND remaining >= $2",
+            args![packet_id, amount],
+        )
+        .await?;
+    if paid != 1 {
+        return Err(StoreError::Corrupt(format!(
+            "packet {packet_id}: part {seq} exceeds what is reserved"
+        )));
+    }
+    tx.execute(
+        "UPDATE budget SET reserved = reserved - $2, granted = granted + $2 \
+         WHERE campaign_id = $1",
+        args![&p.campaign_id, amount],
+    )
+    .await?;
+    let movement = move_money(
+        tx,
+        &p.campaign_id,
+        "grant",
+        amount,
+        &packet_account(packet_id),
+        &player_account(&p.campaign_id, player_id),
+        Some(packet_id),
+        Some(player_id),
+        now,
+    )
+    .await?;
+    Ok((seq, amount, movement))
+}
+
 impl<D: Db> Store<D> {
     /// Creates a packet. A group packet reserves its total from the budget
     /// and stores its split, computed from the campaign's committed seed.
@@ -86,24 +274,7 @@ impl<D: Db> Store<D> {
             .ok_or(StoreError::NotFound("budget (fund the campaign first)"))?;
         let (seq, available) = (seq_row.int(0)?, seq_row.int(1)?);
         let packet_id = new_id();
-        let mut p = PacketRecord {
-            packet_id: packet_id.clone(),
-            campaign_id: campaign.clone(),
-            kind: PacketKind::Campaign,
-            packet_seq: seq,
-            split_mode: None,
-            total: 0,
-            parts: 0,
-            min_cents: 0,
-            max_cents: 0,
-            grabbed: 0,
-            granted: 0,
-            released: 0,
-            remaining: 0,
-            expired: false,
-            expires_at: now + ttl_ms,
-            created_at: now,
-        };
+        let mut p = open_packet(&packet_id, &campaign, seq, now, ttl_ms);
         let mut split_parts = Vec::new();
         match spec {
             PacketSpec::Group { total, parts, mode } => {
@@ -134,51 +305,9 @@ impl<D: Db> Store<D> {
                 p.max_cents = max;
             }
         }
-        tx.execute(
-            "INSERT INTO red_packet (packet_id, campaign_id, merchant_id, packet_seq, kind, \
-             split_mode, total, parts, min_cents, max_cents, grabbed, granted, released, \
-             remaining, state, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, 0, 0, $11, 'open', $12, $13)",
-            args![
-                &packet_id,
-                &campaign,
-                merchant_id,
-                seq,
-                match p.kind {
-                    PacketKind::Group => "group",
-                    PacketKind::Campaign => "campaign",
-                },
-                p.split_mode.map_or("", SplitMode::as_str),
-                p.total,
-                p.parts,
-                p.min_cents,
-                p.max_cents,
-                p.remaining,
-                p.expires_at,
-                now
-            ],
-        )
-        .await?;
+        insert_packet(&mut tx, &p, merchant_id, now).await?;
         if p.kind == PacketKind::Group {
-            for (i, amount) in split_parts.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO packet_part (packet_id, part_index, amount) VALUES ($1, $2, $3)",
-                    args![&packet_id, i as i64, *amount],
-                )
-                .await?;
-            }
-            move_money(
-                &mut tx,
-                &campaign,
-                "reserve",
-                p.total,
-                &budget_account(&campaign),
-                &packet_account(&packet_id),
-                Some(&packet_id),
-                None,
-                now,
-            )
-            .await?;
+            reserve_parts(&mut tx, &p, &split_parts, now).await?;
         }
         finish(tx, idem, encode(&p)).await?;
         Ok(Outcome::Fresh(p))
@@ -226,26 +355,7 @@ impl<D: Db> Store<D> {
                 e => e,
             })?;
         let campaign_uuid = crate::store::parse_uuid(&p.campaign_id)?;
-        let c = fetch_one(
-            &mut tx,
-            "campaign",
-            "SELECT status, starts_at, ends_at, time_zone FROM campaign WHERE campaign_id = $1",
-            args![&p.campaign_id],
-        )
-        .await?;
-        let status = c.text(0)?;
-        if status != CampaignStatus::Published.as_str() {
-            let status = CampaignStatus::parse(&status)
-                .ok_or_else(|| StoreError::Corrupt(format!("campaign status {status}")))?;
-            return Err(Rejection::NotRunning(status.as_str()).into());
-        }
-        if now < c.int(1)? {
-            return Err(Rejection::NotStarted.into());
-        }
-        if now >= c.int(2)? {
-            return Err(Rejection::WindowOver.into());
-        }
-        let day = campaign_day(now, &c.text(3)?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let day = running_day(&mut tx, &p.campaign_id, now).await?;
         if p.expired || now >= p.expires_at {
             return Err(Rejection::PacketExpired.into());
         }
@@ -258,100 +368,13 @@ impl<D: Db> Store<D> {
         if mine.is_some() {
             return Err(Rejection::AlreadyGrabbed.into());
         }
-        let grab = match p.kind {
-            PacketKind::Group => {
-                // The packet row's lock orders grabbers; the counter names
-                // the part, so no two grabs take the same one.
-                let Some(r) = tx
-                    .fetch_optional(
-                        "UPDATE red_packet SET grabbed = grabbed + 1 \
-                         WHERE packet_id = $1 AND state = 'open' AND grabbed < parts \
-                         RETURNING grabbed",
-                        args![&packet_id],
-                    )
-                    .await?
-                else {
-                    return Err(Rejection::PacketEmpty.into());
-                };
-                let seq = r.int(0)?;
-                let amount = fetch_one(
-                    &mut tx,
-                    "packet part",
-                    "SELECT amount FROM packet_part WHERE packet_id = $1 AND part_index = $2",
-                    args![&packet_id, seq - 1],
-                )
-                .await?
-                .int(0)?;
-                let paid = tx
-                    .execute(
-                        "UPDATE red_packet SET granted = granted + $2, remaining = remaining - $2 \
-                         WHERE packet_id = $1 AND remaining >= $2",
-                        args![&packet_id, amount],
-                    )
-                    .await?;
-                if paid != 1 {
-                    return Err(StoreError::Corrupt(format!(
-                        "packet {packet_id}: part {seq} exceeds what is reserved"
-                    )));
-                }
-                tx.execute(
-                    "UPDATE budget SET reserved = reserved - $2, granted = granted + $2 \
-                     WHERE campaign_id = $1",
-                    args![&p.campaign_id, amount],
-                )
-                .await?;
-                let movement = move_money(
-                    &mut tx,
-                    &p.campaign_id,
-                    "grant",
-                    amount,
-                    &packet_account(&packet_id),
-                    &player_account(&p.campaign_id, player_id),
-                    Some(&packet_id),
-                    Some(player_id),
-                    now,
-                )
-                .await?;
-                (seq, amount, movement)
-            }
+        let (seq, amount, movement) = match p.kind {
+            PacketKind::Group => grab_part(&mut tx, &p, &packet_id, player_id, now).await?,
             PacketKind::Campaign => {
-                let seed = self.campaign_seed(&mut tx, &p.campaign_id).await?;
-                let pseudonym = player_pseudonym(campaign_uuid, player_id);
-                let mut rng = MoneyRng::new(
-                    &seed,
-                    &grant_message(
-                        campaign_uuid.as_bytes(),
-                        p.packet_seq as u64,
-                        pseudonym.as_bytes(),
-                    ),
-                );
-                let want = grant_amount(p.min_cents, p.max_cents, &mut rng);
-                let amount = self.take_from_budget(&mut tx, &p.campaign_id, want).await?;
-                let seq = fetch_one(
-                    &mut tx,
-                    "red packet",
-                    "UPDATE red_packet SET grabbed = grabbed + 1, granted = granted + $2 \
-                     WHERE packet_id = $1 RETURNING grabbed",
-                    args![&packet_id, amount],
-                )
-                .await?
-                .int(0)?;
-                let movement = move_money(
-                    &mut tx,
-                    &p.campaign_id,
-                    "grant",
-                    amount,
-                    &budget_account(&p.campaign_id),
-                    &player_account(&p.campaign_id, player_id),
-                    Some(&packet_id),
-                    Some(player_id),
-                    now,
-                )
-                .await?;
-                (seq, amount, movement)
+                self.grant_from_budget(&mut tx, &p, campaign_uuid, &packet_id, player_id, now)
+                    .await?
             }
         };
-        let (seq, amount, movement) = grab;
         tx.execute(
             "INSERT INTO packet_grab (packet_id, player_id, grab_seq, amount, movement_id, \
              grabbed_at, channel, day) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -371,6 +394,54 @@ impl<D: Db> Store<D> {
         };
         finish(tx, idem, encode(&g)).await?;
         Ok(Outcome::Fresh(g))
+    }
+
+    /// A grab of a campaign packet: an amount drawn from the campaign's
+    /// seeded stream for this player, paid from the budget (less if the
+    /// budget has less). Returns (grab number, cents, movement).
+    async fn grant_from_budget<T: DbTx>(
+        &self,
+        tx: &mut T,
+        p: &PacketRecord,
+        campaign_uuid: Uuid,
+        packet_id: &str,
+        player_id: &str,
+        now: Millis,
+    ) -> Result<(i64, i64, String), StoreError> {
+        let seed = self.campaign_seed(tx, &p.campaign_id).await?;
+        let pseudonym = player_pseudonym(campaign_uuid, player_id);
+        let mut rng = MoneyRng::new(
+            &seed,
+            &grant_message(
+                campaign_uuid.as_bytes(),
+                p.packet_seq as u64,
+                pseudonym.as_bytes(),
+            ),
+        );
+        let want = grant_amount(p.min_cents, p.max_cents, &mut rng);
+        let amount = self.take_from_budget(tx, &p.campaign_id, want).await?;
+        let seq = fetch_one(
+            tx,
+            "red packet",
+            "UPDATE red_packet SET grabbed = grabbed + 1, granted = granted + $2 \
+             WHERE packet_id = $1 RETURNING grabbed",
+            args![packet_id, amount],
+        )
+        .await?
+        .int(0)?;
+        let movement = move_money(
+            tx,
+            &p.campaign_id,
+            "grant",
+            amount,
+            &budget_account(&p.campaign_id),
+            &player_account(&p.campaign_id, player_id),
+            Some(packet_id),
+            Some(player_id),
+            now,
+        )
+        .await?;
+        Ok((seq, amount, movement))
     }
 
     pub async fn list_player_grabs(
