@@ -76,8 +76,15 @@ enum Cmd {
 
 /// Runs the command in `std::env::args`; `serve` starts the server with
 /// `run`. `bin` is the binary's name (for help and `--version`), `what`
-/// names the server in the start-up banner. A bad command line exits 2.
-pub async fn main<F, Fut>(bin: &'static str, what: &str, run: F) -> anyhow::Result<()>
+/// names the server in the start-up banner, `sections` are the example
+/// settings sections of the other services it serves (for
+/// `print-config`). A bad command line exits 2.
+pub async fn main<F, Fut>(
+    bin: &'static str,
+    what: &str,
+    sections: &[&str],
+    run: F,
+) -> anyhow::Result<()>
 where
     F: FnOnce(Settings, TcpListener, Shutdown, Arc<dyn Clock>) -> Fut,
     Fut: Future<Output = Result<(), ServerError>>,
@@ -96,6 +103,9 @@ where
         } => mint(issuer, &secret, openid, ttl_seconds),
         Cmd::PrintConfig => {
             print!("{}", config::EXAMPLE);
+            for section in sections {
+                print!("\n{section}");
+            }
             Ok(())
         }
     }

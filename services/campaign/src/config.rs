@@ -2,7 +2,7 @@
 //! variables (`CAMPAIGN_*`). No setting is required; the defaults run the
 //! whole engine on a SQLite file in the working directory.
 
-use std::{fmt, net::SocketAddr, path::PathBuf};
+use std::{collections::BTreeMap, fmt, net::SocketAddr, path::PathBuf};
 
 use serde::Deserialize;
 
@@ -46,12 +46,6 @@ pub struct Settings {
     /// when both services run in one engine; set the same value on both
     /// when they run apart. Env: `CAMPAIGN_DELIVERY_SECRET`.
     pub delivery_secret: String,
-    /// Failed coupon lookups (unknown or mistyped codes) a till may make
-    /// within `till_failure_window_secs` before it is answered
-    /// RESOURCE_EXHAUSTED; 0 = no limit. Env: `CAMPAIGN_TILL_FAILURE_LIMIT`.
-    pub till_failure_limit: u32,
-    /// Env: `CAMPAIGN_TILL_FAILURE_WINDOW_SECS`.
-    pub till_failure_window_secs: u32,
     /// Days a stored answer to an idempotency key is kept (0 = for
     /// ever): a retry within them replays the first answer; after them the
     /// key is forgotten and the same request acts again.
@@ -59,12 +53,6 @@ pub struct Settings {
     /// Seconds a server stream (a campaign export) waits for a client that
     /// reads nothing before it is cut and its snapshot released.
     pub stream_stall_secs: u32,
-    /// Coupon calls per second per till (POS key; token bucket, per
-    /// replica), answered RESOURCE_EXHAUSTED above it; 0 = no limit. Env:
-    /// `CAMPAIGN_TILL_RATE_PER_SEC`.
-    pub till_rate_per_sec: u32,
-    /// Burst allowed above that rate. Env: `CAMPAIGN_TILL_RATE_BURST`.
-    pub till_rate_burst: u32,
     /// Where Prometheus scrapes `GET /metrics` (plain HTTP), e.g.
     /// `127.0.0.1:9464`; empty (default): no metrics endpoint. Env:
     /// `CAMPAIGN_METRICS_LISTEN`.
@@ -114,6 +102,12 @@ pub struct Settings {
     /// to what the open-file limit leaves (`limits::connection_cap`).
     /// 0 = no cap. Env: `CAMPAIGN_MAX_CONNECTIONS`.
     pub max_connections: u32,
+    /// The settings sections other services own (`[coupon]`), by name, as
+    /// written: each service reads and checks its own, and a section no
+    /// service of the process reads is logged at start (`crate::run_with`):
+    /// one file may serve services run apart.
+    #[serde(skip)]
+    pub sections: BTreeMap<String, toml::Table>,
 }
 
 impl Default for Settings {
@@ -130,12 +124,8 @@ impl Default for Settings {
             max_request_bytes: 64 * 1024,
             coupon_endpoint: "self".into(),
             delivery_secret: String::new(),
-            till_failure_limit: 20,
-            till_failure_window_secs: 600,
             idempotency_retention_days: 7,
             stream_stall_secs: 30,
-            till_rate_per_sec: 50,
-            till_rate_burst: 100,
             metrics_listen: String::new(),
             cors_allowed_origins: Vec::new(),
             dev_token_issuer: false,
@@ -145,6 +135,7 @@ impl Default for Settings {
             http2_keepalive_timeout_secs: 10,
             connection_idle_timeout_secs: 60,
             max_connections: 10_000,
+            sections: BTreeMap::new(),
         }
     }
 }
@@ -208,15 +199,11 @@ impl fmt::Debug for Settings {
                     "***"
                 },
             )
-            .field("till_failure_limit", &self.till_failure_limit)
-            .field("till_failure_window_secs", &self.till_failure_window_secs)
             .field(
                 "idempotency_retention_days",
                 &self.idempotency_retention_days,
             )
             .field("stream_stall_secs", &self.stream_stall_secs)
-            .field("till_rate_per_sec", &self.till_rate_per_sec)
-            .field("till_rate_burst", &self.till_rate_burst)
             .field("metrics_listen", &self.metrics_listen)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
             .field("dev_token_issuer", &self.dev_token_issuer)
@@ -238,6 +225,8 @@ impl fmt::Debug for Settings {
                 &self.connection_idle_timeout_secs,
             )
             .field("max_connections", &self.max_connections)
+            // Names only: a section is its service's to show.
+            .field("sections", &self.sections.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -257,9 +246,47 @@ pub enum SettingsError {
          or quiet HTTP/2 clients are cut off; set 0 to turn either off"
     )]
     IdleBelowKeepalive(u32, u32),
+    /// A service's own section is wrong.
+    #[error("settings section [{0}]: {1}")]
+    Section(&'static str, String),
 }
 
 impl Settings {
+    /// Settings from a file's text: its tables are other services'
+    /// sections (`[coupon]`), kept as written for them; every other key is
+    /// this struct's, and an unknown one is refused. The till keys of files
+    /// from before the coupon service had its own section
+    /// (`till_failure_limit` and the like at the top) are read as
+    /// `[coupon]`'s.
+    pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
+        let mut top: toml::Table = toml::from_str(text)?;
+        let mut sections = BTreeMap::new();
+        let names: Vec<String> = top.keys().cloned().collect();
+        for name in names {
+            if let Some(toml::Value::Table(_)) = top.get(&name)
+                && let Some(toml::Value::Table(t)) = top.remove(&name)
+            {
+                sections.insert(name, t);
+            } else if name.starts_with("till_")
+                && let Some(v) = top.remove(&name)
+            {
+                sections
+                    .entry("coupon".to_owned())
+                    .or_insert_with(toml::Table::new)
+                    .entry(name)
+                    .or_insert(v);
+            }
+        }
+        let mut settings: Settings = top.try_into()?;
+        settings.sections = sections;
+        Ok(settings)
+    }
+
+    /// The section `name` as written (empty when absent).
+    pub fn section(&self, name: &str) -> toml::Table {
+        self.sections.get(name).cloned().unwrap_or_default()
+    }
+
     /// Where the seal key is: `seal_key_file`, or `seal.key` beside the
     /// bootstrap key file when that is empty.
     pub fn seal_key_path(&self) -> PathBuf {
@@ -284,7 +311,7 @@ impl Settings {
             Some(p) => {
                 let text =
                     std::fs::read_to_string(&p).map_err(|e| SettingsError::Read(p.clone(), e))?;
-                toml::from_str(&text).map_err(|e| SettingsError::Parse(p, e))?
+                Settings::from_toml(&text).map_err(|e| SettingsError::Parse(p, e))?
             }
             None => Settings::default(),
         };
@@ -329,26 +356,14 @@ impl Settings {
         if let Some(v) = env("CAMPAIGN_DELIVERY_SECRET") {
             s.delivery_secret = v;
         }
-        if let Some(v) = env("CAMPAIGN_TILL_FAILURE_LIMIT") {
-            s.till_failure_limit = number("CAMPAIGN_TILL_FAILURE_LIMIT", v)? as u32;
-        }
         if let Some(v) = env("CAMPAIGN_METRICS_LISTEN") {
             s.metrics_listen = v;
-        }
-        if let Some(v) = env("CAMPAIGN_TILL_FAILURE_WINDOW_SECS") {
-            s.till_failure_window_secs = number("CAMPAIGN_TILL_FAILURE_WINDOW_SECS", v)? as u32;
         }
         if let Some(v) = env("CAMPAIGN_STREAM_STALL_SECS") {
             s.stream_stall_secs = number("CAMPAIGN_STREAM_STALL_SECS", v)? as u32;
         }
         if let Some(v) = env("CAMPAIGN_IDEMPOTENCY_RETENTION_DAYS") {
             s.idempotency_retention_days = number("CAMPAIGN_IDEMPOTENCY_RETENTION_DAYS", v)? as u32;
-        }
-        if let Some(v) = env("CAMPAIGN_TILL_RATE_PER_SEC") {
-            s.till_rate_per_sec = number("CAMPAIGN_TILL_RATE_PER_SEC", v)? as u32;
-        }
-        if let Some(v) = env("CAMPAIGN_TILL_RATE_BURST") {
-            s.till_rate_burst = number("CAMPAIGN_TILL_RATE_BURST", v)? as u32;
         }
         if let Some(v) = env("CAMPAIGN_CORS_ALLOWED_ORIGINS") {
             s.cors_allowed_origins = v
@@ -448,7 +463,8 @@ impl Settings {
     }
 }
 
-/// An example file, printed by `campaign-engine print-config`.
+/// An example file, printed by `campaign-engine print-config` (followed by
+/// the sections of the other services the binary serves).
 pub const EXAMPLE: &str = r#"# campaign.toml: every key is optional.
 listen = "127.0.0.1:50051"
 database_url = "sqlite:campaign.db"          # or "postgres://user:pass@host:5432/campaign"
@@ -461,12 +477,8 @@ player_rate_burst = 40
 max_request_bytes = 65536
 coupon_endpoint = "self"                      # or "http://host:port", or "none" (no coupon prizes)
 delivery_secret = ""                          # empty: random per process
-till_failure_limit = 20                       # failed coupon lookups per till ...
-till_failure_window_secs = 600                # ... within this window; 0 = off
 idempotency_retention_days = 7                # stored answers kept this long; 0 = for ever
 stream_stall_secs = 30                        # an export nobody reads is cut after this
-till_rate_per_sec = 50                        # coupon calls per second per till; 0 = no limit
-till_rate_burst = 100
 metrics_listen = ""                           # e.g. "127.0.0.1:9464" for GET /metrics
 cors_allowed_origins = []                     # e.g. ["https://h5.example.com"]; [] = same origin only
 dev_token_issuer = false                      # DEVELOPMENT ONLY: POST /dev/player-token
@@ -485,7 +497,7 @@ mod tests {
 
     #[test]
     fn example_parses_and_redacts() {
-        let s: Settings = toml::from_str(EXAMPLE).expect("example parses");
+        let s = Settings::from_toml(EXAMPLE).expect("example parses");
         assert_eq!(s.listen.port(), 50051);
         assert_eq!(
             redact_url("postgres://u:secret@h:5432/db"),
@@ -503,7 +515,7 @@ mod tests {
 
     #[test]
     fn the_example_shows_the_default_limits_and_idle_outlasts_pings() {
-        let s: Settings = toml::from_str(EXAMPLE).expect("example parses");
+        let s = Settings::from_toml(EXAMPLE).expect("example parses");
         let d = Settings::default();
         assert_eq!(
             (

@@ -93,6 +93,11 @@ pub trait Extension: Send + 'static {
     /// server stops), and names the services to report SERVING on health.
     fn install<D: Db>(self, ctx: ExtensionContext<'_, D>, routes: &mut RoutesBuilder) -> Installed;
 
+    /// The settings section the extension reads (`[coupon]`), if any.
+    fn section(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Brings the extension's data up to date before it serves (for
     /// example sealing values a database from before sealing holds in the
     /// clear); a failure stops the start. Nothing by default.
@@ -176,6 +181,11 @@ pub async fn run_with<E: Extension>(
     services: Services,
     ext: E,
 ) -> Result<(), ServerError> {
+    for name in settings.sections.keys() {
+        if Some(name.as_str()) != ext.section() {
+            tracing::warn!(section = %name, "settings section not read by this process");
+        }
+    }
     let url = settings.database_url.clone();
     if url.starts_with("sqlite:") {
         let db = SqliteDb::connect(&url).await?;
@@ -235,6 +245,9 @@ fn coupon_endpoint(settings: &Settings, listener: &TcpListener) -> Option<String
     }
 }
 
+/// Assembles the server from its phases (the store, the first admin key,
+/// the shared state, the routes and their background tasks), serves until
+/// `shutdown` and stops the tasks.
 async fn serve<D: Db, E: Extension>(
     db: D,
     settings: &Settings,
@@ -244,12 +257,106 @@ async fn serve<D: Db, E: Extension>(
     services: Services,
     ext: E,
 ) -> Result<(), ServerError> {
-    // Secrets at rest are sealed with a key outside the database
-    // (`seal_key`, `store::seal`): the right one, or no start at all.
+    let (store, seal_key) = open_store(db.clone(), settings, clock.as_ref()).await?;
+    bootstrap_admin_key(&store, settings, clock.as_ref()).await?;
+    let dev_issuer = dev_issuer(settings);
+    let secret = delivery_secret(settings);
+    let shared = shared_state(
+        &store,
+        settings,
+        &clock,
+        dev_issuer.as_ref(),
+        &secret,
+        &listener,
+    );
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    let mut parts = Assembly {
+        health,
+        serving: Vec::new(),
+        routes: RoutesBuilder::default(),
+        tasks: Vec::new(),
+    };
+    if services == Services::CampaignAndExtension {
+        parts
+            .add_campaign(&shared, settings, &listener, &secret)
+            .await;
+    }
+    let ctx = ExtensionContext {
+        db: &db,
+        store: &store,
+        settings,
+        clock: clock.clone(),
+        delivery_secret: secret,
+        dev_issuer: dev_issuer.clone(),
+        seal_key,
+    };
+    ext.prepare(&ctx).await?;
+    let installed = ext.install(ctx, &mut parts.routes);
+    for name in installed.serving {
+        parts.report_serving(name).await;
+    }
+    // From here on health follows the database (`health`).
+    let Assembly {
+        health,
+        serving,
+        mut routes,
+        mut tasks,
+    } = parts;
+    tasks.push(health::spawn_prober(
+        store.clone(),
+        health.clone(),
+        Arc::new(serving),
+    ));
+    tasks.extend(installed.tasks);
+    routes.add_service(health_service);
+    add_reflection(&mut routes)?;
+    let origins = settings.checked_origins()?;
+
+    tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        backend = store.db().backend_name(), cors_origins = origins.len(), "campaign engine serving");
+    let rpc_metrics = Arc::new(metrics::RpcMetrics::for_services(&[
+        engine_proto::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+    ]));
+    if let Some(task) =
+        spawn_metrics(settings, rpc_metrics.clone(), &store, installed.counters).await?
+    {
+        tasks.push(task);
+    }
+    let dev_tokens = dev_issuer.map(|issuer| web::dev_token::DevTokenState {
+        store: store.clone(),
+        issuer,
+        audience: settings.player_token_audience.clone(),
+        clock: clock.clone(),
+    });
+    let app = web::app(routes.routes(), rpc_metrics, origins, dev_tokens);
+    // Streams, call time, keep-alive pings: see `limits` (issue 22).
+    let result = limits::server(settings)
+        // HTTP/1.1 too, for gRPC-Web from browsers (HTTP/2 is detected by
+        // its preface, so native gRPC is unchanged).
+        .accept_http1(true)
+        .add_routes(app.into())
+        .serve_with_incoming_shutdown(limits::incoming(listener, settings), shutdown)
+        .await;
+    for t in tasks {
+        t.abort();
+    }
+    tracing::info!("campaign engine stopped");
+    Ok(result?)
+}
+
+/// The store over `db`, its secrets at rest sealed with a key outside the
+/// database (`seal_key`, `store::seal`): the right one, or no start at all.
+async fn open_store<D: Db>(
+    db: D,
+    settings: &Settings,
+    clock: &dyn Clock,
+) -> Result<(Store<D>, Arc<domain::seal::SealKey>), ServerError> {
     let seal_path = settings.seal_key_path();
     let (seal_key, made) = seal_key::load_or_create(&seal_path)?;
     let seal_key = Arc::new(seal_key);
-    let store = Store::new(db.clone()).with_seal_key(seal_key.clone());
+    let store = Store::new(db).with_seal_key(seal_key.clone());
     let sealed_now = store
         .adopt_seal_key(clock.now_ms())
         .await
@@ -268,6 +375,17 @@ async fn serve<D: Db, E: Extension>(
             "gateway secrets kept in the clear are now sealed"
         );
     }
+    Ok((store, seal_key))
+}
+
+/// Makes the default merchant and its first admin key in an empty
+/// database (or recovers the key of an interrupted first start), and tells
+/// the operator where the key is: written now, already there, or gone.
+async fn bootstrap_admin_key<D: Db>(
+    store: &Store<D>,
+    settings: &Settings,
+    clock: &dyn Clock,
+) -> Result<(), StoreError> {
     let path = &settings.bootstrap_key_file;
     let persist = |key: &store::access::CreatedKey| {
         bootstrap_key::write_pending(path, &key.full).map_err(|e| {
@@ -278,8 +396,6 @@ async fn serve<D: Db, E: Extension>(
             )
         })
     };
-    // The operator's start-up line about the first admin key: written now,
-    // already there, or gone.
     let bootstrapped = store.bootstrap(clock.now_ms(), persist).await?;
     let recovered = match &bootstrapped {
         Some(_) => {
@@ -288,7 +404,7 @@ async fn serve<D: Db, E: Extension>(
             })?;
             bootstrap_key::Recovery::Nothing
         }
-        None => bootstrap_key::recover(&store, path).await?,
+        None => bootstrap_key::recover(store, path).await?,
     };
     if recovered == bootstrap_key::Recovery::Recovered {
         tracing::info!(
@@ -313,7 +429,13 @@ async fn serve<D: Db, E: Extension>(
             path.display()
         ),
     }
-    let dev_issuer = settings.dev_token_issuer.then(|| {
+    Ok(())
+}
+
+/// The development token issuer with a fresh secret, when
+/// `dev_token_issuer` is on.
+fn dev_issuer(settings: &Settings) -> Option<Arc<domain::credential::DevIssuer>> {
+    settings.dev_token_issuer.then(|| {
         let mut secret = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
         tracing::warn!(
@@ -321,19 +443,30 @@ async fn serve<D: Db, E: Extension>(
              tokens for anyone who reaches this port; never run it in production"
         );
         Arc::new(domain::credential::DevIssuer::new(secret))
-    });
+    })
+}
+
+/// What every campaign handler shares: the authenticator, the store, the
+/// clock, the player rate limit and the prize reference check.
+fn shared_state<D: Db>(
+    store: &Store<D>,
+    settings: &Settings,
+    clock: &Arc<dyn Clock>,
+    dev_issuer: Option<&Arc<domain::credential::DevIssuer>>,
+    secret: &[u8],
+    listener: &TcpListener,
+) -> Arc<Shared<D>> {
     let mut auth = Authenticator::new(
         store.clone(),
         settings.player_token_audience.clone(),
         clock.clone(),
     );
-    if let Some(dev) = &dev_issuer {
+    if let Some(dev) = dev_issuer {
         auth = auth.with_dev_issuer(dev.clone());
     }
-    let secret = delivery_secret(settings);
     let prize_refs =
-        prize_refs::PrizeReferences::new(coupon_endpoint(settings, &listener).as_deref(), &secret);
-    let shared = Arc::new(Shared {
+        prize_refs::PrizeReferences::new(coupon_endpoint(settings, listener).as_deref(), secret);
+    Arc::new(Shared {
         auth,
         prize_refs: Arc::new(prize_refs),
         store: store.clone(),
@@ -345,24 +478,44 @@ async fn serve<D: Db, E: Extension>(
         outbox_wakeup: Arc::new(Notify::new()),
         exports: Default::default(),
         stall: Duration::from_secs(settings.stream_stall_secs.max(1).into()),
-    });
-    let max = settings.max_request_bytes;
+    })
+}
 
-    let (health, health_service) = tonic_health::server::health_reporter();
-    let mut serving_names: Vec<&'static str> = Vec::new();
-    let mut routes = RoutesBuilder::default();
-    let mut tasks = Vec::new();
-    if services == Services::CampaignAndExtension {
+/// The server being assembled: its routes, the names health reports
+/// SERVING, and the background tasks stopped with it.
+struct Assembly {
+    health: tonic_health::server::HealthReporter,
+    serving: Vec<&'static str>,
+    routes: RoutesBuilder,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Assembly {
+    /// Reports `name` SERVING on health and keeps it for the prober.
+    async fn report_serving(&mut self, name: &'static str) {
+        self.health
+            .set_service_status(name, tonic_health::ServingStatus::Serving)
+            .await;
+        self.serving.push(name);
+    }
+
+    /// The campaign services, and the sweepers and prize delivery worker
+    /// behind them.
+    async fn add_campaign<D: Db>(
+        &mut self,
+        shared: &Arc<Shared<D>>,
+        settings: &Settings,
+        listener: &TcpListener,
+        secret: &Arc<[u8]>,
+    ) {
+        let max = settings.max_request_bytes;
         // Each service is routed and reported SERVING in one step, so the
         // two lists cannot drift apart.
         macro_rules! serve {
             ($($server:ident($api:expr)),* $(,)?) => {$(
                 let svc = $server::new($api).max_decoding_message_size(max);
-                health
-                    .set_service_status(name_of(&svc), tonic_health::ServingStatus::Serving)
-                    .await;
-                serving_names.push(name_of(&svc));
-                routes.add_service(svc);
+                self.report_serving(name_of(&svc)).await;
+                self.routes.add_service(svc);
             )*};
         }
         serve!(
@@ -377,14 +530,17 @@ async fn serve<D: Db, E: Extension>(
             ShareServiceServer(ShareApi::new(shared.clone())),
             StatsServiceServer(StatsApi::new(shared.clone())),
         );
-        tasks.push(spawn_sweeper(
+        let store = &shared.store;
+        let clock = &shared.clock;
+        self.tasks.push(spawn_sweeper(
             store.clone(),
             clock.clone(),
             settings.idempotency_retention_days,
         ));
-        tasks.push(spawn_packet_expiry(store.clone(), clock.clone()));
-        match coupon_endpoint(settings, &listener) {
-            Some(endpoint) => tasks.push(tokio::spawn(delivery::run_worker(
+        self.tasks
+            .push(spawn_packet_expiry(store.clone(), clock.clone()));
+        match coupon_endpoint(settings, listener) {
+            Some(endpoint) => self.tasks.push(tokio::spawn(delivery::run_worker(
                 store.clone(),
                 endpoint,
                 secret.clone(),
@@ -395,81 +551,42 @@ async fn serve<D: Db, E: Extension>(
             ),
         }
     }
-    let ctx = ExtensionContext {
-        db: &db,
-        store: &store,
-        settings,
-        clock: clock.clone(),
-        delivery_secret: secret,
-        dev_issuer: dev_issuer.clone(),
-        seal_key,
-    };
-    ext.prepare(&ctx).await?;
-    let installed = ext.install(ctx, &mut routes);
-    for name in installed.serving {
-        health
-            .set_service_status(name, tonic_health::ServingStatus::Serving)
-            .await;
-        serving_names.push(name);
-    }
-    // From here on health follows the database (`health`).
-    tasks.push(health::spawn_prober(
-        store.clone(),
-        health.clone(),
-        Arc::new(serving_names),
-    ));
-    tasks.extend(installed.tasks);
-    // Reflection in both versions: v1, and v1alpha for the clients that
-    // speak only it (grpcurl before 1.9, Postman, Evans, older Kreya).
+}
+
+/// Reflection in both versions: v1, and v1alpha for the clients that speak
+/// only it (grpcurl before 1.9, Postman, Evans, older Kreya).
+fn add_reflection(routes: &mut RoutesBuilder) -> Result<(), ServerError> {
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(engine_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
-    routes.add_service(health_service);
     routes.add_service(reflection().build_v1()?);
     routes.add_service(reflection().build_v1alpha()?);
-    let origins = settings.checked_origins()?;
+    Ok(())
+}
 
-    tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-        backend = store.db().backend_name(), cors_origins = origins.len(), "campaign engine serving");
-    let rpc_metrics = Arc::new(metrics::RpcMetrics::for_services(&[
-        engine_proto::FILE_DESCRIPTOR_SET,
-        tonic_health::pb::FILE_DESCRIPTOR_SET,
-    ]));
-    if !settings.metrics_listen.is_empty() {
-        let addr = &settings.metrics_listen;
-        let metrics_listener = tokio::net::TcpListener::bind(addr.as_str())
-            .await
-            .map_err(|e| ServerError::Metrics(addr.clone(), e))?;
-        tracing::info!(addr = %addr, "metrics at GET /metrics");
-        tasks.push(tokio::spawn(metrics::serve(
-            metrics_listener,
-            rpc_metrics.clone(),
-            store.clone(),
-            installed.counters,
-        )));
+/// Serves `GET /metrics` on `metrics_listen`, when one is set.
+async fn spawn_metrics<D: Db>(
+    settings: &Settings,
+    rpc_metrics: Arc<metrics::RpcMetrics>,
+    store: &Store<D>,
+    counters: Vec<metrics::CounterSource>,
+) -> Result<Option<tokio::task::JoinHandle<()>>, ServerError> {
+    if settings.metrics_listen.is_empty() {
+        return Ok(None);
     }
-    let dev_tokens = dev_issuer.map(|issuer| web::dev_token::DevTokenState {
-        store: store.clone(),
-        issuer,
-        audience: settings.player_token_audience.clone(),
-        clock: clock.clone(),
-    });
-    let app = web::app(routes.routes(), rpc_metrics, origins, dev_tokens);
-    // Streams, call time, keep-alive pings: see `limits` (issue 22).
-    let result = limits::server(settings)
-        // HTTP/1.1 too, for gRPC-Web from browsers (HTTP/2 is detected by
-        // its preface, so native gRPC is unchanged).
-        .accept_http1(true)
-        .add_routes(app.into())
-        .serve_with_incoming_shutdown(limits::incoming(listener, settings), shutdown)
-        .await;
-    for t in tasks {
-        t.abort();
-    }
-    tracing::info!("campaign engine stopped");
-    Ok(result?)
+    let addr = &settings.metrics_listen;
+    let metrics_listener = tokio::net::TcpListener::bind(addr.as_str())
+        .await
+        .map_err(|e| ServerError::Metrics(addr.clone(), e))?;
+    tracing::info!(addr = %addr, "metrics at GET /metrics");
+    Ok(Some(tokio::spawn(metrics::serve(
+        metrics_listener,
+        rpc_metrics,
+        store.clone(),
+        counters,
+    ))))
 }
 
 /// The gRPC name of a service, for its health status.

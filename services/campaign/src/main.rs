@@ -4,5 +4,11 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    campaign::cli::main(env!("CARGO_BIN_NAME"), "campaign service", campaign::run).await
+    campaign::cli::main(
+        env!("CARGO_BIN_NAME"),
+        "campaign service",
+        &[],
+        campaign::run,
+    )
+    .await
 }

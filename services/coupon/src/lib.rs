@@ -10,12 +10,14 @@
 //! - [`store`]: every coupon transaction over the campaign crate's `Db`
 //!   seam, so SQLite and PostgreSQL run the same SQL.
 //!
-//! The service shares the database, credentials and settings of the
-//! campaign service and owns its tables (`coupon_*`, `code_pool`,
+//! The service shares the database and credentials of the campaign
+//! service, reads its own settings section (`[coupon]`, [`config`]) and
+//! owns its tables (`coupon_*`, `code_pool`,
 //! `pool_code`). [`CouponService`] is a [`campaign::Extension`]: the whole
 //! engine serves it beside the campaign services on one listener
 //! ([`run_engine`]); [`run_alone`] serves it by itself.
 
+pub mod config;
 pub mod domain;
 pub mod grpc;
 pub mod store;
@@ -23,11 +25,8 @@ pub mod store;
 use std::{future::Future, sync::Arc, time::Duration};
 
 use campaign::{
-    Extension, ExtensionContext, Installed, ServerError, Services,
-    clock::Clock,
-    config::Settings,
-    grpc::{auth::Authenticator, limit::RateLimiter},
-    store::{StoreError, db::Db},
+    Extension, ExtensionContext, Installed, ServerError, Services, config::Settings,
+    grpc::auth::Authenticator,
 };
 use engine_proto::coupon::v1::{
     coupon_admin_service_server::CouponAdminServiceServer,
@@ -35,9 +34,15 @@ use engine_proto::coupon::v1::{
     coupon_player_service_server::CouponPlayerServiceServer,
     coupon_pos_service_server::CouponPosServiceServer,
 };
+use platform::{
+    clock::Clock,
+    grpc::limit::RateLimiter,
+    store::{StoreError, db::Db},
+};
 use tokio::{net::TcpListener, sync::Notify};
 use tonic::{server::NamedService, service::RoutesBuilder};
 
+use config::CouponSettings;
 use domain::vault::CodeVault;
 use grpc::{
     CouponShared, admin::AdminApi, delivery::DeliveryApi, guard::TillGuard, player::PlayerApi,
@@ -49,8 +54,11 @@ use store::{CouponStore, JobState};
 /// the player and POS calls.
 const ADMIN_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
-/// The coupon service, to install on a campaign engine server.
-pub struct CouponService;
+/// The coupon service, to install on a campaign engine server, with its
+/// settings (`config`).
+pub struct CouponService {
+    pub settings: CouponSettings,
+}
 
 /// The codes' vault, from the engine's seal key.
 fn vault<D: Db>(ctx: &ExtensionContext<'_, D>) -> Arc<CodeVault> {
@@ -72,6 +80,10 @@ impl Extension for CouponService {
         Ok(())
     }
 
+    fn section(&self) -> Option<&'static str> {
+        Some(config::SECTION)
+    }
+
     fn install<D: Db>(self, ctx: ExtensionContext<'_, D>, routes: &mut RoutesBuilder) -> Installed {
         let settings = ctx.settings;
         let bulk_wakeup = Arc::new(Notify::new());
@@ -91,10 +103,13 @@ impl Extension for CouponService {
                 settings.player_rate_per_sec,
                 settings.player_rate_burst,
             ),
-            till_limit: RateLimiter::new(settings.till_rate_per_sec, settings.till_rate_burst),
+            till_limit: RateLimiter::new(
+                self.settings.till_rate_per_sec,
+                self.settings.till_rate_burst,
+            ),
             till_guard: TillGuard::new(
-                settings.till_failure_limit,
-                i64::from(settings.till_failure_window_secs) * 1000,
+                self.settings.till_failure_limit,
+                i64::from(self.settings.till_failure_window_secs) * 1000,
             ),
             delivery_secret: ctx.delivery_secret.to_vec(),
             bulk_wakeup: bulk_wakeup.clone(),
@@ -190,13 +205,16 @@ pub async fn run_engine(
     shutdown: impl Future<Output = ()> + Send + 'static,
     clock: Arc<dyn Clock>,
 ) -> Result<(), ServerError> {
+    let coupon = CouponService {
+        settings: CouponSettings::from_settings(&settings)?,
+    };
     campaign::run_with(
         settings,
         listener,
         shutdown,
         clock,
         Services::CampaignAndExtension,
-        CouponService,
+        coupon,
     )
     .await
 }
@@ -209,13 +227,16 @@ pub async fn run_alone(
     shutdown: impl Future<Output = ()> + Send + 'static,
     clock: Arc<dyn Clock>,
 ) -> Result<(), ServerError> {
+    let coupon = CouponService {
+        settings: CouponSettings::from_settings(&settings)?,
+    };
     campaign::run_with(
         settings,
         listener,
         shutdown,
         clock,
         Services::ExtensionOnly,
-        CouponService,
+        coupon,
     )
     .await
 }

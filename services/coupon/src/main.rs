@@ -7,6 +7,7 @@ async fn main() -> anyhow::Result<()> {
     campaign::cli::main(
         env!("CARGO_BIN_NAME"),
         "coupon service",
+        &[coupon::config::EXAMPLE],
         |settings, listener, shutdown, clock| {
             coupon::run_alone(settings, listener, shutdown, clock)
         },

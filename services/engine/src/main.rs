@@ -7,6 +7,7 @@ async fn main() -> anyhow::Result<()> {
     campaign::cli::main(
         env!("CARGO_BIN_NAME"),
         "campaign engine",
+        &[coupon::config::EXAMPLE],
         |settings, listener, shutdown, clock| {
             coupon::run_engine(settings, listener, shutdown, clock)
         },

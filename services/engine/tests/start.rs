@@ -238,3 +238,20 @@ async fn the_start_up_line_says_whether_the_key_was_written_now() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn print_config_shows_each_services_section_with_its_defaults() {
+    let out = engine(&["print-config"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let example = text(&out.stdout);
+    // The platform's and the campaign's keys at the top, the coupon
+    // service's in its own section, each with its default.
+    let (top, coupon) = example
+        .split_once("[coupon]")
+        .unwrap_or_else(|| panic!("no [coupon] section in:\n{example}"));
+    assert!(top.contains("listen = \"127.0.0.1:50051\""), "{top}");
+    assert!(!top.contains("till_"), "{top}");
+    for line in ["till_failure_limit = 20", "till_rate_per_sec = 50"] {
+        assert!(coupon.contains(line), "{line} missing from:\n{coupon}");
+    }
+}

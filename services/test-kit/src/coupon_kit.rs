@@ -40,9 +40,13 @@ pub async fn spawn_engine_with(backend: Backend, tweak: impl FnOnce(&mut Setting
         |s| {
             // Tills in these tests fail on purpose; the lock-out has its
             // own test with its own limit.
-            s.till_failure_limit = 0;
+            coupon::config::CouponSettings {
+                till_failure_limit: 0,
+                till_rate_per_sec: 0,
+                ..Default::default()
+            }
+            .write_into(s);
             s.player_rate_per_sec = 0;
-            s.till_rate_per_sec = 0;
             s.delivery_secret = SECRET.into();
             // Won prizes are delivered to this same engine.
             s.coupon_endpoint = "self".into();

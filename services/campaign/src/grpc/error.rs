@@ -4,16 +4,9 @@
 
 use tonic::{Code, Status};
 
-use crate::{
-    domain::{InvalidField, Rejection},
-    store::Refusal,
-};
+use crate::{domain::Rejection, store::Refusal};
 
-pub fn invalid(e: InvalidField) -> Status {
-    Status::invalid_argument(e.to_string())
-}
-
-pub use platform::grpc::internal;
+pub use platform::grpc::{internal, invalid};
 
 /// The campaign's refusals answer with their own codes.
 impl Refusal for Rejection {

@@ -8,7 +8,6 @@ pub mod auth;
 pub mod convert;
 pub mod error;
 pub mod export;
-pub mod limit;
 pub mod money;
 pub mod player;
 pub mod share;
@@ -17,14 +16,15 @@ pub mod vote;
 
 use std::sync::Arc;
 
-use prost::Message;
-use tonic::{Response, Status};
-
 use crate::{
     clock::Clock,
-    store::{Outcome, Store, db::Db},
+    store::{Store, db::Db},
 };
 use auth::Authenticator;
+
+// The plumbing every service's handlers share lives in the platform crate;
+// re-exported under its old paths.
+pub use platform::grpc::{limit, respond, traced};
 
 /// What every handler needs.
 pub struct Shared<D: Db> {
@@ -43,35 +43,4 @@ pub struct Shared<D: Db> {
     /// How long a stream waits for a client that reads nothing before it
     /// is cut (`stream_stall_secs`).
     pub stall: std::time::Duration,
-}
-
-/// Turns a store outcome into the answer: a fresh result is converted, a
-/// replay returns the stored bytes of the first answer.
-pub fn respond<T, R: Message + Default>(
-    outcome: Outcome<T>,
-    convert: impl Fn(&T) -> R,
-) -> Result<Response<R>, Status> {
-    match outcome {
-        Outcome::Fresh(t) => Ok(Response::new(convert(&t))),
-        Outcome::Replay(bytes) => R::decode(bytes.as_slice())
-            .map(Response::new)
-            .map_err(|e| error::internal(&e)),
-    }
-}
-
-/// Records the outcome on the RPC's span (`ok` or the status code) and logs
-/// one line at DEBUG with the span, so every call leaves a trace.
-pub fn traced<R>(result: Result<R, Status>) -> Result<R, Status> {
-    let span = tracing::Span::current();
-    match &result {
-        Ok(_) => {
-            span.record("outcome", "ok");
-            tracing::debug!("rpc done");
-        }
-        Err(s) => {
-            span.record("outcome", tracing::field::debug(s.code()));
-            tracing::debug!(code = ?s.code(), "rpc refused");
-        }
-    };
-    result
 }

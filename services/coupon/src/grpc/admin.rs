@@ -2,12 +2,12 @@
 
 use std::{pin::Pin, sync::Arc};
 
-use campaign::{
-    grpc::{error::invalid, respond, traced},
-    store::db::Db,
-};
 use engine_proto::coupon::v1::{self as pb, coupon_admin_service_server::CouponAdminService};
 use platform::domain::InvalidField;
+use platform::{
+    grpc::{invalid, respond, traced},
+    store::db::Db,
+};
 use prost::Message;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};

@@ -1,14 +1,15 @@
 //! Conversions between coupon protos and domain / store types. Inbound ones
 //! validate and name the offending field; outbound ones are total.
 
-use campaign::{
+use campaign::grpc::auth::Principal;
+use engine_proto::coupon::v1 as pb;
+use platform::{
     domain::{
         InvalidField,
         idempotency::{Idempotency, IdempotencyKey, fingerprint},
     },
-    grpc::{auth::Principal, error::invalid},
+    grpc::invalid,
 };
-use engine_proto::coupon::v1 as pb;
 use prost::Message;
 use tonic::Status;
 

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use campaign::{
-    grpc::{error::invalid, traced},
-    store::{StoreError, db::Db},
-};
 use engine_proto::coupon::v1::{self as pb, coupon_delivery_service_server::CouponDeliveryService};
 use platform::domain::InvalidField;
+use platform::{
+    grpc::{invalid, traced},
+    store::{StoreError, db::Db},
+};
 use subtle::ConstantTimeEq;
 use tonic::{Request, Response, Status};
 

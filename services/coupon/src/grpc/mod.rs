@@ -13,8 +13,8 @@ pub mod pos;
 
 use std::sync::Arc;
 
-use campaign::{grpc::auth::Authenticator, grpc::limit::RateLimiter, store::db::Db};
-use platform::clock::Clock;
+use campaign::grpc::auth::Authenticator;
+use platform::{clock::Clock, grpc::limit::RateLimiter, store::db::Db};
 use tokio::sync::Notify;
 
 use crate::store::CouponStore;

@@ -3,15 +3,12 @@
 
 use std::sync::Arc;
 
-use campaign::{
-    grpc::{
-        error::{internal, invalid},
-        traced,
-    },
-    store::{Outcome, db::Db},
-};
 use engine_proto::coupon::v1::{self as pb, coupon_player_service_server::CouponPlayerService};
 use platform::domain::InvalidField;
+use platform::{
+    grpc::{internal, invalid, traced},
+    store::{Outcome, db::Db},
+};
 use prost::Message;
 use tonic::{Request, Response, Status};
 
@@ -72,7 +69,7 @@ impl<D: Db> CouponPlayerService for PlayerApi<D> {
                         // Another merchant's template is simply not there
                         // for this player.
                         crate::store::CouponError::Store(
-                            campaign::store::StoreError::OtherMerchant(_),
+                            platform::store::StoreError::OtherMerchant(_),
                         ) => Status::not_found("coupon template not found"),
                         e => e.into(),
                     })?;

@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 
-use campaign::{
-    grpc::{auth::Principal, error::invalid, respond, traced},
-    store::db::Db,
-};
+use campaign::grpc::auth::Principal;
 use engine_proto::coupon::v1::{self as pb, coupon_pos_service_server::CouponPosService};
 use platform::domain::InvalidField;
+use platform::{
+    grpc::{invalid, respond, traced},
+    store::db::Db,
+};
 use prost::Message;
 use tonic::{Request, Response, Status};
 

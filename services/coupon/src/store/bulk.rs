@@ -6,12 +6,12 @@
 
 use std::sync::LazyLock;
 
-use campaign::store::{
+use platform::domain::{Millis, idempotency::Idempotency};
+use platform::store::{
     Outcome, StoreError, claim_key,
     db::{Db, DbRow, DbTx, Value, fetch_one},
     finish, new_id,
 };
-use platform::domain::{Millis, idempotency::Idempotency};
 
 use super::{CouponError, CouponStore, args, codes::coupon_at_rest, fresh_code, own_template};
 use crate::domain::CouponRejection;

@@ -3,11 +3,11 @@
 //! when a code is shown, and the conversion, at start, of rows a database
 //! from before sealing holds in the clear.
 
-use campaign::store::{
+use platform::domain::seal::{NONCE_LEN, SealError};
+use platform::store::{
     StoreError,
     db::{Db, DbRow, DbTx},
 };
-use platform::domain::seal::{NONCE_LEN, SealError};
 use rand::{TryRngCore, rngs::OsRng};
 
 use super::{CouponStore, args};

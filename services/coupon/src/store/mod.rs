@@ -15,13 +15,13 @@ mod pool_postgres;
 
 use std::sync::Arc;
 
-use campaign::store::{
+use platform::domain::{Millis, idempotency::Idempotency};
+use platform::store::{
     Outcome, StoreError, claim_key,
     db::{Backend, Db, DbRow, DbTx, Value, fetch_one},
     finish, new_id,
     rows::{Table, Ty},
 };
-use platform::domain::{Millis, idempotency::Idempotency};
 use rand::{TryRngCore, rngs::OsRng};
 use thiserror::Error;
 
@@ -37,7 +37,7 @@ pub use pool::{MAX_IMPORT, PoolRecord};
 
 /// `args![a, b]`: the parameter list for `$1, $2`.
 macro_rules! args {
-    ($($v:expr),* $(,)?) => { vec![$(campaign::store::db::Value::from($v)),*] };
+    ($($v:expr),* $(,)?) => { vec![$(platform::store::db::Value::from($v)),*] };
 }
 pub(crate) use args;
 

@@ -1,12 +1,12 @@
 //! Imported supplier code pools (top-up / recharge codes): bulk import, and
 //! hand-out of each code at most once.
 
-use campaign::store::{
+use platform::domain::{Millis, idempotency::Idempotency};
+use platform::store::{
     Outcome, StoreError, claim_key,
     db::{Backend, Db, DbRow, DbTx, fetch_one},
     finish, new_id,
 };
-use platform::domain::{Millis, idempotency::Idempotency};
 
 use super::{
     CouponError, CouponRecord, CouponStore, args,

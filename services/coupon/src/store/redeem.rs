@@ -2,13 +2,13 @@
 //! refund. A code is found by its keyed digest (`domain::vault`), never by
 //! the code itself.
 
-use campaign::store::{
+use platform::domain::{Millis, idempotency::Idempotency};
+use platform::store::{
     Outcome, StoreError, claim_key,
     db::{Backend, Db, DbRow, DbTx, fetch_one},
     finish, new_id, replay_of, replay_or,
     rows::answered_key_values,
 };
-use platform::domain::{Millis, idempotency::Idempotency};
 
 use super::{
     CouponInUse, CouponStore, Quote, RedeemCommand, RedemptionRecord, Result, Till, coupon_in_use,

@@ -26,14 +26,14 @@ use std::{
     sync::{Arc, LazyLock},
 };
 
-use campaign::store::{
+use platform::domain::{Millis, idempotency::Idempotency};
+use platform::store::{
     Outcome, StoreError,
     batching::{self, BatchCounters, BatchQueue},
     db::{Db, DbRow, DbTx},
     new_id, replay_of,
     rows::{ANSWERED_KEY, Ty, answered_key_values},
 };
-use platform::domain::{Millis, idempotency::Idempotency};
 use serde_json::json;
 
 use super::{

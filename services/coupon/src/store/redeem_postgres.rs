@@ -5,7 +5,7 @@
 
 use std::sync::LazyLock;
 
-use campaign::store::{
+use platform::store::{
     StoreError,
     db::{DbRow, DbTx, Value, fetch_one},
     rows::ANSWERED_KEY,

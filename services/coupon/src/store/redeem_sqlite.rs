@@ -5,7 +5,7 @@
 
 use std::sync::LazyLock;
 
-use campaign::store::{
+use platform::store::{
     StoreError,
     db::{DbTx, Value},
     rows::ANSWERED_KEY,

@@ -232,16 +232,20 @@ async fn won_prizes_reach_the_player_in_one_engine(backend: Backend) {
 
 /// The coupon service alone on `port`, sharing the campaign's database.
 fn start_coupon_service(app: &TestApp, port: u16) -> (oneshot::Sender<()>, JoinHandle<()>) {
-    let settings = Settings {
+    let mut settings = Settings {
         database_url: app.db.url.clone(),
         bootstrap_key_file: app.db.dir.join("coupon-bootstrap.key"),
         pg_max_connections: 4,
         delivery_secret: SECRET.into(),
-        till_failure_limit: 0,
-        till_rate_per_sec: 0,
         player_rate_per_sec: 0,
         ..Settings::default()
     };
+    coupon::config::CouponSettings {
+        till_failure_limit: 0,
+        till_rate_per_sec: 0,
+        ..Default::default()
+    }
+    .write_into(&mut settings);
     let clock = Arc::new(app.clock.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let handle = tokio::spawn(async move {

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use coupon::config::CouponSettings;
 use engine_proto::coupon::v1 as pb;
 use tonic::Code;
 
@@ -48,6 +49,9 @@ fn mistype(code: &str) -> String {
     chars.into_iter().collect()
 }
 
+/// One piece: a table of refused lookups and redemptions, each checked the
+/// same way, the ledger compared before and after; then the same coupons
+/// refused once expired.
 async fn every_refusal_is_precise_and_changes_nothing(backend: Backend) {
     let app = spawn_engine(backend).await;
     let s1 = pos_key(&app, "S1").await;
@@ -473,8 +477,13 @@ async fn redeem_reverse_redeem(backend: Backend) {
 
 async fn failed_lookups_lock_a_till_out_for_a_while(backend: Backend) {
     let app = spawn_engine_with(backend, |s| {
-        s.till_failure_limit = 5;
-        s.till_failure_window_secs = 60;
+        CouponSettings {
+            till_failure_limit: 5,
+            till_failure_window_secs: 60,
+            till_rate_per_sec: 0,
+            ..Default::default()
+        }
+        .write_into(s);
     })
     .await;
     let guesser = pos_key(&app, "S1").await;
@@ -530,8 +539,13 @@ async fn a_till_over_its_rate_is_refused_and_changes_nothing(backend: Backend) {
     // A slow refill (1 a second) and a burst of 3: the fourth call at once
     // is over the rate, whatever the call.
     let app = spawn_engine_with(backend, |s| {
-        s.till_rate_per_sec = 1;
-        s.till_rate_burst = 3;
+        CouponSettings {
+            till_failure_limit: 0,
+            till_rate_per_sec: 1,
+            till_rate_burst: 3,
+            ..Default::default()
+        }
+        .write_into(s);
     })
     .await;
     let busy = pos_key(&app, "S1").await;

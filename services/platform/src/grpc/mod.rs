@@ -1,12 +1,25 @@
-//! The transport's side of the platform: one exhaustive mapping from the
-//! store's errors to gRPC statuses. Client faults get precise codes and
-//! messages (a service's refusals name their own code, [`Refusal`]);
-//! internal faults are logged with their cause and answered with a fixed
-//! message.
+//! The transport's side of the platform, shared by every service's
+//! handlers: one exhaustive mapping from the store's errors to gRPC
+//! statuses (client faults get precise codes and messages, a service's
+//! refusals name their own code, [`Refusal`]; internal faults are logged
+//! with their cause and answered with a fixed message), replayed answers
+//! ([`respond`]), the outcome on each RPC's span ([`traced`]), and
+//! per-caller rate limits ([`limit`]).
 
-use tonic::Status;
+pub mod limit;
 
-use crate::store::{Refusal, StoreError};
+use prost::Message;
+use tonic::{Response, Status};
+
+use crate::{
+    domain::InvalidField,
+    store::{Outcome, Refusal, StoreError},
+};
+
+/// A request that can never succeed as sent, naming its field.
+pub fn invalid(e: InvalidField) -> Status {
+    Status::invalid_argument(e.to_string())
+}
 
 /// An internal fault: logged with its cause, answered with a fixed message.
 pub fn internal(cause: &dyn std::fmt::Display) -> Status {
@@ -52,4 +65,35 @@ impl From<StoreError> for Status {
             | StoreError::Seal(_)) => internal(&e),
         }
     }
+}
+
+/// Turns a store outcome into the answer: a fresh result is converted, a
+/// replay returns the stored bytes of the first answer.
+pub fn respond<T, R: Message + Default>(
+    outcome: Outcome<T>,
+    convert: impl Fn(&T) -> R,
+) -> Result<Response<R>, Status> {
+    match outcome {
+        Outcome::Fresh(t) => Ok(Response::new(convert(&t))),
+        Outcome::Replay(bytes) => R::decode(bytes.as_slice())
+            .map(Response::new)
+            .map_err(|e| internal(&e)),
+    }
+}
+
+/// Records the outcome on the RPC's span (`ok` or the status code) and logs
+/// one line at DEBUG with the span, so every call leaves a trace.
+pub fn traced<R>(result: Result<R, Status>) -> Result<R, Status> {
+    let span = tracing::Span::current();
+    match &result {
+        Ok(_) => {
+            span.record("outcome", "ok");
+            tracing::debug!("rpc done");
+        }
+        Err(s) => {
+            span.record("outcome", tracing::field::debug(s.code()));
+            tracing::debug!(code = ?s.code(), "rpc refused");
+        }
+    };
+    result
 }
