@@ -116,15 +116,19 @@ fn start() -> Engine {
         .build()
         .expect("runtime");
     let dir = scratch_dir();
-    let settings = Settings {
+    let mut settings = Settings {
         database_url: format!("sqlite:{}", dir.join("fuzz.db").display()),
         bootstrap_key_file: dir.join("admin.key"),
         player_rate_per_sec: 0,
-        till_failure_limit: 0,
         coupon_endpoint: "none".into(),
         delivery_secret: DELIVERY_SECRET.into(),
         ..Settings::default()
     };
+    coupon::config::CouponSettings {
+        till_failure_limit: 0,
+        ..Default::default()
+    }
+    .write_into(&mut settings);
     let key_file = settings.bootstrap_key_file.clone();
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
