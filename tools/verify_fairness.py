@@ -213,6 +213,22 @@ def verify(lines, seed_hex=None):
         check(table_hash.hex() == v["prize_table_hash"], f"version {n}: the prize table does not hash to prize_table_hash")
         table = json.loads(table_json)
         check(canonical(table) == table_json, f"version {n}: the prize table is not in canonical form")
+        if table.get("format") == "campaign-table/v1":
+            # A campaign without a wheel commits its seed to its window and
+            # activities (FAIRNESS.md §3): one version, no draws, no slots.
+            check(len(versions) == 1 and v["version"] == 1 == table.get("version"), "a campaign without a wheel has one version")
+            check(table["campaign_id"] == head["campaign_id"], "the campaign table names another campaign")
+            check("wheel" not in table["activities"], "a campaign table with a wheel")
+            if "activities" in head:
+                check(sorted(head["activities"]) == sorted(table["activities"]), "the export's activities differ from the committed ones")
+            commitment = hashlib.sha256(b"wheel-commit/v1" + seed + table_hash).hexdigest()
+            check(commitment == v["seed_commitment"], "the seed does not match the published commitment")
+            check(v["first_ledger_seq"] == 1, "version 1 does not apply from the first draw")
+            check(not draws, "draws in a campaign without a wheel")
+            check(lines[-1]["draws"] == 0 and not lines[-1]["slots"], "stock in a campaign without a wheel")
+            grabs = sum(verify_packet(k, seed, uuid.UUID(head["campaign_id"]).bytes) for k in packets)
+            check(not packets or "packet" in table["activities"], "red packets in a campaign without the red-packet activity")
+            return f"no wheel ({', '.join(table['activities'])}); commitment verified; {len(packets)} red packets and {grabs} grabs recomputed"
         check(table.get("format") == "prize-table/v1", "unknown prize table format")
         check(table.get("version") == n == v["version"], f"version {n}: numbered {v['version']} / {table.get('version')}")
         check(table["campaign_id"] == head["campaign_id"], f"version {n}: the prize table names another campaign")

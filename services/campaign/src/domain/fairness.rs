@@ -8,6 +8,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::activity::Activity;
 use super::wheel::{SlotSpec, WheelRules};
 
 /// Canonical JSON of the rules a seed is committed to: UTF-8, keys sorted,
@@ -47,6 +48,31 @@ pub fn canonical_prize_table(
         ("format", "prize-table/v1".into()),
         ("name", rules.name.clone().into()),
         ("slots", Value::Array(slots)),
+        ("starts_at_ms", rules.starts_at.into()),
+        ("time_zone", rules.time_zone.clone().into()),
+        ("version", version.into()),
+    ]);
+    serde_json::to_string(&table).unwrap_or_default()
+}
+
+/// Canonical JSON a campaign without a wheel commits its seed to (the seed
+/// still splits its red packets): its window, zone and activities, in the
+/// same canonical form as the prize table (FAIRNESS.md §3).
+pub fn canonical_campaign_table(
+    campaign_id: Uuid,
+    version: u32,
+    rules: &WheelRules,
+    activities: &[Activity],
+) -> String {
+    let table: BTreeMap<&str, Value> = BTreeMap::from([
+        (
+            "activities",
+            activities.iter().map(|a| Value::from(a.as_str())).collect(),
+        ),
+        ("campaign_id", campaign_id.to_string().into()),
+        ("ends_at_ms", rules.ends_at.into()),
+        ("format", "campaign-table/v1".into()),
+        ("name", rules.name.clone().into()),
         ("starts_at_ms", rules.starts_at.into()),
         ("time_zone", rules.time_zone.clone().into()),
         ("version", version.into()),
@@ -173,6 +199,33 @@ mod tests {
             KNOWN_PSEUDONYM
         );
     }
+
+    #[test]
+    fn a_campaign_without_a_wheel_commits_to_its_window_and_activities() {
+        let rules = WheelRules {
+            name: "Autumn \u{6295}\u{7968}".into(),
+            starts_at: 1000,
+            ends_at: 2000,
+            time_zone: "Asia/Shanghai".into(),
+            draws_per_day: 1,
+            draws_total: 1,
+        };
+        let t = canonical_campaign_table(
+            Uuid::from_u128(7),
+            1,
+            &rules,
+            &[Activity::Vote, Activity::Packet],
+        );
+        // The wheel's placeholder limits are not committed to.
+        assert!(!t.contains("draws_per_day"));
+        // Computed with Python's json/hashlib from the same inputs.
+        assert_eq!(t, KNOWN_CAMPAIGN_TABLE);
+        assert_eq!(hex::encode(prize_table_hash(&t)), KNOWN_CAMPAIGN_TABLE_HASH);
+    }
+
+    const KNOWN_CAMPAIGN_TABLE: &str = r#"{"activities":["vote","packet"],"campaign_id":"00000000-0000-0000-0000-000000000007","ends_at_ms":2000,"format":"campaign-table/v1","name":"Autumn 投票","starts_at_ms":1000,"time_zone":"Asia/Shanghai","version":1}"#;
+    const KNOWN_CAMPAIGN_TABLE_HASH: &str =
+        "e5ac0fc0b46fb767b6ae9b98f147a95e7262ab76d0c705ea501349235fae23dc";
 
     #[test]
     fn audit_hash_known_answer() {

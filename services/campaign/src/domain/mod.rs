@@ -5,6 +5,7 @@
 //! code. The storage layer calls these functions inside its transactions;
 //! the transport layer converts protos into the validated types defined here.
 
+pub mod activity;
 pub mod fairness;
 pub mod money;
 pub mod simulation;
@@ -112,4 +113,9 @@ pub enum Rejection {
     VoteNotAccepted,
     #[error("tiers cannot be replaced once one has been granted (only `enabled` can change)")]
     TiersInUse,
+    /// A call of an activity the campaign does not hold.
+    #[error("the campaign has no {0} activity (AttachActivity adds one)")]
+    NoActivity(&'static str),
+    #[error("the campaign already has the {0} activity")]
+    ActivityAttached(&'static str),
 }

@@ -19,6 +19,7 @@ use super::{
 use crate::{
     domain::{
         InvalidField, Rejection,
+        activity::Activity,
         credential::{MAX_KEY_ID_LEN, MIN_TOKEN_SECRET, Role, valid_key_id},
         simulation::{Scenario, simulate},
         wheel::{Transition, WheelRules},
@@ -64,7 +65,7 @@ impl<D: Db> AdminApi<D> {
     }
 
     /// Before publishing: every coupon and top-up prize of the wheel and of
-    /// its share tiers names a template or pool of the merchant.
+    /// its share tiers (when it holds sharing) names a template or pool of the merchant.
     async fn check_prizes(&self, merchant: &str, id: uuid::Uuid) -> Result<(), Status> {
         let s = &self.shared;
         let c = s.store.get_campaign(merchant, id, s.clock.now_ms()).await?;
@@ -73,6 +74,9 @@ impl<D: Db> AdminApi<D> {
             s.prize_refs
                 .check_slot(merchant, &slot.spec, &field)
                 .await?;
+        }
+        if !c.holds(Activity::Share) {
+            return Ok(());
         }
         let rules = s.store.get_share_rules(merchant, id).await?;
         for (i, (tier, _)) in rules.tiers.iter().enumerate() {
@@ -287,6 +291,22 @@ impl<D: Db> AdminService for AdminApi<D> {
             }
             .await,
         )
+    }
+
+    #[tracing::instrument(name = "CreateCampaign", skip_all, fields(outcome, campaign.id))]
+    async fn create_campaign(
+        &self,
+        request: Request<pb::CreateCampaignRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        traced(super::activity::create_campaign(&self.shared, request).await)
+    }
+
+    #[tracing::instrument(name = "AttachActivity", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn attach_activity(
+        &self,
+        request: Request<pb::AttachActivityRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        traced(super::activity::attach_activity(&self.shared, request).await)
     }
 
     #[tracing::instrument(name = "CreateWheel", skip_all, fields(outcome, campaign.id))]
@@ -554,6 +574,7 @@ impl<D: Db> AdminService for AdminApi<D> {
                 let req = request.get_ref();
                 let id = uuid_field("campaign_id", &req.campaign_id)?;
                 let c = s.store.get_campaign(merchant, id, s.clock.now_ms()).await?;
+                c.require(Activity::Wheel)?;
                 let fallback = c
                     .fallback_slot
                     .ok_or(Rejection::NoFallback)

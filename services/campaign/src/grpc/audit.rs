@@ -48,6 +48,7 @@ pub fn export_line(item: &ExportItem) -> String {
                 "status": c.shown_status().as_str(),
                 "published_at_ms": f.map(|f| f.published_at),
                 "seed": f.and_then(|f| f.revealed_seed.as_ref()).map(hex::encode),
+                "activities": c.activities.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
                 "versions": versions.iter().map(|v| json!({
                     "version": v.version,
                     "prize_table_json": v.prize_table,

@@ -11,6 +11,7 @@ use super::{auth::Principal, error::invalid};
 use crate::{
     domain::{
         InvalidField, Millis,
+        activity::Activity,
         credential::Role,
         idempotency::{Idempotency, IdempotencyKey, fingerprint},
         wheel::{CampaignStatus, FallbackReason, PrizeKind, RawSlot, SlotSpec},
@@ -44,6 +45,8 @@ keyed!(
     pb::SetPlayerTokenKeyRequest,
     pb::RetirePlayerTokenKeyRequest,
     pb::CreateWheelRequest,
+    pb::CreateCampaignRequest,
+    pb::AttachActivityRequest,
     pb::AddPrizeSlotRequest,
     pb::UpdatePrizeSlotRequest,
     pb::ReviseWheelRequest,
@@ -225,12 +228,50 @@ pub fn campaign_to_proto(c: &CampaignRecord) -> pb::Campaign {
         starts_at_ms: c.rules.starts_at,
         ends_at_ms: c.rules.ends_at,
         time_zone: c.rules.time_zone.clone(),
-        draws_per_day: c.rules.draws_per_day,
-        draws_total: c.rules.draws_total,
+        // The wheel's limits; a campaign without one stores placeholders.
+        draws_per_day: if c.holds(Activity::Wheel) {
+            c.rules.draws_per_day
+        } else {
+            0
+        },
+        draws_total: if c.holds(Activity::Wheel) {
+            c.rules.draws_total
+        } else {
+            0
+        },
         slots: c.slots.iter().map(slot_to_proto).collect(),
         fallback_slot: c.fallback_slot,
         created_at_ms: c.created_at,
         fairness: c.fairness.as_ref().map(fairness_to_proto),
+        activities: c
+            .activities
+            .iter()
+            .map(|a| activity_to_proto(*a) as i32)
+            .collect(),
+    }
+}
+
+pub fn activity_to_proto(a: Activity) -> pb::ActivityKind {
+    match a {
+        Activity::Wheel => pb::ActivityKind::Wheel,
+        Activity::Vote => pb::ActivityKind::Vote,
+        Activity::Packet => pb::ActivityKind::RedPacket,
+        Activity::Share => pb::ActivityKind::Share,
+    }
+}
+
+/// An activity named in a request; UNSPECIFIED or unknown is
+/// INVALID_ARGUMENT naming `field`.
+pub fn activity_from_proto(field: &'static str, v: i32) -> Result<Activity, InvalidField> {
+    match pb::ActivityKind::try_from(v) {
+        Ok(pb::ActivityKind::Wheel) => Ok(Activity::Wheel),
+        Ok(pb::ActivityKind::Vote) => Ok(Activity::Vote),
+        Ok(pb::ActivityKind::RedPacket) => Ok(Activity::Packet),
+        Ok(pb::ActivityKind::Share) => Ok(Activity::Share),
+        Ok(pb::ActivityKind::Unspecified) | Err(_) => Err(InvalidField::new(
+            field,
+            "must be WHEEL, VOTE, RED_PACKET or SHARE",
+        )),
     }
 }
 

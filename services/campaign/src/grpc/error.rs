@@ -36,7 +36,8 @@ fn rejection_code(r: &Rejection) -> Code {
         Rejection::IssuerTaken
         | Rejection::CampaignExists
         | Rejection::AlreadyGrabbed
-        | Rejection::CandidateExists => Code::AlreadyExists,
+        | Rejection::CandidateExists
+        | Rejection::ActivityAttached(_) => Code::AlreadyExists,
         Rejection::NoSuchSlot(_) => Code::NotFound,
         Rejection::NotDraft(_)
         | Rejection::InvalidTransition { .. }
@@ -63,6 +64,7 @@ fn rejection_code(r: &Rejection) -> Code {
         | Rejection::RegistrationClosed
         | Rejection::NotPending(_)
         | Rejection::VoteNotAccepted
-        | Rejection::TiersInUse => Code::FailedPrecondition,
+        | Rejection::TiersInUse
+        | Rejection::NoActivity(_) => Code::FailedPrecondition,
     }
 }

@@ -2,6 +2,7 @@
 //! validates and converts the request (`convert.rs`), calls one store method,
 //! and maps errors with one exhaustive function (`error.rs`). No SQL here.
 
+mod activity;
 pub mod admin;
 pub mod audit;
 pub mod auth;

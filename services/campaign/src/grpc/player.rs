@@ -18,6 +18,7 @@ use super::{
 use crate::{
     domain::{
         InvalidField, Rejection,
+        activity::Activity,
         wheel::{CampaignStatus, PrizeKind},
     },
     store::{Outcome, StoreError, db::Db, wheel::DrawCommand},
@@ -56,6 +57,7 @@ impl<D: Db> PlayerService for PlayerApi<D> {
                     // A draft's prizes are not shown before it is published.
                     return Err(StoreError::from(Rejection::DraftNotOpen).into());
                 }
+                c.require(Activity::Wheel)?;
                 Ok(Response::new(wheel_to_proto(&c)))
             }
             .await,

@@ -16,7 +16,7 @@ use super::{
     finish,
     wheel::own_campaign,
 };
-use crate::domain::{InvalidField, Millis, idempotency::Idempotency};
+use crate::domain::{InvalidField, Millis, activity::Activity, idempotency::Idempotency};
 
 pub const MAX_CHANCES: i64 = 100;
 
@@ -136,7 +136,9 @@ impl<D: Db> Store<D> {
         if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
             return Ok(Outcome::Replay(bytes));
         }
-        own_campaign(&mut tx, merchant_id, campaign_id, now).await?;
+        own_campaign(&mut tx, merchant_id, campaign_id, now)
+            .await?
+            .require(Activity::Wheel)?;
         tx.execute(
             "INSERT INTO chance_rules (campaign_id, per_share, per_tier, per_vote, daily_cap, \
              updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (campaign_id) DO UPDATE \

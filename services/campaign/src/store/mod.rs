@@ -15,6 +15,7 @@
 //! write the key last instead (see [`sql_key_lookup!`]).
 
 pub mod access;
+pub mod activity;
 pub mod audit;
 pub mod chance;
 mod gate;

@@ -21,6 +21,7 @@ use super::{
 };
 use crate::domain::{
     Millis, Rejection,
+    activity::Activity,
     idempotency::Idempotency,
     wheel::{CampaignStatus, PrizeKind, SlotSpec, campaign_day, check_window},
 };
@@ -84,25 +85,32 @@ pub struct FanStatsRecord {
     pub tiers_granted: Vec<i64>,
 }
 
-/// A published campaign of this merchant inside its window, for player
-/// calls (votes, shares): a draft or another merchant's is NotFound. Returns
-/// its time zone.
+/// A published campaign of this merchant inside its window that holds
+/// `activity`, for player calls (votes, shares): another merchant's is
+/// NotFound. Returns its time zone.
 pub(super) async fn running_campaign<T: DbTx>(
     tx: &mut T,
     merchant_id: &str,
     campaign: &str,
+    activity: Activity,
     now: Millis,
 ) -> Result<String, StoreError> {
     let r = fetch_one(
         tx,
         "campaign",
-        "SELECT merchant_id, status, starts_at, ends_at, time_zone FROM campaign \
-         WHERE campaign_id = $1",
-        args![campaign],
+        "SELECT merchant_id, status, starts_at, ends_at, time_zone, \
+         CAST(CASE WHEN EXISTS (SELECT 1 FROM campaign_activity a \
+              WHERE a.campaign_id = campaign.campaign_id AND a.activity = $2) \
+              THEN 1 ELSE 0 END AS BIGINT) \
+         FROM campaign WHERE campaign_id = $1",
+        args![campaign, activity.as_str()],
     )
     .await?;
     if r.text(0)? != merchant_id {
         return Err(StoreError::NotFound("campaign"));
+    }
+    if r.int(5)? == 0 {
+        return Err(Rejection::NoActivity(activity.as_str()).into());
     }
     match CampaignStatus::parse(&r.text(1)?) {
         Some(CampaignStatus::Published) => {}
@@ -295,7 +303,9 @@ impl<D: Db> Store<D> {
         if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
             return Ok(Outcome::Replay(bytes));
         }
-        own_campaign(&mut tx, merchant_id, campaign_id, now).await?;
+        own_campaign(&mut tx, merchant_id, campaign_id, now)
+            .await?
+            .require(Activity::Share)?;
         let before = self.rules_in(&mut tx, &campaign).await?;
         let current: Vec<&TierSpec> = before.tiers.iter().map(|(t, _)| t).collect();
         let same = current.len() == tiers.len() && current.iter().zip(tiers).all(|(a, b)| *a == b);
@@ -431,7 +441,9 @@ impl<D: Db> Store<D> {
         campaign_id: Uuid,
     ) -> Result<ShareRulesRecord, StoreError> {
         let mut tx = self.db.begin_read().await?;
-        own_campaign(&mut tx, merchant_id, campaign_id, 0).await?;
+        own_campaign(&mut tx, merchant_id, campaign_id, 0)
+            .await?
+            .require(Activity::Share)?;
         self.rules_in(&mut tx, &campaign_id.to_string()).await
     }
 
@@ -455,7 +467,7 @@ impl<D: Db> Store<D> {
         if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
             return Ok(Outcome::Replay(bytes));
         }
-        let zone = running_campaign(&mut tx, merchant_id, &campaign, now).await?;
+        let zone = running_campaign(&mut tx, merchant_id, &campaign, Activity::Share, now).await?;
         let day = campaign_day(now, &zone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let parent = match parent {
             Some(p) => {
@@ -557,7 +569,8 @@ impl<D: Db> Store<D> {
             return Ok(Outcome::Replay(bytes));
         }
         let s = own_share(&mut tx, merchant_id, &token.to_string()).await?;
-        let zone = running_campaign(&mut tx, merchant_id, &s.campaign_id, now).await?;
+        let zone =
+            running_campaign(&mut tx, merchant_id, &s.campaign_id, Activity::Share, now).await?;
         let day = campaign_day(now, &zone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut counted = false;
         if s.sharer_id != viewer_id {

@@ -20,6 +20,7 @@ use super::{
 };
 use crate::domain::{
     Millis, Rejection,
+    activity::Activity,
     idempotency::Idempotency,
     vote::{VoteCap, VoteRules},
     wheel::{CampaignStatus, campaign_day},
@@ -173,7 +174,9 @@ impl<D: Db> Store<D> {
         if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
             return Ok(Outcome::Replay(bytes));
         }
-        own_campaign(&mut tx, merchant_id, campaign_id, now).await?;
+        own_campaign(&mut tx, merchant_id, campaign_id, now)
+            .await?
+            .require(Activity::Vote)?;
         let before = rules_of(&mut tx, &campaign).await.ok();
         tx.execute(
             "INSERT INTO vote_rules (campaign_id, votes_per_day, votes_per_candidate_per_day, \
@@ -231,14 +234,23 @@ impl<D: Db> Store<D> {
         }
         let status = match by_player {
             Some(_) => {
-                super::share::running_campaign(&mut tx, merchant_id, &campaign, now).await?;
+                super::share::running_campaign(
+                    &mut tx,
+                    merchant_id,
+                    &campaign,
+                    Activity::Vote,
+                    now,
+                )
+                .await?;
                 if !rules_of(&mut tx, &campaign).await?.player_registration {
                     return Err(Rejection::RegistrationClosed.into());
                 }
                 CandidateStatus::Pending
             }
             None => {
-                own_campaign(&mut tx, merchant_id, campaign_id, now).await?;
+                own_campaign(&mut tx, merchant_id, campaign_id, now)
+                    .await?
+                    .require(Activity::Vote)?;
                 CandidateStatus::Approved
             }
         };
@@ -358,8 +370,14 @@ impl<D: Db> Store<D> {
             return Ok(Outcome::Replay(bytes));
         }
         let c = own_candidate(&mut tx, merchant_id, &id, StoreError::NotFound("candidate")).await?;
-        let zone =
-            super::share::running_campaign(&mut tx, merchant_id, &c.campaign_id, now).await?;
+        let zone = super::share::running_campaign(
+            &mut tx,
+            merchant_id,
+            &c.campaign_id,
+            Activity::Vote,
+            now,
+        )
+        .await?;
         if c.status != CandidateStatus::Approved {
             // Pending and rejected candidates are not on the ballot.
             return Err(StoreError::NotFound("candidate"));
@@ -532,6 +550,7 @@ impl<D: Db> Store<D> {
         if as_player && owner.text(1)? == CampaignStatus::Draft.as_str() {
             return Err(Rejection::DraftNotOpen.into());
         }
+        super::activity::require_activity(&mut tx, &campaign, Activity::Vote).await?;
         let rows = tx
             .fetch_all(
                 "SELECT k.candidate_id, k.campaign_id, k.name, k.description, k.status, k.votes, \
@@ -553,7 +572,9 @@ impl<D: Db> Store<D> {
     ) -> Result<Vec<VoteRecord>, StoreError> {
         let campaign = campaign_id.to_string();
         let mut tx = self.db.begin_read().await?;
-        own_campaign(&mut tx, merchant_id, campaign_id, 0).await?;
+        own_campaign(&mut tx, merchant_id, campaign_id, 0)
+            .await?
+            .require(Activity::Vote)?;
         let rows = match candidate {
             Some(k) => {
                 tx.fetch_all(

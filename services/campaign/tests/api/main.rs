@@ -25,6 +25,7 @@ macro_rules! both_backends {
 }
 
 mod access;
+mod activities;
 mod at_rest;
 mod bootstrap;
 mod clients;

@@ -271,18 +271,7 @@ impl WheelRules {
                 tz.to_owned()
             }
         };
-        if !(1..=10_000).contains(&draws_per_day) {
-            return Err(InvalidField::new(
-                "draws_per_day",
-                "must be between 1 and 10000",
-            ));
-        }
-        if !(draws_per_day..=1_000_000).contains(&draws_total) {
-            return Err(InvalidField::new(
-                "draws_total",
-                "must be between draws_per_day and 1000000",
-            ));
-        }
+        super::activity::check_draw_limits(draws_per_day, draws_total)?;
         Ok(Self {
             name,
             starts_at,

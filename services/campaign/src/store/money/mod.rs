@@ -20,6 +20,7 @@ use super::{
 };
 use crate::domain::{
     Millis, Rejection,
+    activity::Activity,
     fairness::player_pseudonym,
     idempotency::Idempotency,
     money::{MoneyRng, SplitMode, grant_amount, grant_message, split, split_message},

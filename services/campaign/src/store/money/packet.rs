@@ -258,6 +258,7 @@ impl<D: Db> Store<D> {
             return Ok(Outcome::Replay(bytes));
         }
         let c = own_campaign(&mut tx, merchant_id, campaign_id, now).await?;
+        c.require(Activity::Packet)?;
         match c.status {
             CampaignStatus::Published | CampaignStatus::Paused => {}
             CampaignStatus::Draft => return Err(Rejection::DraftNotOpen.into()),

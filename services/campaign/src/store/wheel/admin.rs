@@ -53,6 +53,7 @@ pub(super) fn campaign_json(c: &CampaignRecord) -> Json {
         "draws_per_day": c.rules.draws_per_day,
         "draws_total": c.rules.draws_total,
         "fallback_slot": c.fallback_slot,
+        "activities": c.activities.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
         "slots": c.slots.iter().map(|s| json!({
             "index": s.index,
             "name": s.spec.name,
@@ -73,7 +74,7 @@ pub(super) fn campaign_json(c: &CampaignRecord) -> Json {
 /// Ends an admin change of a campaign: reloads it, appends the change to the
 /// audit trail, stores the answer under the idempotency key, commits.
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn commit_change<T: DbTx>(
+pub(crate) async fn commit_change<T: DbTx>(
     mut tx: T,
     merchant_id: &str,
     idem: &Idempotency,
@@ -106,7 +107,7 @@ pub(super) async fn record_change<T: DbTx>(
 }
 
 impl<D: Db> Store<D> {
-    #[tracing::instrument(skip_all)]
+    /// A DRAFT campaign with every activity (what `CreateWheel` makes).
     pub async fn create_wheel(
         &self,
         merchant_id: &str,
@@ -115,42 +116,8 @@ impl<D: Db> Store<D> {
         idem: &Idempotency,
         encode: impl FnOnce(&CampaignRecord) -> Vec<u8> + Send,
     ) -> Result<Outcome<CampaignRecord>, StoreError> {
-        let mut tx = self.db.begin_write().await?;
-        if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
-            return Ok(Outcome::Replay(bytes));
-        }
-        let id = Uuid::now_v7();
-        let mut secret = [0u8; 32];
-        rand::rng().fill_bytes(&mut secret);
-        tx.execute(
-            "INSERT INTO campaign (campaign_id, merchant_id, name, status, starts_at, ends_at, \
-             time_zone, draws_per_day, draws_total, roll_secret, created_at, updated_at) \
-             VALUES ($1, $2, $3, 'draft', $4, $5, $6, $7, $8, $9, $10, $10)",
-            args![
-                id.to_string(),
-                merchant_id,
-                &rules.name,
-                rules.starts_at,
-                rules.ends_at,
-                &rules.time_zone,
-                rules.draws_per_day,
-                rules.draws_total,
-                secret.to_vec(),
-                now
-            ],
-        )
-        .await?;
-        commit_change(
-            tx,
-            merchant_id,
-            idem,
-            "campaign.create",
-            id,
-            None,
-            now,
-            encode,
-        )
-        .await
+        self.create_campaign(merchant_id, rules, &Activity::ALL, now, idem, encode)
+            .await
     }
 
     #[tracing::instrument(skip_all, fields(campaign.id = %id))]
@@ -169,6 +136,7 @@ impl<D: Db> Store<D> {
         }
         lock_campaign(&mut tx, merchant_id, id, true, now).await?;
         let before = load_campaign(&mut tx, id, now).await?;
+        before.require(Activity::Wheel)?;
         let count = before.slots.len() as i64;
         if count >= MAX_SLOTS as i64 {
             return Err(Rejection::TooManySlots(MAX_SLOTS).into());
@@ -211,6 +179,7 @@ impl<D: Db> Store<D> {
         }
         lock_campaign(&mut tx, merchant_id, id, true, now).await?;
         let c = load_campaign(&mut tx, id, now).await?;
+        c.require(Activity::Wheel)?;
         if !c.slots.iter().any(|s| s.index == index) {
             return Err(Rejection::NoSuchSlot(index).into());
         }
@@ -253,6 +222,7 @@ impl<D: Db> Store<D> {
         }
         lock_campaign(&mut tx, merchant_id, id, true, now).await?;
         let c = load_campaign(&mut tx, id, now).await?;
+        c.require(Activity::Wheel)?;
         match c.slots.iter().find(|s| s.index == index) {
             None => return Err(Rejection::NoSuchSlot(index).into()),
             Some(s) if s.spec.kind != PrizeKind::Thanks => {
@@ -302,20 +272,26 @@ impl<D: Db> Store<D> {
         };
         let next = t.apply(from)?;
         if t == Transition::Publish {
-            let slots: Vec<_> = c
-                .slots
-                .iter()
-                .map(|s| (s.index, s.spec.kind, s.spec.weight))
-                .collect();
-            check_publishable(&slots, c.fallback_slot)?;
             // The seed is drawn now, from the OS CSPRNG, and committed to
-            // together with the exact prize table it will roll against.
+            // together with the exact rules it will roll against: the
+            // wheel's prize table, or for a campaign without a wheel its
+            // window and activities (FAIRNESS.md §3).
+            let table = if c.holds(Activity::Wheel) {
+                let slots: Vec<_> = c
+                    .slots
+                    .iter()
+                    .map(|s| (s.index, s.spec.kind, s.spec.weight))
+                    .collect();
+                check_publishable(&slots, c.fallback_slot)?;
+                let table_slots: Vec<(u32, &SlotSpec)> =
+                    c.slots.iter().map(|s| (s.index, &s.spec)).collect();
+                let fallback = c.fallback_slot.ok_or(Rejection::NoFallback)?;
+                canonical_prize_table(id, 1, &c.rules, &table_slots, fallback)
+            } else {
+                canonical_campaign_table(id, 1, &c.rules, &c.activities)
+            };
             let mut seed = [0u8; 32];
             rand::rng().fill_bytes(&mut seed);
-            let table_slots: Vec<(u32, &SlotSpec)> =
-                c.slots.iter().map(|s| (s.index, &s.spec)).collect();
-            let fallback = c.fallback_slot.ok_or(Rejection::NoFallback)?;
-            let table = canonical_prize_table(id, 1, &c.rules, &table_slots, fallback);
             let table_hash = prize_table_hash(&table);
             let commitment = seed_commitment(&seed, &table_hash);
             tx.execute(
@@ -378,6 +354,7 @@ impl<D: Db> Store<D> {
         }
         lock_campaign(&mut tx, merchant_id, id, false, now).await?;
         let c = load_campaign(&mut tx, id, now).await?;
+        c.require(Activity::Wheel)?;
         let shown = c.shown_status();
         if !matches!(shown, CampaignStatus::Published | CampaignStatus::Paused) {
             return Err(Rejection::NotRevisable(shown.as_str()).into());

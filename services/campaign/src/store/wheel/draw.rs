@@ -100,8 +100,11 @@ impl<D: Db> Store<D> {
                 ],
             )
             .await?;
-        // No rows: unknown, or a draft without slots (drafts are invisible).
-        let r = rows.first().ok_or(StoreError::NotFound("campaign"))?;
+        // No rows: unknown, a campaign without a wheel, or a draft without
+        // slots (drafts are invisible).
+        let Some(r) = rows.first() else {
+            return Err(no_wheel_to_draw(&mut tx, &campaign, &cmd.merchant_id).await);
+        };
         if let Some(fingerprint) = r.opt_bytes(KEY_COLUMN)? {
             let answer = replay_of(idem, fingerprint, r.opt_bytes(KEY_COLUMN + 1)?)?;
             return Ok(Some(Outcome::Replay(answer)));
@@ -220,5 +223,26 @@ impl<D: Db> Store<D> {
         let out = record_draw(&mut tx, &facts, given, fallback, Some(ledger_seq), encode).await?;
         tx.commit().await?;
         Ok(Some(Outcome::Fresh(out)))
+    }
+}
+
+/// Why a draw found no wheel rows: a campaign of this merchant that holds
+/// no wheel says so; anything else (unknown, another merchant's, a draft
+/// without slots) stays NotFound, as before campaigns had activities.
+async fn no_wheel_to_draw<T: DbTx>(tx: &mut T, campaign: &str, merchant: &str) -> StoreError {
+    let found = tx
+        .fetch_optional(
+            "SELECT c.merchant_id FROM campaign c WHERE c.campaign_id = $1 AND NOT EXISTS \
+             (SELECT 1 FROM campaign_activity a WHERE a.campaign_id = c.campaign_id \
+             AND a.activity = 'wheel')",
+            args![campaign],
+        )
+        .await;
+    match found {
+        Ok(Some(r)) if r.text(0).is_ok_and(|m| m == merchant) => {
+            Rejection::NoActivity(Activity::Wheel.as_str()).into()
+        }
+        Ok(_) => StoreError::NotFound("campaign"),
+        Err(e) => e,
     }
 }

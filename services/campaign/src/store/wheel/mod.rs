@@ -40,7 +40,11 @@ use super::{
 use crate::clock::Clock;
 use crate::domain::{
     Millis, Rejection,
-    fairness::{canonical_prize_table, player_pseudonym, prize_table_hash, seed_commitment},
+    activity::Activity,
+    fairness::{
+        canonical_campaign_table, canonical_prize_table, player_pseudonym, prize_table_hash,
+        seed_commitment,
+    },
     idempotency::Idempotency,
     wheel::{
         CampaignStatus, FallbackReason, MAX_SLOTS, PrizeKind, RollInput, SlotSpec, Transition,
@@ -92,6 +96,8 @@ pub struct CampaignRecord {
     pub slots: Vec<SlotRecord>,
     /// Present once published.
     pub fairness: Option<FairnessRecord>,
+    /// What the campaign holds, in `Activity::ALL` order.
+    pub activities: Vec<Activity>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,6 +178,19 @@ impl CampaignRecord {
     /// The status callers see (`CampaignStatus::shown`).
     pub fn shown_status(&self) -> CampaignStatus {
         self.status.shown(self.window_over)
+    }
+
+    pub fn holds(&self, activity: Activity) -> bool {
+        self.activities.contains(&activity)
+    }
+
+    /// Refuses a call of `activity` if the campaign does not hold it.
+    pub fn require(&self, activity: Activity) -> Result<(), StoreError> {
+        if self.holds(activity) {
+            Ok(())
+        } else {
+            Err(Rejection::NoActivity(activity.as_str()).into())
+        }
     }
 }
 
@@ -344,7 +363,7 @@ fn award_from_row(r: &impl DbRow) -> Result<(AwardRecord, String), StoreError> {
     ))
 }
 
-async fn load_campaign<T: DbTx>(
+pub(crate) async fn load_campaign<T: DbTx>(
     tx: &mut T,
     id: Uuid,
     now: Millis,
@@ -374,7 +393,9 @@ async fn load_campaign<T: DbTx>(
         .iter()
         .map(slot_from_row)
         .collect::<Result<Vec<_>, _>>()?;
+    let activities = super::activity::activities_of(tx, &id.to_string()).await?;
     Ok(CampaignRecord {
+        activities,
         id: parse_uuid(&r.text(0)?)?,
         merchant_id: r.text(1)?,
         rules: WheelRules {
@@ -655,6 +676,7 @@ pub struct PrizeGauge {
 #[macro_use]
 mod draw_rows;
 mod admin;
+pub(crate) use admin::commit_change;
 mod draw;
 pub(super) mod draw_batch_postgres;
 mod draw_postgres;
