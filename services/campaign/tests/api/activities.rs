@@ -6,8 +6,8 @@
 
 use engine_proto::campaign::v1::{
     self as pb, ActivityKind, share_admin_service_client::ShareAdminServiceClient,
-    share_service_client::ShareServiceClient, vote_admin_service_client::VoteAdminServiceClient,
-    vote_service_client::VoteServiceClient,
+    share_service_client::ShareServiceClient, stats_service_client::StatsServiceClient,
+    vote_admin_service_client::VoteAdminServiceClient, vote_service_client::VoteServiceClient,
 };
 use tonic::{Code, Status};
 
@@ -231,6 +231,20 @@ async fn a_vote_only_campaign_votes_and_refuses_the_wheel(backend: Backend) {
         .await
         .expect("vote");
     app.db.assert_leaderboard_matches_votes().await;
+    // Statistics cover a campaign without a wheel.
+    let stats = StatsServiceClient::new(app.channel.clone())
+        .get_campaign_stats(with(
+            &app.admin_key,
+            pb::GetCampaignStatsRequest {
+                campaign_id: id.clone(),
+            },
+        ))
+        .await
+        .expect("stats")
+        .into_inner()
+        .totals
+        .expect("totals");
+    assert_eq!((stats.votes, stats.draws, stats.participants), (1, 0, 1));
 
     assert_no_activity(app.draw("fan", &id).await, "wheel");
     assert_no_activity(wheel_of(&app, &id).await, "wheel");
