@@ -96,6 +96,7 @@ async fn deliver_one<D: Db>(
         player_id: p.player_id.clone(),
         prize_kind: p.kind.clone(),
         reference: p.reference.clone(),
+        campaign_id: p.campaign_id.clone(),
     });
     req.metadata_mut().insert("authorization", auth.clone());
     let now = SystemClock.now_ms();

@@ -1,3 +1,10 @@
+//! What the campaign service asks of the coupon service, its named
+//! interface to it besides delivery (`delivery.rs`): whether a prize's
+//! reference exists, and which prize coupons a campaign gave and when they
+//! were redeemed (for its statistics, `ListCampaignPrizeCoupons`). Neither
+//! service reads the other's tables; both calls work the same whether the
+//! coupon service runs in this process or apart.
+//!
 //! Checks that a coupon or top-up-code prize names something the coupon
 //! service can deliver: a coupon template (COUPON) or a code pool
 //! (TOPUP_CODE) of the same merchant. Asked over gRPC
@@ -14,7 +21,8 @@
 use std::time::Duration;
 
 use engine_proto::coupon::v1::{
-    CheckPrizeReferenceRequest, coupon_delivery_service_client::CouponDeliveryServiceClient,
+    CheckPrizeReferenceRequest, ListCampaignPrizeCouponsRequest,
+    coupon_delivery_service_client::CouponDeliveryServiceClient,
 };
 use tonic::{
     Code, Request, Status,
@@ -23,6 +31,7 @@ use tonic::{
 };
 
 use crate::domain::wheel::{PrizeKind, SlotSpec};
+use crate::store::stats::PrizeCouponFacts;
 
 /// How long a check may take before the change is refused as UNAVAILABLE.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -143,6 +152,54 @@ impl PrizeReferences {
                 field,
                 cause: format!("{:?}: {}", s.code(), s.message()),
             }),
+        }
+    }
+
+    /// Every prize coupon the coupon service delivered for `campaign_id`,
+    /// with its redemptions, page by page. Without a coupon service there
+    /// are none; when it cannot be asked, UNAVAILABLE (statistics are
+    /// exact or not given).
+    pub async fn campaign_prize_coupons(
+        &self,
+        merchant_id: &str,
+        campaign_id: &str,
+    ) -> Result<Vec<PrizeCouponFacts>, tonic::Status> {
+        let unavailable = |cause: String| {
+            tracing::warn!(%cause, "prize coupons could not be counted");
+            tonic::Status::unavailable(format!(
+                "the coupon service could not be asked for the campaign's prize coupons ({cause}); retry"
+            ))
+        };
+        let (client, auth) = match &self.peer {
+            Peer::None => return Ok(Vec::new()),
+            Peer::Broken(cause) => return Err(unavailable(cause.clone())),
+            Peer::Client(client, auth) => (client, auth),
+        };
+        let mut out: Vec<PrizeCouponFacts> = Vec::new();
+        loop {
+            let mut req = Request::new(ListCampaignPrizeCouponsRequest {
+                merchant_id: merchant_id.to_owned(),
+                campaign_id: campaign_id.to_owned(),
+                after_source_id: out.last().map(|c| c.source_id.clone()).unwrap_or_default(),
+                page_size: 0,
+            });
+            req.set_timeout(CHECK_TIMEOUT);
+            req.metadata_mut().insert("authorization", auth.clone());
+            let page = client
+                .clone()
+                .list_campaign_prize_coupons(req)
+                .await
+                .map_err(|s| unavailable(format!("{:?}: {}", s.code(), s.message())))?
+                .into_inner();
+            let before = out.len();
+            out.extend(page.coupons.into_iter().map(|c| PrizeCouponFacts {
+                source_id: c.source_id,
+                redeemed_at: c.redeemed_at_ms,
+            }));
+            // An empty page ends it too, whatever `done` says: no loop.
+            if page.done || out.len() == before {
+                return Ok(out);
+            }
         }
     }
 }

@@ -108,6 +108,7 @@ async fn no_coupon_code_is_ever_logged(backend: Backend) {
                     player_id: "logger".into(),
                     prize_kind: "TOPUP_CODE".into(),
                     reference: pool.pool_id,
+                    campaign_id: String::new(),
                 },
             ))
             .await

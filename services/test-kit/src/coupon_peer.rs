@@ -1,7 +1,8 @@
 //! The coupon service as the campaign service alone sees it: a stand-in
 //! peer on 127.0.0.1 that knows one template / pool id
 //! (`KNOWN_REFERENCE`, the one `slot()` uses) for every merchant and
-//! delivers nothing (prizes wait in the outbox, as before). The real
+//! delivers nothing (prizes wait in the outbox, as before), so it has no
+//! prize coupons to list. The real
 //! coupon service answers these checks in the coupon suite.
 
 use engine_proto::coupon::v1::{
@@ -24,6 +25,16 @@ impl CouponDeliveryService for Peer {
         Err(Status::unavailable(
             "the stand-in coupon peer delivers nothing",
         ))
+    }
+
+    async fn list_campaign_prize_coupons(
+        &self,
+        _: Request<cpb::ListCampaignPrizeCouponsRequest>,
+    ) -> Result<Response<cpb::ListCampaignPrizeCouponsResponse>, Status> {
+        Ok(Response::new(cpb::ListCampaignPrizeCouponsResponse {
+            coupons: Vec::new(),
+            done: true,
+        }))
     }
 
     async fn check_prize_reference(

@@ -8,9 +8,11 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::{Shared, convert::uuid_field, traced};
+use uuid::Uuid;
+
 use crate::store::{
     db::Db,
-    stats::{StatsRow, stats_csv},
+    stats::{Stats, StatsRow, count_prize_coupons, stats_csv},
 };
 
 pub struct StatsApi<D: Db> {
@@ -50,6 +52,20 @@ fn row_to_proto(day: &str, channel: &str, r: &StatsRow) -> pb::StatsRow {
     }
 }
 
+/// The campaign's numbers, its prize coupons counted from what the coupon
+/// service tells of them.
+async fn stats_of<D: Db>(s: &Shared<D>, merchant: &str, id: Uuid) -> Result<Stats, Status> {
+    let (mut stats, sources) = s.store.campaign_stats(merchant, id).await?;
+    if !sources.by_source.is_empty() {
+        let coupons = s
+            .prize_refs
+            .campaign_prize_coupons(merchant, &id.to_string())
+            .await?;
+        count_prize_coupons(&mut stats, &sources, &coupons)?;
+    }
+    Ok(stats)
+}
+
 type CsvStream = Pin<Box<dyn Stream<Item = Result<pb::StatsCsvChunk, Status>> + Send>>;
 
 /// CSV chunk size.
@@ -68,7 +84,7 @@ impl<D: Db> StatsService for StatsApi<D> {
                 let who = s.auth.authenticate(request.metadata()).await?;
                 let merchant = who.admin_or_auditor()?;
                 let id = uuid_field("campaign_id", &request.get_ref().campaign_id)?;
-                let (rows, totals) = s.store.campaign_stats(merchant, id).await?;
+                let (rows, totals) = stats_of(s, merchant, id).await?;
                 Ok(Response::new(pb::CampaignStats {
                     campaign_id: id.to_string(),
                     rows: rows
@@ -95,7 +111,7 @@ impl<D: Db> StatsService for StatsApi<D> {
                 let who = s.auth.authenticate(request.metadata()).await?;
                 let merchant = who.admin_or_auditor()?;
                 let id = uuid_field("campaign_id", &request.get_ref().campaign_id)?;
-                let stats = s.store.campaign_stats(merchant, id).await?;
+                let stats = stats_of(s, merchant, id).await?;
                 let csv = stats_csv(&stats).into_bytes();
                 let chunks: Vec<Result<pb::StatsCsvChunk, Status>> = csv
                     .chunks(CHUNK)

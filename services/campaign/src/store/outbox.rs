@@ -24,6 +24,8 @@ pub struct PendingDelivery {
     pub kind: String,
     pub reference: String,
     pub attempts: i64,
+    /// The campaign that gave the prize (the coupon remembers it).
+    pub campaign_id: String,
 }
 
 /// The outbox row, defined once for the single draw, the tier award and
@@ -104,7 +106,7 @@ impl<D: Db> Store<D> {
         let mut tx = self.db.begin_read().await?;
         let rows = tx
             .fetch_all(
-                "SELECT source_id, merchant_id, player_id, kind, reference, attempts \
+                "SELECT source_id, merchant_id, player_id, kind, reference, attempts, campaign_id \
                  FROM prize_outbox WHERE delivered_at IS NULL AND next_attempt_at <= $1 \
                  ORDER BY next_attempt_at, source_id LIMIT $2",
                 args![now, i64::from(limit)],
@@ -119,6 +121,7 @@ impl<D: Db> Store<D> {
                     kind: r.text(3)?,
                     reference: r.text(4)?,
                     attempts: r.int(5)?,
+                    campaign_id: r.text(6)?,
                 })
             })
             .collect()

@@ -1,12 +1,15 @@
 //! Campaign statistics by (campaign day, channel), counted from the records
 //! in one read snapshot: each metric is one grouped query over its own
-//! table (draws, awards, shares, views, forwards, votes, grabs, prize
-//! coupons and their redemptions), merged here. Participation comes from a
+//! table (draws, awards, shares, views, forwards, votes, grabs), merged
+//! here. Prize coupons and their redemptions are the coupon service's: the
+//! campaign says where each came from ([`PrizeCouponSources`]) and counts
+//! what the coupon service tells of them ([`count_prize_coupons`]).
+//! Participation comes from a
 //! roll-up written in the same transaction as each activity
 //! ([`note_activity`]), so it too equals the records without a scan of all
 //! of them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use uuid::Uuid;
 
@@ -15,7 +18,7 @@ use super::{
     db::{Db, DbRow, DbTx, args},
     wheel::own_campaign,
 };
-use crate::domain::wheel::campaign_day;
+use crate::domain::{Millis, wheel::campaign_day};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatsRow {
@@ -113,12 +116,14 @@ pub(super) async fn note_activity<T: DbTx>(
 }
 
 impl<D: Db> Store<D> {
-    /// The campaign's numbers by day and channel, and in total.
+    /// The campaign's numbers by day and channel, and in total, but for
+    /// its prize coupons: where each came from, to count them with
+    /// [`count_prize_coupons`] once the coupon service has told of them.
     pub async fn campaign_stats(
         &self,
         merchant_id: &str,
         campaign_id: Uuid,
-    ) -> Result<Stats, StoreError> {
+    ) -> Result<(Stats, PrizeCouponSources), StoreError> {
         let campaign = campaign_id.to_string();
         let mut tx = self.db.begin_read().await?;
         let c = own_campaign(&mut tx, merchant_id, campaign_id, 0).await?;
@@ -126,14 +131,14 @@ impl<D: Db> Store<D> {
         add_counts(&mut tx, &campaign, &mut rows).await?;
         add_wins_by_prize(&mut tx, &campaign, &mut rows).await?;
         add_participation(&mut tx, &campaign, &mut rows).await?;
-        add_prize_coupons(&mut tx, &campaign, &c.rules.time_zone, &mut rows).await?;
+        let sources = prize_coupon_sources(&mut tx, &campaign, &c.rules.time_zone).await?;
         let mut totals = StatsRow::default();
         for r in rows.values() {
             totals.add(r);
         }
         // Every player has exactly one first activity.
         totals.participants = totals.new_players;
-        Ok((rows, totals))
+        Ok(((rows, totals), sources))
     }
 }
 
@@ -263,44 +268,77 @@ async fn add_participation<T: DbTx>(
     Ok(())
 }
 
-/// Prize coupons (won through this campaign's draws or tiers) and their
-/// redemptions: the day of a redemption is computed here from its instant
-/// in the campaign's time zone (`time_zone`).
-async fn add_prize_coupons<T: DbTx>(
+/// Where each prize coupon of a campaign came from: its source id (the
+/// draw, or the tier award) -> the (day, channel) it is counted under
+/// (`""` day for a tier award, which has no draw). The coupons themselves
+/// and their redemptions are the coupon service's: asked over its API
+/// (`ListCampaignPrizeCoupons`), never read from its tables.
+#[derive(Debug, Clone, Default)]
+pub struct PrizeCouponSources {
+    pub time_zone: String,
+    pub by_source: HashMap<String, (String, String)>,
+}
+
+async fn prize_coupon_sources<T: DbTx>(
     tx: &mut T,
     campaign: &str,
     time_zone: &str,
-    rows: &mut Rows,
-) -> Result<(), StoreError> {
+) -> Result<PrizeCouponSources, StoreError> {
+    let mut by_source = HashMap::new();
     for r in tx
         .fetch_all(
-            "SELECT d.day, COALESCE(d.channel, ''), c.coupon_id FROM coupon c \
-             JOIN prize_award a ON a.draw_id = c.source_id OR a.award_id = c.source_id \
+            "SELECT a.award_id, a.draw_id, d.day, COALESCE(d.channel, '') FROM prize_award a \
              LEFT JOIN draw d ON d.draw_id = a.draw_id \
-             WHERE a.campaign_id = $1 AND c.source = 'prize'",
+             WHERE a.campaign_id = $1 AND a.kind = 'coupon'",
             args![campaign],
         )
         .await?
     {
-        let day = r.opt_text(0)?.unwrap_or_default();
-        rows.entry((day, r.text(1)?)).or_default().coupon_prizes += 1;
+        let at = (r.opt_text(2)?.unwrap_or_default(), r.text(3)?);
+        // A drawn prize is delivered under its draw id, a tier's under its
+        // award id.
+        let source = r.opt_text(1)?.map_or_else(|| r.text(0), Ok)?;
+        by_source.insert(source, at);
     }
-    for r in tx
-        .fetch_all(
-            "SELECT x.redeemed_at, COALESCE(d.channel, '') FROM coupon_redemption x \
-             JOIN coupon c ON c.coupon_id = x.coupon_id \
-             JOIN prize_award a ON a.draw_id = c.source_id OR a.award_id = c.source_id \
-             LEFT JOIN draw d ON d.draw_id = a.draw_id \
-             WHERE a.campaign_id = $1 AND c.source = 'prize'",
-            args![campaign],
-        )
-        .await?
-    {
-        let day =
-            campaign_day(r.int(0)?, time_zone).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        rows.entry((day, r.text(1)?))
+    Ok(PrizeCouponSources {
+        time_zone: time_zone.to_owned(),
+        by_source,
+    })
+}
+
+/// One prize coupon as the coupon service tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrizeCouponFacts {
+    pub source_id: String,
+    pub redeemed_at: Vec<Millis>,
+}
+
+/// Counts the campaign's prize coupons and their redemptions into `stats`:
+/// a coupon under its draw's (day, channel), a redemption under the
+/// campaign day of its instant and the same channel. Coupons of sources
+/// the campaign does not know are not its own and are skipped.
+pub fn count_prize_coupons(
+    stats: &mut Stats,
+    sources: &PrizeCouponSources,
+    coupons: &[PrizeCouponFacts],
+) -> Result<(), StoreError> {
+    let (rows, totals) = stats;
+    for c in coupons {
+        let Some((day, channel)) = sources.by_source.get(&c.source_id) else {
+            continue;
+        };
+        rows.entry((day.clone(), channel.clone()))
             .or_default()
-            .coupon_redemptions += 1;
+            .coupon_prizes += 1;
+        totals.coupon_prizes += 1;
+        for at in &c.redeemed_at {
+            let day = campaign_day(*at, &sources.time_zone)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            rows.entry((day, channel.clone()))
+                .or_default()
+                .coupon_redemptions += 1;
+            totals.coupon_redemptions += 1;
+        }
     }
     Ok(())
 }

@@ -17,7 +17,7 @@ use super::{
     CouponShared,
     convert::{coupon_to_proto, uuid_field},
 };
-use crate::store::{CouponError, PrizeKind};
+use crate::store::{CouponError, MAX_PRIZE_COUPON_PAGE, PrizeKind, PrizeOrder};
 
 pub struct DeliveryApi<D: Db> {
     shared: Arc<CouponShared<D>>,
@@ -63,19 +63,70 @@ impl<D: Db> CouponDeliveryService for DeliveryApi<D> {
                 let kind = PrizeKind::parse(&req.prize_kind).ok_or_else(|| {
                     invalid(InvalidField::new("prize_kind", "COUPON or TOPUP_CODE"))
                 })?;
-                let c = s
-                    .coupons
-                    .deliver_prize(
-                        &source,
-                        &merchant,
-                        player,
-                        kind,
-                        &reference,
-                        s.clock.now_ms(),
-                    )
-                    .await?;
+                let campaign = match req.campaign_id.as_str() {
+                    "" => None,
+                    c => Some(uuid_field("campaign_id", c)?),
+                };
+                let order = PrizeOrder {
+                    source_id: &source,
+                    merchant_id: &merchant,
+                    player_id: player,
+                    kind,
+                    reference: &reference,
+                    campaign_id: campaign.as_deref(),
+                };
+                let c = s.coupons.deliver_prize(&order, s.clock.now_ms()).await?;
                 Ok(Response::new(pb::DeliverPrizeResponse {
                     coupon: Some(coupon_to_proto(&c, true)),
+                }))
+            }
+            .await,
+        )
+    }
+
+    #[tracing::instrument(name = "ListCampaignPrizeCoupons", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn list_campaign_prize_coupons(
+        &self,
+        request: Request<pb::ListCampaignPrizeCouponsRequest>,
+    ) -> Result<Response<pb::ListCampaignPrizeCouponsResponse>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                authorized(&s.delivery_secret, request.metadata())?;
+                let req = request.get_ref();
+                let merchant = uuid_field("merchant_id", &req.merchant_id)?;
+                let campaign = uuid_field("campaign_id", &req.campaign_id)?;
+                let after = req.after_source_id.trim();
+                if after.len() > 64 {
+                    return Err(invalid(InvalidField::new(
+                        "after_source_id",
+                        "at most 64 bytes",
+                    )));
+                }
+                let limit = match req.page_size {
+                    0 => MAX_PRIZE_COUPON_PAGE,
+                    n if n <= MAX_PRIZE_COUPON_PAGE => n,
+                    _ => {
+                        return Err(invalid(InvalidField::new(
+                            "page_size",
+                            format!("at most {MAX_PRIZE_COUPON_PAGE}"),
+                        )));
+                    }
+                };
+                let coupons = s
+                    .coupons
+                    .campaign_prize_coupons(&merchant, &campaign, after, limit)
+                    .await?;
+                Ok(Response::new(pb::ListCampaignPrizeCouponsResponse {
+                    done: coupons.len() < limit as usize,
+                    coupons: coupons
+                        .into_iter()
+                        .map(|c| pb::CampaignPrizeCoupon {
+                            source_id: c.source_id,
+                            issued_at_ms: c.issued_at,
+                            redeemed_at_ms: c.redeemed_at,
+                        })
+                        .collect(),
                 }))
             }
             .await,

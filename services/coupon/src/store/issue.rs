@@ -146,16 +146,16 @@ impl<D: Db> CouponStore<D> {
     /// returns what the first delivery made. Prize coupons are limited by
     /// the wheel's stock, so they count neither against the template's
     /// supply nor its per-user limit.
-    #[tracing::instrument(skip_all, fields(source.id = %source_id))]
-    pub async fn deliver_prize(
-        &self,
-        source_id: &str,
-        merchant_id: &str,
-        player_id: &str,
-        kind: PrizeKind,
-        reference: &str,
-        now: Millis,
-    ) -> Result<CouponRecord> {
+    #[tracing::instrument(skip_all, fields(source.id = %order.source_id))]
+    pub async fn deliver_prize(&self, order: &PrizeOrder<'_>, now: Millis) -> Result<CouponRecord> {
+        let PrizeOrder {
+            source_id,
+            merchant_id,
+            player_id,
+            kind,
+            reference,
+            campaign_id,
+        } = *order;
         let code = fresh_code()?;
         let mut tx = self.db.begin_write().await?;
         if let Some(done) = self.delivered(&mut tx, source_id).await? {
@@ -167,7 +167,7 @@ impl<D: Db> CouponStore<D> {
         let coupon = match kind {
             PrizeKind::Coupon => {
                 let template = own_template(&mut tx, merchant_id, reference).await?;
-                insert_coupon(
+                let coupon = insert_coupon(
                     &mut tx,
                     &self.vault,
                     &template,
@@ -177,7 +177,15 @@ impl<D: Db> CouponStore<D> {
                     &code,
                     now,
                 )
-                .await?
+                .await?;
+                // The campaign that gave it, for its statistics
+                // (ListCampaignPrizeCoupons).
+                tx.execute(
+                    "UPDATE coupon SET campaign_id = $2 WHERE coupon_id = $1",
+                    args![&coupon.coupon_id, campaign_id],
+                )
+                .await?;
+                coupon
             }
             PrizeKind::TopupCode => {
                 pool::hand_out::<D>(
@@ -220,5 +228,45 @@ impl<D: Db> CouponStore<D> {
             )));
         }
         Ok(pool::delivered(tx, &self.vault, source_id).await?)
+    }
+}
+
+impl<D: Db> CouponStore<D> {
+    /// The prize coupons `campaign_id` gave (of this merchant), by source
+    /// id after `after`, at most `limit`, each with its redemptions. A
+    /// page is cut by coupons, never inside one coupon's redemptions.
+    pub async fn campaign_prize_coupons(
+        &self,
+        merchant_id: &str,
+        campaign_id: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<CampaignPrizeCoupon>> {
+        let mut tx = self.db.begin_read().await?;
+        let rows = tx
+            .fetch_all(
+                "SELECT c.source_id, c.issued_at, x.redeemed_at FROM coupon c \
+                 LEFT JOIN coupon_redemption x ON x.coupon_id = c.coupon_id \
+                 WHERE c.coupon_id IN (SELECT k.coupon_id FROM coupon k \
+                   WHERE k.campaign_id = $2 AND k.merchant_id = $1 AND k.source = 'prize' \
+                   AND k.source_id > $3 ORDER BY k.source_id LIMIT $4) \
+                 ORDER BY c.source_id, x.redeemed_at",
+                args![merchant_id, campaign_id, after, i64::from(limit)],
+            )
+            .await?;
+        let mut out: Vec<CampaignPrizeCoupon> = Vec::new();
+        for r in &rows {
+            let source_id = r.text(0)?;
+            let redeemed = r.opt_int(2)?;
+            match out.last_mut() {
+                Some(last) if last.source_id == source_id => last.redeemed_at.extend(redeemed),
+                _ => out.push(CampaignPrizeCoupon {
+                    source_id,
+                    issued_at: r.int(1)?,
+                    redeemed_at: redeemed.into_iter().collect(),
+                }),
+            }
+        }
+        Ok(out)
     }
 }

@@ -152,6 +152,33 @@ impl RedeemCommand {
     }
 }
 
+/// A won prize to deliver (`CouponStore::deliver_prize`).
+#[derive(Debug, Clone, Copy)]
+pub struct PrizeOrder<'a> {
+    /// The draw or award id: one delivery per source, ever.
+    pub source_id: &'a str,
+    pub merchant_id: &'a str,
+    pub player_id: &'a str,
+    pub kind: PrizeKind,
+    /// The template (COUPON) or pool (TOPUP_CODE).
+    pub reference: &'a str,
+    /// The campaign that gave it, when the caller says.
+    pub campaign_id: Option<&'a str>,
+}
+
+/// A prize coupon a campaign gave, with its redemptions (for the
+/// campaign's statistics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignPrizeCoupon {
+    pub source_id: String,
+    pub issued_at: Millis,
+    /// Oldest first, reversed ones included.
+    pub redeemed_at: Vec<Millis>,
+}
+
+/// Most prize coupons per `campaign_prize_coupons` page.
+pub const MAX_PRIZE_COUPON_PAGE: u32 = 1000;
+
 #[derive(Clone)]
 pub struct CouponStore<D: Db> {
     db: D,

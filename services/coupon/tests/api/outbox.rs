@@ -40,6 +40,7 @@ pub(crate) fn deliver(
         player_id: player.into(),
         prize_kind: kind.into(),
         reference: reference.into(),
+        campaign_id: String::new(),
     }
 }
 
@@ -189,6 +190,30 @@ async fn assert_each_win_delivered_once(app: &TestApp) -> i64 {
     wins
 }
 
+/// The campaign's statistics totals, asked of the campaign service (which
+/// asks the coupon service for its prize coupons).
+async fn stats_totals(app: &TestApp, campaign: &str) -> Result<cpb::StatsRow, tonic::Status> {
+    cpb::stats_service_client::StatsServiceClient::new(app.channel.clone())
+        .get_campaign_stats(with(
+            &app.admin_key,
+            cpb::GetCampaignStatsRequest {
+                campaign_id: campaign.into(),
+            },
+        ))
+        .await
+        .map(|r| r.into_inner().totals.unwrap_or_default())
+}
+
+/// Won coupons (not top-up codes) of the campaign, from the awards.
+async fn coupon_wins(app: &TestApp, campaign: &str) -> i64 {
+    app.db
+        .scalar(
+            "SELECT COUNT(*) FROM prize_award WHERE kind = 'coupon' AND campaign_id = $1",
+            campaign,
+        )
+        .await
+}
+
 async fn won_prizes_reach_the_player_in_one_engine(backend: Backend) {
     let app = spawn_engine(backend).await;
     let (campaign, template, _) = coupon_wheel(&app, &app.channel, 20).await;
@@ -215,7 +240,7 @@ async fn won_prizes_reach_the_player_in_one_engine(backend: Backend) {
         .find(|c| c.template_id == template)
         .or_else(|| mine.first())
         .expect("fan-0 won something");
-    if coupon.template_id == template {
+    let redeemed = if coupon.template_id == template {
         let till = pos_key(&app, "S1").await;
         let r = pos(&app.channel)
             .redeem_coupon(with(&till, redeem_req(&coupon.code, 5000)))
@@ -223,10 +248,28 @@ async fn won_prizes_reach_the_player_in_one_engine(backend: Backend) {
             .expect("redeem a won coupon")
             .into_inner();
         assert_eq!(r.discount_cents, 800);
+        1
     } else {
         assert!(coupon.pool_code.starts_with("CARD-"));
-    }
+        0
+    };
     assert_coupon_invariants(&app.db).await;
+    // Each prize coupon remembers its campaign, and the campaign's
+    // statistics count them and the redemption through the coupon API.
+    let won = coupon_wins(&app, &campaign).await;
+    let remembered = app
+        .db
+        .scalar(
+            "SELECT COUNT(*) FROM coupon WHERE source = 'prize' AND campaign_id = $1",
+            &campaign,
+        )
+        .await;
+    assert_eq!(remembered, won);
+    let totals = stats_totals(&app, &campaign).await.expect("stats");
+    assert_eq!(
+        (totals.coupon_prizes, totals.coupon_redemptions),
+        (won, redeemed)
+    );
     app.stop().await;
 }
 
@@ -280,12 +323,26 @@ async fn won_prizes_arrive_once_despite_a_coupon_service_outage(backend: Backend
     for _ in 0..4 {
         app.draw("early", &campaign).await.expect("draw");
     }
+    // At least one coupon (not only top-up codes) before the outage.
+    for _ in 0..30 {
+        if coupon_wins(&app, &campaign).await > 0 {
+            break;
+        }
+        app.draw("early", &campaign).await.expect("draw");
+    }
     wait_delivered(&app).await;
     let before = assert_each_win_delivered_once(&app).await;
 
-    // The coupon service goes down; players keep winning.
+    // The coupon service goes down; players keep winning. The campaign's
+    // statistics cannot count its prize coupons then: UNAVAILABLE, never
+    // a short count.
     let _ = stop.send(());
     running.await.expect("coupon service stopped");
+    let refused = stats_totals(&app, &campaign).await;
+    assert_eq!(
+        refused.map(|t| t.coupon_prizes).map_err(|s| s.code()),
+        Err(Code::Unavailable)
+    );
     for i in 0..20 {
         app.draw(&format!("late-{}", i % 5), &campaign)
             .await
@@ -324,6 +381,9 @@ async fn won_prizes_arrive_once_despite_a_coupon_service_outage(backend: Backend
         "every prize won in the outage arrived"
     );
     assert_coupon_invariants(&app.db).await;
+    // Apart, the statistics ask the coupon service over gRPC as well.
+    let totals = stats_totals(&app, &campaign).await.expect("stats");
+    assert_eq!(totals.coupon_prizes, coupon_wins(&app, &campaign).await);
     let _ = stop.send(());
     running.await.expect("coupon service stopped");
     app.stop().await;
