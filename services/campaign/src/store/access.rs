@@ -1,5 +1,6 @@
 //! Merchants and API keys (player-token keys: `token_key.rs`).
 
+use platform::access::AccessStore;
 use rand::RngCore;
 
 use serde_json::json;
@@ -105,6 +106,12 @@ async fn insert_key<T: DbTx>(
 }
 
 impl<D: Db> Store<D> {
+    /// The platform's access store (`platform::access`: the audit chain)
+    /// over the same database.
+    pub fn access(&self) -> AccessStore<D> {
+        AccessStore::new(self.db.clone())
+    }
+
     /// Creates a merchant and its first admin key.
     pub async fn create_merchant(
         &self,

@@ -1,7 +1,9 @@
 //! The rules every service shares, as pure functions and types, no I/O:
 //! time, invalid fields, idempotency keys, credentials (API keys and player
-//! tokens) and sealing secrets at rest. No activity's rules are here.
+//! tokens), sealing secrets at rest and the audit chain's hash. No
+//! activity's rules are here.
 
+pub mod audit;
 pub mod credential;
 pub mod hs256;
 pub mod idempotency;
