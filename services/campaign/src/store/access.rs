@@ -106,10 +106,14 @@ async fn insert_key<T: DbTx>(
 }
 
 impl<D: Db> Store<D> {
-    /// The platform's access store (`platform::access`: the audit chain)
-    /// over the same database.
+    /// The platform's access store (`platform::access`: the audit chain,
+    /// token keys, sealing) over the same database and seal key.
     pub fn access(&self) -> AccessStore<D> {
-        AccessStore::new(self.db.clone())
+        let access = AccessStore::new(self.db.clone());
+        match &self.seal_key {
+            Some(key) => access.with_seal_key(key.clone()),
+            None => access,
+        }
     }
 
     /// Creates a merchant and its first admin key.

@@ -3,27 +3,74 @@
 //!
 //! - [`audit`]: the admin audit trail, a per-merchant hash chain appended
 //!   in the same transaction as each change, and its export paging.
+//! - [`token_key`]: each merchant's gateway issuer and the HS256 keys its
+//!   player tokens are verified with.
+//! - [`seal`]: those keys' secrets sealed at rest with the server's key.
 //!
 //! [`AccessStore`] runs these transactions over the platform's seam; a
 //! service's own store hands one out over the same database (the
 //! campaign's `Store::access`).
 
 pub mod audit;
+pub mod seal;
+pub mod token_key;
 
-use crate::store::db::Db;
+use std::sync::Arc;
+
+use crate::{
+    domain::seal::SealKey,
+    store::{Refusal, StoreError, db::Db},
+};
 
 /// The access store, over one backend.
 #[derive(Clone)]
 pub struct AccessStore<D: Db> {
     db: D,
+    /// Seals the secrets kept at rest (`seal`); set by the server.
+    seal_key: Option<Arc<SealKey>>,
 }
 
 impl<D: Db> AccessStore<D> {
     pub fn new(db: D) -> Self {
-        Self { db }
+        Self { db, seal_key: None }
+    }
+
+    /// The same store, sealing secrets at rest with `key` (see `seal`).
+    pub fn with_seal_key(mut self, key: Arc<SealKey>) -> Self {
+        self.seal_key = Some(key);
+        self
     }
 
     pub fn db(&self) -> &D {
         &self.db
+    }
+}
+
+/// A well-formed access request that the current state refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccessRefusal {
+    #[error("the API key is already revoked")]
+    AlreadyRevoked,
+    #[error("another merchant already uses this issuer")]
+    IssuerTaken,
+}
+
+/// Access's refusals answer with their own codes.
+impl Refusal for AccessRefusal {
+    fn code(&self) -> tonic::Code {
+        match self {
+            Self::AlreadyRevoked => tonic::Code::FailedPrecondition,
+            Self::IssuerTaken => tonic::Code::AlreadyExists,
+        }
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+impl From<AccessRefusal> for StoreError {
+    fn from(r: AccessRefusal) -> Self {
+        StoreError::Rejected(Box::new(r))
     }
 }
