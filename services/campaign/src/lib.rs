@@ -22,7 +22,6 @@
 //! [`Extension`]) on the same listener, database and credentials: the whole
 //! engine adds the coupon service this way (`services/engine`).
 
-pub mod bootstrap_key;
 pub mod cli;
 pub mod config;
 pub mod delivery;
@@ -32,13 +31,15 @@ pub mod health;
 pub mod limits;
 pub mod metrics;
 pub mod prize_refs;
-pub mod seal_key;
 pub mod store;
 pub mod web;
 
-// Platform parts (the time authority, logs) re-exported under their old
-// paths.
-pub use platform::{clock, telemetry};
+// Platform parts (the time authority, logs, the first admin key's and the
+// seal key's files) re-exported under their old paths.
+pub use platform::{
+    access::{bootstrap_key, seal_key},
+    clock, telemetry,
+};
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -404,7 +405,7 @@ async fn bootstrap_admin_key<D: Db>(
             })?;
             bootstrap_key::Recovery::Nothing
         }
-        None => bootstrap_key::recover(store, path).await?,
+        None => bootstrap_key::recover(&store.access(), path).await?,
     };
     if recovered == bootstrap_key::Recovery::Recovered {
         tracing::info!(

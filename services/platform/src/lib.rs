@@ -11,11 +11,12 @@
 //!   for every backend, batching, the store's error and the idempotency
 //!   protocol.
 //! - [`grpc`]: how the store's errors become gRPC statuses.
-//! - [`access`]: the admin audit chain, player-token keys and their
-//!   secrets sealed at rest ([`access::AccessStore`]).
+//! - [`access`]: merchants and API keys, player-token keys and their
+//!   secrets sealed at rest, the admin audit chain ([`access::AccessStore`]),
+//!   the first admin key's and the seal key's files.
 //! - [`telemetry`]: the log subscriber.
 //!
-//! The rest of access (API keys and merchants, principals), the rest of the gRPC
+//! The rest of access (principals and the authenticator), the rest of the gRPC
 //! plumbing and server assembly still live in the campaign crate (issue
 //! 23 moves them here in steps).
 

@@ -1,18 +1,25 @@
 //! Access: who may call, and the trail of what admins changed. Shared by
 //! every service; no activity's knowledge is here.
 //!
+//! - [`keys`]: merchants and their API keys (admin, POS, auditor), the
+//!   default merchant and first admin key of an empty database.
 //! - [`audit`]: the admin audit trail, a per-merchant hash chain appended
 //!   in the same transaction as each change, and its export paging.
 //! - [`token_key`]: each merchant's gateway issuer and the HS256 keys its
 //!   player tokens are verified with.
 //! - [`seal`]: those keys' secrets sealed at rest with the server's key.
+//! - [`bootstrap_key`], [`seal_key`]: the files the first admin key and
+//!   the seal key are written to, crash-safe.
 //!
 //! [`AccessStore`] runs these transactions over the platform's seam; a
 //! service's own store hands one out over the same database (the
 //! campaign's `Store::access`).
 
 pub mod audit;
+pub mod bootstrap_key;
+pub mod keys;
 pub mod seal;
+pub mod seal_key;
 pub mod token_key;
 
 use std::sync::Arc;
