@@ -458,7 +458,7 @@ fn shared_state<D: Db>(
     listener: &TcpListener,
 ) -> Arc<Shared<D>> {
     let mut auth = Authenticator::new(
-        store.clone(),
+        store.access(),
         settings.player_token_audience.clone(),
         clock.clone(),
     );

@@ -88,7 +88,7 @@ impl Extension for CouponService {
         let settings = ctx.settings;
         let bulk_wakeup = Arc::new(Notify::new());
         let mut auth = Authenticator::new(
-            ctx.store.clone(),
+            ctx.store.access(),
             settings.player_token_audience.clone(),
             ctx.clock.clone(),
         );

@@ -11,14 +11,15 @@
 //!   for every backend, batching, the store's error and the idempotency
 //!   protocol.
 //! - [`grpc`]: how the store's errors become gRPC statuses.
-//! - [`access`]: merchants and API keys, player-token keys and their
-//!   secrets sealed at rest, the admin audit chain ([`access::AccessStore`]),
-//!   the first admin key's and the seal key's files.
+//! - [`access`]: who may call: merchants and API keys, player-token keys
+//!   and their secrets sealed at rest, the authenticator and its
+//!   principals, the admin audit chain ([`access::AccessStore`]), the first
+//!   admin key's and the seal key's files.
 //! - [`telemetry`]: the log subscriber.
 //!
-//! The rest of access (principals and the authenticator), the rest of the gRPC
-//! plumbing and server assembly still live in the campaign crate (issue
-//! 23 moves them here in steps).
+//! Server assembly (the listener and its limits, health, metrics, the
+//! browsers' routes) still lives in the campaign crate (issue 23 moves it
+//! here in steps).
 
 pub mod access;
 pub mod clock;

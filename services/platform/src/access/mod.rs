@@ -1,6 +1,8 @@
 //! Access: who may call, and the trail of what admins changed. Shared by
 //! every service; no activity's knowledge is here.
 //!
+//! - [`auth`]: who is calling: a request's credential (an API key or a
+//!   player token) becomes a [`auth::Principal`], or UNAUTHENTICATED.
 //! - [`keys`]: merchants and their API keys (admin, POS, auditor), the
 //!   default merchant and first admin key of an empty database.
 //! - [`audit`]: the admin audit trail, a per-merchant hash chain appended
@@ -16,6 +18,7 @@
 //! campaign's `Store::access`).
 
 pub mod audit;
+pub mod auth;
 pub mod bootstrap_key;
 pub mod keys;
 pub mod seal;
