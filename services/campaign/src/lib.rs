@@ -114,8 +114,9 @@ pub trait Extension: Send + 'static {
 /// What an extension gets to build its services from.
 pub struct ExtensionContext<'a, D: Db> {
     pub db: &'a D,
-    /// The campaign store: merchants, keys and tokens for authentication.
-    pub store: &'a Store<D>,
+    /// The platform's access store over the same database: merchants, keys
+    /// and token keys for an extension's authenticator.
+    pub access: platform::access::AccessStore<D>,
     pub settings: &'a Settings,
     pub clock: Arc<dyn Clock>,
     /// The secret the outbox worker presents to DeliverPrize.
@@ -285,7 +286,7 @@ async fn serve<D: Db, E: Extension>(
     }
     let ctx = ExtensionContext {
         db: &db,
-        store: &store,
+        access: store.access(),
         settings,
         clock: clock.clone(),
         delivery_secret: secret,
