@@ -15,7 +15,8 @@
 //!
 //! [`AccessStore`] runs these transactions over the platform's seam; a
 //! service's own store hands one out over the same database (the
-//! campaign's `Store::access`).
+//! campaign's `Store::access`). What it refuses is an [`AccessRefusal`]
+//! (a domain rule; its gRPC codes are in `grpc`).
 
 pub mod audit;
 pub mod auth;
@@ -27,10 +28,9 @@ pub mod token_key;
 
 use std::sync::Arc;
 
-use crate::{
-    domain::seal::SealKey,
-    store::{Refusal, StoreError, db::Db},
-};
+use crate::{domain::seal::SealKey, store::db::Db};
+
+pub use crate::domain::AccessRefusal;
 
 /// The access store, over one backend.
 #[derive(Clone)]
@@ -53,34 +53,5 @@ impl<D: Db> AccessStore<D> {
 
     pub fn db(&self) -> &D {
         &self.db
-    }
-}
-
-/// A well-formed access request that the current state refuses.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AccessRefusal {
-    #[error("the API key is already revoked")]
-    AlreadyRevoked,
-    #[error("another merchant already uses this issuer")]
-    IssuerTaken,
-}
-
-/// Access's refusals answer with their own codes.
-impl Refusal for AccessRefusal {
-    fn code(&self) -> tonic::Code {
-        match self {
-            Self::AlreadyRevoked => tonic::Code::FailedPrecondition,
-            Self::IssuerTaken => tonic::Code::AlreadyExists,
-        }
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-}
-
-impl From<AccessRefusal> for StoreError {
-    fn from(r: AccessRefusal) -> Self {
-        StoreError::Rejected(Box::new(r))
     }
 }
