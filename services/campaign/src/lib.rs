@@ -22,7 +22,6 @@
 //! [`Extension`]) on the same listener, database and credentials: the whole
 //! engine adds the coupon service this way (`services/engine`).
 
-pub mod bootstrap_key;
 pub mod cli;
 pub mod config;
 pub mod delivery;
@@ -32,13 +31,15 @@ pub mod health;
 pub mod limits;
 pub mod metrics;
 pub mod prize_refs;
-pub mod seal_key;
 pub mod store;
 pub mod web;
 
-// Platform parts (the time authority, logs) re-exported under their old
-// paths.
-pub use platform::{clock, telemetry};
+// Platform parts (the time authority, logs, the first admin key's and the
+// seal key's files) re-exported under their old paths.
+pub use platform::{
+    access::{bootstrap_key, seal_key},
+    clock, telemetry,
+};
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -113,8 +114,9 @@ pub trait Extension: Send + 'static {
 /// What an extension gets to build its services from.
 pub struct ExtensionContext<'a, D: Db> {
     pub db: &'a D,
-    /// The campaign store: merchants, keys and tokens for authentication.
-    pub store: &'a Store<D>,
+    /// The platform's access store over the same database: merchants, keys
+    /// and token keys for an extension's authenticator.
+    pub access: platform::access::AccessStore<D>,
     pub settings: &'a Settings,
     pub clock: Arc<dyn Clock>,
     /// The secret the outbox worker presents to DeliverPrize.
@@ -284,7 +286,7 @@ async fn serve<D: Db, E: Extension>(
     }
     let ctx = ExtensionContext {
         db: &db,
-        store: &store,
+        access: store.access(),
         settings,
         clock: clock.clone(),
         delivery_secret: secret,
@@ -404,7 +406,7 @@ async fn bootstrap_admin_key<D: Db>(
             })?;
             bootstrap_key::Recovery::Nothing
         }
-        None => bootstrap_key::recover(store, path).await?,
+        None => bootstrap_key::recover(&store.access(), path).await?,
     };
     if recovered == bootstrap_key::Recovery::Recovered {
         tracing::info!(
@@ -457,7 +459,7 @@ fn shared_state<D: Db>(
     listener: &TcpListener,
 ) -> Arc<Shared<D>> {
     let mut auth = Authenticator::new(
-        store.clone(),
+        store.access(),
         settings.player_token_audience.clone(),
         clock.clone(),
     );

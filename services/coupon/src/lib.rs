@@ -7,15 +7,16 @@
 //!   delivery endpoint the campaign service's outbox worker calls).
 //! - [`domain`]: pure rules: codes and their check character, templates,
 //!   discounts, validity.
-//! - [`store`]: every coupon transaction over the campaign crate's `Db`
-//!   seam, so SQLite and PostgreSQL run the same SQL.
+//! - [`store`]: every coupon transaction over the platform's `Db` seam, so
+//!   SQLite and PostgreSQL run the same SQL.
 //!
 //! The service shares the database and credentials of the campaign
-//! service, reads its own settings section (`[coupon]`, [`config`]) and
-//! owns its tables (`coupon_*`, `code_pool`,
-//! `pool_code`). [`CouponService`] is a [`campaign::Extension`]: the whole
-//! engine serves it beside the campaign services on one listener
-//! ([`run_engine`]); [`run_alone`] serves it by itself.
+//! service (checked by the platform's authenticator, `platform::access`),
+//! reads its own settings section (`[coupon]`, [`config`]) and owns its
+//! tables (`coupon_*`, `code_pool`, `pool_code`). [`CouponService`] is a
+//! [`campaign::Extension`]: the whole engine serves it beside the campaign
+//! services on one listener ([`run_engine`]); [`run_alone`] serves it by
+//! itself.
 
 pub mod config;
 pub mod domain;
@@ -24,10 +25,7 @@ pub mod store;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use campaign::{
-    Extension, ExtensionContext, Installed, ServerError, Services, config::Settings,
-    grpc::auth::Authenticator,
-};
+use campaign::{Extension, ExtensionContext, Installed, ServerError, Services, config::Settings};
 use engine_proto::coupon::v1::{
     coupon_admin_service_server::CouponAdminServiceServer,
     coupon_delivery_service_server::CouponDeliveryServiceServer,
@@ -35,6 +33,7 @@ use engine_proto::coupon::v1::{
     coupon_pos_service_server::CouponPosServiceServer,
 };
 use platform::{
+    access::auth::Authenticator,
     clock::Clock,
     grpc::limit::RateLimiter,
     store::{StoreError, db::Db},
@@ -88,7 +87,7 @@ impl Extension for CouponService {
         let settings = ctx.settings;
         let bulk_wakeup = Arc::new(Notify::new());
         let mut auth = Authenticator::new(
-            ctx.store.clone(),
+            ctx.access.clone(),
             settings.player_token_audience.clone(),
             ctx.clock.clone(),
         );

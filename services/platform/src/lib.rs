@@ -3,19 +3,25 @@
 //! it; `services/engine` composes them.
 //!
 //! - [`domain`]: shared rules, pure (time, invalid fields, idempotency
-//!   keys, API keys and player tokens, sealing secrets at rest).
+//!   keys, API keys and player tokens, sealing secrets at rest, the audit
+//!   chain's hash).
 //! - [`clock`]: the time authority (real, or moved by tests and the fault
 //!   suite).
 //! - [`store`]: the database seam and its two backends, rows defined once
 //!   for every backend, batching, the store's error and the idempotency
 //!   protocol.
 //! - [`grpc`]: how the store's errors become gRPC statuses.
+//! - [`access`]: who may call: merchants and API keys, player-token keys
+//!   and their secrets sealed at rest, the authenticator and its
+//!   principals, the admin audit chain ([`access::AccessStore`]), the first
+//!   admin key's and the seal key's files.
 //! - [`telemetry`]: the log subscriber.
 //!
-//! Access (API keys, principals, the audit chain), the rest of the gRPC
-//! plumbing and server assembly still live in the campaign crate (issue
-//! 23 moves them here in steps).
+//! Server assembly (the listener and its limits, health, metrics, the
+//! browsers' routes) still lives in the campaign crate (issue 23 moves it
+//! here in steps).
 
+pub mod access;
 pub mod clock;
 pub mod domain;
 pub mod grpc;

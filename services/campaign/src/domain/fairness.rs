@@ -11,6 +11,10 @@ use uuid::Uuid;
 use super::activity::Activity;
 use super::wheel::{SlotSpec, WheelRules};
 
+// The audit chain's hash lives in the platform crate (the chain is
+// access's, not an activity's); re-exported under its old path.
+pub use platform::domain::audit::{AuditEntry, audit_entry_hash};
+
 /// Canonical JSON of the rules a seed is committed to: UTF-8, keys sorted,
 /// no white space, integers only (the same bytes as Python's
 /// `json.dumps(t, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`).
@@ -106,37 +110,6 @@ pub fn player_pseudonym(campaign_id: Uuid, openid: &str) -> String {
     hex::encode(&h.finalize()[..16])
 }
 
-/// Hash of one audit-trail entry: SHA-256("audit-entry/v1" || prev_hash ||
-/// canonical JSON of {"action", "actor", "at", "campaign_id", "detail",
-/// "seq"}). `prev_hash` of the first entry is 32 zero bytes.
-pub fn audit_entry_hash(prev_hash: &[u8], entry: &AuditEntry<'_>) -> Vec<u8> {
-    let body = serde_json::json!({
-        "action": entry.action,
-        "actor": entry.actor,
-        "at": entry.at,
-        "campaign_id": entry.campaign_id,
-        "detail": entry.detail,
-        "seq": entry.seq,
-    });
-    let mut h = Sha256::new();
-    h.update(b"audit-entry/v1");
-    h.update(prev_hash);
-    h.update(body.to_string().as_bytes());
-    h.finalize().to_vec()
-}
-
-/// One admin change, as chained.
-#[derive(Debug, Clone)]
-pub struct AuditEntry<'a> {
-    pub seq: i64,
-    pub at: i64,
-    pub actor: &'a str,
-    pub action: &'a str,
-    pub campaign_id: Option<&'a str>,
-    /// `{"before": ..., "after": ...}` or similar; never a secret.
-    pub detail: &'a Value,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,26 +200,6 @@ mod tests {
     const KNOWN_CAMPAIGN_TABLE_HASH: &str =
         "e5ac0fc0b46fb767b6ae9b98f147a95e7262ab76d0c705ea501349235fae23dc";
 
-    #[test]
-    fn audit_hash_known_answer() {
-        let detail =
-            serde_json::json!({"after": {"status": "published"}, "before": {"status": "draft"}});
-        let e = AuditEntry {
-            seq: 1,
-            at: 1000,
-            actor: "key:ab",
-            action: "campaign.publish",
-            campaign_id: Some("c1"),
-            detail: &detail,
-        };
-        assert_eq!(
-            hex::encode(audit_entry_hash(&[0u8; 32], &e)),
-            KNOWN_AUDIT_HASH
-        );
-    }
-
-    const KNOWN_AUDIT_HASH: &str =
-        "bba821ef1a027fbf7a94f0c4f823660cf33f2bc7bc8f05a3132ed7ab1e1d7456";
     const KNOWN_TABLE_HASH: &str =
         "300731bbdb7e83469a34cb5064566c5321b6832877253807738d997cc3bd5587";
     const KNOWN_COMMITMENT: &str =

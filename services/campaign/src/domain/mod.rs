@@ -69,10 +69,6 @@ pub enum Rejection {
     NotShippable(&'static str),
     #[error("this idempotency key was used with a different request")]
     IdempotencyKeyReused,
-    #[error("the API key is already revoked")]
-    AlreadyRevoked,
-    #[error("another merchant already uses this issuer")]
-    IssuerTaken,
     #[error("a campaign with this id already exists")]
     CampaignExists,
     #[error("the campaign is not published yet; there is nothing to verify")]

@@ -33,8 +33,7 @@ fn rejection_code(r: &Rejection) -> Code {
         | Rejection::PacketEmpty
         | Rejection::CashPrizesUnfunded { .. }
         | Rejection::VoteCap(_) => Code::ResourceExhausted,
-        Rejection::IssuerTaken
-        | Rejection::CampaignExists
+        Rejection::CampaignExists
         | Rejection::AlreadyGrabbed
         | Rejection::CandidateExists
         | Rejection::ActivityAttached(_) => Code::AlreadyExists,
@@ -54,7 +53,6 @@ fn rejection_code(r: &Rejection) -> Code {
         | Rejection::ClaimExpired
         | Rejection::NotShippable(_)
         | Rejection::IdempotencyKeyReused
-        | Rejection::AlreadyRevoked
         | Rejection::NotPublished
         | Rejection::NotRevisable(_)
         | Rejection::SlotCountChange(_)

@@ -1,8 +1,8 @@
 //! Conversions between coupon protos and domain / store types. Inbound ones
 //! validate and name the offending field; outbound ones are total.
 
-use campaign::grpc::auth::Principal;
 use engine_proto::coupon::v1 as pb;
+use platform::access::auth::Principal;
 use platform::{
     domain::{
         InvalidField,

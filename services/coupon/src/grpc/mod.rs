@@ -1,6 +1,6 @@
 //! Transport: tonic handlers of the four coupon services. Each
-//! authenticates (the campaign crate's authenticator: same keys, same
-//! tokens), authorizes, converts the request (`convert.rs`), calls one
+//! authenticates (the platform's authenticator: the same keys and
+//! tokens as the campaign service), authorizes, converts the request (`convert.rs`), calls one
 //! store method and maps errors (`error.rs`). No SQL here.
 
 pub mod admin;
@@ -13,8 +13,9 @@ pub mod pos;
 
 use std::sync::Arc;
 
-use campaign::grpc::auth::Authenticator;
-use platform::{clock::Clock, grpc::limit::RateLimiter, store::db::Db};
+use platform::{
+    access::auth::Authenticator, clock::Clock, grpc::limit::RateLimiter, store::db::Db,
+};
 use tokio::sync::Notify;
 
 use crate::store::CouponStore;

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use campaign::grpc::auth::Principal;
 use engine_proto::coupon::v1::{self as pb, coupon_pos_service_server::CouponPosService};
+use platform::access::auth::Principal;
 use platform::domain::InvalidField;
 use platform::{
     grpc::{invalid, respond, traced},

@@ -406,7 +406,7 @@ fn coupon_in_use(row: &impl DbRow, at: usize) -> Result<CouponInUse> {
 }
 
 /// The redemption row, defined once for the SQLite and PostgreSQL paths
-/// and the PostgreSQL batch (`campaign::store::rows`); values from
+/// and the PostgreSQL batch (`platform::store::rows`); values from
 /// [`redemption_values`].
 pub(super) static REDEMPTION: Table = Table {
     name: "coupon_redemption",

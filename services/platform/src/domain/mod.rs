@@ -1,7 +1,9 @@
 //! The rules every service shares, as pure functions and types, no I/O:
 //! time, invalid fields, idempotency keys, credentials (API keys and player
-//! tokens) and sealing secrets at rest. No activity's rules are here.
+//! tokens), sealing secrets at rest, the audit chain's hash, and what
+//! access refuses. No activity's rules are here.
 
+pub mod audit;
 pub mod credential;
 pub mod hs256;
 pub mod idempotency;
@@ -29,4 +31,15 @@ impl InvalidField {
             reason: reason.into(),
         }
     }
+}
+
+/// A well-formed access request (API keys, player-token keys) that the
+/// current state refuses. Decided by the access store; the transport maps
+/// each to one gRPC code.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AccessRefusal {
+    #[error("the API key is already revoked")]
+    AlreadyRevoked,
+    #[error("another merchant already uses this issuer")]
+    IssuerTaken,
 }

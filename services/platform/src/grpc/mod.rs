@@ -12,7 +12,7 @@ use prost::Message;
 use tonic::{Response, Status};
 
 use crate::{
-    domain::InvalidField,
+    domain::{AccessRefusal, InvalidField},
     store::{Outcome, Refusal, StoreError},
 };
 
@@ -25,6 +25,20 @@ pub fn invalid(e: InvalidField) -> Status {
 pub fn internal(cause: &dyn std::fmt::Display) -> Status {
     tracing::error!(error = %cause, "internal error");
     Status::internal("internal error")
+}
+
+/// Access's refusals answer with their own codes.
+impl Refusal for AccessRefusal {
+    fn code(&self) -> tonic::Code {
+        match self {
+            Self::AlreadyRevoked => tonic::Code::FailedPrecondition,
+            Self::IssuerTaken => tonic::Code::AlreadyExists,
+        }
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 /// A service's refusal, with the code it names.

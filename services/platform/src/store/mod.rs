@@ -19,7 +19,7 @@ mod sqlite_writer;
 
 use thiserror::Error;
 
-use crate::domain::{Millis, idempotency::Idempotency};
+use crate::domain::{AccessRefusal, Millis, idempotency::Idempotency};
 use db::{DbRow, DbTx, args};
 
 /// A service's own refusal of a well-formed request (a wheel's "no draws
@@ -69,9 +69,15 @@ pub enum StoreError {
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
     /// Sealed secrets cannot be read or written: no seal key, or not the
-    /// key the database was sealed with (`store::seal`).
+    /// key the database was sealed with (`access::seal`).
     #[error("sealed secrets: {0}")]
     Seal(String),
+}
+
+impl From<AccessRefusal> for StoreError {
+    fn from(r: AccessRefusal) -> Self {
+        StoreError::Rejected(Box::new(r))
+    }
 }
 
 impl StoreError {

@@ -8,17 +8,15 @@
 //! A missing file is created with a new random key (written to
 //! `<file>.tmp`, synced, then renamed, so a crash leaves either no key or
 //! a whole one). The database remembers which key sealed it
-//! (`store::seal`): a start with a different or a new key on a database
+//! (`access::seal`): a start with a different or a new key on a database
 //! sealed with another is refused there, before anything is served.
 
 use std::path::{Path, PathBuf};
 
 use rand::RngCore;
 
-use crate::{
-    bootstrap_key,
-    domain::seal::{KEY_LEN, SealError, SealKey},
-};
+use super::bootstrap_key;
+use crate::domain::seal::{KEY_LEN, SealError, SealKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SealKeyError {

@@ -17,9 +17,10 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use super::AccessStore;
 use crate::{
     domain::credential::{api_secret_matches, parse_api_key},
-    store::{Store, StoreError, db::Db},
+    store::{StoreError, db::Db},
 };
 
 /// Where the key waits until its transaction has committed.
@@ -70,7 +71,7 @@ pub enum Recovery {
 }
 
 /// Step 3, on a start that found the database already bootstrapped.
-pub async fn recover<D: Db>(store: &Store<D>, path: &Path) -> Result<Recovery, StoreError> {
+pub async fn recover<D: Db>(store: &AccessStore<D>, path: &Path) -> Result<Recovery, StoreError> {
     let pending = pending_path(path);
     if path.exists() || !pending.exists() {
         return Ok(Recovery::Nothing);
