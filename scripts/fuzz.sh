@@ -35,10 +35,11 @@ export RUSTC_BOOTSTRAP=1
 # 16 codegen units: cargo-fuzz's default of 1 makes the release build of the
 # whole engine take twice as long, for runs only somewhat faster.
 flags=(--sanitizer address --debug-assertions --codegen-units 16)
-# FUZZ_PROFILE=dev builds without optimisation: CI's one-minute smoke run
-# (.ci/run) takes it, because the optimised instrumented build of the whole
-# engine is the longest step of CI and a minute of fuzzing gains little
-# from it; longer runs keep the release build (the default).
+# FUZZ_PROFILE=dev builds the dev profile, which fuzz/Cargo.toml sets to
+# opt-level 1: CI's one-minute run (.ci/run) takes it, because the release
+# build of the instrumented engine was CI's longest step, and opt-level 1
+# runs about as many inputs a minute. Longer runs keep the release build
+# (the default).
 if [ "${FUZZ_PROFILE:-release}" = dev ]; then flags+=(--dev); fi
 cd fuzz
 cargo fuzz build "${flags[@]}"
