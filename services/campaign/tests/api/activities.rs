@@ -23,6 +23,7 @@ both_backends!(
     attaching_the_wheel_races_publish_and_never_both_win,
     create_wheel_still_holds_every_activity,
     bad_activity_requests_are_refused_precisely,
+    campaigns_made_before_activities_hold_all_four,
 );
 
 fn campaign(activities: &[ActivityKind], limits: (i64, i64)) -> pb::CreateCampaignRequest {
@@ -604,4 +605,82 @@ async fn bad_activity_requests_are_refused_precisely(backend: Backend) {
     );
     assert_eq!(kinds(&app.get_campaign(&id).await), [ActivityKind::Vote]);
     app.stop().await;
+}
+
+/// Migration 0020 gives every campaign made before it all four
+/// activities (all it could be used for then), so nothing a caller ran
+/// before is refused after the upgrade.
+async fn campaigns_made_before_activities_hold_all_four(backend: Backend) {
+    use campaign::{
+        domain::activity::Activity,
+        store::{Store, postgres::PgDb, sqlite::SqliteDb},
+    };
+    // Arrange: a database at migration 0019 with one campaign.
+    let db = TestDb::new(backend).await;
+    let mut migrator = match backend {
+        Backend::Sqlite => sqlx::migrate!("../../migrations/sqlite"),
+        Backend::Postgres => sqlx::migrate!("../../migrations/postgres"),
+    };
+    let before: Vec<_> = migrator
+        .iter()
+        .filter(|m| m.version < 20)
+        .cloned()
+        .collect();
+    assert_eq!(before.len(), 19);
+    migrator.migrations = before.into();
+    let id = uuid::Uuid::now_v7();
+    let merchant =
+        "INSERT INTO merchant (merchant_id, name, created_at) VALUES ('m-old', 'old', 7)";
+    let campaign = "INSERT INTO campaign (campaign_id, merchant_id, name, status, starts_at, \
+                    ends_at, time_zone, draws_per_day, draws_total, roll_secret, created_at, \
+                    updated_at) VALUES ($1, 'm-old', 'old', 'draft', 1, 2, 'Asia/Shanghai', 1, 1, \
+                    $2, 7, 7)";
+    match backend {
+        Backend::Sqlite => {
+            let opts = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(db.dir.join("engine.db"))
+                .create_if_missing(true);
+            let pool = sqlx::SqlitePool::connect_with(opts).await.expect("open");
+            migrator.run(&pool).await.expect("migrate to 0019");
+            sqlx::query(merchant)
+                .execute(&pool)
+                .await
+                .expect("merchant");
+            let q = sqlx::query(campaign)
+                .bind(id.to_string())
+                .bind(vec![1u8; 32]);
+            q.execute(&pool).await.expect("campaign");
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.expect("open");
+            migrator.run(&pool).await.expect("migrate to 0019");
+            sqlx::query(merchant)
+                .execute(&pool)
+                .await
+                .expect("merchant");
+            let q = sqlx::query(campaign)
+                .bind(id.to_string())
+                .bind(vec![1u8; 32]);
+            q.execute(&pool).await.expect("campaign");
+            pool.close().await;
+        }
+    }
+    // Act: the engine opens it (and applies 0020 on).
+    let found = match backend {
+        Backend::Sqlite => {
+            let s = SqliteDb::connect(&db.url).await.expect("migrate");
+            let r = Store::new(s.clone()).get_campaign("m-old", id, 8).await;
+            s.close().await;
+            r
+        }
+        Backend::Postgres => {
+            let s = PgDb::connect(&db.url, 2).await.expect("migrate");
+            let r = Store::new(s.clone()).get_campaign("m-old", id, 8).await;
+            s.close().await;
+            r
+        }
+    };
+    // Assert: the old campaign holds every activity.
+    assert_eq!(found.expect("the old campaign").activities, Activity::ALL);
 }
