@@ -264,11 +264,31 @@ async fn a_vote_only_campaign_votes_and_refuses_the_wheel(backend: Backend) {
         .await;
     assert_eq!(draws, 0);
 
+    // Red packets may join the running campaign; its commitment (to
+    // voting alone) still verifies, packets included.
+    attach(&app, &id, ActivityKind::RedPacket, (0, 0))
+        .await
+        .expect("attach red packets while published");
+    money(&app.channel)
+        .fund_budget(with(
+            &app.admin_key,
+            pb::FundBudgetRequest {
+                idempotency_key: key(),
+                campaign_id: id.clone(),
+                amount_cents: 1_000,
+            },
+        ))
+        .await
+        .expect("fund");
+    let packet = create_group(&app, group(&id, 300, 2, pb::SplitMode::Equal)).await;
+    grab(&app, "fan", &packet.packet_id).await.expect("grab");
+
     let (lines, out) = export_and_verify(&app, &id, "vote-only.jsonl").await;
-    assert!(out.contains("no wheel"), "{out}");
-    // The activities shown must be the ones committed to.
+    assert!(out.contains("no wheel") && out.contains("1 grabs"), "{out}");
+    // Every activity committed to must still be held: one dropped from the
+    // export is caught.
     let forged = edit(&lines, |l| {
-        l[0]["activities"] = serde_json::json!(["vote", "packet"])
+        l[0]["activities"] = serde_json::json!(["packet"])
     });
     let (ok, out) = verify(&app.db.dir, "vote-forged.jsonl", &forged, &[]);
     assert!(!ok, "a forged activity list verified: {out}");
