@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use super::{
     Outcome, Store, StoreError, claim_key,
-    db::{Db, DbRow, DbTx, args, fetch_one},
-    wheel::{CampaignRecord, commit_change, load_campaign},
+    db::{Db, DbRow, DbTx, args},
+    wheel::{CampaignRecord, commit_change, load_campaign, lock_campaign},
 };
 use crate::domain::{
     Millis, Rejection,
@@ -152,25 +152,9 @@ impl<D: Db> Store<D> {
             return Ok(Outcome::Replay(bytes));
         }
         let campaign = id.to_string();
-        // The UPDATE takes the campaign row's lock (PostgreSQL) before the
-        // status is judged, so a racing publish or end is seen.
-        let owner = tx
-            .execute(
-                "UPDATE campaign SET updated_at = $3 WHERE campaign_id = $1 AND merchant_id = $2",
-                args![&campaign, merchant_id, now],
-            )
-            .await?;
-        if owner == 0 {
-            let r = fetch_one(
-                &mut tx,
-                "campaign",
-                "SELECT merchant_id FROM campaign WHERE campaign_id = $1",
-                args![&campaign],
-            )
-            .await?;
-            let _ = r.text(0)?;
-            return Err(StoreError::OtherMerchant("campaign"));
-        }
+        // Takes the campaign row's lock (PostgreSQL) before the status is
+        // judged, so a racing publish or end is seen.
+        lock_campaign(&mut tx, merchant_id, id, false, now).await?;
         let before = load_campaign(&mut tx, id, now).await?;
         let status = before.shown_status();
         match (activity, status) {

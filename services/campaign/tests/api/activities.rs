@@ -121,6 +121,20 @@ async fn vote_rules(app: &TestApp, id: &str) -> Result<pb::VoteRules, Status> {
         .map(|r| r.into_inner())
 }
 
+async fn fund(app: &TestApp, id: &str, cents: i64) {
+    money(&app.channel)
+        .fund_budget(with(
+            &app.admin_key,
+            pb::FundBudgetRequest {
+                idempotency_key: key(),
+                campaign_id: id.into(),
+                amount_cents: cents,
+            },
+        ))
+        .await
+        .expect("fund");
+}
+
 async fn add_slot(
     app: &TestApp,
     id: &str,
@@ -269,17 +283,7 @@ async fn a_vote_only_campaign_votes_and_refuses_the_wheel(backend: Backend) {
     attach(&app, &id, ActivityKind::RedPacket, (0, 0))
         .await
         .expect("attach red packets while published");
-    money(&app.channel)
-        .fund_budget(with(
-            &app.admin_key,
-            pb::FundBudgetRequest {
-                idempotency_key: key(),
-                campaign_id: id.clone(),
-                amount_cents: 1_000,
-            },
-        ))
-        .await
-        .expect("fund");
+    fund(&app, &id, 1_000).await;
     let packet = create_group(&app, group(&id, 300, 2, pb::SplitMode::Equal)).await;
     grab(&app, "fan", &packet.packet_id).await.expect("grab");
 
@@ -303,17 +307,7 @@ async fn a_packet_only_campaign_grabs_and_its_export_verifies(backend: Backend) 
         .campaign_id;
     assert_no_activity(vote_rules(&app, &id).await, "vote");
     publish(&app, &id).await.expect("publish");
-    money(&app.channel)
-        .fund_budget(with(
-            &app.admin_key,
-            pb::FundBudgetRequest {
-                idempotency_key: key(),
-                campaign_id: id.clone(),
-                amount_cents: 10_000,
-            },
-        ))
-        .await
-        .expect("fund");
+    fund(&app, &id, 10_000).await;
     let packet = create_group(&app, group(&id, 900, 3, pb::SplitMode::Lucky)).await;
     let mut got = 0;
     for fan in ["a", "b", "c"] {

@@ -418,7 +418,7 @@ pub(crate) async fn load_campaign<T: DbTx>(
 /// Locks the campaign row of this merchant for an edit (the UPDATE takes the
 /// row lock on PostgreSQL; SQLite's writer is already exclusive) and
 /// explains a refusal: unknown, another merchant's, or not in `want`.
-async fn lock_campaign<T: DbTx>(
+pub(crate) async fn lock_campaign<T: DbTx>(
     tx: &mut T,
     merchant_id: &str,
     id: Uuid,
