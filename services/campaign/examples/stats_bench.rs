@@ -8,6 +8,10 @@
 //!   cargo run --release -p campaign --example stats_bench -- [URL] [DRAWS]
 //!
 //! URL defaults to a fresh SQLite file in a temp dir; DRAWS to 1,000,000.
+//!
+//! Then the first page of the list RPCs on the same campaign (issue 24:
+//! under 50 ms at a million draws), beside `GetCampaign` on the same
+//! channel in the same run as the floor a list is compared with.
 
 use std::{
     sync::Arc,
@@ -110,6 +114,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     time_stats(&channel, &admin_key, &id, draws).await?;
+    time_lists(&channel, &admin_key, &id).await?;
     let _ = stop.send(());
     let _ = server.await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -292,5 +297,98 @@ async fn time_stats(
          min {:.0} ms, median {:.0} ms, max {:.0} ms (3 calls); totals match the records",
         times[0], times[1], times[2]
     );
+    Ok(())
+}
+
+/// Percentiles (ms) of `n` runs of `call`.
+async fn percentiles<F, Fut>(n: usize, mut call: F) -> anyhow::Result<(f64, f64, f64)>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<usize>>,
+{
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        call().await?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((n as f64 - 1.0) * q).round() as usize];
+    Ok((at(0.5), at(0.99), times[n - 1]))
+}
+
+/// Times the first page of each list on the campaign (100 calls each, one
+/// at a time), beside GetCampaign.
+async fn time_lists(channel: &Channel, admin_key: &str, id: &str) -> anyhow::Result<()> {
+    let admin = AdminServiceClient::new(channel.clone());
+    let winners = |req: pb::ListWinnersRequest| {
+        let mut a = admin.clone();
+        async move {
+            let page = a.list_winners(with(admin_key, req)).await?.into_inner();
+            Ok::<usize, anyhow::Error>(page.awards.len())
+        }
+    };
+    let base = pb::ListWinnersRequest {
+        campaign_id: id.to_owned(),
+        ..Default::default()
+    };
+    let today = campaign::domain::wheel::campaign_day(SystemClock.now_ms(), "Asia/Shanghai")
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cases: Vec<(&str, pb::ListWinnersRequest)> = vec![
+        ("ListWinners (first 100)", base.clone()),
+        (
+            "ListWinners, state GRANTED",
+            pb::ListWinnersRequest {
+                statuses: vec![pb::AwardStatus::Granted as i32],
+                ..base.clone()
+            },
+        ),
+        (
+            "ListWinners, slot 0",
+            pb::ListWinnersRequest {
+                slot: Some(0),
+                ..base.clone()
+            },
+        ),
+        (
+            "ListWinners, a day",
+            pb::ListWinnersRequest {
+                day: today,
+                ..base.clone()
+            },
+        ),
+    ];
+    let floor = percentiles(100, || {
+        let mut a = admin.clone();
+        let req = pb::GetCampaignRequest {
+            campaign_id: id.to_owned(),
+        };
+        async move {
+            a.get_campaign(with(admin_key, req)).await?;
+            Ok(1)
+        }
+    })
+    .await?;
+    println!(
+        "GetCampaign (the floor)        p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        floor.0, floor.1, floor.2
+    );
+    for (name, req) in cases {
+        let rows = winners(req.clone()).await?;
+        let (p50, p99, max) = percentiles(100, || winners(req.clone())).await?;
+        println!("{name:<30} p50 {p50:.2} ms  p99 {p99:.2} ms  max {max:.2} ms  ({rows} rows)");
+    }
+    let (p50, p99, max) = percentiles(100, || {
+        let mut a = admin.clone();
+        async move {
+            let page = a
+                .list_campaigns(with(admin_key, pb::ListCampaignsRequest::default()))
+                .await?
+                .into_inner();
+            Ok(page.campaigns.len())
+        }
+    })
+    .await?;
+    println!("ListCampaigns (first 50)       p50 {p50:.2} ms  p99 {p99:.2} ms  max {max:.2} ms");
     Ok(())
 }

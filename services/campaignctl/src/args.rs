@@ -7,6 +7,9 @@
 use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, error::ErrorKind};
+use engine_proto::campaign::v1 as pb;
+
+pub use crate::commands::{CampaignQuery, WinnerQuery};
 
 pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:50051";
 
@@ -132,6 +135,25 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// List the merchant's campaigns, newest first (`get campaigns`)
+    Get {
+        #[command(subcommand)]
+        what: GetWhat,
+    },
+    /// A campaign's winners, newest first, with their fulfilment state
+    Winners {
+        #[arg(help = CAMPAIGN)]
+        campaign: String,
+        /// Only these states (repeatable): granted, won, claimed, shipped, expired
+        #[arg(long = "state", value_name = "STATE", value_parser = award_status)]
+        states: Vec<pb::AwardStatus>,
+        /// Only prizes of this wheel slot
+        #[arg(long, value_name = "INDEX")]
+        slot: Option<u32>,
+        /// Only prizes won on this day of the campaign (YYYY-MM-DD)
+        #[arg(long, value_name = "DATE", default_value = "")]
+        day: String,
+    },
     /// Forecast stock burn for an audience
     Simulate {
         #[arg(help = CAMPAIGN)]
@@ -142,6 +164,40 @@ enum Cmd {
 }
 
 const CAMPAIGN: &str = "A campaign id, or a campaign file applied before";
+
+#[derive(Debug, Subcommand)]
+enum GetWhat {
+    /// The merchant's campaigns, filtered
+    Campaigns {
+        /// Only these states (repeatable): draft, published, paused, ended
+        #[arg(long = "status", value_name = "STATUS", value_parser = campaign_status)]
+        statuses: Vec<pb::CampaignStatus>,
+        /// Only campaigns holding this activity: wheel, vote, red_packet, share
+        #[arg(long, value_name = "KIND", value_parser = activity_kind)]
+        activity: Option<pb::ActivityKind>,
+        /// Only names starting with this text
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        name_prefix: String,
+    },
+}
+
+fn campaign_status(s: &str) -> Result<pb::CampaignStatus, String> {
+    pb::CampaignStatus::from_str_name(&format!("CAMPAIGN_STATUS_{}", s.to_ascii_uppercase()))
+        .filter(|v| *v != pb::CampaignStatus::Unspecified)
+        .ok_or_else(|| format!("{s:?} is not draft, published, paused or ended"))
+}
+
+fn award_status(s: &str) -> Result<pb::AwardStatus, String> {
+    pb::AwardStatus::from_str_name(&format!("AWARD_STATUS_{}", s.to_ascii_uppercase()))
+        .filter(|v| *v != pb::AwardStatus::Unspecified)
+        .ok_or_else(|| format!("{s:?} is not granted, won, claimed, shipped or expired"))
+}
+
+fn activity_kind(s: &str) -> Result<pb::ActivityKind, String> {
+    pb::ActivityKind::from_str_name(&format!("ACTIVITY_KIND_{}", s.to_ascii_uppercase()))
+        .filter(|v| *v != pb::ActivityKind::Unspecified)
+        .ok_or_else(|| format!("{s:?} is not wheel, vote, red_packet or share"))
+}
 
 /// `--endpoint`: an http:// or https:// URL, without a trailing slash.
 fn endpoint(s: &str) -> Result<String, String> {
@@ -229,6 +285,11 @@ pub enum Command {
         campaign: String,
         opts: SimulateOpts,
     },
+    GetCampaigns(CampaignQuery),
+    Winners {
+        campaign: String,
+        query: WinnerQuery,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,6 +340,31 @@ impl Args {
             Cmd::Export { campaign, out } => Command::Export { campaign, out },
             Cmd::AuditLog { out } => Command::AuditLog { out },
             Cmd::Simulate { campaign, opts } => Command::Simulate { campaign, opts },
+            Cmd::Get {
+                what:
+                    GetWhat::Campaigns {
+                        statuses,
+                        activity,
+                        name_prefix,
+                    },
+            } => Command::GetCampaigns(CampaignQuery {
+                statuses,
+                activity,
+                name_prefix,
+            }),
+            Cmd::Winners {
+                campaign,
+                states,
+                slot,
+                day,
+            } => Command::Winners {
+                campaign,
+                query: WinnerQuery {
+                    statuses: states,
+                    slot,
+                    day,
+                },
+            },
         };
         Ok(Self {
             endpoint: cli.endpoint,
@@ -328,6 +414,28 @@ mod tests {
         assert!(matches!(a.command, Command::Simulate { opts, .. }
             if opts.players_per_day == 100 && opts.runs == 5 && opts.days == 0
                 && opts.rng_seed == 1));
+        let a =
+            args("get campaigns --status draft --status ended --activity red_packet").expect("ok");
+        assert_eq!(
+            a.command,
+            Command::GetCampaigns(CampaignQuery {
+                statuses: vec![pb::CampaignStatus::Draft, pb::CampaignStatus::Ended],
+                activity: Some(pb::ActivityKind::RedPacket),
+                name_prefix: String::new(),
+            })
+        );
+        let a = args("winners c --state won --slot 2 --day 2026-12-07").expect("ok");
+        assert_eq!(
+            a.command,
+            Command::Winners {
+                campaign: "c".into(),
+                query: WinnerQuery {
+                    statuses: vec![pb::AwardStatus::Won],
+                    slot: Some(2),
+                    day: "2026-12-07".into(),
+                },
+            }
+        );
         let a = args("pause c --endpoint https://e.example --ca-file ca.pem").expect("ok");
         assert_eq!(a.ca_file, Some(PathBuf::from("ca.pem")));
         assert_eq!(
@@ -353,6 +461,12 @@ mod tests {
             "simulate c",
             "simulate c --players 0",
             "simulate c --players x",
+            "get",
+            "get nothing",
+            "get campaigns --status lost",
+            "get campaigns --activity dance",
+            "winners",
+            "winners c --state gone",
             "show c --endpoint ftp://x",
             "show c --ca-file ca.pem",
         ] {

@@ -464,7 +464,7 @@ async fn a_first_start_killed_at_any_moment_starts_again() {
         // The next start serves, and the first admin key works.
         let e = Engine::start(&dir, &[]).await;
         let keys = AdminServiceClient::new(e.channel().await)
-            .list_api_keys(with(&e.admin_key(), pb::ListApiKeysRequest {}))
+            .list_api_keys(with(&e.admin_key(), pb::ListApiKeysRequest::default()))
             .await;
         assert!(
             keys.is_ok(),

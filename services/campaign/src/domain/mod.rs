@@ -7,6 +7,7 @@
 
 pub mod activity;
 pub mod fairness;
+pub mod list;
 pub mod money;
 pub mod simulation;
 pub mod vote;
@@ -16,7 +17,7 @@ pub mod wheel;
 // player tokens, sealing) live in the platform crate; re-exported so the
 // campaign's own paths stay as they were.
 pub use platform::domain::{
-    InvalidField, Millis, credential, hs256, idempotency, player_token, seal,
+    InvalidField, Millis, credential, hs256, idempotency, paging, player_token, seal,
 };
 
 use thiserror::Error;

@@ -192,9 +192,11 @@ impl<D: Db> AdminService for AdminApi<D> {
                 let s = &self.shared;
                 let who = s.auth.authenticate(request.metadata()).await?;
                 let merchant = who.admin()?;
-                let keys = s.store.list_api_keys(merchant).await?;
+                let (keys, next_page_token) =
+                    super::list::api_keys(s, merchant, request.get_ref()).await?;
                 Ok(Response::new(pb::ListApiKeysResponse {
                     keys: keys.iter().map(key_to_proto).collect(),
+                    next_page_token,
                 }))
             }
             .await,
@@ -531,34 +533,20 @@ impl<D: Db> AdminService for AdminApi<D> {
         )
     }
 
+    #[tracing::instrument(name = "ListCampaigns", skip_all, fields(outcome))]
+    async fn list_campaigns(
+        &self,
+        request: Request<pb::ListCampaignsRequest>,
+    ) -> Result<Response<pb::ListCampaignsResponse>, Status> {
+        traced(super::list::list_campaigns(&self.shared, request).await)
+    }
+
     #[tracing::instrument(name = "ListWinners", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
     async fn list_winners(
         &self,
         request: Request<pb::ListWinnersRequest>,
     ) -> Result<Response<pb::ListWinnersResponse>, Status> {
-        traced(
-            async {
-                let s = &self.shared;
-                let who = s.auth.authenticate(request.metadata()).await?;
-                let merchant = who.admin()?;
-                let req = request.get_ref();
-                let id = uuid_field("campaign_id", &req.campaign_id)?;
-                let limit = match req.limit {
-                    0 => 100,
-                    l @ 1..=500 => i64::from(l),
-                    _ => return Err(invalid(InvalidField::new("limit", "at most 500"))),
-                };
-                let now = s.clock.now_ms();
-                let awards = s.store.list_winners(merchant, id, limit).await?;
-                Ok(Response::new(pb::ListWinnersResponse {
-                    awards: awards
-                        .iter()
-                        .map(|a| award_to_proto(a, now, true))
-                        .collect(),
-                }))
-            }
-            .await,
-        )
+        traced(super::list::list_winners(&self.shared, request).await)
     }
 
     #[tracing::instrument(name = "SimulateWheel", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]

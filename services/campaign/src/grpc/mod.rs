@@ -9,6 +9,7 @@ pub mod auth;
 pub mod convert;
 pub mod error;
 pub mod export;
+mod list;
 pub mod money;
 pub mod player;
 pub mod share;

@@ -19,6 +19,7 @@ use super::{
 use crate::{
     domain::{
         InvalidField,
+        list::{CANDIDATE_PAGES, VOTE_PAGES, VoteCursor, VoteFilter},
         vote::{VoteRules, candidate_text},
     },
     store::{
@@ -230,6 +231,55 @@ impl<D: Db> VoteAdminService for VoteAdminApi<D> {
         )
     }
 
+    #[tracing::instrument(name = "ListCandidates", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn list_candidates(
+        &self,
+        request: Request<pb::ListCandidatesRequest>,
+    ) -> Result<Response<pb::ListCandidatesResponse>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let merchant = who.admin_or_auditor()?;
+                let req = request.get_ref();
+                let id = uuid_field("campaign_id", &req.campaign_id)?;
+                let size = CANDIDATE_PAGES.size(req.page_size).map_err(invalid)?;
+                let status = match pb::CandidateStatus::try_from(req.status) {
+                    Ok(pb::CandidateStatus::Unspecified) => None,
+                    Ok(pb::CandidateStatus::Pending) => Some(CandidateStatus::Pending),
+                    Ok(pb::CandidateStatus::Approved) => Some(CandidateStatus::Approved),
+                    Ok(pb::CandidateStatus::Rejected) => Some(CandidateStatus::Rejected),
+                    Err(_) => {
+                        return Err(invalid(InvalidField::new(
+                            "status",
+                            "PENDING, APPROVED, REJECTED or UNSPECIFIED (any)",
+                        )));
+                    }
+                };
+                let tokens = s.store.page_tokens();
+                let scope =
+                    serde_json::json!([merchant, id.to_string(), status.map(|k| k.as_str())])
+                        .to_string();
+                let after: Option<String> = tokens
+                    .open("candidates", &scope, &req.page_token)
+                    .map_err(invalid)?;
+                let (candidates, more) = s
+                    .store
+                    .list_candidates(merchant, id, status, after.as_deref(), size)
+                    .await?;
+                let next_page_token = match candidates.last() {
+                    Some(last) if more => tokens.seal("candidates", &scope, &last.candidate_id),
+                    _ => String::new(),
+                };
+                Ok(Response::new(pb::ListCandidatesResponse {
+                    candidates: candidates.iter().map(candidate_to_proto).collect(),
+                    next_page_token,
+                }))
+            }
+            .await,
+        )
+    }
+
     #[tracing::instrument(name = "ListVotes", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
     async fn list_votes(
         &self,
@@ -244,11 +294,44 @@ impl<D: Db> VoteAdminService for VoteAdminApi<D> {
                 let id = uuid_field("campaign_id", &req.campaign_id)?;
                 let candidate = match req.candidate_id.trim() {
                     "" => None,
-                    c => Some(uuid_field("candidate_id", c)?),
+                    c => Some(uuid_field("candidate_id", c)?.to_string()),
                 };
-                let votes = s.store.list_votes(merchant, id, candidate).await?;
+                let size = VOTE_PAGES.size(req.page_size).map_err(invalid)?;
+                let status = match pb::VoteStatus::try_from(req.status) {
+                    Ok(pb::VoteStatus::Unspecified) => None,
+                    Ok(pb::VoteStatus::Accepted) => Some("accepted"),
+                    Ok(pb::VoteStatus::Invalidated) => Some("invalidated"),
+                    Err(_) => {
+                        return Err(invalid(InvalidField::new(
+                            "status",
+                            "ACCEPTED, INVALIDATED or UNSPECIFIED (any)",
+                        )));
+                    }
+                };
+                let filter =
+                    VoteFilter::new(candidate, req.day.clone(), status).map_err(invalid)?;
+                let tokens = s.store.page_tokens();
+                let scope = filter.scope(merchant, &id.to_string());
+                let after: Option<VoteCursor> = tokens
+                    .open("votes", &scope, &req.page_token)
+                    .map_err(invalid)?;
+                let (votes, more) = s
+                    .store
+                    .list_votes(merchant, id, &filter, after.as_ref(), size)
+                    .await?;
+                let next_page_token = match votes.last() {
+                    Some(last) if more => tokens.seal(
+                        "votes",
+                        &scope,
+                        &VoteCursor {
+                            vote_id: last.vote_id.clone(),
+                        },
+                    ),
+                    _ => String::new(),
+                };
                 Ok(Response::new(pb::ListVotesResponse {
                     votes: votes.iter().map(|v| vote_to_proto(v, true)).collect(),
+                    next_page_token,
                 }))
             }
             .await,

@@ -75,7 +75,15 @@ impl<D: Db> Store<D> {
             .await
     }
 
-    pub async fn list_api_keys(&self, merchant_id: &str) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        self.access().list_api_keys(merchant_id).await
+    pub async fn list_api_keys(
+        &self,
+        merchant_id: &str,
+        filter: &platform::access::keys::KeyFilter,
+        after: Option<&platform::access::keys::KeyCursor>,
+        size: u32,
+    ) -> Result<(Vec<ApiKeyRecord>, bool), StoreError> {
+        self.access()
+            .list_api_keys(merchant_id, filter, after, size)
+            .await
     }
 }

@@ -20,6 +20,7 @@ pub mod audit;
 pub mod chance;
 mod gate;
 pub mod lifecycle;
+pub mod list;
 pub mod money;
 pub mod outbox;
 mod ping;
@@ -84,6 +85,23 @@ impl<D: db::Db> Store<D> {
 
     pub fn db(&self) -> &D {
         &self.db
+    }
+
+    /// The list RPCs' page tokens (`domain::list::paging`): MACed with a
+    /// key derived from the seal key, so they outlive a restart and hold
+    /// on every replica; a store without one (tests building it by hand)
+    /// uses a key of this process.
+    pub fn page_tokens(&self) -> platform::domain::paging::PageTokens {
+        static PROCESS_KEY: std::sync::LazyLock<[u8; 32]> = std::sync::LazyLock::new(|| {
+            let mut key = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+            key
+        });
+        let key = match &self.seal_key {
+            Some(seal) => seal.derive(b"campaign-engine page token v1"),
+            None => *PROCESS_KEY,
+        };
+        platform::domain::paging::PageTokens::new(key)
     }
 
     /// Counters of how writes were grouped, for the metrics endpoint

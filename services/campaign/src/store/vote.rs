@@ -15,13 +15,16 @@ use super::{
     audit::append_audit,
     claim_key,
     db::{Db, DbRow, DbTx, args, fetch_one},
-    finish, new_id,
+    finish,
+    list::Page,
+    new_id,
     wheel::own_campaign,
 };
 use crate::domain::{
     Millis, Rejection,
     activity::Activity,
     idempotency::Idempotency,
+    list::{VoteCursor, VoteFilter},
     vote::{VoteCap, VoteRules},
     wheel::{CampaignStatus, campaign_day},
 };
@@ -562,40 +565,82 @@ impl<D: Db> Store<D> {
         rows.iter().map(candidate_from_row).collect()
     }
 
-    /// A campaign's votes, newest first (at most 100), optionally one
-    /// candidate's.
+    /// A page of the campaign's votes matching `filter`, newest first by
+    /// vote id (a UUIDv7), after `after` when continuing.
     pub async fn list_votes(
         &self,
         merchant_id: &str,
         campaign_id: Uuid,
-        candidate: Option<Uuid>,
-    ) -> Result<Vec<VoteRecord>, StoreError> {
+        filter: &VoteFilter,
+        after: Option<&VoteCursor>,
+        size: u32,
+    ) -> Result<Page<VoteRecord>, StoreError> {
         let campaign = campaign_id.to_string();
         let mut tx = self.db.begin_read().await?;
         own_campaign(&mut tx, merchant_id, campaign_id, 0)
             .await?
             .require(Activity::Vote)?;
-        let rows = match candidate {
-            Some(k) => {
-                tx.fetch_all(
-                    "SELECT v.vote_id, v.campaign_id, v.candidate_id, v.player_id, v.day, \
-                     v.status, v.cast_at, v.invalidation_reason FROM vote v \
-                     WHERE v.campaign_id = $1 AND v.candidate_id = $2 \
-                     ORDER BY v.vote_id DESC LIMIT 100",
-                    args![&campaign, k.to_string()],
-                )
-                .await?
-            }
-            None => {
-                tx.fetch_all(
-                    "SELECT v.vote_id, v.campaign_id, v.candidate_id, v.player_id, v.day, \
-                     v.status, v.cast_at, v.invalidation_reason FROM vote v \
-                     WHERE v.campaign_id = $1 ORDER BY v.vote_id DESC LIMIT 100",
-                    args![&campaign],
-                )
-                .await?
-            }
-        };
-        rows.iter().map(vote_from_row).collect()
+        let rows = tx
+            .fetch_all(
+                "SELECT v.vote_id, v.campaign_id, v.candidate_id, v.player_id, v.day, \
+                 v.status, v.cast_at, v.invalidation_reason FROM vote v \
+                 WHERE v.campaign_id = $1 AND ($2 = '' OR v.candidate_id = $2) \
+                 AND ($3 = '' OR v.day = $3) AND ($4 = '' OR v.status = $4) \
+                 AND ($5 = '' OR v.vote_id < $5) \
+                 ORDER BY v.vote_id DESC LIMIT $6",
+                args![
+                    &campaign,
+                    filter.candidate.clone().unwrap_or_default(),
+                    filter.day.as_str(),
+                    filter.status.unwrap_or_default(),
+                    after.map(|c| c.vote_id.clone()).unwrap_or_default(),
+                    i64::from(size) + 1
+                ],
+            )
+            .await?;
+        let more = rows.len() > size as usize;
+        let votes = rows
+            .iter()
+            .take(size as usize)
+            .map(vote_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((votes, more))
+    }
+
+    /// A page of the campaign's candidates (one state, or any), in
+    /// registration order by candidate id (a UUIDv7), after `after`.
+    pub async fn list_candidates(
+        &self,
+        merchant_id: &str,
+        campaign_id: Uuid,
+        status: Option<CandidateStatus>,
+        after: Option<&str>,
+        size: u32,
+    ) -> Result<Page<CandidateRecord>, StoreError> {
+        let mut tx = self.db.begin_read().await?;
+        own_campaign(&mut tx, merchant_id, campaign_id, 0)
+            .await?
+            .require(Activity::Vote)?;
+        let rows = tx
+            .fetch_all(
+                "SELECT k.candidate_id, k.campaign_id, k.name, k.description, k.status, \
+                 k.votes, k.created_at FROM candidate k \
+                 WHERE k.campaign_id = $1 AND ($2 = '' OR k.status = $2) \
+                 AND k.candidate_id > $3 ORDER BY k.candidate_id LIMIT $4",
+                args![
+                    campaign_id.to_string(),
+                    status.map(CandidateStatus::as_str).unwrap_or_default(),
+                    after.unwrap_or_default(),
+                    i64::from(size) + 1
+                ],
+            )
+            .await?;
+        let more = rows.len() > size as usize;
+        let candidates = rows
+            .iter()
+            .take(size as usize)
+            .map(candidate_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((candidates, more))
     }
 }

@@ -25,6 +25,7 @@ enum Rpc {
     ResumeCampaign,
     EndCampaign,
     GetCampaign,
+    ListCampaigns,
     ListWinners,
     ShipPrize,
     GetWheel,
@@ -37,7 +38,7 @@ enum Rpc {
     SimulateWheel,
 }
 
-const ALL: [Rpc; 24] = [
+const ALL: [Rpc; 25] = [
     Rpc::CreateApiKey,
     Rpc::RevokeApiKey,
     Rpc::ListApiKeys,
@@ -52,6 +53,7 @@ const ALL: [Rpc; 24] = [
     Rpc::ResumeCampaign,
     Rpc::EndCampaign,
     Rpc::GetCampaign,
+    Rpc::ListCampaigns,
     Rpc::ListWinners,
     Rpc::ShipPrize,
     Rpc::GetWheel,
@@ -111,7 +113,7 @@ async fn call(app: &TestApp, rpc: Rpc, cred: &str, t: &Targets) -> Result<(), St
             .await
             .map(drop),
         Rpc::ListApiKeys => a
-            .list_api_keys(with(cred, pb::ListApiKeysRequest {}))
+            .list_api_keys(with(cred, pb::ListApiKeysRequest::default()))
             .await
             .map(drop),
         Rpc::SetPlayerTokenKey => a
@@ -184,12 +186,16 @@ async fn call(app: &TestApp, rpc: Rpc, cred: &str, t: &Targets) -> Result<(), St
             ))
             .await
             .map(drop),
+        Rpc::ListCampaigns => a
+            .list_campaigns(with(cred, pb::ListCampaignsRequest::default()))
+            .await
+            .map(drop),
         Rpc::ListWinners => a
             .list_winners(with(
                 cred,
                 pb::ListWinnersRequest {
                     campaign_id: t.published.clone(),
-                    limit: 0,
+                    ..Default::default()
                 },
             ))
             .await
@@ -304,6 +310,7 @@ fn targets_a_thing(r: Rpc) -> bool {
         r,
         Rpc::CreateApiKey
             | Rpc::ListApiKeys
+            | Rpc::ListCampaigns
             | Rpc::SetPlayerTokenKey
             | Rpc::RetirePlayerTokenKey
             | Rpc::CreateWheel
@@ -433,7 +440,7 @@ async fn every_rpc_refuses_the_wrong_caller(backend: Backend) {
             denied.push(("player", &mallory));
             if !matches!(
                 rpc,
-                Rpc::GetCampaign | Rpc::ExportCampaign | Rpc::ExportAuditLog
+                Rpc::GetCampaign | Rpc::ListCampaigns | Rpc::ExportCampaign | Rpc::ExportAuditLog
             ) {
                 denied.push(("auditor", &auditor));
             }
@@ -527,7 +534,7 @@ async fn api_keys_are_hashed_listed_and_revocable(backend: Backend) {
     assert_eq!(stored, 32);
     let listed = app
         .admin()
-        .list_api_keys(with(&app.admin_key, pb::ListApiKeysRequest {}))
+        .list_api_keys(with(&app.admin_key, pb::ListApiKeysRequest::default()))
         .await
         .expect("list")
         .into_inner()

@@ -37,6 +37,7 @@ use test_kit::harness as helpers;
 mod idempotency;
 mod lifecycle;
 mod limits;
+mod lists;
 mod metrics;
 mod money;
 mod money_races;

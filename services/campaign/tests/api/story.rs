@@ -188,7 +188,7 @@ async fn wheel_story(backend: Backend) {
                 &app.admin_key,
                 pb::ListWinnersRequest {
                     campaign_id: id.clone(),
-                    limit: 0,
+                    ..Default::default()
                 },
             ))
             .await

@@ -170,7 +170,7 @@ async fn tier_prizes_of_every_kind_are_listed_claimed_and_shipped(backend: Backe
             &app.admin_key,
             pb::ListWinnersRequest {
                 campaign_id: id.clone(),
-                limit: 0,
+                ..Default::default()
             },
         ))
         .await

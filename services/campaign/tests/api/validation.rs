@@ -280,9 +280,11 @@ async fn bad_input_is_refused_precisely_and_changes_nothing(backend: Backend) {
     assert_code(
         a.list_winners(with(
             k,
+            #[allow(deprecated)]
             pb::ListWinnersRequest {
                 campaign_id: live.clone(),
                 limit: 501,
+                ..Default::default()
             },
         ))
         .await,

@@ -140,6 +140,7 @@ async fn leaderboard_equals_accepted_votes_under_1000_concurrent_votes(backend: 
             pb::ListVotesRequest {
                 campaign_id: campaign.clone(),
                 candidate_id: candidates[0].clone(),
+                ..Default::default()
             },
         ))
         .await
@@ -207,6 +208,64 @@ async fn leaderboard_equals_accepted_votes_under_1000_concurrent_votes(backend: 
     assert!(
         app.db.execute("DELETE FROM vote").await.is_err(),
         "the database refuses to delete votes"
+    );
+
+    // Every vote, paged 64 at a time, newest first, each once; filtered
+    // by state and day.
+    let list = |status: pb::VoteStatus, day: &str, page_token: String| {
+        let req = pb::ListVotesRequest {
+            campaign_id: campaign.clone(),
+            page_size: 64,
+            page_token,
+            day: day.into(),
+            status: status as i32,
+            ..Default::default()
+        };
+        let mut client = admin(&app.channel);
+        let k = app.admin_key.clone();
+        async move { client.list_votes(with(&k, req)).await }
+    };
+    let mut all = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = list(pb::VoteStatus::Unspecified, "", token)
+            .await
+            .expect("page")
+            .into_inner();
+        assert!(page.votes.len() <= 64);
+        all.extend(page.votes);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(all.len(), 1000);
+    assert!(all.windows(2).all(|w| w[0].vote_id > w[1].vote_id));
+    let invalidated = list(pb::VoteStatus::Invalidated, "", String::new())
+        .await
+        .expect("invalidated")
+        .into_inner();
+    assert_eq!(invalidated.votes.len(), 5);
+    assert!(invalidated.next_page_token.is_empty());
+    let day = &all[0].day;
+    let that_day = list(pb::VoteStatus::Unspecified, day, String::new())
+        .await
+        .expect("day")
+        .into_inner();
+    assert!(that_day.votes.iter().all(|v| &v.day == day));
+    assert_code(
+        list(pb::VoteStatus::Unspecified, "yesterday", String::new()).await,
+        Code::InvalidArgument,
+        Some("day"),
+    );
+    let first = list(pb::VoteStatus::Unspecified, "", String::new())
+        .await
+        .expect("first")
+        .into_inner();
+    assert_code(
+        list(pb::VoteStatus::Accepted, "", first.next_page_token).await,
+        Code::InvalidArgument,
+        Some("page_token"),
     );
     app.db.assert_leaderboard_matches_votes().await;
     app.stop().await;
@@ -283,6 +342,56 @@ async fn player_candidates_need_approval(backend: Backend) {
             .await
             .contains_key(&mine.candidate_id)
     );
+    // The review queue: the two registrations, in order; the admin's own
+    // candidate is approved already.
+    let listed = |status: pb::CandidateStatus, page_size: i32, page_token: String| {
+        let req = pb::ListCandidatesRequest {
+            campaign_id: campaign.clone(),
+            page_size,
+            page_token,
+            status: status as i32,
+        };
+        let (ch, k) = (app.channel.clone(), app.admin_key.clone());
+        async move {
+            admin(&ch)
+                .list_candidates(with(&k, req))
+                .await
+                .map(|r| r.into_inner())
+        }
+    };
+    let ids = |page: &pb::ListCandidatesResponse| -> Vec<String> {
+        page.candidates
+            .iter()
+            .map(|c| c.candidate_id.clone())
+            .collect()
+    };
+    let queue = listed(pb::CandidateStatus::Pending, 1, String::new())
+        .await
+        .expect("queue");
+    assert_eq!(ids(&queue), vec![mine.candidate_id.clone()]);
+    let rest = listed(
+        pb::CandidateStatus::Pending,
+        1,
+        queue.next_page_token.clone(),
+    )
+    .await
+    .expect("queue, page 2");
+    assert_eq!(ids(&rest), vec![other.candidate_id.clone()]);
+    assert!(rest.next_page_token.is_empty());
+    assert_code(
+        listed(
+            pb::CandidateStatus::Approved,
+            1,
+            queue.next_page_token.clone(),
+        )
+        .await,
+        Code::InvalidArgument,
+        Some("page_token"),
+    );
+    let everyone = listed(pb::CandidateStatus::Unspecified, 0, String::new())
+        .await
+        .expect("all");
+    assert_eq!(ids(&everyone).len(), 3);
     let review = |id: &str, approve: bool| pb::ReviewCandidateRequest {
         idempotency_key: key(),
         candidate_id: id.into(),
@@ -302,6 +411,21 @@ async fn player_candidates_need_approval(backend: Backend) {
             .await,
         Code::FailedPrecondition,
         None,
+    );
+    let approved = listed(pb::CandidateStatus::Approved, 0, String::new())
+        .await
+        .expect("approved");
+    assert_eq!(ids(&approved), [k[0].clone(), mine.candidate_id.clone()]);
+    let rejected = listed(pb::CandidateStatus::Rejected, 0, String::new())
+        .await
+        .expect("rejected");
+    assert_eq!(ids(&rejected), vec![other.candidate_id.clone()]);
+    assert!(
+        listed(pb::CandidateStatus::Pending, 0, String::new())
+            .await
+            .expect("empty queue")
+            .candidates
+            .is_empty()
     );
     vote(&app, "hal", &mine.candidate_id)
         .await

@@ -33,6 +33,8 @@ pub async fn run(args: Args) -> Result<Outcome, CtlError> {
         Command::Export { campaign, out } => export(&ctx, Some(&campaign), out).await?,
         Command::AuditLog { out } => export(&ctx, None, out).await?,
         Command::Simulate { campaign, opts } => simulate(&ctx, &campaign, &opts).await?,
+        Command::GetCampaigns(query) => get_campaigns(&ctx, &query).await?,
+        Command::Winners { campaign, query } => winners(&ctx, &campaign, &query).await?,
     }
     Ok(Outcome::Done)
 }
@@ -168,9 +170,12 @@ async fn transition(ctx: &Ctx, to: Transition, arg: &str) -> Result<(), CtlError
 }
 
 mod apply;
+mod lists;
 mod report;
 
 use apply::*;
+pub use lists::{CampaignQuery, WinnerQuery};
+use lists::{get_campaigns, winners};
 use report::*;
 
 #[cfg(test)]

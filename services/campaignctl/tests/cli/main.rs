@@ -494,6 +494,45 @@ async fn cli_story(backend: Backend) {
     assert_exit(&show, 0);
     assert!(text(&show.stdout).contains("PUBLISHED") && text(&show.stdout).contains("Tea set"));
 
+    // Lists: the campaign among the merchant's, its winners (3 draws).
+    let listed = e.ctl(&["get", "campaigns", "--status", "published"]).await;
+    assert_exit(&listed, 0);
+    assert!(
+        text(&listed.stdout).contains(&id) && text(&listed.stdout).contains("CLI wheel"),
+        "{}",
+        text(&listed.stdout)
+    );
+    let none = e.ctl(&["get", "campaigns", "--status", "ended"]).await;
+    assert_exit(&none, 0);
+    assert_eq!(text(&none.stdout).trim(), "no campaigns");
+    let won = e.ctl(&["winners", file_arg]).await;
+    assert_exit(&won, 0);
+    let won = text(&won.stdout);
+    let winners = e
+        .campaign(&id)
+        .await
+        .slots
+        .iter()
+        .map(|s| s.won)
+        .sum::<i64>();
+    if winners == 0 {
+        assert_eq!(won.trim(), "no winners");
+    } else {
+        assert!(won.starts_with("award"), "{won}");
+        assert_eq!(
+            won.lines().count() as i64,
+            1 + winners,
+            "one line a winner:\n{won}"
+        );
+    }
+    let bad_day = e.ctl(&["winners", &id, "--day", "someday"]).await;
+    assert_exit(&bad_day, 1);
+    assert!(
+        text(&bad_day.stderr).contains("day"),
+        "{}",
+        text(&bad_day.stderr)
+    );
+
     // An auditor's key (from --key-file) reads but does not change.
     let auditor = AdminServiceClient::new(e.channel.clone())
         .create_api_key(with(

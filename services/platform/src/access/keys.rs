@@ -18,6 +18,35 @@ use crate::{
     },
 };
 
+/// Which of a merchant's API keys to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyFilter {
+    pub role: Option<Role>,
+    /// Only keys bound to this store; empty: any.
+    pub store_id: String,
+    pub active_only: bool,
+}
+
+impl KeyFilter {
+    /// The page token's scope: the merchant and the filter.
+    pub fn scope(&self, merchant_id: &str) -> String {
+        serde_json::json!([
+            merchant_id,
+            self.role.map(Role::as_str),
+            self.store_id,
+            self.active_only
+        ])
+        .to_string()
+    }
+}
+
+/// Where a page of keys continues: after this (created_at, key_id).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyCursor {
+    pub created_at: Millis,
+    pub key_id: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct ApiKeyRecord {
     pub key_id: String,
@@ -283,16 +312,47 @@ impl<D: Db> AccessStore<D> {
         Ok(Outcome::Fresh(key))
     }
 
-    pub async fn list_api_keys(&self, merchant_id: &str) -> Result<Vec<ApiKeyRecord>, StoreError> {
+    /// A page of the merchant's keys matching `filter`, oldest first
+    /// (created_at, then key_id), after `after` when continuing; one row
+    /// past the page says whether more follow.
+    pub async fn list_api_keys(
+        &self,
+        merchant_id: &str,
+        filter: &KeyFilter,
+        after: Option<&KeyCursor>,
+        size: u32,
+    ) -> Result<(Vec<ApiKeyRecord>, bool), StoreError> {
         let mut tx = self.db.begin_read().await?;
-        tx.fetch_all(
-            "SELECT key_id, merchant_id, role, store_id, label, secret_hash, created_at, revoked_at \
-             FROM api_key WHERE merchant_id = $1 ORDER BY created_at, key_id",
-            args![merchant_id],
-        )
-        .await?
-        .iter()
-        .map(key_from_row)
-        .collect()
+        let (has_cursor, at, id) = match after {
+            Some(c) => (1i64, c.created_at, c.key_id.clone()),
+            None => (0, 0, String::new()),
+        };
+        let rows = tx
+            .fetch_all(
+                "SELECT key_id, merchant_id, role, store_id, label, secret_hash, created_at, \
+                 revoked_at FROM api_key WHERE merchant_id = $1 \
+                 AND ($2 = '' OR role = $2) AND ($3 = '' OR store_id = $3) \
+                 AND ($4 = 0 OR revoked_at IS NULL) \
+                 AND ($5 = 0 OR created_at > $6 OR (created_at = $6 AND key_id > $7)) \
+                 ORDER BY created_at, key_id LIMIT $8",
+                args![
+                    merchant_id,
+                    filter.role.map(Role::as_str).unwrap_or_default(),
+                    filter.store_id.as_str(),
+                    i64::from(filter.active_only),
+                    has_cursor,
+                    at,
+                    id,
+                    i64::from(size) + 1
+                ],
+            )
+            .await?;
+        let more = rows.len() > size as usize;
+        let keys = rows
+            .iter()
+            .take(size as usize)
+            .map(key_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((keys, more))
     }
 }

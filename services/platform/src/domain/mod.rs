@@ -7,6 +7,7 @@ pub mod audit;
 pub mod credential;
 pub mod hs256;
 pub mod idempotency;
+pub mod paging;
 pub mod player_token;
 pub mod seal;
 

@@ -4,39 +4,6 @@
 use super::*;
 
 impl<D: Db> Store<D> {
-    /// Prizes won in a campaign, newest first.
-    pub async fn list_winners(
-        &self,
-        merchant_id: &str,
-        id: Uuid,
-        limit: i64,
-    ) -> Result<Vec<AwardRecord>, StoreError> {
-        let mut tx = self.db.begin_read().await?;
-        let owner = fetch_one(
-            &mut tx,
-            "campaign",
-            "SELECT merchant_id FROM campaign WHERE campaign_id = $1",
-            args![id.to_string()],
-        )
-        .await?
-        .text(0)?;
-        if owner != merchant_id {
-            return Err(StoreError::OtherMerchant("campaign"));
-        }
-        tx.fetch_all(
-            "SELECT a.award_id, a.campaign_id, a.draw_id, a.player_id, a.slot_index, \
-             a.prize_name, a.kind, a.status, a.won_at, a.claim_deadline, a.recipient, a.phone, \
-             a.address, a.tracking_number, c.merchant_id, a.tier_index \
-             FROM prize_award a JOIN campaign c ON c.campaign_id = a.campaign_id \
-             WHERE a.campaign_id = $1 ORDER BY a.won_at DESC, a.award_id DESC LIMIT $2",
-            args![id.to_string(), limit],
-        )
-        .await?
-        .iter()
-        .map(|r| award_from_row(r).map(|(a, _)| a))
-        .collect()
-    }
-
     /// One player's prizes at this merchant (optionally one campaign).
     pub async fn list_player_awards(
         &self,

@@ -329,7 +329,7 @@ fn slot_from_row_at(r: &impl DbRow, at: usize) -> Result<SlotRecord, StoreError>
 
 /// An award row (SELECT_AWARD's columns) and its campaign's merchant.
 /// `draw_id` and `tier_index` are both nullable; exactly one is set.
-fn award_from_row(r: &impl DbRow) -> Result<(AwardRecord, String), StoreError> {
+pub(crate) fn award_from_row(r: &impl DbRow) -> Result<(AwardRecord, String), StoreError> {
     let source = match (r.opt_text(2)?, r.opt_int(15)?) {
         (Some(draw), None) => AwardSource::Draw(draw),
         (None, Some(tier)) => AwardSource::Tier(index_of(tier)?),
