@@ -6,6 +6,7 @@
 //! the transport layer converts protos into the validated types defined here.
 
 pub mod activity;
+pub mod csv;
 pub mod fairness;
 pub mod list;
 pub mod money;

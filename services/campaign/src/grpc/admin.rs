@@ -549,6 +549,16 @@ impl<D: Db> AdminService for AdminApi<D> {
         traced(super::list::list_winners(&self.shared, request).await)
     }
 
+    type ExportWinnersStream = super::shipping::CsvStream;
+
+    #[tracing::instrument(name = "ExportWinners", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn export_winners(
+        &self,
+        request: Request<pb::ExportWinnersRequest>,
+    ) -> Result<Response<Self::ExportWinnersStream>, Status> {
+        traced(super::shipping::export_winners(&self.shared, request).await)
+    }
+
     #[tracing::instrument(name = "SimulateWheel", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
     async fn simulate_wheel(
         &self,

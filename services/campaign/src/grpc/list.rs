@@ -48,7 +48,7 @@ fn campaign_statuses(statuses: &[i32]) -> Result<Vec<&'static str>, InvalidField
         .collect()
 }
 
-fn award_statuses(statuses: &[i32]) -> Result<Vec<&'static str>, InvalidField> {
+pub(super) fn award_statuses(statuses: &[i32]) -> Result<Vec<&'static str>, InvalidField> {
     statuses
         .iter()
         .map(|v| match pb::AwardStatus::try_from(*v) {

@@ -13,6 +13,7 @@ mod list;
 pub mod money;
 pub mod player;
 pub mod share;
+mod shipping;
 pub mod stats;
 pub mod vote;
 

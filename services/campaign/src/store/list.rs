@@ -80,7 +80,9 @@ impl<D: Db> Store<D> {
     /// Up to `size` prizes won in a campaign of this merchant, matching
     /// `filter`, newest first (won_at, then award_id, both descending),
     /// after `after` when continuing. A day filter is the campaign's own
-    /// day, in its time zone.
+    /// day, in its time zone; a state filter matches the state shown at
+    /// `now` (a physical prize past its claim deadline is EXPIRED before
+    /// the sweeper marks it).
     pub async fn list_winners(
         &self,
         merchant_id: &str,
@@ -111,6 +113,7 @@ impl<D: Db> Store<D> {
             (from, until),
             (has_cursor, at, id),
             size,
+            now,
         )
         .await?;
         let more = rows.len() > size as usize;
@@ -131,6 +134,7 @@ async fn winners_after<T: DbTx>(
     (from, until): (Millis, Millis),
     (has_cursor, at, id): (i64, Millis, String),
     size: u32,
+    now: Millis,
 ) -> Result<Vec<T::Row>, StoreError> {
     tx.fetch_all(
         "SELECT a.award_id, a.campaign_id, a.draw_id, a.player_id, a.slot_index, \
@@ -138,7 +142,8 @@ async fn winners_after<T: DbTx>(
          a.address, a.tracking_number, c.merchant_id, a.tier_index \
          FROM prize_award a JOIN campaign c ON c.campaign_id = a.campaign_id \
          WHERE a.campaign_id = $1 \
-         AND ($2 = '' OR $2 LIKE ('%,' || a.status || ',%')) \
+         AND ($2 = '' OR $2 LIKE ('%,' || CASE WHEN a.status = 'won' AND a.claim_deadline < $10 \
+              THEN 'expired' ELSE a.status END || ',%')) \
          AND ($3 < 0 OR (a.tier_index IS NULL AND a.slot_index = $3)) \
          AND a.won_at >= $4 AND a.won_at < $5 \
          AND ($6 = 0 OR a.won_at < $7 OR (a.won_at = $7 AND a.award_id < $8)) \
@@ -152,7 +157,8 @@ async fn winners_after<T: DbTx>(
             has_cursor,
             at,
             id,
-            i64::from(size) + 1
+            i64::from(size) + 1,
+            now
         ],
     )
     .await

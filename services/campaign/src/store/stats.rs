@@ -352,14 +352,14 @@ pub fn stats_csv(stats: &Stats) -> String {
          coupon_prizes,coupon_redemptions,packet_grabs,money_paid_cents",
     );
     for p in &prizes {
-        out.push_str(&format!(",wins:{}", csv_field(p)));
+        out.push_str(&format!(",wins:{}", crate::domain::csv::field(p)));
     }
     out.push('\n');
     let line = |day: &str, channel: &str, r: &StatsRow| {
         let mut l = format!(
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            csv_field(day),
-            csv_field(channel),
+            crate::domain::csv::field(day),
+            crate::domain::csv::field(channel),
             r.participants,
             r.new_players,
             r.draws,
@@ -389,31 +389,12 @@ pub fn stats_csv(stats: &Stats) -> String {
     out
 }
 
-/// A CSV field, quoted when it holds a comma, quote or line break; a
-/// leading `=+-@` is prefixed with `'` so spreadsheets do not run it.
-fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn csv_quotes_and_defuses() {
-        assert_eq!(csv_field("poster"), "poster");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=cmd()"), "'=cmd()");
         let mut rows = BTreeMap::new();
         let mut r = StatsRow {
             draws: 3,

@@ -27,6 +27,7 @@ enum Rpc {
     GetCampaign,
     ListCampaigns,
     ListWinners,
+    ExportWinners,
     ShipPrize,
     GetWheel,
     Draw,
@@ -38,7 +39,7 @@ enum Rpc {
     SimulateWheel,
 }
 
-const ALL: [Rpc; 25] = [
+const ALL: [Rpc; 26] = [
     Rpc::CreateApiKey,
     Rpc::RevokeApiKey,
     Rpc::ListApiKeys,
@@ -55,6 +56,7 @@ const ALL: [Rpc; 25] = [
     Rpc::GetCampaign,
     Rpc::ListCampaigns,
     Rpc::ListWinners,
+    Rpc::ExportWinners,
     Rpc::ShipPrize,
     Rpc::GetWheel,
     Rpc::Draw,
@@ -265,6 +267,16 @@ async fn call(app: &TestApp, rpc: Rpc, cred: &str, t: &Targets) -> Result<(), St
             .await
             .map(drop)
         }
+        Rpc::ExportWinners => a
+            .export_winners(with(
+                cred,
+                pb::ExportWinnersRequest {
+                    campaign_id: t.published.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
         Rpc::ExportCampaign => {
             engine_proto::campaign::v1::audit_service_client::AuditServiceClient::new(
                 app.channel.clone(),
@@ -440,7 +452,11 @@ async fn every_rpc_refuses_the_wrong_caller(backend: Backend) {
             denied.push(("player", &mallory));
             if !matches!(
                 rpc,
-                Rpc::GetCampaign | Rpc::ListCampaigns | Rpc::ExportCampaign | Rpc::ExportAuditLog
+                Rpc::GetCampaign
+                    | Rpc::ListCampaigns
+                    | Rpc::ExportWinners
+                    | Rpc::ExportCampaign
+                    | Rpc::ExportAuditLog
             ) {
                 denied.push(("auditor", &auditor));
             }
