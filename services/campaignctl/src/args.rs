@@ -154,6 +154,13 @@ enum Cmd {
         #[arg(long, value_name = "DATE", default_value = "")]
         day: String,
     },
+    /// Ship physical prizes from a courier's CSV file (award_id,tracking_number)
+    Ship {
+        #[arg(help = CAMPAIGN)]
+        campaign: String,
+        /// The file: one `award_id,tracking_number` a line, a header allowed
+        file: PathBuf,
+    },
     /// Forecast stock burn for an audience
     Simulate {
         #[arg(help = CAMPAIGN)]
@@ -286,6 +293,10 @@ pub enum Command {
         opts: SimulateOpts,
     },
     GetCampaigns(CampaignQuery),
+    Ship {
+        campaign: String,
+        file: PathBuf,
+    },
     Winners {
         campaign: String,
         query: WinnerQuery,
@@ -352,6 +363,7 @@ impl Args {
                 activity,
                 name_prefix,
             }),
+            Cmd::Ship { campaign, file } => Command::Ship { campaign, file },
             Cmd::Winners {
                 campaign,
                 states,

@@ -35,6 +35,9 @@ pub enum CtlError {
     NotConfirmed { file: String },
     #[error("{0}")]
     State(String),
+    /// An input file campaignctl reads (not a campaign file) is malformed.
+    #[error("{0}")]
+    Input(String),
 }
 
 impl CtlError {

@@ -10,6 +10,7 @@ pub mod csv;
 pub mod fairness;
 pub mod list;
 pub mod money;
+pub mod shipping;
 pub mod simulation;
 pub mod vote;
 pub mod wheel;

@@ -549,6 +549,14 @@ impl<D: Db> AdminService for AdminApi<D> {
         traced(super::list::list_winners(&self.shared, request).await)
     }
 
+    #[tracing::instrument(name = "BulkShipPrizes", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id, rows = request.get_ref().rows.len()))]
+    async fn bulk_ship_prizes(
+        &self,
+        request: Request<pb::BulkShipPrizesRequest>,
+    ) -> Result<Response<pb::BulkShipReport>, Status> {
+        traced(super::shipping::bulk_ship(&self.shared, request).await)
+    }
+
     type ExportWinnersStream = super::shipping::CsvStream;
 
     #[tracing::instrument(name = "ExportWinners", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]

@@ -53,6 +53,7 @@ keyed!(
     pb::SetFallbackSlotRequest,
     pb::CampaignTransitionRequest,
     pb::ShipPrizeRequest,
+    pb::BulkShipPrizesRequest,
     pb::DrawRequest,
     pb::ClaimPrizeRequest,
     pb::FundBudgetRequest,

@@ -1,24 +1,28 @@
-//! `ExportWinners` (issue 24): the shipping list a merchant's fulfilment
+//! `BulkShipPrizes` and `ExportWinners` (issue 24): shipping a courier's
+//! file of prizes at once, and the shipping list a merchant's fulfilment
 //! staff open in Excel, streamed a page of winners at a time under the
 //! export budget and stall cut (`export.rs`). Admins see the winners'
 //! details as given; auditors see them masked (`domain::csv`). Nothing of
 //! them is logged.
 
 use engine_proto::campaign::v1 as pb;
+use prost::Message;
 use tonic::{Request, Response, Status};
 
 use super::{
     Shared,
-    convert::uuid_field,
+    convert::{idempotency, uuid_field},
     error::invalid,
     export::{ItemStream, Page, PageFuture, Reads, paged},
     list::award_statuses,
+    respond,
 };
 use crate::{
     domain::{
         Millis,
         csv::{BOM, line, mask_address, mask_name, mask_phone},
         list::{WinnerCursor, WinnerFilter},
+        shipping::{RowOutcome, ShipRow, check_rows},
         wheel::PrizeKind,
     },
     store::{
@@ -101,6 +105,61 @@ fn row(a: &AwardRecord, now: Millis, zone: &jiff::tz::TimeZone, masked: bool) ->
         address,
         a.tracking_number.clone().unwrap_or_default(),
     ])
+}
+
+/// The report of a bulk shipment: one result a row, and the counts.
+fn report(rows: &[ShipRow], outcomes: &[RowOutcome]) -> pb::BulkShipReport {
+    let mut r = pb::BulkShipReport::default();
+    for (row, outcome) in rows.iter().zip(outcomes) {
+        let (kind, reason) = match outcome {
+            RowOutcome::Shipped => {
+                r.shipped += 1;
+                (pb::ShipRowOutcome::Shipped, "")
+            }
+            RowOutcome::AlreadyShipped => {
+                r.already_shipped += 1;
+                (pb::ShipRowOutcome::AlreadyShipped, "")
+            }
+            RowOutcome::Refused(why) => {
+                r.refused += 1;
+                (pb::ShipRowOutcome::Refused, why.as_str())
+            }
+        };
+        r.results.push(pb::ShipRowResult {
+            award_id: row.award_id.clone(),
+            outcome: kind as i32,
+            reason: reason.to_owned(),
+        });
+    }
+    r
+}
+
+pub(super) async fn bulk_ship<D: Db>(
+    s: &Shared<D>,
+    request: Request<pb::BulkShipPrizesRequest>,
+) -> Result<Response<pb::BulkShipReport>, Status> {
+    let who = s.auth.authenticate(request.metadata()).await?;
+    let merchant = who.admin()?;
+    let req = request.get_ref();
+    let id = uuid_field("campaign_id", &req.campaign_id)?;
+    let rows: Vec<ShipRow> = req
+        .rows
+        .iter()
+        .map(|r| ShipRow {
+            award_id: r.award_id.trim().to_owned(),
+            tracking_number: r.tracking_number.trim().to_owned(),
+        })
+        .collect();
+    check_rows(&rows).map_err(invalid)?;
+    let idem = idempotency(&who, "BulkShipPrizes", req)?;
+    let now = s.clock.now_ms();
+    let out = s
+        .store
+        .ship_prizes(merchant, id, &rows, now, &idem, |o| {
+            report(&rows, o).encode_to_vec()
+        })
+        .await?;
+    respond(out, |o: &Vec<RowOutcome>| report(&rows, o))
 }
 
 pub(super) type CsvStream = ItemStream<pb::CsvChunk>;

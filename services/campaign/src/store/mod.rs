@@ -27,6 +27,7 @@ mod ping;
 pub mod retention;
 pub mod seal;
 pub mod share;
+pub mod shipping;
 pub mod stats;
 pub mod token_key;
 pub mod vote;

@@ -46,6 +46,7 @@ mod restart;
 mod schema;
 mod sealed;
 mod sharing;
+mod shipping;
 mod stalled;
 mod stats;
 mod story;

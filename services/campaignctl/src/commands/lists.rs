@@ -142,3 +142,92 @@ pub(super) async fn winners(ctx: &Ctx, arg: &str, q: &WinnerQuery) -> Result<(),
     );
     Ok(())
 }
+
+/// Rows sent per BulkShipPrizes call (the engine's maximum).
+const SHIP_BATCH: usize = 1000;
+
+/// The rows of a courier's file: `award_id,tracking_number` a line
+/// (a header line, blank lines and a UTF-8 byte order mark are skipped;
+/// fields may be quoted). Errors name the line.
+pub(super) fn ship_rows(text: &str) -> Result<Vec<pb::ShipRow>, String> {
+    let mut rows = Vec::new();
+    for (n, raw) in text.trim_start_matches('\u{feff}').lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let fields: Vec<String> = line
+            .split(',')
+            .map(|f| f.trim().trim_matches('"').trim().to_owned())
+            .collect();
+        let [award, tracking] = fields.as_slice() else {
+            return Err(format!("line {}: want award_id,tracking_number", n + 1));
+        };
+        if n == 0 && uuid::Uuid::parse_str(award).is_err() {
+            continue; // a header
+        }
+        rows.push(pb::ShipRow {
+            award_id: award.clone(),
+            tracking_number: tracking.clone(),
+        });
+    }
+    if rows.is_empty() {
+        return Err("no rows".into());
+    }
+    Ok(rows)
+}
+
+pub(super) async fn ship(ctx: &Ctx, arg: &str, file: &Path) -> Result<(), CtlError> {
+    let id = ctx.campaign_id(arg)?;
+    let text = std::fs::read_to_string(file).map_err(CtlError::io("read the shipping file"))?;
+    let rows = ship_rows(&text).map_err(|e| CtlError::Input(format!("{}: {e}", file.display())))?;
+    let engine = ctx.engine().await?;
+    let (mut shipped, mut already, mut refused) = (0, 0, 0);
+    for (n, batch) in rows.chunks(SHIP_BATCH).enumerate() {
+        // The key follows the rows: running the same file again (after a
+        // lost answer) replays the first answer instead of acting twice.
+        let req = pb::BulkShipPrizesRequest {
+            idempotency_key: change_key(&format!("ship-{id}-{:016x}", digest(batch)), n),
+            campaign_id: id.clone(),
+            rows: batch.to_vec(),
+        };
+        let report = call(&format!("BulkShipPrizes {id}"), || {
+            let mut a = engine.admin();
+            let r = req.clone();
+            async move { a.bulk_ship_prizes(r).await }
+        })
+        .await?;
+        shipped += report.shipped;
+        already += report.already_shipped;
+        refused += report.refused;
+        for r in report.results.iter().filter(|r| !r.reason.is_empty()) {
+            println!("refused {} ({})", r.award_id, r.reason);
+        }
+    }
+    println!("shipped {shipped}, already shipped {already}, refused {refused}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shipping_file_reads_with_or_without_header() {
+        let id = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+        let rows =
+            ship_rows(&format!("\u{feff}award_id,tracking\r\n{id},\"SF 1\"\n\n")).expect("rows");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            (rows[0].award_id.as_str(), rows[0].tracking_number.as_str()),
+            (id, "SF 1")
+        );
+        assert_eq!(ship_rows(&format!("{id},SF1")).expect("no header").len(), 1);
+        assert!(ship_rows("award_id,tracking\n").is_err());
+        assert!(
+            ship_rows(&format!("{id},a,b"))
+                .expect_err("three fields")
+                .contains("line 1")
+        );
+    }
+}

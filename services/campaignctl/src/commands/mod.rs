@@ -35,6 +35,7 @@ pub async fn run(args: Args) -> Result<Outcome, CtlError> {
         Command::Simulate { campaign, opts } => simulate(&ctx, &campaign, &opts).await?,
         Command::GetCampaigns(query) => get_campaigns(&ctx, &query).await?,
         Command::Winners { campaign, query } => winners(&ctx, &campaign, &query).await?,
+        Command::Ship { campaign, file } => ship(&ctx, &campaign, &file).await?,
     }
     Ok(Outcome::Done)
 }
@@ -175,7 +176,7 @@ mod report;
 
 use apply::*;
 pub use lists::{CampaignQuery, WinnerQuery};
-use lists::{get_campaigns, winners};
+use lists::{get_campaigns, ship, winners};
 use report::*;
 
 #[cfg(test)]

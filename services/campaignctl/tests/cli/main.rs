@@ -525,6 +525,21 @@ async fn cli_story(backend: Backend) {
             "one line a winner:\n{won}"
         );
     }
+    let ship_file = write(
+        &dir,
+        "ship.csv",
+        "award_id,tracking_number\n0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b,SF1001\n",
+    );
+    let shipped = e
+        .ctl(&["ship", &id, ship_file.to_str().expect("utf-8")])
+        .await;
+    assert_exit(&shipped, 0);
+    let out = text(&shipped.stdout);
+    assert!(
+        out.contains("refused 0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b (not_found)")
+            && out.contains("shipped 0, already shipped 0, refused 1"),
+        "{out}"
+    );
     let bad_day = e.ctl(&["winners", &id, "--day", "someday"]).await;
     assert_exit(&bad_day, 1);
     assert!(
