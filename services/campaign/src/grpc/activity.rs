@@ -18,7 +18,7 @@ use crate::{
         activity::{Activity, NO_WHEEL_LIMITS, activity_set, check_draw_limits},
         wheel::WheelRules,
     },
-    store::db::Db,
+    store::{clone::CloneAs, db::Db},
 };
 
 /// The wheel's limits from a request: checked with the wheel, required to
@@ -110,6 +110,40 @@ pub(super) async fn attach_activity<D: Db>(
             &idem,
             |c| campaign_to_proto(c).encode_to_vec(),
         )
+        .await?;
+    respond(out, campaign_to_proto)
+}
+
+pub(super) async fn clone_campaign<D: Db>(
+    s: &Shared<D>,
+    request: Request<pb::CloneCampaignRequest>,
+) -> Result<Response<pb::Campaign>, Status> {
+    let who = s.auth.authenticate(request.metadata()).await?;
+    let merchant = who.admin()?;
+    let req = request.get_ref();
+    let id = uuid_field("campaign_id", &req.campaign_id)?;
+    // The name and window checked as a new campaign's are.
+    let name = (!req.name.trim().is_empty()).then(|| req.name.clone());
+    let rules = WheelRules::parse(
+        name.as_deref().unwrap_or("copy"),
+        req.starts_at_ms,
+        req.ends_at_ms,
+        "",
+        1,
+        1,
+    )
+    .map_err(invalid)?;
+    let new = CloneAs {
+        name: name.map(|_| rules.name.clone()),
+        starts_at: rules.starts_at,
+        ends_at: rules.ends_at,
+    };
+    let idem = idempotency(&who, "CloneCampaign", req)?;
+    let out = s
+        .store
+        .clone_campaign(merchant, id, &new, s.clock.now_ms(), &idem, |c| {
+            campaign_to_proto(c).encode_to_vec()
+        })
         .await?;
     respond(out, campaign_to_proto)
 }

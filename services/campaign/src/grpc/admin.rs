@@ -303,6 +303,14 @@ impl<D: Db> AdminService for AdminApi<D> {
         traced(super::activity::create_campaign(&self.shared, request).await)
     }
 
+    #[tracing::instrument(name = "CloneCampaign", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn clone_campaign(
+        &self,
+        request: Request<pb::CloneCampaignRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        traced(super::activity::clone_campaign(&self.shared, request).await)
+    }
+
     #[tracing::instrument(name = "AttachActivity", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
     async fn attach_activity(
         &self,

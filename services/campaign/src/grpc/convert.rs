@@ -46,6 +46,7 @@ keyed!(
     pb::RetirePlayerTokenKeyRequest,
     pb::CreateWheelRequest,
     pb::CreateCampaignRequest,
+    pb::CloneCampaignRequest,
     pb::AttachActivityRequest,
     pb::AddPrizeSlotRequest,
     pb::UpdatePrizeSlotRequest,

@@ -18,6 +18,7 @@ pub mod access;
 pub mod activity;
 pub mod audit;
 pub mod chance;
+pub mod clone;
 mod gate;
 pub mod lifecycle;
 pub mod list;

@@ -29,6 +29,7 @@ mod activities;
 mod at_rest;
 mod bootstrap;
 mod clients;
+mod clone;
 mod concurrency;
 mod differential;
 mod fairness;

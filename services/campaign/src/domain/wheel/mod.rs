@@ -21,7 +21,7 @@ pub const MAX_STOCK: i64 = 1_000_000_000;
 pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
 /// Days a physical prize may be claimed, unless the slot says otherwise.
 pub const DEFAULT_CLAIM_DAYS: i64 = 7;
-const MAX_NAME: usize = 200;
+pub const MAX_NAME: usize = 200;
 const DAY_MS: i64 = 86_400_000;
 
 /// The rule that every player is told, with the odds.
@@ -239,6 +239,16 @@ pub struct WheelRules {
     pub time_zone: String,
     pub draws_per_day: i64,
     pub draws_total: i64,
+}
+
+/// The name of a campaign's copy when none is given: the source's name
+/// and " 副本" ("copy"), the source's cut so the whole fits `MAX_NAME`.
+pub fn copy_name(source: &str) -> String {
+    const SUFFIX: &str = " 副本";
+    let keep = MAX_NAME - SUFFIX.chars().count();
+    let mut name: String = source.chars().take(keep).collect();
+    name.push_str(SUFFIX);
+    name
 }
 
 impl WheelRules {
