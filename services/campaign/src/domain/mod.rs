@@ -39,6 +39,9 @@ pub enum Rejection {
     },
     #[error("the campaign is {0}, not running")]
     NotRunning(&'static str),
+    /// Personal data is erased only once the campaign is over.
+    #[error("the campaign is {0}; personal data is erased once it has ENDED")]
+    NotEnded(&'static str),
     /// A player acting on a DRAFT campaign: it exists but is not open yet.
     #[error("the campaign is a draft: it is not published yet")]
     DraftNotOpen,

@@ -565,6 +565,14 @@ impl<D: Db> AdminService for AdminApi<D> {
         traced(super::shipping::bulk_ship(&self.shared, request).await)
     }
 
+    #[tracing::instrument(name = "ErasePersonalData", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn erase_personal_data(
+        &self,
+        request: Request<pb::ErasePersonalDataRequest>,
+    ) -> Result<Response<pb::ErasePersonalDataResponse>, Status> {
+        traced(super::shipping::erase(&self.shared, request).await)
+    }
+
     type ExportWinnersStream = super::shipping::CsvStream;
 
     #[tracing::instrument(name = "ExportWinners", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]

@@ -55,6 +55,7 @@ keyed!(
     pb::CampaignTransitionRequest,
     pb::ShipPrizeRequest,
     pb::BulkShipPrizesRequest,
+    pb::ErasePersonalDataRequest,
     pb::DrawRequest,
     pb::ClaimPrizeRequest,
     pb::FundBudgetRequest,

@@ -63,6 +63,7 @@ fn rejection_code(r: &Rejection) -> Code {
         | Rejection::NotPending(_)
         | Rejection::VoteNotAccepted
         | Rejection::TiersInUse
-        | Rejection::NoActivity(_) => Code::FailedPrecondition,
+        | Rejection::NoActivity(_)
+        | Rejection::NotEnded(_) => Code::FailedPrecondition,
     }
 }

@@ -162,6 +162,35 @@ pub(super) async fn bulk_ship<D: Db>(
     respond(out, |o: &Vec<RowOutcome>| report(&rows, o))
 }
 
+pub(super) async fn erase<D: Db>(
+    s: &Shared<D>,
+    request: Request<pb::ErasePersonalDataRequest>,
+) -> Result<Response<pb::ErasePersonalDataResponse>, Status> {
+    let who = s.auth.authenticate(request.metadata()).await?;
+    let merchant = who.admin()?;
+    let req = request.get_ref();
+    let id = uuid_field("campaign_id", &req.campaign_id)?;
+    let player = req.player_id.trim();
+    if player.chars().count() > 128 {
+        return Err(invalid(crate::domain::InvalidField::new(
+            "player_id",
+            "at most 128 characters",
+        )));
+    }
+    let player = (!player.is_empty()).then_some(player);
+    let idem = idempotency(&who, "ErasePersonalData", req)?;
+    let convert = |n: &u64| pb::ErasePersonalDataResponse {
+        erased: i64::try_from(*n).unwrap_or(i64::MAX),
+    };
+    let out = s
+        .store
+        .erase_personal_data(merchant, id, player, s.clock.now_ms(), &idem, |n| {
+            convert(n).encode_to_vec()
+        })
+        .await?;
+    respond(out, convert)
+}
+
 pub(super) type CsvStream = ItemStream<pb::CsvChunk>;
 
 pub(super) async fn export_winners<D: Db>(

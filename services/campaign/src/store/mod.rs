@@ -25,6 +25,7 @@ pub mod list;
 pub mod money;
 pub mod outbox;
 mod ping;
+pub mod privacy;
 pub mod retention;
 pub mod seal;
 pub mod share;

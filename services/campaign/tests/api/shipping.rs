@@ -12,6 +12,7 @@ use crate::helpers::*;
 both_backends!(
     a_file_ships_each_prize_once_and_says_why_not,
     two_admins_shipping_at_once_ship_each_prize_once,
+    personal_data_is_erased_after_the_campaign_and_history_stays,
 );
 
 /// A published wheel whose every draw wins a physical prize; `n` fans
@@ -303,5 +304,96 @@ async fn two_admins_shipping_at_once_ship_each_prize_once(backend: Backend) {
         )
         .await;
     assert!((1..=2).contains(&audited), "{audited} audit entries");
+    app.stop().await;
+}
+
+async fn personal_data_is_erased_after_the_campaign_and_history_stays(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (id, a) = cups(&app, 3, 3).await;
+    ship(&app, &key(), &id, vec![row(&a[0], "SF0001")])
+        .await
+        .expect("ship");
+    let erase = |player: &str| pb::ErasePersonalDataRequest {
+        idempotency_key: key(),
+        campaign_id: id.clone(),
+        player_id: player.into(),
+    };
+    // Not while the campaign runs: a prize may still be waiting to ship.
+    assert_code(
+        app.admin()
+            .erase_personal_data(with(&app.admin_key, erase("fan-1")))
+            .await,
+        Code::FailedPrecondition,
+        None,
+    );
+    app.end_campaign(&id).await;
+    let one = app
+        .admin()
+        .erase_personal_data(with(&app.admin_key, erase("fan-1")))
+        .await
+        .expect("erase one")
+        .into_inner();
+    assert_eq!(one.erased, 1);
+    let details = "SELECT COUNT(*) FROM prize_award WHERE campaign_id = $1 AND phone IS NOT NULL";
+    assert_eq!(app.db.scalar(details, &id).await, 2);
+    let rest = app
+        .admin()
+        .erase_personal_data(with(&app.admin_key, erase("")))
+        .await
+        .expect("erase all")
+        .into_inner();
+    assert_eq!(rest.erased, 2);
+    assert_eq!(app.db.scalar(details, &id).await, 0);
+    // The history stays: the awards, their states and tracking numbers.
+    assert_eq!(shipped_count(&app, &id).await, 1);
+    let csv = app
+        .admin()
+        .export_winners(with(
+            &app.admin_key,
+            pb::ExportWinnersRequest {
+                campaign_id: id.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("export");
+    let mut stream = csv.into_inner();
+    let mut text = Vec::new();
+    while let Some(c) = stream.message().await.expect("chunk") {
+        text.extend(c.data);
+    }
+    let text = String::from_utf8(text).expect("utf-8");
+    assert!(
+        !text.contains("13900000000") && !text.contains("王五"),
+        "{text}"
+    );
+    assert!(
+        text.contains("SF0001") && text.lines().count() == 4,
+        "{text}"
+    );
+    // Nothing of the data reached the audit trail.
+    assert_eq!(
+        app.db
+            .scalar(
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'prize.erase_personal_data' AND campaign_id = $1",
+                &id
+            )
+            .await,
+        2
+    );
+    assert_eq!(
+        app.db
+            .stored_answers_containing("13900000000".as_bytes())
+            .await,
+        0
+    );
+    let auditor = app.api_key(pb::Role::Auditor, "").await;
+    assert_code(
+        app.admin()
+            .erase_personal_data(with(&auditor, erase("")))
+            .await,
+        Code::PermissionDenied,
+        None,
+    );
     app.stop().await;
 }
