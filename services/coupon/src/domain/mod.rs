@@ -1,8 +1,10 @@
 //! Coupon rules as pure functions and types, no I/O: codes and their check
 //! character ([`code`]), templates, discounts and validity ([`template`]),
-//! and how codes are kept at rest ([`vault`]).
+//! the list RPCs' filters, cursors and derived states ([`list`]), and how
+//! codes are kept at rest ([`vault`]).
 
 pub mod code;
+pub mod list;
 pub mod template;
 pub mod vault;
 

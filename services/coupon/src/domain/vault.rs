@@ -48,6 +48,13 @@ impl CodeVault {
         }
     }
 
+    /// The key page tokens of list RPCs are MACed with: the same
+    /// derivation as the campaign store's, so one engine has one page
+    /// token key (`platform::domain::paging`).
+    pub fn page_token_key(&self) -> [u8; 32] {
+        self.seal.derive(b"campaign-engine page token v1")
+    }
+
     fn digest(&self, label: &str, parts: &[&str]) -> String {
         let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&self.digest_key) else {
             // HMAC takes a key of any length; this arm cannot happen.

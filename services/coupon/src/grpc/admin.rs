@@ -1,4 +1,5 @@
-//! CouponAdminService: templates, supplier code pools, bulk issue for print.
+//! CouponAdminService: templates, supplier code pools, bulk issue for print;
+//! its lists are in `list.rs`.
 
 use std::{pin::Pin, sync::Arc};
 
@@ -277,5 +278,45 @@ impl<D: Db> CouponAdminService for AdminApi<D> {
             }
             .await,
         )
+    }
+
+    #[tracing::instrument(name = "ListTemplates", skip_all, fields(outcome))]
+    async fn list_templates(
+        &self,
+        request: Request<pb::ListTemplatesRequest>,
+    ) -> Result<Response<pb::ListTemplatesResponse>, Status> {
+        traced(super::list::list_templates(&self.shared, request).await)
+    }
+
+    #[tracing::instrument(name = "ListCodePools", skip_all, fields(outcome))]
+    async fn list_code_pools(
+        &self,
+        request: Request<pb::ListCodePoolsRequest>,
+    ) -> Result<Response<pb::ListCodePoolsResponse>, Status> {
+        traced(super::list::list_code_pools(&self.shared, request).await)
+    }
+
+    #[tracing::instrument(name = "ListBulkIssueJobs", skip_all, fields(outcome))]
+    async fn list_bulk_issue_jobs(
+        &self,
+        request: Request<pb::ListBulkIssueJobsRequest>,
+    ) -> Result<Response<pb::ListBulkIssueJobsResponse>, Status> {
+        traced(super::list::list_bulk_issue_jobs(&self.shared, request).await)
+    }
+
+    #[tracing::instrument(name = "ListCoupons", skip_all, fields(outcome, template.id = %request.get_ref().template_id))]
+    async fn list_coupons(
+        &self,
+        request: Request<pb::ListCouponsRequest>,
+    ) -> Result<Response<pb::ListCouponsResponse>, Status> {
+        traced(super::list::list_coupons(&self.shared, request).await)
+    }
+
+    #[tracing::instrument(name = "ListRedemptions", skip_all, fields(outcome))]
+    async fn list_redemptions(
+        &self,
+        request: Request<pb::ListRedemptionsRequest>,
+    ) -> Result<Response<pb::ListRedemptionsResponse>, Status> {
+        traced(super::list::list_redemptions(&self.shared, request).await)
     }
 }

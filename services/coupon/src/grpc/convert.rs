@@ -47,7 +47,8 @@ pub fn uuid_field(field: &'static str, s: &str) -> Result<String, Status> {
         .map_err(|_| invalid(InvalidField::new(field, "must be a UUID")))
 }
 
-fn kind_from_proto(v: i32) -> Option<DiscountKind> {
+/// A discount kind; None for UNSPECIFIED or a value outside the enum.
+pub fn kind_from_proto(v: i32) -> Option<DiscountKind> {
     match pb::DiscountKind::try_from(v).ok()? {
         pb::DiscountKind::AmountOff => Some(DiscountKind::AmountOff),
         pb::DiscountKind::PercentOff => Some(DiscountKind::PercentOff),
@@ -166,6 +167,7 @@ pub fn pool_to_proto(p: &PoolRecord) -> pb::CodePool {
         total: p.total,
         handed_out: p.handed_out,
         duplicates: p.duplicates,
+        created_at_ms: p.created_at,
     }
 }
 

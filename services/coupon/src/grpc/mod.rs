@@ -8,6 +8,7 @@ pub mod convert;
 pub mod delivery;
 pub mod error;
 pub mod guard;
+mod list;
 pub mod player;
 pub mod pos;
 

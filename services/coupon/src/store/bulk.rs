@@ -76,7 +76,7 @@ static INSERT_BATCH: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-fn job_from_row(r: &impl DbRow) -> Result<JobRecord, StoreError> {
+pub(super) fn job_from_row(r: &impl DbRow) -> Result<JobRecord, StoreError> {
     let state = r.text(5)?;
     Ok(JobRecord {
         job_id: r.text(0)?,

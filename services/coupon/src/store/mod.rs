@@ -15,7 +15,7 @@ mod pool_postgres;
 
 use std::sync::Arc;
 
-use platform::domain::{Millis, idempotency::Idempotency};
+use platform::domain::{Millis, idempotency::Idempotency, paging::PageTokens};
 use platform::store::{
     Outcome, StoreError, claim_key,
     db::{Backend, Db, DbRow, DbTx, Value, fetch_one},
@@ -349,10 +349,21 @@ async fn own_template<T: DbTx>(
     Ok(t)
 }
 
-const SELECT_TEMPLATE: &str = "SELECT t.template_id, t.merchant_id, t.name, t.kind, \
-     t.amount_off_cents, t.percent_off, t.max_discount_cents, t.min_spend_cents, t.gift_item, \
-     t.valid_from, t.valid_until, t.valid_days, t.total_supply, t.per_user_limit, t.store_ids, \
-     t.issued, t.created_at FROM coupon_template t WHERE t.template_id = $1";
+/// The columns `template_from_row` reads, of `coupon_template t`.
+macro_rules! sql_template_columns {
+    () => {
+        "t.template_id, t.merchant_id, t.name, t.kind, \
+         t.amount_off_cents, t.percent_off, t.max_discount_cents, t.min_spend_cents, t.gift_item, \
+         t.valid_from, t.valid_until, t.valid_days, t.total_supply, t.per_user_limit, t.store_ids, \
+         t.issued, t.created_at"
+    };
+}
+
+const SELECT_TEMPLATE: &str = concat!(
+    "SELECT ",
+    sql_template_columns!(),
+    " FROM coupon_template t WHERE t.template_id = $1"
+);
 
 // The redemption's guard and row, written once for the two ways they are
 // sent: one by one (SQLite), or as one statement of CTEs (PostgreSQL).
@@ -474,6 +485,16 @@ impl<D: Db> CouponStore<D> {
     pub fn db(&self) -> &D {
         &self.db
     }
+
+    /// The list RPCs' page tokens (`platform::domain::paging`), MACed with
+    /// the key the campaign store derives from the same seal key, so they
+    /// outlive a restart and hold on every replica. The store always has
+    /// the seal key (its vault), so it needs no process key of its own;
+    /// the list names (`grpc::list`) keep its tokens apart from the
+    /// campaign's.
+    pub fn page_tokens(&self) -> PageTokens {
+        PageTokens::new(self.vault.page_token_key())
+    }
 }
 
 /// What a won prize delivers.
@@ -494,6 +515,8 @@ impl PrizeKind {
 }
 
 mod issue;
+// After the SQL macros above (`sql_template_columns!`), which it uses.
+pub mod list;
 mod redeem;
 mod redeem_batch_postgres;
 mod redeem_postgres;

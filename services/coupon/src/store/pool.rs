@@ -25,6 +25,35 @@ pub struct PoolRecord {
     pub handed_out: i64,
     /// Codes the last import skipped because the pool had them already.
     pub duplicates: i64,
+    pub created_at: Millis,
+}
+
+/// The columns `pool_from_row` reads, of `code_pool p`: the pool, its
+/// merchant, and its counts of codes and of codes handed out.
+macro_rules! sql_pool_columns {
+    () => {
+        "p.pool_id, p.merchant_id, p.name, \
+         (SELECT COUNT(*) FROM pool_code c WHERE c.pool_id = p.pool_id), \
+         (SELECT COUNT(*) FROM pool_code c WHERE c.pool_id = p.pool_id \
+            AND c.source_id IS NOT NULL), \
+         p.created_at"
+    };
+}
+pub(super) use sql_pool_columns;
+
+/// A pool and its merchant from `sql_pool_columns!`.
+pub(super) fn pool_from_row(row: &impl DbRow) -> Result<(PoolRecord, String), StoreError> {
+    Ok((
+        PoolRecord {
+            pool_id: row.text(0)?,
+            name: row.text(2)?,
+            total: row.int(3)?,
+            handed_out: row.int(4)?,
+            duplicates: 0,
+            created_at: row.int(5)?,
+        },
+        row.text(1)?,
+    ))
 }
 
 async fn pool_counts<T: DbTx>(
@@ -35,24 +64,19 @@ async fn pool_counts<T: DbTx>(
     let row = fetch_one(
         tx,
         "code pool",
-        "SELECT p.merchant_id, p.name, \
-         (SELECT COUNT(*) FROM pool_code c WHERE c.pool_id = p.pool_id), \
-         (SELECT COUNT(*) FROM pool_code c WHERE c.pool_id = p.pool_id \
-            AND c.source_id IS NOT NULL) \
-         FROM code_pool p WHERE p.pool_id = $1",
+        concat!(
+            "SELECT ",
+            sql_pool_columns!(),
+            " FROM code_pool p WHERE p.pool_id = $1"
+        ),
         args![pool_id],
     )
     .await?;
-    if row.text(0)? != merchant_id {
+    let (pool, owner) = pool_from_row(&row)?;
+    if owner != merchant_id {
         return Err(StoreError::OtherMerchant("code pool"));
     }
-    Ok(PoolRecord {
-        pool_id: pool_id.to_owned(),
-        name: row.text(1)?,
-        total: row.int(2)?,
-        handed_out: row.int(3)?,
-        duplicates: 0,
-    })
+    Ok(pool)
 }
 
 /// The pool's next free code, in order (`hand_out`).

@@ -32,5 +32,6 @@ mod access;
 mod at_rest;
 mod issuance;
 use test_kit::coupon_kit as kit;
+mod lists;
 mod outbox;
 mod till;
