@@ -22,7 +22,6 @@
 //! [`Extension`]) on the same listener, database and credentials: the whole
 //! engine adds the coupon service this way (`services/engine`).
 
-pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod domain;
@@ -183,8 +182,14 @@ pub async fn run_with<E: Extension>(
     services: Services,
     ext: E,
 ) -> Result<(), ServerError> {
+    settings.warn_moved_keys();
+    let campaign = services == Services::CampaignAndExtension;
+    if campaign {
+        // Checked here; read where it is used (`coupon_endpoint`).
+        config::CampaignSettings::from_settings(&settings)?;
+    }
     for name in settings.sections.keys() {
-        if Some(name.as_str()) != ext.section() {
+        if Some(name.as_str()) != ext.section() && !(campaign && name == config::SECTION) {
             tracing::warn!(section = %name, "settings section not read by this process");
         }
     }
@@ -234,7 +239,8 @@ fn delivery_secret(settings: &Settings) -> Arc<[u8]> {
 
 /// The coupon service's address for the outbox worker, if any.
 fn coupon_endpoint(settings: &Settings, listener: &TcpListener) -> Option<String> {
-    match settings.coupon_endpoint.trim() {
+    let own = config::CampaignSettings::from_settings(settings).ok()?;
+    match own.coupon_endpoint.trim() {
         "" | "none" => None,
         "self" => {
             let mut addr = listener.local_addr().ok()?;

@@ -1,13 +1,13 @@
 //! `campaign-engine`: the whole engine on its embedded default, campaign and
 //! coupon services on one listener, with the prize outbox delivering to
-//! this same process. Commands and settings: `campaign::cli`, README.
+//! this same process. Commands and settings: `platform::cli`, README.
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    campaign::cli::main(
+    platform::cli::main(
         env!("CARGO_BIN_NAME"),
         "campaign engine",
-        &[coupon::config::EXAMPLE],
+        &[campaign::config::EXAMPLE, coupon::config::EXAMPLE],
         |settings, listener, shutdown, clock| {
             coupon::run_engine(settings, listener, shutdown, clock)
         },

@@ -49,7 +49,7 @@ pub async fn spawn_engine_with(backend: Backend, tweak: impl FnOnce(&mut Setting
             s.player_rate_per_sec = 0;
             s.delivery_secret = SECRET.into();
             // Won prizes are delivered to this same engine.
-            s.coupon_endpoint = "self".into();
+            crate::harness::set_coupon_endpoint(s, "self");
             tweak(s);
         },
         run_engine,
