@@ -140,7 +140,7 @@ fn start() -> Engine {
     rt.spawn(async move {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         if let Err(e) =
-            coupon::run_engine(settings, listener, std::future::pending::<()>(), clock).await
+            engine::run_engine(settings, listener, std::future::pending::<()>(), clock).await
         {
             panic!("the engine stopped: {e}");
         }

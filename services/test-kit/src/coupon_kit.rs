@@ -26,7 +26,7 @@ fn run_engine(
     shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
     clock: Arc<dyn Clock>,
 ) -> Pin<Box<dyn Future<Output = Result<(), ServerError>> + Send>> {
-    Box::pin(coupon::run_engine(settings, listener, shutdown, clock))
+    Box::pin(engine::run_engine(settings, listener, shutdown, clock))
 }
 
 /// The whole engine (campaign + coupon on one listener) on a fresh database.
