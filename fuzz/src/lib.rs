@@ -120,10 +120,13 @@ fn start() -> Engine {
         database_url: format!("sqlite:{}", dir.join("fuzz.db").display()),
         bootstrap_key_file: dir.join("admin.key"),
         player_rate_per_sec: 0,
-        coupon_endpoint: "none".into(),
         delivery_secret: DELIVERY_SECRET.into(),
         ..Settings::default()
     };
+    campaign::config::CampaignSettings {
+        coupon_endpoint: "none".into(),
+    }
+    .write_into(&mut settings);
     coupon::config::CouponSettings {
         till_failure_limit: 0,
         ..Default::default()
@@ -137,7 +140,7 @@ fn start() -> Engine {
     rt.spawn(async move {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         if let Err(e) =
-            coupon::run_engine(settings, listener, std::future::pending::<()>(), clock).await
+            engine::run_engine(settings, listener, std::future::pending::<()>(), clock).await
         {
             panic!("the engine stopped: {e}");
         }

@@ -131,12 +131,15 @@ async fn start_engine(
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<Result<(), campaign::ServerError>>,
 )> {
-    let settings = Settings {
+    let mut settings = Settings {
         database_url: url.to_owned(),
         bootstrap_key_file: dir.join("admin.key"),
-        coupon_endpoint: "none".into(),
         ..Settings::default()
     };
+    campaign::config::CampaignSettings {
+        coupon_endpoint: "none".into(),
+    }
+    .write_into(&mut settings);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

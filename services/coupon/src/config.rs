@@ -1,9 +1,9 @@
 //! The coupon service's settings: the `[coupon]` section of the settings
 //! file (`campaign.toml`), then environment variables (`CAMPAIGN_TILL_*`).
-//! The campaign service's settings keep the section as written
-//! (`campaign::config::Settings::sections`); only this module reads it.
+//! The platform's settings keep the section as written
+//! (`platform::settings::Settings::sections`); only this module reads it.
 
-use campaign::config::{Settings, SettingsError};
+use platform::settings::{Settings, SettingsError};
 use serde::{Deserialize, Serialize};
 
 /// The section's name in the settings file.

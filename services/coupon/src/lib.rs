@@ -13,10 +13,10 @@
 //! The service shares the database and credentials of the campaign
 //! service (checked by the platform's authenticator, `platform::access`),
 //! reads its own settings section (`[coupon]`, [`config`]) and owns its
-//! tables (`coupon_*`, `code_pool`, `pool_code`). [`CouponService`] is a
-//! [`campaign::Extension`]: the whole engine serves it beside the campaign
-//! services on one listener ([`run_engine`]); [`run_alone`] serves it by
-//! itself.
+//! tables (`coupon_*`, `code_pool`, `pool_code`). [`CouponModule`] is a
+//! `platform::server::Module`, a peer of the campaign service's: the whole
+//! engine serves both on one listener (`services/engine`); [`run_alone`]
+//! serves it by itself.
 
 pub mod config;
 pub mod domain;
@@ -25,7 +25,6 @@ pub mod store;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use campaign::{Extension, ExtensionContext, Installed, ServerError, Services, config::Settings};
 use engine_proto::coupon::v1::{
     coupon_admin_service_server::CouponAdminServiceServer,
     coupon_delivery_service_server::CouponDeliveryServiceServer,
@@ -33,9 +32,10 @@ use engine_proto::coupon::v1::{
     coupon_pos_service_server::CouponPosServiceServer,
 };
 use platform::{
-    access::auth::Authenticator,
     clock::Clock,
     grpc::limit::RateLimiter,
+    server::{Installed, Module, ModuleContext, ServerError},
+    settings::{Settings, SettingsError},
     store::{StoreError, db::Db},
 };
 use tokio::{net::TcpListener, sync::Notify};
@@ -53,21 +53,30 @@ use store::{CouponStore, JobState};
 /// the player and POS calls.
 const ADMIN_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
-/// The coupon service, to install on a campaign engine server, with its
+/// The coupon service, to install on the platform's server, with its
 /// settings (`config`).
-pub struct CouponService {
+pub struct CouponModule {
     pub settings: CouponSettings,
 }
 
+impl CouponModule {
+    /// The module with the `[coupon]` section of `settings`.
+    pub fn from_settings(settings: &Settings) -> Result<Self, SettingsError> {
+        Ok(Self {
+            settings: CouponSettings::from_settings(settings)?,
+        })
+    }
+}
+
 /// The codes' vault, from the engine's seal key.
-fn vault<D: Db>(ctx: &ExtensionContext<'_, D>) -> Arc<CodeVault> {
+fn vault<D: Db>(ctx: &ModuleContext<'_, D>) -> Arc<CodeVault> {
     Arc::new(CodeVault::new(ctx.seal_key.clone()))
 }
 
-impl Extension for CouponService {
+impl Module for CouponModule {
     /// Codes a database from before sealing holds in the clear are sealed
     /// before the first till can look one up.
-    async fn prepare<D: Db>(&self, ctx: &ExtensionContext<'_, D>) -> Result<(), StoreError> {
+    async fn prepare<D: Db>(&self, ctx: &ModuleContext<'_, D>) -> Result<(), StoreError> {
         let store = CouponStore::new(ctx.db.clone(), vault(ctx));
         let converted = store.seal_codes_in_the_clear().await?;
         if converted > 0 {
@@ -79,24 +88,16 @@ impl Extension for CouponService {
         Ok(())
     }
 
-    fn section(&self) -> Option<&'static str> {
-        Some(config::SECTION)
+    fn sections(&self) -> Vec<&'static str> {
+        vec![config::SECTION]
     }
 
-    fn install<D: Db>(self, ctx: ExtensionContext<'_, D>, routes: &mut RoutesBuilder) -> Installed {
+    fn install<D: Db>(self, ctx: &ModuleContext<'_, D>, routes: &mut RoutesBuilder) -> Installed {
         let settings = ctx.settings;
         let bulk_wakeup = Arc::new(Notify::new());
-        let mut auth = Authenticator::new(
-            ctx.access.clone(),
-            settings.player_token_audience.clone(),
-            ctx.clock.clone(),
-        );
-        if let Some(dev) = &ctx.dev_issuer {
-            auth = auth.with_dev_issuer(dev.clone());
-        }
         let shared = Arc::new(CouponShared {
-            coupons: CouponStore::new(ctx.db.clone(), vault(&ctx)),
-            auth,
+            coupons: CouponStore::new(ctx.db.clone(), vault(ctx)),
+            auth: ctx.authenticator(),
             clock: ctx.clock.clone(),
             player_limit: RateLimiter::new(
                 settings.player_rate_per_sec,
@@ -146,6 +147,8 @@ impl Extension for CouponService {
             ],
             tasks: vec![worker],
             counters: vec![Arc::new(move || counted.counters())],
+            descriptor_sets: vec![engine_proto::FILE_DESCRIPTOR_SET],
+            ..Installed::default()
         }
     }
 }
@@ -196,28 +199,6 @@ async fn run_bulk_worker<D: Db>(
     }
 }
 
-/// The whole engine: campaign and coupon services on one listener, the
-/// outbox worker delivering to this same process.
-pub async fn run_engine(
-    settings: Settings,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    clock: Arc<dyn Clock>,
-) -> Result<(), ServerError> {
-    let coupon = CouponService {
-        settings: CouponSettings::from_settings(&settings)?,
-    };
-    campaign::run_with(
-        settings,
-        listener,
-        shutdown,
-        clock,
-        Services::CampaignAndExtension,
-        coupon,
-    )
-    .await
-}
-
 /// The coupon service alone (a campaign service elsewhere delivers prizes
 /// to it with the shared `delivery_secret`).
 pub async fn run_alone(
@@ -226,16 +207,6 @@ pub async fn run_alone(
     shutdown: impl Future<Output = ()> + Send + 'static,
     clock: Arc<dyn Clock>,
 ) -> Result<(), ServerError> {
-    let coupon = CouponService {
-        settings: CouponSettings::from_settings(&settings)?,
-    };
-    campaign::run_with(
-        settings,
-        listener,
-        shutdown,
-        clock,
-        Services::ExtensionOnly,
-        coupon,
-    )
-    .await
+    let coupon = CouponModule::from_settings(&settings)?;
+    platform::server::run_with(settings, listener, shutdown, clock, coupon).await
 }

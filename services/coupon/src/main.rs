@@ -1,10 +1,10 @@
 //! `coupon-service`: the coupon service alone. Set the same
 //! `CAMPAIGN_DELIVERY_SECRET` here and on the campaign service that
-//! delivers prizes to it. Commands: `campaign::cli`.
+//! delivers prizes to it. Commands: `platform::cli`.
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    campaign::cli::main(
+    platform::cli::main(
         env!("CARGO_BIN_NAME"),
         "coupon service",
         &[coupon::config::EXAMPLE],

@@ -244,13 +244,24 @@ fn print_config_shows_each_services_section_with_its_defaults() {
     let out = engine(&["print-config"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let example = text(&out.stdout);
-    // The platform's and the campaign's keys at the top, the coupon
-    // service's in its own section, each with its default.
-    let (top, coupon) = example
+    // The platform's keys at the top, each service's in its own section
+    // (`[campaign]`, then `[coupon]`), each with its default.
+    let (top, sections) = example
+        .split_once("[campaign]")
+        .unwrap_or_else(|| panic!("no [campaign] section in:\n{example}"));
+    let (campaign, coupon) = sections
         .split_once("[coupon]")
         .unwrap_or_else(|| panic!("no [coupon] section in:\n{example}"));
     assert!(top.contains("listen = \"127.0.0.1:50051\""), "{top}");
-    assert!(!top.contains("till_"), "{top}");
+    assert!(top.contains("player_rate_per_sec = 20"), "{top}");
+    assert!(
+        !top.contains("till_") && !top.contains("coupon_endpoint"),
+        "{top}"
+    );
+    assert!(
+        campaign.contains("coupon_endpoint = \"self\""),
+        "{campaign}"
+    );
     for line in ["till_failure_limit = 20", "till_rate_per_sec = 50"] {
         assert!(coupon.contains(line), "{line} missing from:\n{coupon}");
     }

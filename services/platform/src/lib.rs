@@ -16,14 +16,20 @@
 //!   principals, the admin audit chain ([`access::AccessStore`]), the first
 //!   admin key's and the seal key's files.
 //! - [`telemetry`]: the log subscriber.
-//!
-//! Server assembly (the listener and its limits, health, metrics, the
-//! browsers' routes) still lives in the campaign crate (issue 23 moves it
-//! here in steps).
+//! - [`settings`]: the settings every service shares, and the services'
+//!   own sections as written (each service reads its own).
+//! - [`cli`]: the command line every binary shares (serve, and the helper
+//!   commands).
+//! - [`server`]: the server every binary runs: the listener and its
+//!   limits, health, reflection, metrics, gRPC-Web and CORS, and the
+//!   services installed on it as [`server::Module`]s.
 
 pub mod access;
+pub mod cli;
 pub mod clock;
 pub mod domain;
 pub mod grpc;
+pub mod server;
+pub mod settings;
 pub mod store;
 pub mod telemetry;

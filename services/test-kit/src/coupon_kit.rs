@@ -26,7 +26,7 @@ fn run_engine(
     shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
     clock: Arc<dyn Clock>,
 ) -> Pin<Box<dyn Future<Output = Result<(), ServerError>> + Send>> {
-    Box::pin(coupon::run_engine(settings, listener, shutdown, clock))
+    Box::pin(engine::run_engine(settings, listener, shutdown, clock))
 }
 
 /// The whole engine (campaign + coupon on one listener) on a fresh database.
@@ -49,7 +49,7 @@ pub async fn spawn_engine_with(backend: Backend, tweak: impl FnOnce(&mut Setting
             s.player_rate_per_sec = 0;
             s.delivery_secret = SECRET.into();
             // Won prizes are delivered to this same engine.
-            s.coupon_endpoint = "self".into();
+            crate::harness::set_coupon_endpoint(s, "self");
             tweak(s);
         },
         run_engine,

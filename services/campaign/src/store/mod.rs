@@ -24,7 +24,6 @@ pub mod lifecycle;
 pub mod list;
 pub mod money;
 pub mod outbox;
-mod ping;
 pub mod privacy;
 pub mod retention;
 pub mod seal;
@@ -107,13 +106,20 @@ impl<D: db::Db> Store<D> {
         platform::domain::paging::PageTokens::new(key)
     }
 
-    /// Counters of how writes were grouped, for the metrics endpoint
-    /// (name, value): SQLite's group commits, PostgreSQL's draw batches.
+    /// Counters of how writes were grouped (name, value): SQLite's group
+    /// commits, PostgreSQL's draw batches.
     pub fn write_counters(&self) -> Vec<(&'static str, u64)> {
         let mut counters = self.db.counters();
-        if let Some(batches) = &self.draw_batches {
-            counters.extend(batches.counters());
-        }
+        counters.extend(self.draw_batch_counters());
         counters
+    }
+
+    /// PostgreSQL's draw batches (name, value), for the metrics endpoint
+    /// (the backend's own counters are the platform's to show).
+    pub fn draw_batch_counters(&self) -> Vec<(&'static str, u64)> {
+        self.draw_batches
+            .as_ref()
+            .map(|b| b.counters())
+            .unwrap_or_default()
     }
 }

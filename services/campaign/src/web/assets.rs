@@ -8,7 +8,8 @@
 //!   use;
 //! - `/favicon.ico`: the pages' icon.
 //!
-//! Any other path that is not a gRPC request (by its content type) is 404.
+//! Any other path that is not a gRPC request (by its content type) is 404
+//! (`platform::server::web::not_found`).
 //!
 //! The pages call the engine through gRPC-Web on this same origin. They are
 //! served with a content security policy that allows scripts, styles and
@@ -95,18 +96,4 @@ pub fn routes() -> Router {
                 )
             }),
         )
-}
-
-/// What a browser or a crawler asking for a path that is not a page and
-/// not gRPC gets: 404, not a gRPC error in HTTP/1.1 clothing.
-pub fn not_found() -> Response {
-    (
-        axum::http::StatusCode::NOT_FOUND,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        )],
-        "404 未找到 / not found: this path is neither a page (/console/, /h5/) nor a gRPC method\n",
-    )
-        .into_response()
 }

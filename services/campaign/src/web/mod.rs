@@ -1,76 +1,22 @@
-//! The browser side of the gRPC listener. One listener answers HTTP/2 gRPC
-//! (as before) and HTTP/1.1 for browsers:
+//! The campaign's HTTP routes on the gRPC listener, beside gRPC-Web and
+//! the CORS allow-list in front of everything (both the platform's,
+//! `platform::server::web`):
 //!
-//! - gRPC-Web (`application/grpc-web[-text][+proto]`, tonic-web) on every
-//!   gRPC path, translated to gRPC before the services and the metrics
-//!   layer see it, so a browser call is authenticated, validated, limited
-//!   and counted exactly like a native one;
-//! - a CORS allow-list in front of everything (`cors_allowed_origins`):
-//!   exact origins only, none by default;
 //! - [`assets`]: the marketing console (`/console/`) and the H5 demo
 //!   (`/h5/`), embedded from `web/`;
 //! - [`dev_token`]: `POST /dev/player-token`, the development-only player
-//!   token issuer; it mints only when `dev_token_issuer` is on, and
-//!   answers 404 "off" otherwise.
-//!
-//! A request that is not one of these routes goes to the gRPC routes when
-//! its content type is gRPC or gRPC-Web (`application/grpc…`); anything
-//! else (a browser's `/favicon.ico` of old, a crawler's `/robots.txt`) is
-//! 404.
+//!   token issuer (a token at a campaign's merchant); it mints only when
+//!   `dev_token_issuer` is on, and answers 404 "off" otherwise.
 
 pub mod assets;
 pub mod dev_token;
 
-use std::{sync::Arc, time::Duration};
-
-use http::{HeaderName, HeaderValue, Method};
-use tonic::service::Routes;
-use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_layer::Layer;
-
-use crate::{
-    metrics::{RpcLayer, RpcMetrics},
-    store::db::Db,
-};
+use crate::store::db::Db;
 use dev_token::DevTokenState;
 
-/// Request headers a gRPC-Web client (and the pages) may send cross-origin.
-const ALLOWED_REQUEST_HEADERS: [&str; 5] = [
-    "authorization",
-    "content-type",
-    "x-grpc-web",
-    "x-user-agent",
-    "grpc-timeout",
-];
-
-/// Response headers a cross-origin page may read: the call's status when it
-/// comes without a body (a refusal), in the headers.
-const EXPOSED_RESPONSE_HEADERS: [&str; 3] =
-    ["grpc-status", "grpc-message", "grpc-status-details-bin"];
-
-/// The CORS policy: only `origins` (exact matches) get
-/// `access-control-allow-origin`; any other origin gets no CORS headers, so
-/// its browser refuses to hand the answer to the page. Credentials travel in
-/// `authorization`, never in cookies, so none are allowed.
-pub fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
-    CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::POST, Method::GET])
-        .allow_headers(ALLOWED_REQUEST_HEADERS.map(HeaderName::from_static))
-        .expose_headers(EXPOSED_RESPONSE_HEADERS.map(HeaderName::from_static))
-        .max_age(Duration::from_secs(600))
-}
-
-/// The whole listener's service: the dev token issuer (when on), gRPC
-/// (native and gRPC-Web, counted by the metrics layer), all behind the CORS
-/// allow-list.
-pub fn app<D: Db>(
-    grpc: Routes,
-    rpc_metrics: Arc<RpcMetrics>,
-    origins: Vec<HeaderValue>,
-    dev: Option<DevTokenState<D>>,
-) -> axum::Router {
-    let grpc = tonic_web::GrpcWebLayer::new().layer(RpcLayer(rpc_metrics).layer(grpc.prepare()));
+/// The campaign's routes: the dev token issuer (minting when `dev` is
+/// given) and the pages.
+pub fn routes<D: Db>(dev: Option<DevTokenState<D>>) -> axum::Router {
     let router = match dev {
         Some(state) => axum::Router::new()
             .route(
@@ -80,33 +26,5 @@ pub fn app<D: Db>(
             .with_state(state),
         None => axum::Router::new().route("/dev/player-token", axum::routing::post(dev_token::off)),
     };
-    let fallback = move |req: axum::extract::Request| {
-        let mut grpc = grpc.clone();
-        async move {
-            if !is_grpc(req.headers()) {
-                return assets::not_found();
-            }
-            use tower_service::Service;
-            // The gRPC stack's error type is Infallible: failures are statuses.
-            let Ok(()) = futures_util::future::poll_fn(|cx| {
-                Service::<axum::extract::Request>::poll_ready(&mut grpc, cx)
-            })
-            .await;
-            let Ok(resp) = grpc.call(req).await;
-            resp.map(axum::body::Body::new)
-        }
-    };
-    router
-        .merge(assets::routes())
-        .fallback(fallback)
-        .layer(cors(origins))
-}
-
-/// gRPC (`application/grpc`, `+proto`, …) or gRPC-Web
-/// (`application/grpc-web…`), by the request's content type.
-fn is_grpc(headers: &http::HeaderMap) -> bool {
-    headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("application/grpc"))
+    router.merge(assets::routes())
 }

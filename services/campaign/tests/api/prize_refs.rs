@@ -146,7 +146,7 @@ async fn publishing_rechecks_every_coupon_prize(backend: Backend) {
 }
 
 async fn no_coupon_service_or_an_unreachable_one_refuses(backend: Backend) {
-    let none = spawn_app_with(backend, |s| s.coupon_endpoint = "none".into()).await;
+    let none = spawn_app_with(backend, |s| set_coupon_endpoint(s, "none")).await;
     let c = none.wheel(rules(5, 5), vec![thanks(1)], 0, false).await;
     let r = add(
         &none,
@@ -177,7 +177,7 @@ async fn no_coupon_service_or_an_unreachable_one_refuses(backend: Backend) {
     // A coupon service that does not answer: UNAVAILABLE, nothing changed.
     let port = free_port();
     let down = spawn_app_with(backend, |s| {
-        s.coupon_endpoint = format!("http://127.0.0.1:{port}");
+        set_coupon_endpoint(s, format!("http://127.0.0.1:{port}"));
     })
     .await;
     let c = down.wheel(rules(5, 5), vec![thanks(1)], 0, false).await;

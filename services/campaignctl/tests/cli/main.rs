@@ -45,13 +45,13 @@ impl Engine {
     async fn start(backend: Backend) -> Self {
         let db = TestDb::new(backend).await;
         let key_file = db.dir.join("admin.key");
-        let settings = Settings {
+        let mut settings = Settings {
             database_url: db.url.clone(),
             bootstrap_key_file: key_file.clone(),
             pg_max_connections: 4,
-            coupon_endpoint: "none".into(),
             ..Settings::default()
         };
+        helpers::set_coupon_endpoint(&mut settings, "none");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

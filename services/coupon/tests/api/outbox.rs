@@ -4,14 +4,15 @@
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
-use campaign::config::Settings;
 use engine_proto::{campaign::v1 as cpb, coupon::v1 as pb};
+use platform::settings::Settings;
 use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::{Code, transport::Channel};
 
 use crate::{
     helpers::{
-        Backend, TestApp, free_port, key, rules, slot, spawn_app_with, thanks, wait_service, with,
+        Backend, TestApp, free_port, key, rules, set_coupon_endpoint, slot, spawn_app_with, thanks,
+        wait_service, with,
     },
     kit::{
         POS_HEALTH, SECRET, admin, amount_off, assert_coupon_invariants, create_template, player,
@@ -312,7 +313,7 @@ fn start_coupon_service(app: &TestApp, port: u16) -> (oneshot::Sender<()>, JoinH
 async fn won_prizes_arrive_once_despite_a_coupon_service_outage(backend: Backend) {
     let port = free_port();
     let app = spawn_app_with(backend, |s| {
-        s.coupon_endpoint = format!("http://127.0.0.1:{port}");
+        set_coupon_endpoint(s, format!("http://127.0.0.1:{port}"));
         s.delivery_secret = SECRET.into();
         s.player_rate_per_sec = 0;
     })

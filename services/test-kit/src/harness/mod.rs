@@ -281,6 +281,15 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
     spawn_app_running(backend, tweak, run_campaign, "campaign.v1.AdminService").await
 }
 
+/// Sets where the campaign service delivers won coupon prizes
+/// (`coupon_endpoint`, in its `[campaign]` section).
+pub fn set_coupon_endpoint(settings: &mut Settings, endpoint: impl Into<String>) {
+    campaign::config::CampaignSettings {
+        coupon_endpoint: endpoint.into(),
+    }
+    .write_into(settings);
+}
+
 /// A server entry point: `campaign::run`, or the whole engine.
 pub type RunFn = fn(
     Settings,
@@ -389,12 +398,12 @@ async fn spawn_on(
         bootstrap_key_file: key_file.clone(),
         // Tests run in parallel against one cluster: keep pools small.
         pg_max_connections: 8,
-        // The campaign service alone: coupon prizes are checked by a
-        // stand-in peer and wait in the outbox (delivery is the coupon
-        // suite's business, against the real coupon service).
-        coupon_endpoint: coupon_peer::start().await,
         ..Settings::default()
     };
+    // The campaign service alone: coupon prizes are checked by a stand-in
+    // peer and wait in the outbox (delivery is the coupon suite's business,
+    // against the real coupon service).
+    set_coupon_endpoint(&mut settings, coupon_peer::start().await);
     tweak(&mut settings);
     let (channel, addr, tx, server) = start_server(&settings, &clock, run, service).await;
     let admin_key = read_key(&key_file).await;

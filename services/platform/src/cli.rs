@@ -17,11 +17,11 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use crate::{
-    ServerError,
+    access::AccessStore,
     clock::{Clock, FileOffsetClock, SystemClock},
-    config::{self, Settings},
     domain::credential::{PlayerClaims, sign_player_token},
-    store::{Store, postgres::PgDb, sqlite::SqliteDb},
+    settings::{self, Settings},
+    store::{postgres::PgDb, sqlite::SqliteDb},
     telemetry,
 };
 
@@ -77,9 +77,9 @@ enum Cmd {
 /// Runs the command in `std::env::args`; `serve` starts the server with
 /// `run`. `bin` is the binary's name (for help and `--version`), `what`
 /// names the server in the start-up banner, `sections` are the example
-/// settings sections of the other services it serves (for
-/// `print-config`). A bad command line exits 2.
-pub async fn main<F, Fut>(
+/// settings sections of the services it serves (for `print-config`). A
+/// bad command line exits 2.
+pub async fn main<F, Fut, E>(
     bin: &'static str,
     what: &str,
     sections: &[&str],
@@ -87,7 +87,8 @@ pub async fn main<F, Fut>(
 ) -> anyhow::Result<()>
 where
     F: FnOnce(Settings, TcpListener, Shutdown, Arc<dyn Clock>) -> Fut,
-    Fut: Future<Output = Result<(), ServerError>>,
+    Fut: Future<Output = Result<(), E>>,
+    E: std::error::Error + Send + Sync + 'static,
 {
     let about = format!("Runs the {what} (the default), or a helper command");
     let matches = Cli::command().name(bin).about(about).get_matches();
@@ -102,7 +103,7 @@ where
             ttl_seconds,
         } => mint(issuer, &secret, openid, ttl_seconds),
         Cmd::PrintConfig => {
-            print!("{}", config::EXAMPLE);
+            print!("{}", settings::EXAMPLE);
             for section in sections {
                 print!("\n{section}");
             }
@@ -111,10 +112,11 @@ where
     }
 }
 
-async fn serve<F, Fut>(what: &str, run: F) -> anyhow::Result<()>
+async fn serve<F, Fut, E>(what: &str, run: F) -> anyhow::Result<()>
 where
     F: FnOnce(Settings, TcpListener, Shutdown, Arc<dyn Clock>) -> Fut,
-    Fut: Future<Output = Result<(), ServerError>>,
+    Fut: Future<Output = Result<(), E>>,
+    E: std::error::Error + Send + Sync + 'static,
 {
     telemetry::init("info");
     let settings = Settings::load()?;
@@ -124,7 +126,7 @@ where
     println!(
         "{what} listening on {} (database {})",
         listener.local_addr()?,
-        config::redact_url(&settings.database_url)
+        settings::redact_url(&settings.database_url)
     );
     run(settings, listener, Box::pin(shutdown_signal()), clock()).await?;
     Ok(())
@@ -171,11 +173,11 @@ async fn create_merchant(name: &str) -> anyhow::Result<()> {
     let now = SystemClock.now_ms();
     let url = &settings.database_url;
     let (merchant, key) = if url.starts_with("sqlite:") {
-        Store::new(SqliteDb::connect(url).await?)
+        AccessStore::new(SqliteDb::connect(url).await?)
             .create_merchant(name, now)
             .await?
     } else {
-        Store::new(PgDb::connect(url, 2).await?)
+        AccessStore::new(PgDb::connect(url, 2).await?)
             .create_merchant(name, now)
             .await?
     };

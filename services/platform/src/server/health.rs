@@ -1,8 +1,8 @@
 //! Health that tells the truth about the database (issue 22): every
-//! `HEALTH_EVERY` a probe (`Store::ping`: a read and a write transaction)
-//! must finish within `HEALTH_TIMEOUT`; while it does not, every served
-//! service and the server as a whole (`""`) are NOT_SERVING, and SERVING
-//! again after the next probe that passes. A load balancer or Kubernetes
+//! `HEALTH_EVERY` a probe ([`ping`]: a read and a write transaction through
+//! the `Db` seam) must finish within `HEALTH_TIMEOUT`; while it does not,
+//! every served service and the server as a whole (`""`) are NOT_SERVING,
+//! and SERVING again after the next probe that passes. A load balancer or Kubernetes
 //! then stops sending calls that could only time out (a pool taken by
 //! stalled streams, a database that went away).
 
@@ -10,17 +10,33 @@ use std::{sync::Arc, time::Duration};
 
 use tonic_health::{ServingStatus, server::HealthReporter};
 
-use crate::store::{Store, db::Db};
+use crate::store::{
+    StoreError,
+    db::{Db, DbTx},
+};
 
 /// How often the database is probed.
 pub const HEALTH_EVERY: Duration = Duration::from_secs(2);
 /// How long one probe may take before the database counts as unavailable.
 pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The database's liveness: Ok when a read and a write transaction can
+/// each be opened and run `SELECT 1`. Both paths are probed because either
+/// can be what stalls (a pool taken by slow readers, a writer queue that no
+/// longer moves). The write transaction is dropped, never committed.
+pub async fn ping<D: Db>(db: &D) -> Result<(), StoreError> {
+    let mut read = db.begin_read().await?;
+    read.fetch_optional("SELECT 1", vec![]).await?;
+    drop(read);
+    let mut write = db.begin_write().await?;
+    write.fetch_optional("SELECT 1", vec![]).await?;
+    Ok(())
+}
+
 /// Probes the database for ever, setting the status of `services` (and of
 /// the server, `""`) on `reporter` whenever it changes.
 pub fn spawn_prober<D: Db>(
-    store: Store<D>,
+    db: D,
     reporter: HealthReporter,
     services: Arc<Vec<&'static str>>,
 ) -> tokio::task::JoinHandle<()> {
@@ -30,7 +46,7 @@ pub fn spawn_prober<D: Db>(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let outcome = tokio::time::timeout(HEALTH_TIMEOUT, store.ping()).await;
+            let outcome = tokio::time::timeout(HEALTH_TIMEOUT, ping(&db)).await;
             let ok = matches!(outcome, Ok(Ok(())));
             if ok == serving {
                 continue;

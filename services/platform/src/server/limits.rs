@@ -30,7 +30,7 @@ use tokio::{
 };
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
-use crate::config::Settings;
+use crate::settings::Settings;
 
 /// Seconds as a duration, `0` meaning "off".
 fn secs(n: u32) -> Option<Duration> {
