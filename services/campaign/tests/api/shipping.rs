@@ -2,7 +2,7 @@
 //! applied once even when the file is applied twice or by two admins at
 //! the same time, refused rows reported with a reason and changing nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use engine_proto::campaign::v1 as pb;
 use tonic::{Code, Status};
@@ -13,6 +13,7 @@ both_backends!(
     a_file_ships_each_prize_once_and_says_why_not,
     two_admins_shipping_at_once_ship_each_prize_once,
     personal_data_is_erased_after_the_campaign_and_history_stays,
+    shipping_list_is_excel_safe_and_masked_for_auditors,
 );
 
 /// A published wheel whose every draw wins a physical prize; `n` fans
@@ -394,6 +395,152 @@ async fn personal_data_is_erased_after_the_campaign_and_history_stays(backend: B
             .await,
         Code::PermissionDenied,
         None,
+    );
+    app.stop().await;
+}
+
+/// The whole shipping list as text, as `cred` gets it.
+async fn export_winners(
+    app: &TestApp,
+    cred: &str,
+    req: pb::ExportWinnersRequest,
+) -> Result<String, Status> {
+    let mut stream = app
+        .admin()
+        .export_winners(with(cred, req))
+        .await?
+        .into_inner();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.message().await? {
+        bytes.extend(chunk.data);
+    }
+    Ok(String::from_utf8(bytes).expect("UTF-8"))
+}
+
+async fn shipping_list_is_excel_safe_and_masked_for_auditors(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let wheel = app
+        .wheel(
+            rules(100, 100),
+            vec![
+                slot("保温杯", pb::PrizeKind::Physical, 1, 1000),
+                slot("积分", pb::PrizeKind::Points, 1, 1000),
+                thanks(0),
+            ],
+            2,
+            true,
+        )
+        .await;
+    let id = wheel.campaign_id.clone();
+    // 520 prizes: more than one page of the export (500).
+    let mut cup = None;
+    for i in 0..520 {
+        let who = format!("fan-{}", i % 26);
+        let d = app.draw(&who, &id).await.expect("draw");
+        if cup.is_none() && d.slot_index == 0 {
+            cup = Some((who, d.award.expect("award").award_id));
+        }
+    }
+    let (winner, award) = cup.expect("a cup among 520 draws");
+    app.player()
+        .claim_prize(with(
+            &app.token(&winner),
+            pb::ClaimPrizeRequest {
+                idempotency_key: key(),
+                award_id: award.clone(),
+                shipping: Some(pb::ShippingDetails {
+                    recipient: "=HYPERLINK(\"http://x\")".into(),
+                    phone: "13812345678".into(),
+                    address: "浙江省杭州市西湖区文三路1号, 3楼".into(),
+                }),
+            },
+        ))
+        .await
+        .expect("claim");
+    let req = || pb::ExportWinnersRequest {
+        campaign_id: id.clone(),
+        ..Default::default()
+    };
+
+    let full = export_winners(&app, &app.admin_key, req())
+        .await
+        .expect("admin export");
+    assert!(
+        full.starts_with("\u{feff}中奖编号,中奖时间,用户,奖品,"),
+        "{}",
+        &full[..80]
+    );
+    let lines: Vec<&str> = full.trim_end().split("\r\n").collect();
+    assert_eq!(lines.len(), 1 + 520, "a header and one line a prize");
+    let ids: HashSet<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split(',').next().expect("id"))
+        .collect();
+    assert_eq!(ids.len(), 520, "each prize once across the pages");
+    let claimed = lines
+        .iter()
+        .find(|l| l.starts_with(&award))
+        .expect("the claimed cup");
+    assert!(
+        claimed.contains("\"'=HYPERLINK(\"\"http://x\"\")\"")
+            && claimed.contains("13812345678")
+            && claimed.contains("\"浙江省杭州市西湖区文三路1号, 3楼\"")
+            && claimed.contains("待发货"),
+        "{claimed}"
+    );
+
+    let auditor = app.api_key(pb::Role::Auditor, "").await;
+    let masked = export_winners(&app, &auditor, req())
+        .await
+        .expect("auditor export");
+    assert_eq!(masked.lines().count(), lines.len());
+    assert!(
+        !masked.contains("13812345678")
+            && !masked.contains("文三路")
+            && !masked.contains("HYPERLINK")
+    );
+    assert!(
+        masked.contains("138****5678") && masked.contains("浙江省杭州市***"),
+        "masked"
+    );
+
+    // Filters as ListWinners: only the claimed one.
+    let only_claimed = export_winners(
+        &app,
+        &app.admin_key,
+        pb::ExportWinnersRequest {
+            statuses: vec![pb::AwardStatus::Claimed as i32],
+            ..req()
+        },
+    )
+    .await
+    .expect("claimed only");
+    assert_eq!(only_claimed.trim_end().split("\r\n").count(), 2);
+
+    // Refusals: a player, another merchant, a bad filter.
+    assert_code(
+        export_winners(&app, &app.token("fan-0"), req()).await,
+        Code::PermissionDenied,
+        None,
+    );
+    let other = other_merchant(&app.db).await;
+    assert_code(
+        export_winners(&app, &other, req()).await,
+        Code::NotFound,
+        None,
+    );
+    assert_code(
+        export_winners(
+            &app,
+            &app.admin_key,
+            pb::ExportWinnersRequest {
+                day: "明天".into(),
+                ..req()
+            },
+        )
+        .await,
+        Code::InvalidArgument,
+        Some("day"),
     );
     app.stop().await;
 }

@@ -33,5 +33,6 @@ mod at_rest;
 mod issuance;
 use test_kit::coupon_kit as kit;
 mod lists;
+mod lists_admin;
 mod outbox;
 mod till;
