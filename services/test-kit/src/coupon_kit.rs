@@ -262,3 +262,37 @@ pub async fn export_csv(app: &TestApp, job_id: &str) -> String {
     );
     csv
 }
+
+/// Starts a bulk issue job and waits until it is DONE.
+pub async fn bulk_issue(app: &TestApp, template_id: &str, count: i64) -> pb::BulkIssueJob {
+    let mut a = admin(&app.channel);
+    let job = a
+        .start_bulk_issue(with(
+            &app.admin_key,
+            pb::StartBulkIssueRequest {
+                idempotency_key: key(),
+                template_id: template_id.into(),
+                count,
+            },
+        ))
+        .await
+        .expect("start bulk issue")
+        .into_inner();
+    for _ in 0..600 {
+        let j = a
+            .get_bulk_issue_job(with(
+                &app.admin_key,
+                pb::GetBulkIssueJobRequest {
+                    job_id: job.job_id.clone(),
+                },
+            ))
+            .await
+            .expect("poll")
+            .into_inner();
+        if j.state == pb::JobState::Done as i32 {
+            return j;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("bulk issue job {} did not finish", job.job_id);
+}

@@ -88,35 +88,7 @@ fn normalised(display: &str) -> String {
 
 /// The codes of a finished bulk issue job of `count` coupons, from its CSV.
 async fn bulk_codes(app: &TestApp, template_id: &str, count: i64) -> Vec<String> {
-    let mut a = admin(&app.channel);
-    let job = a
-        .start_bulk_issue(with(
-            &app.admin_key,
-            pb::StartBulkIssueRequest {
-                idempotency_key: key(),
-                template_id: template_id.into(),
-                count,
-            },
-        ))
-        .await
-        .expect("start")
-        .into_inner();
-    for _ in 0..600 {
-        let j = a
-            .get_bulk_issue_job(with(
-                &app.admin_key,
-                pb::GetBulkIssueJobRequest {
-                    job_id: job.job_id.clone(),
-                },
-            ))
-            .await
-            .expect("poll")
-            .into_inner();
-        if j.state == pb::JobState::Done as i32 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let job = crate::kit::bulk_issue(app, template_id, count).await;
     let csv = crate::kit::export_csv(app, &job.job_id).await;
     let codes: Vec<String> = csv
         .lines()

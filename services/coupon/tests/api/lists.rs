@@ -10,10 +10,10 @@ use engine_proto::{campaign::v1::Role, coupon::v1 as pb};
 use tonic::{Code, Status};
 
 use crate::{
-    helpers::{Backend, DAY, T0, TestApp, assert_code, key, other_merchant, with},
+    helpers::{Backend, DAY, T0, TestApp, assert_code, other_merchant, with},
     kit::{
-        admin, amount_off, claim, create_template, export_csv, pos, pos_key, redeem_req,
-        spawn_engine,
+        admin, amount_off, bulk_issue, claim, create_template, export_csv, pos, pos_key,
+        redeem_req, spawn_engine,
     },
 };
 
@@ -65,40 +65,6 @@ async fn all_coupons(
         }
         req.page_token = page.next_page_token;
     }
-}
-
-/// Starts a bulk issue job and waits until it is DONE.
-pub(crate) async fn bulk_issue(app: &TestApp, template_id: &str, count: i64) -> pb::BulkIssueJob {
-    let mut a = admin(&app.channel);
-    let job = a
-        .start_bulk_issue(with(
-            &app.admin_key,
-            pb::StartBulkIssueRequest {
-                idempotency_key: key(),
-                template_id: template_id.into(),
-                count,
-            },
-        ))
-        .await
-        .expect("start bulk issue")
-        .into_inner();
-    for _ in 0..600 {
-        let j = a
-            .get_bulk_issue_job(with(
-                &app.admin_key,
-                pb::GetBulkIssueJobRequest {
-                    job_id: job.job_id.clone(),
-                },
-            ))
-            .await
-            .expect("poll")
-            .into_inner();
-        if j.state == pb::JobState::Done as i32 {
-            return j;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("bulk issue job {} did not finish", job.job_id);
 }
 
 async fn coupons_page_through_a_thousand_while_more_are_claimed(backend: Backend) {

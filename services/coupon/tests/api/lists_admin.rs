@@ -7,8 +7,11 @@ use tonic::{Code, Status};
 
 use crate::{
     helpers::{Backend, DAY, T0, TestApp, assert_code, key, other_merchant, with},
-    kit::{admin, amount_off, claim, create_template, pos, pos_key, redeem_req, spawn_engine},
-    lists::{bulk_issue, normalised},
+    kit::{
+        admin, amount_off, bulk_issue, claim, create_template, pos, pos_key, redeem_req,
+        spawn_engine,
+    },
+    lists::normalised,
 };
 
 both_backends!(
