@@ -86,14 +86,9 @@ impl CampaignFilter {
         })
     }
 
-    /// The statuses as the store matches them: `,draft,paused,`, or empty
-    /// for any.
+    /// The statuses as the store matches them (`status_set`).
     pub fn status_set(&self) -> String {
-        if self.statuses.is_empty() {
-            String::new()
-        } else {
-            format!(",{},", self.statuses.join(","))
-        }
+        status_set(&self.statuses)
     }
 
     /// The page token's scope: the merchant and the filter, canonically.
@@ -149,13 +144,9 @@ impl WinnerFilter {
         })
     }
 
-    /// The statuses as the store matches them (see `CampaignFilter`).
+    /// The statuses as the store matches them (`status_set`).
     pub fn status_set(&self) -> String {
-        if self.statuses.is_empty() {
-            String::new()
-        } else {
-            format!(",{},", self.statuses.join(","))
-        }
+        status_set(&self.statuses)
     }
 
     /// The page token's scope: the merchant, the campaign and the filter.
@@ -219,6 +210,16 @@ impl VoteFilter {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VoteCursor {
     pub vote_id: String,
+}
+
+/// Stored state names as the store matches them: `,draft,paused,`, or
+/// empty for any.
+fn status_set(statuses: &[&str]) -> String {
+    if statuses.is_empty() {
+        String::new()
+    } else {
+        format!(",{},", statuses.join(","))
+    }
 }
 
 const DAY_FORMAT: &str = "a calendar date YYYY-MM-DD, e.g. 2026-12-07";
