@@ -14,15 +14,17 @@ if [ -z "${CAMPAIGN_TEST_PG_URL:-}" ]; then
   export CAMPAIGN_TEST_PG_URL CAMPAIGN_TEST_PG_DATA="$PGDIR/data"
   echo "throwaway PostgreSQL at $CAMPAIGN_TEST_PG_URL"
 fi
-# The fault suite's CI profile (7 minutes a database); FAULT_PROFILE=quick
+# The fault suite's CI profile (5 minutes a database); FAULT_PROFILE=quick
 # or long overrides it.
 export FAULT_PROFILE="${FAULT_PROFILE:-ci}"
 CAMPAIGN_FAULT_REPORT_DIR=$(mktemp -d)
 export CAMPAIGN_FAULT_REPORT_DIR
 log=$(mktemp)
 status=0
+# Each phase's end, for reading where CI's time goes.
+phase() { echo "== test phase: $1 at $(date -u +%T)"; }
 if [ $# = 0 ]; then
-  # The whole suite: the fault suite (a fixed 7 minutes a database,
+  # The whole suite: the fault suite (a fixed 5 minutes a database,
   # mostly waiting on engines it kills and restarts) runs beside every
   # other test instead of after them. It kills PostgreSQL backends and
   # restarts its cluster, so it gets a throwaway cluster of its own. One
@@ -51,6 +53,7 @@ for l in sys.stdin:
     fault_pid=$!
     cargo test --workspace -- --skip engine_survives_faults 2>&1 | tee -a "$log" || status=$?
     [ "${PIPESTATUS[0]}" = 0 ] || status=1
+    phase "cargo test done"
   fi
 else
   cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
@@ -72,6 +75,7 @@ if [ $# = 0 ] && [ $status = 0 ]; then
     status=1
   fi
   rm -f "$smoke"
+  phase "loadgen smoke done"
 fi
 # The browser tests (console and H5 demo in headless Chromium against the
 # debug engine binary built above); setup installs Chromium and
@@ -93,6 +97,7 @@ if [ $# = 0 ] && [ $status = 0 ]; then
     status=1
   fi
   rm -f "$browser"
+  phase "browser tests done"
 fi
 # The fault suite, run beside everything above: its result and report.
 if [ -n "${fault_pid:-}" ]; then
@@ -100,6 +105,7 @@ if [ -n "${fault_pid:-}" ]; then
   cat "$fault_log" | tee -a "$log"
   [ "$(cat "$fault_rc")" = 0 ] || status=1
   rm -f "$fault_log" "$fault_rc"
+  phase "fault suite done"
 fi
 # What the fault suite injected and checked (its output is captured).
 if [ -s "$CAMPAIGN_FAULT_REPORT_DIR/faults.txt" ]; then

@@ -29,7 +29,7 @@
 //!
 //! Seeded: `FAULT_SEED=<u64>` reproduces a schedule (printed at start and on
 //! failure). `FAULT_PROFILE=quick` (the default of a bare `cargo test`,
-//! ~40 s), `ci` (scripts/test.sh: 7 minutes a database, both at once) or `long`
+//! ~40 s), `ci` (scripts/test.sh: 5 minutes a database, both at once) or `long`
 //! (30 minutes a database).
 
 mod checks;

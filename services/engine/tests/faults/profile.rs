@@ -17,7 +17,7 @@ pub(crate) fn profile() -> Profile {
     match std::env::var("FAULT_PROFILE").as_deref() {
         Ok("ci") => Profile {
             name: "ci",
-            run_for: Duration::from_secs(420),
+            run_for: Duration::from_secs(300),
             draws_per_day: 150,
             draws_total: 250,
             coupon_stock: 300,
