@@ -10,6 +10,7 @@ fn main() {
         "campaign/v1/voting.proto",
         "campaign/v1/sharing.proto",
         "campaign/v1/stats.proto",
+        "campaign/v1/stores.proto",
         "coupon/v1/coupon.proto",
     ];
     for p in protos {

@@ -167,6 +167,18 @@ fn start() -> Engine {
             till_key: String::new(),
             token_secret: vec![7u8; 32],
         };
+        pb::store_admin_service_client::StoreAdminServiceClient::new(channel.clone())
+            .create_store(callers.request(
+                Caller::Admin,
+                pb::CreateStoreRequest {
+                    idempotency_key: uuid::Uuid::new_v4().to_string(),
+                    store_id: "store-1".into(),
+                    name: "fuzz store".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("register the till's store");
         let mut admin = pb::admin_service_client::AdminServiceClient::new(channel);
         callers.till_key = admin
             .create_api_key(callers.request(
@@ -259,6 +271,7 @@ rpc_table! { campaign_rpc, CAMPAIGN_RPCS:
     [pb::admin_service_client::AdminServiceClient] pause_campaign(pb::CampaignTransitionRequest) Admin unary;
     [pb::admin_service_client::AdminServiceClient] resume_campaign(pb::CampaignTransitionRequest) Admin unary;
     [pb::admin_service_client::AdminServiceClient] end_campaign(pb::CampaignTransitionRequest) Admin unary;
+    [pb::admin_service_client::AdminServiceClient] schedule_publish(pb::SchedulePublishRequest) Admin unary;
     [pb::admin_service_client::AdminServiceClient] get_campaign(pb::GetCampaignRequest) Admin unary;
     [pb::admin_service_client::AdminServiceClient] list_winners(pb::ListWinnersRequest) Admin unary;
     [pb::admin_service_client::AdminServiceClient] ship_prize(pb::ShipPrizeRequest) Admin unary;
@@ -296,6 +309,11 @@ rpc_table! { campaign_rpc, CAMPAIGN_RPCS:
     [pb::vote_service_client::VoteServiceClient] register_candidate(pb::RegisterCandidateRequest) Player unary;
     [pb::vote_service_client::VoteServiceClient] cast_vote(pb::CastVoteRequest) Player unary;
     [pb::vote_service_client::VoteServiceClient] get_leaderboard(pb::GetLeaderboardRequest) Player unary;
+    // Not UpdateStore: closing store-1 would revoke the till key every
+    // coupon target's POS calls use.
+    [pb::store_admin_service_client::StoreAdminServiceClient] create_store(pb::CreateStoreRequest) Admin unary;
+    [pb::store_admin_service_client::StoreAdminServiceClient] get_store(pb::GetStoreRequest) Admin unary;
+    [pb::store_admin_service_client::StoreAdminServiceClient] list_stores(pb::ListStoresRequest) Admin unary;
 }
 
 rpc_table! { coupon_rpc, COUPON_RPCS:
@@ -314,6 +332,7 @@ rpc_table! { coupon_rpc, COUPON_RPCS:
     [cpb::coupon_pos_service_client::CouponPosServiceClient] reverse_redemption(cpb::ReverseRedemptionRequest) Till unary;
     [cpb::coupon_pos_service_client::CouponPosServiceClient] get_redemption_by_key(cpb::GetRedemptionByKeyRequest) Till unary;
     [cpb::coupon_delivery_service_client::CouponDeliveryServiceClient] deliver_prize(cpb::DeliverPrizeRequest) Delivery unary;
+    [cpb::coupon_admin_service_client::CouponAdminServiceClient] get_store_figures(cpb::GetStoreFiguresRequest) Admin unary;
 }
 
 /// One campaign-service input: a selector byte, then the request bytes.

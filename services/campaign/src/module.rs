@@ -1,5 +1,5 @@
 //! The campaign service as a module of the platform's server
-//! (`platform::server::Module`): its ten gRPC services, the sweepers and
+//! (`platform::server::Module`): its eleven gRPC services, the sweepers and
 //! the prize delivery worker behind them, its figures on `GET /metrics`,
 //! and its pages and development token issuer on the listener.
 
@@ -10,8 +10,8 @@ use engine_proto::campaign::v1::{
     money_service_server::MoneyServiceServer, player_service_server::PlayerServiceServer,
     red_packet_service_server::RedPacketServiceServer,
     share_admin_service_server::ShareAdminServiceServer, share_service_server::ShareServiceServer,
-    stats_service_server::StatsServiceServer, vote_admin_service_server::VoteAdminServiceServer,
-    vote_service_server::VoteServiceServer,
+    stats_service_server::StatsServiceServer, store_admin_service_server::StoreAdminServiceServer,
+    vote_admin_service_server::VoteAdminServiceServer, vote_service_server::VoteServiceServer,
 };
 use platform::server::{Installed, Module, ModuleContext, metrics::BoxFuture};
 use tokio::sync::Notify;
@@ -28,6 +28,7 @@ use crate::{
         player::PlayerApi,
         share::{ShareAdminApi, ShareApi},
         stats::StatsApi,
+        stores::StoresApi,
         vote::{VoteAdminApi, VoteApi},
     },
     metrics, prize_refs,
@@ -84,6 +85,7 @@ impl Module for CampaignModule {
                 ctx.settings.idempotency_retention_days,
             ),
             sweepers::spawn_packet_expiry(store.clone(), ctx.clock.clone()),
+            sweepers::spawn_publisher(store.clone(), ctx.clock.clone(), shared.prize_refs.clone()),
         ];
         match endpoint {
             Some(endpoint) => tasks.push(tokio::spawn(delivery::run_worker(
@@ -172,6 +174,7 @@ fn add_services<D: Db>(
         ShareAdminServiceServer(ShareAdminApi::new(shared.clone())),
         ShareServiceServer(ShareApi::new(shared.clone())),
         StatsServiceServer(StatsApi::new(shared.clone())),
+        StoreAdminServiceServer(StoresApi::new(shared.clone())),
     );
     serving
 }

@@ -30,8 +30,12 @@ use tonic::{
     transport::{Channel, Endpoint},
 };
 
-use crate::domain::wheel::{PrizeKind, SlotSpec};
-use crate::store::stats::PrizeCouponFacts;
+use crate::domain::{
+    Millis,
+    activity::Activity,
+    wheel::{PrizeKind, SlotSpec},
+};
+use crate::store::{Store, StoreError, db::Db, stats::PrizeCouponFacts};
 
 /// How long a check may take before the change is refused as UNAVAILABLE.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -65,6 +69,50 @@ impl From<ReferenceError> for Status {
             _ => Status::failed_precondition(e.to_string()),
         }
     }
+}
+
+/// Why a campaign's prizes could not be checked before its publish.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishCheckError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
+}
+
+impl From<PublishCheckError> for Status {
+    fn from(e: PublishCheckError) -> Self {
+        match e {
+            PublishCheckError::Store(e) => e.into(),
+            PublishCheckError::Reference(e) => e.into(),
+        }
+    }
+}
+
+/// Before a campaign is published (by `PublishCampaign` or by its
+/// schedule): every coupon and top-up prize of its wheel and of its share
+/// tiers (when it holds sharing) names a template or pool of the merchant.
+pub async fn check_campaign<D: Db>(
+    refs: &PrizeReferences,
+    store: &Store<D>,
+    merchant: &str,
+    id: uuid::Uuid,
+    now: Millis,
+) -> Result<(), PublishCheckError> {
+    let c = store.get_campaign(merchant, id, now).await?;
+    for slot in &c.slots {
+        let field = format!("slots[{}]", slot.index);
+        refs.check_slot(merchant, &slot.spec, &field).await?;
+    }
+    if !c.holds(Activity::Share) {
+        return Ok(());
+    }
+    let rules = store.get_share_rules(merchant, id).await?;
+    for (i, (tier, _)) in rules.tiers.iter().enumerate() {
+        let field = format!("tiers[{i}].prize");
+        refs.check_slot(merchant, &tier.prize, &field).await?;
+    }
+    Ok(())
 }
 
 /// The coupon service's answers about prize references.

@@ -1,13 +1,16 @@
 //! The campaign's background sweeps, started by its module
 //! (`module.rs`) and aborted with the server: prizes past their claim
 //! deadline, campaigns past their window, stored answers past retention,
-//! and red packets past their expiry.
+//! red packets past their expiry, and drafts scheduled to publish at their
+//! start.
 
 use std::{sync::Arc, time::Duration};
 
 use crate::{
     clock::Clock,
-    store::{Store, db::Db},
+    domain::{Rejection, wheel::Transition},
+    prize_refs::{PrizeReferences, PublishCheckError, ReferenceError, check_campaign},
+    store::{Outcome, Store, StoreError, db::Db, schedule::scheduled_publish_key},
 };
 
 /// Expires due red packets every few seconds, returning their unclaimed
@@ -66,4 +69,89 @@ pub fn spawn_sweeper<D: Db>(
             }
         }
     })
+}
+
+/// Publishes the drafts scheduled to publish at their start
+/// (`store::schedule`), every 5 s, the first time at once: a draft that
+/// came due while the engine was down is published when it starts.
+pub fn spawn_publisher<D: Db>(
+    store: Store<D>,
+    clock: Arc<dyn Clock>,
+    refs: Arc<PrizeReferences>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            match publish_due(&store, clock.as_ref(), &refs).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(published = n, "scheduled campaigns published"),
+                Err(e) => tracing::warn!(error = %e, "scheduled publish sweep failed"),
+            }
+        }
+    })
+}
+
+/// One pass of the publisher: each due draft is published as
+/// `PublishCampaign` publishes it (the prize references checked first),
+/// under the engine's own key for that campaign, so replicas racing
+/// publish it once. A refusal (a prize naming nothing, no fallback slot,
+/// the window already over) is recorded on the campaign and not tried
+/// again; a coupon service that cannot be asked postpones it to the next
+/// pass. Returns how many it published.
+pub async fn publish_due<D: Db>(
+    store: &Store<D>,
+    clock: &dyn Clock,
+    refs: &PrizeReferences,
+) -> Result<u64, StoreError> {
+    let now = clock.now_ms();
+    let mut published = 0;
+    for due in store.due_publications(now, 100).await? {
+        if due.ends_at <= now {
+            store
+                .record_publish_refusal(
+                    due.id,
+                    "the campaign's window ended before it could be published",
+                )
+                .await?;
+            continue;
+        }
+        match check_campaign(refs, store, &due.merchant_id, due.id, now).await {
+            Ok(()) => {}
+            Err(PublishCheckError::Reference(
+                e @ (ReferenceError::Missing { .. } | ReferenceError::NoCouponService { .. }),
+            )) => {
+                store.record_publish_refusal(due.id, &e.to_string()).await?;
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(campaign.id = %due.id, error = %e, "scheduled publish postponed");
+                continue;
+            }
+        }
+        let key = scheduled_publish_key(due.id)?;
+        match store
+            .transition(
+                &due.merchant_id,
+                due.id,
+                Transition::Publish,
+                now,
+                &key,
+                |_| Vec::new(),
+            )
+            .await
+        {
+            Ok(Outcome::Fresh(_)) => {
+                tracing::info!(campaign.id = %due.id, "scheduled campaign published");
+                published += 1;
+            }
+            // Another publisher (a replica) published it under the same key.
+            Ok(Outcome::Replay(_)) => {}
+            Err(e) if e.refusal::<Rejection>().is_some() => {
+                store.record_publish_refusal(due.id, &e.to_string()).await?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(published)
 }

@@ -37,6 +37,7 @@ use platform::{
     server::{Installed, Module, ModuleContext, ServerError},
     settings::{Settings, SettingsError},
     store::{StoreError, db::Db},
+    stores::StoreRegistry,
 };
 use tokio::{net::TcpListener, sync::Notify};
 use tonic::{server::NamedService, service::RoutesBuilder};
@@ -97,6 +98,7 @@ impl Module for CouponModule {
         let bulk_wakeup = Arc::new(Notify::new());
         let shared = Arc::new(CouponShared {
             coupons: CouponStore::new(ctx.db.clone(), vault(ctx)),
+            stores: StoreRegistry::new(ctx.db.clone()),
             auth: ctx.authenticator(),
             clock: ctx.clock.clone(),
             player_limit: RateLimiter::new(

@@ -365,6 +365,22 @@ impl Admin {
 
     /// A POS key for `store`: (credential, key id).
     pub async fn pos_key(&self, store: &str) -> anyhow::Result<(String, String)> {
+        let made = pb::store_admin_service_client::StoreAdminServiceClient::new(self.ch.clone())
+            .create_store(with(
+                &self.key,
+                pb::CreateStoreRequest {
+                    idempotency_key: key(),
+                    store_id: store.into(),
+                    name: store.into(),
+                    ..Default::default()
+                },
+            ))
+            .await;
+        match made {
+            Ok(_) => {}
+            Err(e) if e.code() == tonic::Code::AlreadyExists => {}
+            Err(e) => return Err(e).context("CreateStore"),
+        }
         let r = self
             .campaigns()
             .create_api_key(with(

@@ -15,6 +15,8 @@
 //!   and their secrets sealed at rest, the authenticator and its
 //!   principals, the admin audit chain ([`access::AccessStore`]), the first
 //!   admin key's and the seal key's files.
+//! - [`stores`]: the merchant's stores as entities, which POS keys and
+//!   coupon templates name.
 //! - [`telemetry`]: the log subscriber.
 //! - [`settings`]: the settings every service shares, and the services'
 //!   own sections as written (each service reads its own).
@@ -32,4 +34,5 @@ pub mod grpc;
 pub mod server;
 pub mod settings;
 pub mod store;
+pub mod stores;
 pub mod telemetry;

@@ -64,28 +64,13 @@ impl<D: Db> AdminApi<D> {
         respond(out, campaign_to_proto)
     }
 
-    /// Before publishing: every coupon and top-up prize of the wheel and of
-    /// its share tiers (when it holds sharing) names a template or pool of the merchant.
+    /// Before publishing: every coupon and top-up prize names a template
+    /// or pool of the merchant (`prize_refs::check_campaign`).
     async fn check_prizes(&self, merchant: &str, id: uuid::Uuid) -> Result<(), Status> {
         let s = &self.shared;
-        let c = s.store.get_campaign(merchant, id, s.clock.now_ms()).await?;
-        for slot in &c.slots {
-            let field = format!("slots[{}]", slot.index);
-            s.prize_refs
-                .check_slot(merchant, &slot.spec, &field)
-                .await?;
-        }
-        if !c.holds(Activity::Share) {
-            return Ok(());
-        }
-        let rules = s.store.get_share_rules(merchant, id).await?;
-        for (i, (tier, _)) in rules.tiers.iter().enumerate() {
-            let field = format!("tiers[{i}].prize");
-            s.prize_refs
-                .check_slot(merchant, &tier.prize, &field)
-                .await?;
-        }
-        Ok(())
+        crate::prize_refs::check_campaign(&s.prize_refs, &s.store, merchant, id, s.clock.now_ms())
+            .await
+            .map_err(Status::from)
     }
 }
 
@@ -487,6 +472,36 @@ impl<D: Db> AdminService for AdminApi<D> {
         traced(
             self.transition(request, Transition::Publish, "PublishCampaign")
                 .await,
+        )
+    }
+
+    #[tracing::instrument(name = "SchedulePublish", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn schedule_publish(
+        &self,
+        request: Request<pb::SchedulePublishRequest>,
+    ) -> Result<Response<pb::Campaign>, Status> {
+        traced(
+            async {
+                let s = &self.shared;
+                let who = s.auth.authenticate(request.metadata()).await?;
+                let merchant = who.admin()?;
+                let req = request.get_ref();
+                let id = uuid_field("campaign_id", &req.campaign_id)?;
+                let idem = idempotency(&who, "SchedulePublish", req)?;
+                let out = s
+                    .store
+                    .schedule_publish(
+                        merchant,
+                        id,
+                        req.publish_at_start,
+                        s.clock.now_ms(),
+                        &idem,
+                        |c| campaign_to_proto(c).encode_to_vec(),
+                    )
+                    .await?;
+                respond(out, campaign_to_proto)
+            }
+            .await,
         )
     }
 

@@ -53,6 +53,7 @@ keyed!(
     pb::ReviseWheelRequest,
     pb::SetFallbackSlotRequest,
     pb::CampaignTransitionRequest,
+    pb::SchedulePublishRequest,
     pb::ShipPrizeRequest,
     pb::BulkShipPrizesRequest,
     pb::ErasePersonalDataRequest,
@@ -74,6 +75,8 @@ keyed!(
     pb::CreateShareRequest,
     pb::OpenShareRequest,
     pb::SetChanceRulesRequest,
+    pb::CreateStoreRequest,
+    pb::UpdateStoreRequest,
 );
 
 /// The exactly-once identity of a request: caller scope, RPC, key, and a
@@ -251,6 +254,8 @@ pub fn campaign_to_proto(c: &CampaignRecord) -> pb::Campaign {
             .iter()
             .map(|a| activity_to_proto(*a) as i32)
             .collect(),
+        publish_at_start: c.publish_at_start,
+        scheduled_publish_error: c.publish_error.clone(),
     }
 }
 

@@ -15,6 +15,7 @@ pub mod player;
 pub mod share;
 mod shipping;
 pub mod stats;
+pub mod stores;
 pub mod vote;
 
 use std::sync::Arc;

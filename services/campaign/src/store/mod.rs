@@ -26,6 +26,7 @@ pub mod money;
 pub mod outbox;
 pub mod privacy;
 pub mod retention;
+pub mod schedule;
 pub mod seal;
 pub mod share;
 pub mod shipping;

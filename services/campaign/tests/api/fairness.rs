@@ -292,6 +292,7 @@ async fn audit_trail_is_a_verified_hash_chain(backend: Backend) {
             "campaign.pause",
             "campaign.resume",
             "api_key.create",
+            "store.create",
             "api_key.create",
             "api_key.revoke",
             "campaign.end",

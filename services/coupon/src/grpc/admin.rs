@@ -319,4 +319,12 @@ impl<D: Db> CouponAdminService for AdminApi<D> {
     ) -> Result<Response<pb::ListRedemptionsResponse>, Status> {
         traced(super::list::list_redemptions(&self.shared, request).await)
     }
+
+    #[tracing::instrument(name = "GetStoreFigures", skip_all, fields(outcome))]
+    async fn get_store_figures(
+        &self,
+        request: Request<pb::GetStoreFiguresRequest>,
+    ) -> Result<Response<pb::StoreFigures>, Status> {
+        traced(super::figures::get_store_figures(&self.shared, request).await)
+    }
 }

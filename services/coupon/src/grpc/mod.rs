@@ -7,6 +7,7 @@ pub mod admin;
 pub mod convert;
 pub mod delivery;
 pub mod error;
+mod figures;
 pub mod guard;
 mod list;
 pub mod player;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use platform::{
     access::auth::Authenticator, clock::Clock, grpc::limit::RateLimiter, store::db::Db,
+    stores::StoreRegistry,
 };
 use tokio::sync::Notify;
 
@@ -24,6 +26,8 @@ use crate::store::CouponStore;
 /// What every coupon handler needs.
 pub struct CouponShared<D: Db> {
     pub coupons: CouponStore<D>,
+    /// The merchant's stores (`platform::stores`).
+    pub stores: StoreRegistry<D>,
     pub auth: Authenticator<D>,
     pub clock: Arc<dyn Clock>,
     pub player_limit: RateLimiter,

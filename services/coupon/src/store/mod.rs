@@ -10,6 +10,7 @@
 
 mod bulk;
 mod codes;
+pub mod figures;
 mod pool;
 mod pool_postgres;
 

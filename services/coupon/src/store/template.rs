@@ -17,6 +17,9 @@ impl<D: Db> CouponStore<D> {
         if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
             return Ok(Outcome::Replay(bytes));
         }
+        // Each store it restricts to is an OPEN store of this merchant.
+        platform::stores::lock_open_stores(&mut tx, "store_ids", merchant_id, &spec.store_ids)
+            .await?;
         let t = TemplateRecord {
             template_id: new_id(),
             merchant_id: merchant_id.to_owned(),

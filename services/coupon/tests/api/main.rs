@@ -35,4 +35,5 @@ use test_kit::coupon_kit as kit;
 mod lists;
 mod lists_admin;
 mod outbox;
+mod stores;
 mod till;

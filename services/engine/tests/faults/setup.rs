@@ -65,7 +65,7 @@ pub(crate) async fn arrange(db: &TestDb, prof: Profile, seed: u64) -> (Rig, watc
     let packets = red_packets(&channel, &admin_key, &id).await;
     let candidates = voting(&channel, &admin_key, &id).await;
     let share_tokens = root_shares(&channel, &secret, &id, now).await;
-    let tills = tills(&mut admin, &admin_key).await;
+    let tills = tills(&channel, &mut admin, &admin_key).await;
     let targets = Arc::new(Targets {
         campaign: id.clone(),
         packets,
@@ -254,9 +254,30 @@ async fn root_shares(channel: &Channel, secret: &[u8], id: &str, now: i64) -> Ve
     share_tokens
 }
 
-/// Store tills: two stores, two tills each; returns their POS keys.
-async fn tills(admin: &mut AdminServiceClient<Channel>, admin_key: &str) -> Vec<String> {
+/// Store tills: two stores, registered, two tills each; returns their
+/// POS keys.
+async fn tills(
+    channel: &Channel,
+    admin: &mut AdminServiceClient<Channel>,
+    admin_key: &str,
+) -> Vec<String> {
     let mut tills = Vec::new();
+    let mut stores = pb::store_admin_service_client::StoreAdminServiceClient::new(channel.clone());
+    for s in 0..2 {
+        stores
+            .create_store(with(
+                admin_key,
+                pb::CreateStoreRequest {
+                    idempotency_key: key(),
+                    store_id: format!("store-{s}"),
+                    name: format!("门店 {s}"),
+                    city: "上海".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("register store");
+    }
     for t in 0..TILLS {
         let k = admin
             .create_api_key(with(

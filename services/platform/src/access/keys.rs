@@ -16,6 +16,7 @@ use crate::{
         db::{Db, DbRow, DbTx, args, fetch_one},
         finish, new_id,
     },
+    stores::lock_open_stores,
 };
 
 /// Which of a merchant's API keys to list.
@@ -249,6 +250,11 @@ impl<D: Db> AccessStore<D> {
         let mut tx = self.db.begin_write().await?;
         if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
             return Ok(Outcome::Replay(bytes));
+        }
+        // A POS key is bound to an OPEN store of its merchant, held so
+        // until this commits (`stores::lock_open_stores`).
+        if let Some(store) = store_id {
+            lock_open_stores(&mut tx, "store_id", merchant_id, &[store.to_owned()]).await?;
         }
         let key = insert_key(&mut tx, merchant_id, role, store_id, label, now).await?;
         let detail = json!({"after": {

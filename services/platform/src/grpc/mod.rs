@@ -41,6 +41,21 @@ impl Refusal for AccessRefusal {
     }
 }
 
+/// The store registry's refusals: a code taken, a store not registered
+/// (or another merchant's) or closed.
+impl Refusal for crate::stores::StoreRefusal {
+    fn code(&self) -> tonic::Code {
+        match self {
+            Self::Exists(_) => tonic::Code::AlreadyExists,
+            Self::Unknown(..) | Self::Closed(..) => tonic::Code::FailedPrecondition,
+        }
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 /// A service's refusal, with the code it names.
 pub fn refusal(r: &dyn Refusal) -> Status {
     Status::new(r.code(), r.to_string())

@@ -80,6 +80,12 @@ impl From<AccessRefusal> for StoreError {
     }
 }
 
+impl From<crate::stores::StoreRefusal> for StoreError {
+    fn from(r: crate::stores::StoreRefusal) -> Self {
+        StoreError::Rejected(Box::new(r))
+    }
+}
+
 impl StoreError {
     /// A service's refusal as its own type, if this is one of that type.
     pub fn refusal<R: Refusal>(&self) -> Option<&R> {

@@ -24,6 +24,7 @@ use campaign::{
 use engine_proto::campaign::v1::{
     self as pb, admin_service_client::AdminServiceClient,
     player_service_client::PlayerServiceClient,
+    store_admin_service_client::StoreAdminServiceClient,
 };
 use sqlx::{Connection, Row};
 use std::process::{Child, Command, Stdio};
@@ -465,8 +466,38 @@ impl TestApp {
         self.clock.now_ms()
     }
 
-    /// A key of another role for this merchant.
+    pub fn stores(&self) -> StoreAdminServiceClient<Channel> {
+        StoreAdminServiceClient::new(self.channel.clone())
+    }
+
+    /// Registers the store `store_id` (named by its code) if this merchant
+    /// has not yet.
+    pub async fn ensure_store(&self, store_id: &str) {
+        let made = self
+            .stores()
+            .create_store(with(
+                &self.admin_key,
+                pb::CreateStoreRequest {
+                    idempotency_key: key(),
+                    store_id: store_id.into(),
+                    name: store_id.into(),
+                    ..Default::default()
+                },
+            ))
+            .await;
+        match made {
+            Ok(_) => {}
+            Err(e) if e.code() == Code::AlreadyExists => {}
+            Err(e) => panic!("register store {store_id}: {e:?}"),
+        }
+    }
+
+    /// A key of another role for this merchant; a POS key's store is
+    /// registered first when it is not yet.
     pub async fn api_key(&self, role: pb::Role, store_id: &str) -> String {
+        if role == pb::Role::Pos && !store_id.trim().is_empty() {
+            self.ensure_store(store_id.trim()).await;
+        }
         self.admin()
             .create_api_key(with(
                 &self.admin_key,
@@ -548,11 +579,23 @@ impl TestApp {
     /// are dropped, as in a crash) and starts it again on the same
     /// database, clock and settings, on a new port.
     pub async fn crash_and_restart(&mut self) {
+        self.crash().await;
+        self.restart().await;
+    }
+
+    /// Kills the server where it stands, as in a crash; `restart` starts
+    /// it again.
+    pub async fn crash(&mut self) {
         if let Some(h) = self.server.take() {
             h.abort();
             let _ = h.await;
         }
         self.shutdown = None;
+    }
+
+    /// Starts the server again on the same database, clock and settings,
+    /// on a new port (after `crash`).
+    pub async fn restart(&mut self) {
         let (channel, addr, tx, server) =
             start_server(&self.settings, &self.clock, self.run, &self.service).await;
         self.channel = channel;

@@ -43,7 +43,7 @@ pub(super) async fn insert_table_version<T: DbTx>(
 
 /// The audit trail's view of a campaign: its configuration, status and
 /// commitments (never the seed).
-pub(super) fn campaign_json(c: &CampaignRecord) -> Json {
+pub(crate) fn campaign_json(c: &CampaignRecord) -> Json {
     json!({
         "status": c.status.as_str(),
         "name": c.rules.name,
@@ -53,6 +53,7 @@ pub(super) fn campaign_json(c: &CampaignRecord) -> Json {
         "draws_per_day": c.rules.draws_per_day,
         "draws_total": c.rules.draws_total,
         "fallback_slot": c.fallback_slot,
+        "publish_at_start": c.publish_at_start,
         "activities": c.activities.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
         "slots": c.slots.iter().map(|s| json!({
             "index": s.index,
@@ -92,7 +93,7 @@ pub(crate) async fn commit_change<T: DbTx>(
 
 /// Appends an admin's change of a campaign to the audit trail.
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn record_change<T: DbTx>(
+pub(crate) async fn record_change<T: DbTx>(
     tx: &mut T,
     merchant_id: &str,
     idem: &Idempotency,

@@ -98,6 +98,10 @@ pub struct CampaignRecord {
     pub fairness: Option<FairnessRecord>,
     /// What the campaign holds, in `Activity::ALL` order.
     pub activities: Vec<Activity>,
+    /// A draft that publishes itself at its start (`store::schedule`),
+    /// and why the last try was refused (empty: none was).
+    pub publish_at_start: bool,
+    pub publish_error: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,7 +282,8 @@ pub struct DrawCommand {
 const SELECT_CAMPAIGN: &str = "SELECT campaign_id, merchant_id, name, status, starts_at, ends_at, \
      time_zone, draws_per_day, draws_total, fallback_slot, created_at, prize_table, \
      prize_table_hash, seed_commitment, published_at, \
-     CASE WHEN status = 'ended' OR ends_at <= $2 THEN roll_secret END, table_version \
+     CASE WHEN status = 'ended' OR ends_at <= $2 THEN roll_secret END, table_version, \
+     publish_at_start, publish_error \
      FROM campaign WHERE campaign_id = $1";
 const SELECT_SLOTS: &str = "SELECT slot_index, name, kind, weight, initial_stock, remaining, \
      daily_cap, per_user_cap, reference, amount, claim_days \
@@ -412,6 +417,8 @@ pub(crate) async fn load_campaign<T: DbTx>(
         created_at: r.int(10)?,
         slots,
         fairness,
+        publish_at_start: r.int(17)? != 0,
+        publish_error: r.text(18)?,
     })
 }
 
