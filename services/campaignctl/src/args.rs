@@ -153,6 +153,13 @@ enum Cmd {
         /// Only prizes won on this day of the campaign (YYYY-MM-DD)
         #[arg(long, value_name = "DATE", default_value = "")]
         day: String,
+        /// The shipping list as CSV (ExportWinners: UTF-8 with a BOM, for
+        /// Excel), byte for byte, instead of a table
+        #[arg(long)]
+        csv: bool,
+        /// With --csv: write to FILE instead of standard output
+        #[arg(long, value_name = "FILE", requires = "csv")]
+        out: Option<PathBuf>,
     },
     /// Ship physical prizes from a courier's CSV file (award_id,tracking_number)
     Ship {
@@ -301,6 +308,12 @@ pub enum Command {
         campaign: String,
         query: WinnerQuery,
     },
+    /// `winners --csv [--out FILE]`
+    WinnersCsv {
+        campaign: String,
+        query: WinnerQuery,
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -369,14 +382,24 @@ impl Args {
                 states,
                 slot,
                 day,
-            } => Command::Winners {
-                campaign,
-                query: WinnerQuery {
+                csv,
+                out,
+            } => {
+                let query = WinnerQuery {
                     statuses: states,
                     slot,
                     day,
-                },
-            },
+                };
+                if csv {
+                    Command::WinnersCsv {
+                        campaign,
+                        query,
+                        out,
+                    }
+                } else {
+                    Command::Winners { campaign, query }
+                }
+            }
         };
         Ok(Self {
             endpoint: cli.endpoint,
@@ -448,6 +471,21 @@ mod tests {
                 },
             }
         );
+        let a = args("winners c --csv --state shipped --out list.csv").expect("ok");
+        assert_eq!(
+            a.command,
+            Command::WinnersCsv {
+                campaign: "c".into(),
+                query: WinnerQuery {
+                    statuses: vec![pb::AwardStatus::Shipped],
+                    slot: None,
+                    day: String::new(),
+                },
+                out: Some(PathBuf::from("list.csv")),
+            }
+        );
+        let a = args("winners c --csv").expect("ok");
+        assert!(matches!(a.command, Command::WinnersCsv { out: None, .. }));
         let a = args("pause c --endpoint https://e.example --ca-file ca.pem").expect("ok");
         assert_eq!(a.ca_file, Some(PathBuf::from("ca.pem")));
         assert_eq!(
@@ -479,6 +517,8 @@ mod tests {
             "get campaigns --activity dance",
             "winners",
             "winners c --state gone",
+            "winners c --out list.csv",
+            "winners c --csv --out",
             "show c --endpoint ftp://x",
             "show c --ca-file ca.pem",
         ] {

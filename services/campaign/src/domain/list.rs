@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{InvalidField, Millis, activity::Activity, paging::PageLimits};
+use super::{InvalidField, Millis, activity::Activity, money::PacketState, paging::PageLimits};
 
 /// ListCampaigns: 50 a page unless asked, at most 200.
 pub const CAMPAIGN_PAGES: PageLimits = PageLimits {
@@ -30,6 +30,21 @@ pub const CANDIDATE_PAGES: PageLimits = PageLimits {
     default: 100,
     max: 1000,
 };
+
+/// ListRedPackets: 50 a page unless asked, at most 200.
+pub const PACKET_PAGES: PageLimits = PageLimits {
+    default: 50,
+    max: 200,
+};
+
+/// ListShareChains: 50 a page unless asked, at most 200.
+pub const SHARE_PAGES: PageLimits = PageLimits {
+    default: 50,
+    max: 200,
+};
+
+/// The longest `sharer_id` filter, in bytes (a player token's subject).
+pub const MAX_SHARER_ID: usize = 128;
 
 /// The longest `name_prefix`, in characters (a campaign name's limit).
 pub const MAX_NAME_PREFIX: usize = 100;
@@ -212,6 +227,85 @@ pub struct VoteCursor {
     pub vote_id: String,
 }
 
+/// Which of a campaign's red packets to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PacketFilter {
+    /// Only packets of this stored kind (`group`, `campaign`); None: both.
+    pub kind: Option<&'static str>,
+    /// Only packets in these states as shown at the call; empty: any.
+    pub states: Vec<PacketState>,
+}
+
+impl PacketFilter {
+    /// The filter, canonical: states sorted, each once.
+    pub fn new(kind: Option<&'static str>, mut states: Vec<PacketState>) -> Self {
+        states.sort_unstable_by_key(|s| s.as_str());
+        states.dedup();
+        Self { kind, states }
+    }
+
+    /// The states as the store matches them (`status_set`).
+    pub fn state_set(&self) -> String {
+        status_set(&self.state_names())
+    }
+
+    fn state_names(&self) -> Vec<&'static str> {
+        self.states.iter().map(|s| s.as_str()).collect()
+    }
+
+    /// The page token's scope: the merchant, the campaign and the filter.
+    pub fn scope(&self, merchant_id: &str, campaign_id: &str) -> String {
+        serde_json::json!([merchant_id, campaign_id, self.kind, self.state_names()]).to_string()
+    }
+}
+
+/// Where a page of red packets continues: below this packet number (its
+/// campaign's sequence, unique and growing with creation), newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PacketCursor {
+    pub packet_seq: i64,
+}
+
+/// Which of a campaign's shares to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShareFilter {
+    /// Only this player's shares (an openid); None: anyone's.
+    pub sharer_id: Option<String>,
+    /// Only root shares (depth 1): one per chain.
+    pub roots_only: bool,
+}
+
+impl ShareFilter {
+    /// The filter, checked: a sharer id of at most `MAX_SHARER_ID` bytes
+    /// (trimmed; empty is anyone).
+    pub fn new(sharer_id: &str, roots_only: bool) -> Result<Self, InvalidField> {
+        let sharer = sharer_id.trim();
+        if sharer.len() > MAX_SHARER_ID {
+            return Err(InvalidField::new(
+                "sharer_id",
+                format!("at most {MAX_SHARER_ID} bytes (an openid)"),
+            ));
+        }
+        Ok(Self {
+            sharer_id: (!sharer.is_empty()).then(|| sharer.to_owned()),
+            roots_only,
+        })
+    }
+
+    /// The page token's scope: the merchant, the campaign and the filter.
+    pub fn scope(&self, merchant_id: &str, campaign_id: &str) -> String {
+        serde_json::json!([merchant_id, campaign_id, self.sharer_id, self.roots_only]).to_string()
+    }
+}
+
+/// Where a page of shares continues: after this (created_at, token),
+/// newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareCursor {
+    pub created_at: Millis,
+    pub token: String,
+}
+
 /// Stored state names as the store matches them: `,draft,paused,`, or
 /// empty for any.
 fn status_set(statuses: &[&str]) -> String {
@@ -286,6 +380,42 @@ mod tests {
         assert_eq!(e.field, "active_until_ms");
         assert!(
             CampaignFilter::new(vec![], None, "长".repeat(MAX_NAME_PREFIX), None, Some(1)).is_ok()
+        );
+    }
+
+    #[test]
+    fn packet_and_share_filters_are_canonical_and_checked() {
+        use PacketState::*;
+        let f = PacketFilter::new(Some("group"), vec![Expired, Open, Expired]);
+        assert_eq!(f.states, vec![Expired, Open]);
+        assert_eq!(f.state_set(), ",expired,open,");
+        let same = PacketFilter::new(Some("group"), vec![Open, Expired]);
+        assert_eq!(f.scope("m", "c"), same.scope("m", "c"));
+        assert_ne!(f.scope("m", "c"), f.scope("m", "d"));
+        assert_ne!(
+            f.scope("m", "c"),
+            PacketFilter::new(None, vec![Open, Expired]).scope("m", "c")
+        );
+        assert_eq!(PacketFilter::default().state_set(), "");
+
+        let s = ShareFilter::new(" fan-1 ", true).expect("ok");
+        assert_eq!(s.sharer_id.as_deref(), Some("fan-1"));
+        assert_eq!(
+            ShareFilter::new("", false).expect("ok"),
+            ShareFilter::default()
+        );
+        assert_ne!(
+            s.scope("m", "c"),
+            ShareFilter::new("fan-1", false)
+                .expect("ok")
+                .scope("m", "c")
+        );
+        assert!(ShareFilter::new(&"x".repeat(MAX_SHARER_ID), false).is_ok());
+        assert_eq!(
+            ShareFilter::new(&"x".repeat(MAX_SHARER_ID + 1), false)
+                .expect_err("refused")
+                .field,
+            "sharer_id"
         );
     }
 

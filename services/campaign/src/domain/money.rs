@@ -62,6 +62,38 @@ impl SplitMode {
     }
 }
 
+/// A red packet's state as shown at an instant (the store decides it in
+/// SQL, `packet_state_sql!`, so a list filters on what its rows show).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PacketState {
+    /// Grabs are taken.
+    Open,
+    /// Nothing left to grab: every part of a group packet taken, or a
+    /// campaign packet's budget has nothing available.
+    Exhausted,
+    /// Past its expiry: grabs are refused (its rest goes back to the
+    /// budget when the sweep runs).
+    Expired,
+}
+
+impl PacketState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Exhausted => "exhausted",
+            Self::Expired => "expired",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(Self::Open),
+            "exhausted" => Some(Self::Exhausted),
+            "expired" => Some(Self::Expired),
+            _ => None,
+        }
+    }
+}
+
 /// A deterministic stream of unbiased integers: block `i` is
 /// HMAC-SHA-256(seed, message || i as u64 big-endian); each block gives four
 /// big-endian u64 words, used in order.
@@ -246,6 +278,18 @@ mod tests {
             &[7u8; 32],
             &split_message(&[1; 16], i, 0, 0, SplitMode::Lucky),
         )
+    }
+
+    #[test]
+    fn packet_states_round_trip() {
+        for s in [
+            PacketState::Open,
+            PacketState::Exhausted,
+            PacketState::Expired,
+        ] {
+            assert_eq!(PacketState::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(PacketState::parse("gone"), None);
     }
 
     proptest! {

@@ -1,7 +1,8 @@
-//! The campaign's list RPCs (issue 24): `ListCampaigns` and the paged
-//! `ListWinners`, under the one paging convention
-//! (`platform::domain::paging`, docs/api.md "Paging"). `AdminService` in
-//! `admin.rs` forwards to these.
+//! The campaign's list RPCs (issue 24): `ListCampaigns`, the paged
+//! `ListWinners`, `ListRedPackets` and `ListShareChains`, under the one
+//! paging convention (`platform::domain::paging`, docs/api.md "Paging").
+//! `AdminService` in `admin.rs`, `MoneyService` in `money.rs` and
+//! `ShareAdminService` in `share.rs` forward to these.
 
 use engine_proto::campaign::v1 as pb;
 use tonic::{Request, Response, Status};
@@ -10,6 +11,8 @@ use super::{
     Shared,
     convert::{activity_from_proto, award_to_proto, campaign_to_proto, uuid_field},
     error::invalid,
+    money::packet_to_proto,
+    share::link_to_proto,
 };
 use platform::access::keys::{ApiKeyRecord, KeyCursor, KeyFilter};
 
@@ -18,9 +21,11 @@ use crate::{
         InvalidField,
         credential::Role,
         list::{
-            CAMPAIGN_PAGES, CampaignCursor, CampaignFilter, WINNER_PAGES, WinnerCursor,
+            CAMPAIGN_PAGES, CampaignCursor, CampaignFilter, PACKET_PAGES, PacketCursor,
+            PacketFilter, SHARE_PAGES, ShareCursor, ShareFilter, WINNER_PAGES, WinnerCursor,
             WinnerFilter,
         },
+        money::PacketState,
         paging::PageLimits,
     },
     store::db::Db,
@@ -30,6 +35,8 @@ use crate::{
 const CAMPAIGNS: &str = "campaigns";
 const WINNERS: &str = "winners";
 const API_KEYS: &str = "api_keys";
+const RED_PACKETS: &str = "red_packets";
+const SHARES: &str = "shares";
 
 /// The stored status names of `statuses` (proto enum values).
 fn campaign_statuses(statuses: &[i32]) -> Result<Vec<&'static str>, InvalidField> {
@@ -63,6 +70,35 @@ pub(super) fn award_statuses(statuses: &[i32]) -> Result<Vec<&'static str>, Inva
             )),
         })
         .collect()
+}
+
+/// The packet states of `states` (proto enum values).
+fn packet_states(states: &[i32]) -> Result<Vec<PacketState>, InvalidField> {
+    states
+        .iter()
+        .map(|v| match pb::PacketState::try_from(*v) {
+            Ok(pb::PacketState::Open) => Ok(PacketState::Open),
+            Ok(pb::PacketState::Exhausted) => Ok(PacketState::Exhausted),
+            Ok(pb::PacketState::Expired) => Ok(PacketState::Expired),
+            Ok(pb::PacketState::Unspecified) | Err(_) => Err(InvalidField::new(
+                "states",
+                format!("{v} is not a packet state (OPEN, EXHAUSTED, EXPIRED)"),
+            )),
+        })
+        .collect()
+}
+
+/// The stored kind name of `kind`; UNSPECIFIED is both.
+fn packet_kind(kind: i32) -> Result<Option<&'static str>, InvalidField> {
+    match pb::PacketKind::try_from(kind) {
+        Ok(pb::PacketKind::Unspecified) => Ok(None),
+        Ok(pb::PacketKind::Group) => Ok(Some("group")),
+        Ok(pb::PacketKind::Campaign) => Ok(Some("campaign")),
+        Err(_) => Err(InvalidField::new(
+            "kind",
+            "GROUP, CAMPAIGN or UNSPECIFIED (both)",
+        )),
+    }
 }
 
 /// A bound of a time range: 0 is open, a negative instant a mistake.
@@ -231,6 +267,93 @@ pub(super) async fn list_winners<D: Db>(
     }))
 }
 
+pub(super) async fn list_red_packets<D: Db>(
+    s: &Shared<D>,
+    request: Request<pb::ListRedPacketsRequest>,
+) -> Result<Response<pb::ListRedPacketsResponse>, Status> {
+    let who = s.auth.authenticate(request.metadata()).await?;
+    let merchant = who.admin_or_auditor()?;
+    let req = request.get_ref();
+    let id = uuid_field("campaign_id", &req.campaign_id)?;
+    let size = PACKET_PAGES.size(req.page_size).map_err(invalid)?;
+    let filter = PacketFilter::new(
+        packet_kind(req.kind).map_err(invalid)?,
+        packet_states(&req.states).map_err(invalid)?,
+    );
+    let tokens = s.store.page_tokens();
+    let scope = filter.scope(merchant, &id.to_string());
+    let after: Option<PacketCursor> = tokens
+        .open(RED_PACKETS, &scope, &req.page_token)
+        .map_err(invalid)?;
+    let (packets, more) = s
+        .store
+        .list_packets(
+            merchant,
+            id,
+            &filter,
+            after.as_ref(),
+            size,
+            s.clock.now_ms(),
+        )
+        .await?;
+    let next_page_token = match packets.last() {
+        Some(last) if more => tokens.seal(
+            RED_PACKETS,
+            &scope,
+            &PacketCursor {
+                packet_seq: last.packet_seq,
+            },
+        ),
+        _ => String::new(),
+    };
+    Ok(Response::new(pb::ListRedPacketsResponse {
+        packets: packets.iter().map(packet_to_proto).collect(),
+        next_page_token,
+    }))
+}
+
+pub(super) async fn list_share_chains<D: Db>(
+    s: &Shared<D>,
+    request: Request<pb::ListShareChainsRequest>,
+) -> Result<Response<pb::ListShareChainsResponse>, Status> {
+    let who = s.auth.authenticate(request.metadata()).await?;
+    let merchant = who.admin_or_auditor()?;
+    let req = request.get_ref();
+    let id = uuid_field("campaign_id", &req.campaign_id)?;
+    let size = SHARE_PAGES.size(req.page_size).map_err(invalid)?;
+    let filter = ShareFilter::new(&req.sharer_id, req.roots_only).map_err(invalid)?;
+    let tokens = s.store.page_tokens();
+    let scope = filter.scope(merchant, &id.to_string());
+    let after: Option<ShareCursor> = tokens
+        .open(SHARES, &scope, &req.page_token)
+        .map_err(invalid)?;
+    let (shares, more) = s
+        .store
+        .list_shares(merchant, id, &filter, after.as_ref(), size)
+        .await?;
+    let next_page_token = match shares.last() {
+        Some(last) if more => tokens.seal(
+            SHARES,
+            &scope,
+            &ShareCursor {
+                created_at: last.share.created_at,
+                token: last.share.token.clone(),
+            },
+        ),
+        _ => String::new(),
+    };
+    Ok(Response::new(pb::ListShareChainsResponse {
+        shares: shares
+            .iter()
+            .map(|x| pb::ShareSummary {
+                link: Some(link_to_proto(&x.share)),
+                sharer_tiers_granted: x.sharer_tiers.iter().map(|t| (*t).max(0) as u32).collect(),
+            })
+            .collect(),
+        next_page_token,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,5 +401,14 @@ mod tests {
             "active_from_ms"
         );
         assert_eq!(bound("active_from_ms", 0).expect("ok"), None);
+        assert_eq!(
+            packet_states(&[3, 1]).expect("ok"),
+            vec![PacketState::Expired, PacketState::Open]
+        );
+        assert_eq!(packet_states(&[0]).expect_err("refused").field, "states");
+        assert_eq!(packet_states(&[9]).expect_err("refused").field, "states");
+        assert_eq!(packet_kind(0).expect("ok"), None);
+        assert_eq!(packet_kind(2).expect("ok"), Some("campaign"));
+        assert_eq!(packet_kind(7).expect_err("refused").field, "kind");
     }
 }

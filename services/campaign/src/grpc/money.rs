@@ -20,7 +20,7 @@ use super::{
 use crate::{
     domain::{
         InvalidField, Millis,
-        money::{MAX_FUNDING_CENTS, SplitMode, check_group, check_range},
+        money::{MAX_FUNDING_CENTS, PacketState, SplitMode, check_group, check_range},
     },
     store::{
         db::Db,
@@ -63,7 +63,7 @@ fn budget_to_proto(b: &BudgetRecord) -> pb::Budget {
     }
 }
 
-fn packet_to_proto(p: &PacketRecord) -> pb::RedPacket {
+pub(super) fn packet_to_proto(p: &PacketRecord) -> pb::RedPacket {
     pb::RedPacket {
         packet_id: p.packet_id.clone(),
         campaign_id: p.campaign_id.clone(),
@@ -90,6 +90,12 @@ fn packet_to_proto(p: &PacketRecord) -> pb::RedPacket {
         expired: p.expired,
         expires_at_ms: p.expires_at,
         created_at_ms: p.created_at,
+        state: match p.state {
+            PacketState::Open => pb::PacketState::Open,
+            PacketState::Exhausted => pb::PacketState::Exhausted,
+            PacketState::Expired => pb::PacketState::Expired,
+        }
+        .into(),
     }
 }
 
@@ -307,7 +313,7 @@ impl<D: Db> MoneyService for MoneyApi<D> {
                 let who = s.auth.authenticate(request.metadata()).await?;
                 let merchant = who.admin_or_auditor()?;
                 let id = uuid_field("packet_id", &request.get_ref().packet_id)?;
-                let (p, parts) = s.store.get_packet(merchant, id).await?;
+                let (p, parts) = s.store.get_packet(merchant, id, s.clock.now_ms()).await?;
                 Ok(Response::new(pb::RedPacketDetail {
                     packet: Some(packet_to_proto(&p)),
                     parts: parts
@@ -323,6 +329,14 @@ impl<D: Db> MoneyService for MoneyApi<D> {
             }
             .await,
         )
+    }
+
+    #[tracing::instrument(name = "ListRedPackets", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn list_red_packets(
+        &self,
+        request: Request<pb::ListRedPacketsRequest>,
+    ) -> Result<Response<pb::ListRedPacketsResponse>, Status> {
+        traced(super::list::list_red_packets(&self.shared, request).await)
     }
 
     #[tracing::instrument(name = "ExpireRedPackets", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]

@@ -127,6 +127,20 @@ fn share_to_proto(s: &ShareRecord) -> pb::Share {
     }
 }
 
+/// A share with its numbers, as GetShareChain and ListShareChains give it.
+pub(super) fn link_to_proto(l: &ShareRecord) -> pb::ChainLink {
+    pb::ChainLink {
+        token: l.token.clone(),
+        parent_token: l.parent_token.clone().unwrap_or_default(),
+        sharer_id: l.sharer_id.clone(),
+        root_sharer_id: l.root_sharer_id.clone(),
+        depth: l.depth.max(0) as u32,
+        views: l.views,
+        created_at_ms: l.created_at,
+        forwards: l.forwards,
+    }
+}
+
 fn stats_to_proto(campaign: &str, f: &FanStatsRecord) -> pb::FanStats {
     pb::FanStats {
         campaign_id: campaign.to_owned(),
@@ -255,22 +269,19 @@ impl<D: Db> ShareAdminService for ShareAdminApi<D> {
                 let token = uuid_field("token", &request.get_ref().token)?;
                 let links = s.store.share_chain(merchant, token).await?;
                 Ok(Response::new(pb::ShareChain {
-                    links: links
-                        .iter()
-                        .map(|l| pb::ChainLink {
-                            token: l.token.clone(),
-                            parent_token: l.parent_token.clone().unwrap_or_default(),
-                            sharer_id: l.sharer_id.clone(),
-                            root_sharer_id: l.root_sharer_id.clone(),
-                            depth: l.depth.max(0) as u32,
-                            views: l.views,
-                            created_at_ms: l.created_at,
-                        })
-                        .collect(),
+                    links: links.iter().map(link_to_proto).collect(),
                 }))
             }
             .await,
         )
+    }
+
+    #[tracing::instrument(name = "ListShareChains", skip_all, fields(outcome, campaign.id = %request.get_ref().campaign_id))]
+    async fn list_share_chains(
+        &self,
+        request: Request<pb::ListShareChainsRequest>,
+    ) -> Result<Response<pb::ListShareChainsResponse>, Status> {
+        traced(super::list::list_share_chains(&self.shared, request).await)
     }
 }
 

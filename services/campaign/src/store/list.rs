@@ -1,19 +1,26 @@
-//! Keyset pages of the campaign's lists (issue 24): a merchant's campaigns
-//! and a campaign's winners, each newest first by a unique ordered key,
-//! read one row past the page to know whether another follows
-//! (`domain::list`, `platform::domain::paging`). One SQL text serves both
-//! backends: the filters are parameters, never spliced in.
+//! Keyset pages of the campaign's lists (issue 24): a merchant's campaigns,
+//! a campaign's winners and its shares (its red packets are in
+//! `money::list`), each newest first by a unique ordered key, read one row
+//! past the page to know whether another follows (`domain::list`,
+//! `platform::domain::paging`). One SQL text serves both backends: the
+//! filters are parameters, never spliced in.
 
 use uuid::Uuid;
 
 use super::{
     Store, StoreError,
     db::{Db, DbRow, DbTx, args},
+    share::{ShareRecord, share_from_row},
     wheel::{AwardRecord, CampaignRecord, award_from_row, load_campaign, own_campaign},
 };
 use crate::domain::{
     Millis,
-    list::{CampaignCursor, CampaignFilter, WinnerCursor, WinnerFilter, day_range},
+    activity::Activity,
+    list::{
+        CampaignCursor, CampaignFilter, ShareCursor, ShareFilter, WinnerCursor, WinnerFilter,
+        day_range,
+    },
+    paging::split_page,
 };
 
 /// A page's rows and whether more follow.
@@ -123,6 +130,106 @@ impl<D: Db> Store<D> {
             .map(|r| award_from_row(r).map(|(a, _)| a))
             .collect::<Result<Vec<_>, _>>()?;
         Ok((awards, more))
+    }
+}
+
+/// A share as ListShareChains gives it: its numbers (`views`,
+/// `forwards`) and the tiers its sharer has been granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareSummary {
+    pub share: ShareRecord,
+    /// Tier indexes, ascending.
+    pub sharer_tiers: Vec<i64>,
+}
+
+/// One page of a campaign's shares, newest first (one share more than
+/// asked), each row a share with one of its sharer's tiers (a share with
+/// none or several gives one row or several, in tier order). `$1` the
+/// campaign, `$2` 1 for roots only, `($3, $4)` the cursor, exclusive
+/// (`(i64::MAX, '')` on the first page, so the index range of
+/// `share_campaign_created`, or with `$6` the sharer's
+/// `share_sharer_created`, is bounded by it on both backends), `$5` the
+/// shares to read.
+macro_rules! shares_page_sql {
+    ($sharer:literal) => {
+        concat!(
+            "WITH page AS (SELECT s.token, s.campaign_id, s.sharer_id, s.parent_token, \
+             s.root_sharer_id, s.depth, s.created_at FROM share s \
+             WHERE s.campaign_id = $1 ",
+            $sharer,
+            " AND ($2 = 0 OR s.depth = 1) AND (s.created_at, s.token) < ($3, $4) \
+             ORDER BY s.created_at DESC, s.token DESC LIMIT $5) \
+             SELECT page.token, page.campaign_id, page.sharer_id, page.parent_token, \
+             page.root_sharer_id, page.depth, page.created_at, \
+             (SELECT COUNT(*) FROM share_view v WHERE v.token = page.token), \
+             (SELECT COUNT(*) FROM share_forward f WHERE f.parent_token = page.token), \
+             a.tier_index \
+             FROM page LEFT JOIN prize_award a ON a.campaign_id = page.campaign_id \
+             AND a.player_id = page.sharer_id AND a.tier_index IS NOT NULL \
+             ORDER BY page.created_at DESC, page.token DESC, a.tier_index"
+        )
+    };
+}
+const SHARES_PAGE: &str = shares_page_sql!("");
+const SHARER_SHARES_PAGE: &str = shares_page_sql!("AND s.sharer_id = $6");
+
+impl<D: Db> Store<D> {
+    /// Up to `size` shares of a campaign of this merchant matching
+    /// `filter`, newest first (created_at, then token, both descending),
+    /// after `after` when continuing. The campaign must hold the share
+    /// activity.
+    #[tracing::instrument(skip_all, fields(campaign.id = %campaign))]
+    pub async fn list_shares(
+        &self,
+        merchant_id: &str,
+        campaign: Uuid,
+        filter: &ShareFilter,
+        after: Option<&ShareCursor>,
+        size: u32,
+    ) -> Result<Page<ShareSummary>, StoreError> {
+        let mut tx = self.db.begin_read().await?;
+        own_campaign(&mut tx, merchant_id, campaign, 0)
+            .await?
+            .require(Activity::Share)?;
+        let (at, token) = match after {
+            Some(c) => (c.created_at, c.token.clone()),
+            None => (Millis::MAX, String::new()),
+        };
+        let (id, roots, limit) = (
+            campaign.to_string(),
+            i64::from(filter.roots_only),
+            i64::from(size) + 1,
+        );
+        let rows = match &filter.sharer_id {
+            None => {
+                tx.fetch_all(SHARES_PAGE, args![id, roots, at, token, limit])
+                    .await?
+            }
+            Some(sharer) => {
+                tx.fetch_all(
+                    SHARER_SHARES_PAGE,
+                    args![id, roots, at, token, limit, sharer.as_str()],
+                )
+                .await?
+            }
+        };
+        let mut shares: Vec<ShareSummary> = Vec::new();
+        for r in &rows {
+            let (token, tier) = (r.text(0)?, r.opt_int(9)?);
+            match shares.last_mut() {
+                Some(last) if last.share.token == token => last.sharer_tiers.extend(tier),
+                _ => {
+                    let mut share = share_from_row(r)?;
+                    share.views = r.int(7)?;
+                    share.forwards = r.int(8)?;
+                    shares.push(ShareSummary {
+                        share,
+                        sharer_tiers: tier.into_iter().collect(),
+                    });
+                }
+            }
+        }
+        Ok(split_page(shares, size))
     }
 }
 

@@ -74,7 +74,10 @@ pub struct ShareRecord {
     pub root_sharer_id: String,
     pub depth: i64,
     pub created_at: Millis,
+    /// Counted views (read by the admin's reads; 0 elsewhere).
     pub views: i64,
+    /// Onward forwards by other players (as `views`).
+    pub forwards: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,7 +129,7 @@ const SELECT_SHARE: &str = "SELECT s.token, s.campaign_id, s.sharer_id, s.parent
      s.root_sharer_id, s.depth, s.created_at, c.merchant_id FROM share s \
      JOIN campaign c ON c.campaign_id = s.campaign_id WHERE s.token = $1";
 
-fn share_from_row(r: &impl DbRow) -> Result<ShareRecord, StoreError> {
+pub(super) fn share_from_row(r: &impl DbRow) -> Result<ShareRecord, StoreError> {
     Ok(ShareRecord {
         token: r.text(0)?,
         campaign_id: r.text(1)?,
@@ -136,6 +139,7 @@ fn share_from_row(r: &impl DbRow) -> Result<ShareRecord, StoreError> {
         depth: r.int(5)?,
         created_at: r.int(6)?,
         views: 0,
+        forwards: 0,
     })
 }
 
@@ -492,6 +496,7 @@ impl<D: Db> Store<D> {
             depth: parent.as_ref().map_or(1, |p| p.depth + 1),
             created_at: now,
             views: 0,
+            forwards: 0,
         };
         tx.execute(
             "INSERT INTO share (token, campaign_id, sharer_id, parent_token, root_sharer_id, \
@@ -679,7 +684,8 @@ impl<D: Db> Store<D> {
                    UNION ALL SELECT s.token FROM share s JOIN chain c ON s.parent_token = c.token \
                  ) SELECT s.token, s.campaign_id, s.sharer_id, s.parent_token, s.root_sharer_id, \
                    s.depth, s.created_at, \
-                   (SELECT COUNT(*) FROM share_view v WHERE v.token = s.token) \
+                   (SELECT COUNT(*) FROM share_view v WHERE v.token = s.token), \
+                   (SELECT COUNT(*) FROM share_forward f WHERE f.parent_token = s.token) \
                  FROM share s JOIN chain c ON c.token = s.token \
                  ORDER BY s.depth, s.created_at, s.token LIMIT 10000",
                 args![token.to_string()],
@@ -689,6 +695,7 @@ impl<D: Db> Store<D> {
             .map(|r| {
                 let mut s = share_from_row(r)?;
                 s.views = r.int(7)?;
+                s.forwards = r.int(8)?;
                 Ok(s)
             })
             .collect()

@@ -9,7 +9,8 @@ use crate::helpers::*;
 
 both_backends!(
     a_clone_copies_the_rules_not_the_history,
-    clone_requests_race_and_refuse
+    clone_requests_race_and_refuse,
+    copies_of_one_clone_racing_on_two_replicas_make_one_clone,
 );
 
 fn clone_req(id: &str, name: &str, window: (i64, i64)) -> pb::CloneCampaignRequest {
@@ -196,5 +197,65 @@ async fn clone_requests_race_and_refuse(backend: Backend) {
         None,
     );
     assert_eq!(count().await, before + 1, "refused clones made nothing");
+    app.stop().await;
+}
+
+/// Copies of one CloneCampaign (one idempotency key) sent at once to two
+/// engines on one database, as a retrying client behind a load balancer
+/// would: one clone, every copy gets its answer byte for byte, one audit
+/// entry.
+async fn copies_of_one_clone_racing_on_two_replicas_make_one_clone(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let source = app
+        .wheel(
+            rules(3, 10),
+            vec![slot("积分", pb::PrizeKind::Points, 1, 5), thanks(1)],
+            1,
+            false,
+        )
+        .await;
+    let replica = app.replica().await;
+    let count = |sql: &'static str| app.db.scalar(sql, &source.campaign_id);
+    let campaigns = "SELECT COUNT(*) FROM campaign WHERE $1 = $1";
+    let clones = "SELECT COUNT(*) FROM audit_log WHERE action = 'campaign.clone' AND $1 = $1";
+    let (campaigns_before, clones_before) = (count(campaigns).await, count(clones).await);
+    let req = clone_req(&source.campaign_id, "春季转盘", NEXT);
+
+    // Act: three copies on each engine.
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..6 {
+        let ch = if i % 2 == 0 {
+            app.channel.clone()
+        } else {
+            replica.channel.clone()
+        };
+        let (cred, req) = (app.admin_key.clone(), req.clone());
+        set.spawn(async move {
+            loop {
+                let r = pb::admin_service_client::AdminServiceClient::new(ch.clone())
+                    .clone_campaign(with(&cred, req.clone()))
+                    .await;
+                match r {
+                    // "Retry with the same key": a copy was still in flight.
+                    Err(s) if matches!(s.code(), Code::Aborted | Code::Unavailable) => continue,
+                    other => return other.map(|r| r.into_inner()),
+                }
+            }
+        });
+    }
+    let mut answers = Vec::new();
+    while let Some(r) = set.join_next().await {
+        answers.push(r.expect("task").expect("every copy gets the answer"));
+    }
+
+    // Assert
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "one answer");
+    assert_eq!(answers[0].status, pb::CampaignStatus::Draft as i32);
+    assert_eq!(answers[0].name, "春季转盘");
+    assert_ne!(answers[0].campaign_id, source.campaign_id);
+    assert_eq!(count(campaigns).await, campaigns_before + 1, "one clone");
+    assert_eq!(count(clones).await, clones_before + 1, "one audit entry");
+    replica.stop().await;
     app.stop().await;
 }

@@ -39,6 +39,8 @@ mod idempotency;
 mod lifecycle;
 mod limits;
 mod lists;
+mod lists_activities;
+mod lists_activities_access;
 mod metrics;
 mod money;
 mod money_races;

@@ -26,7 +26,7 @@ fn sharer(ch: &Channel) -> ShareServiceClient<Channel> {
     ShareServiceClient::new(ch.clone())
 }
 
-async fn share(app: &TestApp, who: &str, campaign: &str, parent: &str) -> pb::Share {
+pub(crate) async fn share(app: &TestApp, who: &str, campaign: &str, parent: &str) -> pb::Share {
     sharer(&app.channel)
         .create_share(with(
             &app.token(who),
@@ -42,7 +42,7 @@ async fn share(app: &TestApp, who: &str, campaign: &str, parent: &str) -> pb::Sh
         .into_inner()
 }
 
-async fn open(app: &TestApp, who: &str, token: &str) -> bool {
+pub(crate) async fn open(app: &TestApp, who: &str, token: &str) -> bool {
     sharer(&app.channel)
         .open_share(with(
             &app.token(who),
@@ -71,7 +71,7 @@ async fn stats(app: &TestApp, who: &str, campaign: &str) -> pb::FanStats {
         .into_inner()
 }
 
-fn tier(
+pub(crate) fn tier(
     metric: pb::ShareMetric,
     threshold: i64,
     name: &str,
@@ -88,7 +88,7 @@ fn tier(
     }
 }
 
-async fn set_rules(
+pub(crate) async fn set_rules(
     app: &TestApp,
     campaign: &str,
     enabled: bool,

@@ -12,6 +12,7 @@ use crate::helpers::*;
 both_backends!(
     a_file_ships_each_prize_once_and_says_why_not,
     two_admins_shipping_at_once_ship_each_prize_once,
+    two_admins_applying_one_file_at_once_apply_each_row_once,
     personal_data_is_erased_after_the_campaign_and_history_stays,
     shipping_list_is_excel_safe_and_masked_for_auditors,
 );
@@ -305,6 +306,90 @@ async fn two_admins_shipping_at_once_ship_each_prize_once(backend: Backend) {
         )
         .await;
     assert!((1..=2).contains(&audited), "{audited} audit entries");
+    app.stop().await;
+}
+
+/// The same courier's file applied by two admins at the same moment (each
+/// with its own idempotency key, as two consoles would): every row ships
+/// once, and for every row the other report says ALREADY_SHIPPED.
+async fn two_admins_applying_one_file_at_once_apply_each_row_once(backend: Backend) {
+    // Arrange
+    let app = spawn_app(backend).await;
+    let (id, a) = cups(&app, 10, 10).await;
+    let second_admin = app.api_key(pb::Role::Admin, "").await;
+    let file: Vec<pb::ShipRow> = a
+        .iter()
+        .enumerate()
+        .map(|(i, award)| row(award, &format!("YT{i:04}")))
+        .collect();
+    let send = |cred: String| {
+        let (mut client, id, rows) = (app.admin(), id.clone(), file.clone());
+        async move {
+            client
+                .bulk_ship_prizes(with(
+                    &cred,
+                    pb::BulkShipPrizesRequest {
+                        idempotency_key: key(),
+                        campaign_id: id,
+                        rows,
+                    },
+                ))
+                .await
+                .map(|r| r.into_inner())
+        }
+    };
+
+    // Act
+    let (x, y) = tokio::join!(send(app.admin_key.clone()), send(second_admin));
+
+    // Assert
+    let (x, y) = (x.expect("first admin"), y.expect("second admin"));
+    assert_eq!((x.refused, y.refused), (0, 0));
+    assert_eq!(x.shipped + y.shipped, 10, "each row shipped once");
+    assert_eq!(x.already_shipped + y.already_shipped, 10);
+    assert_eq!((x.results.len(), y.results.len()), (10, 10));
+    for (i, (rx, ry)) in x.results.iter().zip(&y.results).enumerate() {
+        assert_eq!(
+            (rx.award_id.as_str(), ry.award_id.as_str()),
+            (a[i].as_str(), a[i].as_str())
+        );
+        let mut pair = [rx.outcome, ry.outcome];
+        pair.sort_unstable();
+        let mut want = [SHIPPED, ALREADY];
+        want.sort_unstable();
+        assert_eq!(
+            pair, want,
+            "row {i}: one report ships it, the other says so"
+        );
+        assert!(rx.reason.is_empty() && ry.reason.is_empty());
+    }
+    assert_eq!(shipped_count(&app, &id).await, 10);
+    let shipped = app
+        .admin()
+        .list_winners(with(
+            &app.admin_key,
+            pb::ListWinnersRequest {
+                campaign_id: id.clone(),
+                statuses: vec![pb::AwardStatus::Shipped as i32],
+                page_size: 100,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("winners")
+        .into_inner()
+        .awards;
+    let tracking: HashMap<&str, &str> = shipped
+        .iter()
+        .map(|w| (w.award_id.as_str(), w.tracking_number.as_str()))
+        .collect();
+    for (i, award) in a.iter().enumerate() {
+        assert_eq!(
+            tracking.get(award.as_str()).copied(),
+            Some(format!("YT{i:04}").as_str()),
+            "the file's tracking number"
+        );
+    }
     app.stop().await;
 }
 

@@ -1,5 +1,6 @@
 //! `get campaigns` and `winners`: the engine's list RPCs, every page
-//! followed (docs/api.md "Paging"), printed as a table.
+//! followed (docs/api.md "Paging"), printed as a table; `winners --csv`,
+//! the shipping list as the engine exports it; `ship`, a courier's file.
 
 use super::*;
 
@@ -141,6 +142,89 @@ pub(super) async fn winners(ctx: &Ctx, arg: &str, q: &WinnerQuery) -> Result<(),
         )
     );
     Ok(())
+}
+
+/// `winners --csv`: `ExportWinners` byte for byte (the UTF-8 byte order
+/// mark Excel needs and the CRLF line ends kept), with the filters of
+/// `winners`. To standard output as the chunks arrive; to `out` through
+/// `out.part`, renamed once the export has ended well, so a file that is
+/// there is complete (a cut export is an error and leaves no file).
+pub(super) async fn winners_csv(
+    ctx: &Ctx,
+    arg: &str,
+    q: &WinnerQuery,
+    out: Option<&Path>,
+) -> Result<(), CtlError> {
+    let id = ctx.campaign_id(arg)?;
+    let engine = ctx.engine().await?;
+    let req = pb::ExportWinnersRequest {
+        campaign_id: id.clone(),
+        statuses: q.statuses.iter().map(|s| *s as i32).collect(),
+        slot: q.slot,
+        day: q.day.clone(),
+    };
+    let what = format!("ExportWinners {id}");
+    let mut stream = call(&what, || {
+        let mut a = engine.admin();
+        let r = req.clone();
+        async move { a.export_winners(r).await }
+    })
+    .await?;
+    let Some(path) = out else {
+        let mut o = std::io::stdout().lock();
+        copy_chunks(&mut stream, &what, &mut o, "write to stdout").await?;
+        return o.flush().map_err(CtlError::io("write to stdout"));
+    };
+    let tmp = path.with_extension("part");
+    let written = async {
+        let file = std::fs::File::create(&tmp)
+            .map_err(CtlError::io(format!("write {}", tmp.display())))?;
+        let mut w = std::io::BufWriter::new(file);
+        let n = copy_chunks(
+            &mut stream,
+            &what,
+            &mut w,
+            &format!("write {}", tmp.display()),
+        )
+        .await?;
+        w.into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_all())
+            .map_err(CtlError::io(format!("write {}", tmp.display())))?;
+        std::fs::rename(&tmp, path).map_err(CtlError::io(format!("write {}", path.display())))?;
+        Ok::<u64, CtlError>(n)
+    }
+    .await;
+    match written {
+        Ok(n) => {
+            eprintln!("{n} bytes written to {}", path.display());
+            Ok(())
+        }
+        Err(e) => {
+            // Nothing half-written stays behind.
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Writes every chunk of `stream` to `w` as it arrives; the bytes written.
+async fn copy_chunks(
+    stream: &mut tonic::Streaming<pb::CsvChunk>,
+    what: &str,
+    w: &mut impl Write,
+    writing: &str,
+) -> Result<u64, CtlError> {
+    let mut n = 0u64;
+    while let Some(chunk) = stream
+        .message()
+        .await
+        .map_err(|s| client::rpc_error(what, &s))?
+    {
+        w.write_all(&chunk.data).map_err(CtlError::io(writing))?;
+        n = n.saturating_add(chunk.data.len() as u64);
+    }
+    Ok(n)
 }
 
 /// Rows sent per BulkShipPrizes call (the engine's maximum).

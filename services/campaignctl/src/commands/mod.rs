@@ -35,6 +35,11 @@ pub async fn run(args: Args) -> Result<Outcome, CtlError> {
         Command::Simulate { campaign, opts } => simulate(&ctx, &campaign, &opts).await?,
         Command::GetCampaigns(query) => get_campaigns(&ctx, &query).await?,
         Command::Winners { campaign, query } => winners(&ctx, &campaign, &query).await?,
+        Command::WinnersCsv {
+            campaign,
+            query,
+            out,
+        } => winners_csv(&ctx, &campaign, &query, out.as_deref()).await?,
         Command::Ship { campaign, file } => ship(&ctx, &campaign, &file).await?,
     }
     Ok(Outcome::Done)
@@ -176,7 +181,7 @@ mod report;
 
 use apply::*;
 pub use lists::{CampaignQuery, WinnerQuery};
-use lists::{get_campaigns, ship, winners};
+use lists::{get_campaigns, ship, winners, winners_csv};
 use report::*;
 
 #[cfg(test)]

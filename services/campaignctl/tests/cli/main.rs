@@ -4,7 +4,8 @@
 //! (unset or unreachable: the `postgres` test fails, it never skips).
 //! What the tool did is checked through the engine's own API
 //! (`GetCampaign`, the audit trail), not only through its output.
-//! `tls` runs it against https:// endpoints, `usage` its help.
+//! `tls` runs it against https:// endpoints, `usage` its help, `winners_csv`
+//! the shipping-list export.
 
 // The campaign suite's harness: databases, health waits, credentials.
 use test_kit::harness as helpers;
@@ -31,6 +32,7 @@ use tonic::transport::Channel;
 
 mod tls;
 mod usage;
+mod winners_csv;
 
 struct Engine {
     db: TestDb,

@@ -10,9 +10,10 @@ pub(in crate::store) async fn export_packets<T: DbTx>(
 ) -> Result<Vec<PacketExport>, StoreError> {
     let rows = tx
         .fetch_all(
+            // The export shows no state: the stored one stands in.
             "SELECT packet_id, campaign_id, kind, packet_seq, split_mode, total, parts, \
              min_cents, max_cents, grabbed, granted, released, remaining, state, expires_at, \
-             created_at FROM red_packet WHERE campaign_id = $1 ORDER BY packet_seq",
+             created_at, state FROM red_packet WHERE campaign_id = $1 ORDER BY packet_seq",
             args![campaign.to_string()],
         )
         .await?;

@@ -23,7 +23,7 @@ use crate::domain::{
     activity::Activity,
     fairness::player_pseudonym,
     idempotency::Idempotency,
-    money::{MoneyRng, SplitMode, grant_amount, grant_message, split, split_message},
+    money::{MoneyRng, PacketState, SplitMode, grant_amount, grant_message, split, split_message},
     wheel::{CampaignStatus, campaign_day},
 };
 
@@ -64,9 +64,12 @@ pub struct PacketRecord {
     pub granted: i64,
     pub released: i64,
     pub remaining: i64,
+    /// The rest has gone back to the budget (the stored state).
     pub expired: bool,
     pub expires_at: Millis,
     pub created_at: Millis,
+    /// As shown when it was read (`packet_state_sql!`), or at creation.
+    pub state: PacketState,
 }
 
 /// One part of a group packet (or one grant of a campaign packet).
@@ -207,9 +210,46 @@ fn budget_from_row(r: &impl DbRow) -> Result<BudgetRecord, StoreError> {
     })
 }
 
-const SELECT_PACKET: &str = "SELECT packet_id, campaign_id, kind, packet_seq, split_mode, total, \
-     parts, min_cents, max_cents, grabbed, granted, released, remaining, state, expires_at, \
-     created_at, merchant_id FROM red_packet WHERE packet_id = $1";
+/// A packet's state as shown at the instant in placeholder `$now`, over
+/// `p` (red_packet) and `b` (its budget): EXPIRED from its expiry on (grabs
+/// are refused from then; the sweep returns the rest within seconds),
+/// EXHAUSTED when nothing is left to grab (every part of a group packet
+/// taken; a campaign packet's budget has nothing available), else OPEN.
+/// The one definition: GetRedPacket shows it and ListRedPackets filters on
+/// it.
+macro_rules! packet_state_sql {
+    ($now:literal) => {
+        concat!(
+            "CASE WHEN p.state = 'expired' OR p.expires_at <= ",
+            $now,
+            " THEN 'expired' \
+             WHEN (p.kind = 'group' AND p.grabbed >= p.parts) \
+               OR (p.kind = 'campaign' AND b.available <= 0) THEN 'exhausted' \
+             ELSE 'open' END"
+        )
+    };
+}
+
+/// The columns `packet_from_row` reads, from `red_packet p JOIN budget b`;
+/// the state as shown at `$now`.
+macro_rules! packet_columns_sql {
+    ($now:literal) => {
+        concat!(
+            "p.packet_id, p.campaign_id, p.kind, p.packet_seq, p.split_mode, p.total, \
+             p.parts, p.min_cents, p.max_cents, p.grabbed, p.granted, p.released, p.remaining, \
+             p.state, p.expires_at, p.created_at, ",
+            packet_state_sql!($now)
+        )
+    };
+}
+
+/// A packet by id (`$1`) as shown at `$2`, and its merchant (column 17).
+const SELECT_PACKET: &str = concat!(
+    "SELECT ",
+    packet_columns_sql!("$2"),
+    ", p.merchant_id FROM red_packet p JOIN budget b ON b.campaign_id = p.campaign_id \
+     WHERE p.packet_id = $1"
+);
 
 fn packet_from_row(r: &impl DbRow) -> Result<PacketRecord, StoreError> {
     let kind = match r.text(2)?.as_str() {
@@ -234,6 +274,8 @@ fn packet_from_row(r: &impl DbRow) -> Result<PacketRecord, StoreError> {
         expired: r.text(13)? == "expired",
         expires_at: r.int(14)?,
         created_at: r.int(15)?,
+        state: PacketState::parse(&r.text(16)?)
+            .ok_or_else(|| StoreError::Corrupt("packet state".into()))?,
     })
 }
 
@@ -250,14 +292,15 @@ async fn own_budget<T: DbTx>(
     budget_from_row(&r)
 }
 
-/// This merchant's packet, read in `tx`.
+/// This merchant's packet, read in `tx`, as shown at `now`.
 async fn own_packet<T: DbTx>(
     tx: &mut T,
     merchant_id: &str,
     packet_id: &str,
+    now: Millis,
 ) -> Result<PacketRecord, StoreError> {
-    let r = fetch_one(tx, "red packet", SELECT_PACKET, args![packet_id]).await?;
-    if r.text(16)? != merchant_id {
+    let r = fetch_one(tx, "red packet", SELECT_PACKET, args![packet_id, now]).await?;
+    if r.text(17)? != merchant_id {
         return Err(StoreError::OtherMerchant("red packet"));
     }
     packet_from_row(&r)
@@ -265,6 +308,7 @@ async fn own_packet<T: DbTx>(
 
 mod budget;
 mod ledger;
+mod list;
 mod packet;
 
 pub(in crate::store) use self::{budget::*, ledger::*};

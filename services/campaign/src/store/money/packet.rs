@@ -75,6 +75,7 @@ fn open_packet(
         expired: false,
         expires_at: now + ttl_ms,
         created_at: now,
+        state: PacketState::Open,
     }
 }
 
@@ -304,6 +305,10 @@ impl<D: Db> Store<D> {
             PacketSpec::Campaign { min, max } => {
                 p.min_cents = min;
                 p.max_cents = max;
+                if available <= 0 {
+                    // As `packet_state_sql!` would show it.
+                    p.state = PacketState::Exhausted;
+                }
             }
         }
         insert_packet(&mut tx, &p, merchant_id, now).await?;
@@ -349,7 +354,7 @@ impl<D: Db> Store<D> {
             return Ok(Outcome::Replay(bytes));
         }
         // Another merchant's packet is simply not there for this player.
-        let p = own_packet(&mut tx, merchant_id, &packet_id)
+        let p = own_packet(&mut tx, merchant_id, &packet_id, now)
             .await
             .map_err(|e| match e {
                 StoreError::OtherMerchant(_) => StoreError::NotFound("red packet"),
@@ -473,15 +478,17 @@ impl<D: Db> Store<D> {
             .collect()
     }
 
-    /// A packet with its parts (group) or grants (campaign).
+    /// A packet as shown at `now`, with its parts (group) or grants
+    /// (campaign).
     pub async fn get_packet(
         &self,
         merchant_id: &str,
         packet_id: Uuid,
+        now: Millis,
     ) -> Result<(PacketRecord, Vec<PartRecord>), StoreError> {
         let packet_id = packet_id.to_string();
         let mut tx = self.db.begin_read().await?;
-        let p = own_packet(&mut tx, merchant_id, &packet_id).await?;
+        let p = own_packet(&mut tx, merchant_id, &packet_id, now).await?;
         let rows = match p.kind {
             PacketKind::Group => {
                 tx.fetch_all(
