@@ -309,6 +309,14 @@ rpc_table! { campaign_rpc, CAMPAIGN_RPCS:
     [pb::vote_service_client::VoteServiceClient] register_candidate(pb::RegisterCandidateRequest) Player unary;
     [pb::vote_service_client::VoteServiceClient] cast_vote(pb::CastVoteRequest) Player unary;
     [pb::vote_service_client::VoteServiceClient] get_leaderboard(pb::GetLeaderboardRequest) Player unary;
+    // The lists and season operations (issue 24).
+    [pb::admin_service_client::AdminServiceClient] list_campaigns(pb::ListCampaignsRequest) Admin unary;
+    [pb::admin_service_client::AdminServiceClient] clone_campaign(pb::CloneCampaignRequest) Admin unary;
+    [pb::admin_service_client::AdminServiceClient] export_winners(pb::ExportWinnersRequest) Admin stream;
+    [pb::admin_service_client::AdminServiceClient] bulk_ship_prizes(pb::BulkShipPrizesRequest) Admin unary;
+    [pb::money_service_client::MoneyServiceClient] list_red_packets(pb::ListRedPacketsRequest) Admin unary;
+    [pb::share_admin_service_client::ShareAdminServiceClient] list_share_chains(pb::ListShareChainsRequest) Admin unary;
+    [pb::vote_admin_service_client::VoteAdminServiceClient] list_candidates(pb::ListCandidatesRequest) Admin unary;
     // Not UpdateStore: closing store-1 would revoke the till key every
     // coupon target's POS calls use.
     [pb::store_admin_service_client::StoreAdminServiceClient] create_store(pb::CreateStoreRequest) Admin unary;
@@ -333,6 +341,11 @@ rpc_table! { coupon_rpc, COUPON_RPCS:
     [cpb::coupon_pos_service_client::CouponPosServiceClient] get_redemption_by_key(cpb::GetRedemptionByKeyRequest) Till unary;
     [cpb::coupon_delivery_service_client::CouponDeliveryServiceClient] deliver_prize(cpb::DeliverPrizeRequest) Delivery unary;
     [cpb::coupon_admin_service_client::CouponAdminServiceClient] get_store_figures(cpb::GetStoreFiguresRequest) Admin unary;
+    [cpb::coupon_admin_service_client::CouponAdminServiceClient] list_templates(cpb::ListTemplatesRequest) Admin unary;
+    [cpb::coupon_admin_service_client::CouponAdminServiceClient] list_code_pools(cpb::ListCodePoolsRequest) Admin unary;
+    [cpb::coupon_admin_service_client::CouponAdminServiceClient] list_bulk_issue_jobs(cpb::ListBulkIssueJobsRequest) Admin unary;
+    [cpb::coupon_admin_service_client::CouponAdminServiceClient] list_coupons(cpb::ListCouponsRequest) Admin unary;
+    [cpb::coupon_admin_service_client::CouponAdminServiceClient] list_redemptions(cpb::ListRedemptionsRequest) Admin unary;
 }
 
 /// One campaign-service input: a selector byte, then the request bytes.
