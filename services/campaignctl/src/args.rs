@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, error::ErrorKind};
 use engine_proto::campaign::v1 as pb;
 
-pub use crate::commands::{CampaignQuery, WinnerQuery};
+pub use crate::commands::{CampaignQuery, StoreQuery, WinnerQuery};
 
 pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:50051";
 
@@ -135,7 +135,8 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
-    /// List the merchant's campaigns, newest first (`get campaigns`)
+    /// List the merchant's campaigns, newest first (`get campaigns`), or
+    /// its stores (`get stores`)
     Get {
         #[command(subcommand)]
         what: GetWhat,
@@ -193,6 +194,21 @@ enum GetWhat {
         #[arg(long, value_name = "TEXT", default_value = "")]
         name_prefix: String,
     },
+    /// The merchant's stores, in code order
+    Stores {
+        /// Only stores in this status: open, closed
+        #[arg(long, value_name = "STATUS", value_parser = store_status)]
+        status: Option<pb::StoreStatus>,
+        /// Only stores in exactly this city
+        #[arg(long, value_name = "CITY", default_value = "")]
+        city: String,
+    },
+}
+
+fn store_status(s: &str) -> Result<pb::StoreStatus, String> {
+    pb::StoreStatus::from_str_name(&format!("STORE_STATUS_{}", s.to_ascii_uppercase()))
+        .filter(|v| *v != pb::StoreStatus::Unspecified)
+        .ok_or_else(|| format!("{s:?} is not open or closed"))
 }
 
 fn campaign_status(s: &str) -> Result<pb::CampaignStatus, String> {
@@ -300,6 +316,7 @@ pub enum Command {
         opts: SimulateOpts,
     },
     GetCampaigns(CampaignQuery),
+    GetStores(StoreQuery),
     Ship {
         campaign: String,
         file: PathBuf,
@@ -376,6 +393,9 @@ impl Args {
                 activity,
                 name_prefix,
             }),
+            Cmd::Get {
+                what: GetWhat::Stores { status, city },
+            } => Command::GetStores(StoreQuery { status, city }),
             Cmd::Ship { campaign, file } => Command::Ship { campaign, file },
             Cmd::Winners {
                 campaign,
@@ -459,6 +479,14 @@ mod tests {
                 name_prefix: String::new(),
             })
         );
+        let a = args("get stores --status closed --city 上海").expect("ok");
+        assert_eq!(
+            a.command,
+            Command::GetStores(StoreQuery {
+                status: Some(pb::StoreStatus::Closed),
+                city: "上海".into(),
+            })
+        );
         let a = args("winners c --state won --slot 2 --day 2026-12-07").expect("ok");
         assert_eq!(
             a.command,
@@ -515,6 +543,7 @@ mod tests {
             "get nothing",
             "get campaigns --status lost",
             "get campaigns --activity dance",
+            "get stores --status shut",
             "winners",
             "winners c --state gone",
             "winners c --out list.csv",

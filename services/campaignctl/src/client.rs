@@ -8,6 +8,7 @@ use std::{future::Future, net::IpAddr, path::Path, time::Duration};
 use engine_proto::campaign::v1::{
     admin_service_client::AdminServiceClient, audit_service_client::AuditServiceClient,
     share_admin_service_client::ShareAdminServiceClient, stats_service_client::StatsServiceClient,
+    store_admin_service_client::StoreAdminServiceClient,
     vote_admin_service_client::VoteAdminServiceClient,
 };
 use tonic::{
@@ -177,6 +178,10 @@ impl Engine {
 
     pub fn votes(&self) -> VoteAdminServiceClient<Svc> {
         VoteAdminServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
+    }
+
+    pub fn stores(&self) -> StoreAdminServiceClient<Svc> {
+        StoreAdminServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
     }
 }
 

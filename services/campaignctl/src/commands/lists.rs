@@ -1,4 +1,4 @@
-//! `get campaigns` and `winners`: the engine's list RPCs, every page
+//! `get campaigns`, `get stores` and `winners`: the engine's list RPCs, every page
 //! followed (docs/api.md "Paging"), printed as a table; `winners --csv`,
 //! the shipping list as the engine exports it; `ship`, a courier's file.
 
@@ -7,6 +7,14 @@ use super::*;
 /// Rows asked for per page: the lists' maxima, so few round trips.
 const CAMPAIGN_PAGE: i32 = 200;
 const WINNER_PAGE: i32 = 1000;
+const STORE_PAGE: i32 = 1000;
+
+/// The filters of `get stores`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreQuery {
+    pub status: Option<pb::StoreStatus>,
+    pub city: String,
+}
 
 /// The filters of `get campaigns`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -91,6 +99,52 @@ pub(super) async fn get_campaigns(ctx: &Ctx, q: &CampaignQuery) -> Result<(), Ct
             &["id", "name", "status", "activities", "starts", "ends"],
             &rows
         )
+    );
+    Ok(())
+}
+
+pub(super) async fn get_stores(ctx: &Ctx, q: &StoreQuery) -> Result<(), CtlError> {
+    let engine = ctx.engine().await?;
+    let mut req = pb::ListStoresRequest {
+        page_size: STORE_PAGE,
+        status: q.status.map_or(0, |s| s as i32),
+        city: q.city.clone(),
+        ..Default::default()
+    };
+    let mut rows = Vec::new();
+    loop {
+        let page = call("ListStores", || {
+            let mut a = engine.stores();
+            let r = req.clone();
+            async move { a.list_stores(r).await }
+        })
+        .await?;
+        rows.extend(page.stores.iter().map(|s| {
+            let status = match pb::StoreStatus::try_from(s.status) {
+                Ok(pb::StoreStatus::Open) => "open",
+                Ok(pb::StoreStatus::Closed) => "closed",
+                _ => "unknown",
+            };
+            vec![
+                s.store_id.clone(),
+                s.name.clone(),
+                s.city.clone(),
+                status.to_owned(),
+                s.address.clone(),
+            ]
+        }));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        req.page_token = page.next_page_token;
+    }
+    if rows.is_empty() {
+        println!("no stores");
+        return Ok(());
+    }
+    println!(
+        "{}",
+        table(&["store", "name", "city", "status", "address"], &rows)
     );
     Ok(())
 }

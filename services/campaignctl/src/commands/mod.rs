@@ -34,6 +34,7 @@ pub async fn run(args: Args) -> Result<Outcome, CtlError> {
         Command::AuditLog { out } => export(&ctx, None, out).await?,
         Command::Simulate { campaign, opts } => simulate(&ctx, &campaign, &opts).await?,
         Command::GetCampaigns(query) => get_campaigns(&ctx, &query).await?,
+        Command::GetStores(query) => get_stores(&ctx, &query).await?,
         Command::Winners { campaign, query } => winners(&ctx, &campaign, &query).await?,
         Command::WinnersCsv {
             campaign,
@@ -180,8 +181,8 @@ mod lists;
 mod report;
 
 use apply::*;
-pub use lists::{CampaignQuery, WinnerQuery};
-use lists::{get_campaigns, ship, winners, winners_csv};
+pub use lists::{CampaignQuery, StoreQuery, WinnerQuery};
+use lists::{get_campaigns, get_stores, ship, winners, winners_csv};
 use report::*;
 
 #[cfg(test)]

@@ -507,6 +507,35 @@ async fn cli_story(backend: Backend) {
     let none = e.ctl(&["get", "campaigns", "--status", "ended"]).await;
     assert_exit(&none, 0);
     assert_eq!(text(&none.stdout).trim(), "no campaigns");
+    // The merchant's stores, by city and status.
+    let no_stores = e.ctl(&["get", "stores"]).await;
+    assert_exit(&no_stores, 0);
+    assert_eq!(text(&no_stores.stdout).trim(), "no stores");
+    pb::store_admin_service_client::StoreAdminServiceClient::new(e.channel.clone())
+        .create_store(with(
+            &e.admin_key,
+            pb::CreateStoreRequest {
+                idempotency_key: key(),
+                store_id: "SH-001".into(),
+                name: "徐汇店".into(),
+                city: "上海".into(),
+                address: "漕溪北路 1 号".into(),
+                location: None,
+            },
+        ))
+        .await
+        .expect("register a store");
+    let stores = e
+        .ctl(&["get", "stores", "--city", "上海", "--status", "open"])
+        .await;
+    assert_exit(&stores, 0);
+    let stores = text(&stores.stdout);
+    assert!(
+        stores.starts_with("store") && stores.contains("SH-001") && stores.contains("徐汇店"),
+        "{stores}"
+    );
+    let closed = e.ctl(&["get", "stores", "--status", "closed"]).await;
+    assert_eq!(text(&closed.stdout).trim(), "no stores");
     let won = e.ctl(&["winners", file_arg]).await;
     assert_exit(&won, 0);
     let won = text(&won.stdout);
