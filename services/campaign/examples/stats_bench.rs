@@ -11,7 +11,11 @@
 //!
 //! Then the first page of the list RPCs on the same campaign (issue 24:
 //! under 50 ms at a million draws), beside `GetCampaign` on the same
-//! channel in the same run as the floor a list is compared with.
+//! channel in the same run as the floor a list is compared with. For the
+//! lists of the other activities the campaign also gets 100,000 shares,
+//! 100 candidates and a vote for every fifth draw (straight into the
+//! database, like the draws), 200 group red packets and 1,000 stores
+//! (through the RPCs).
 
 use std::{
     sync::Arc,
@@ -25,7 +29,10 @@ use campaign::{
     store::{Store, db::Db, postgres::PgDb, sqlite::SqliteDb},
 };
 use engine_proto::campaign::v1::{
-    self as pb, admin_service_client::AdminServiceClient, stats_service_client::StatsServiceClient,
+    self as pb, admin_service_client::AdminServiceClient, money_service_client::MoneyServiceClient,
+    share_admin_service_client::ShareAdminServiceClient, stats_service_client::StatsServiceClient,
+    store_admin_service_client::StoreAdminServiceClient,
+    vote_admin_service_client::VoteAdminServiceClient,
 };
 use sqlx::Connection;
 use tonic::{Request, transport::Channel};
@@ -72,6 +79,30 @@ const PARTICIPANTS: &str = "INSERT INTO participant (campaign_id, player_id, fir
      substr(m, 15, 10), substr(m, 26) FROM (SELECT campaign_id, player_id, \
      MIN(CAST(drawn_at AS TEXT) || '|' || day || '|' || COALESCE(channel, '')) AS m FROM draw \
      WHERE campaign_id = $1 GROUP BY campaign_id, player_id) firsts";
+const SQLITE_SHARES: &str = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) \
+     INSERT INTO share (token, campaign_id, sharer_id, parent_token, root_sharer_id, depth, channel, \
+     day, created_at) SELECT $1 || '-s' || i, $1, 'p' || (i % 200000), NULL, 'p' || (i % 200000), \
+     1, 'ch' || (i % 8), '2026-11-' || substr('0' || (1 + i % 28), -2), $2 + i FROM n";
+const PG_SHARES: &str = "INSERT INTO share (token, campaign_id, sharer_id, parent_token, \
+     root_sharer_id, depth, channel, day, created_at) SELECT $1 || '-s' || i, $1, \
+     'p' || (i % 200000), NULL, 'p' || (i % 200000), 1, 'ch' || (i % 8), \
+     '2026-11-' || lpad((1 + i % 28)::text, 2, '0'), $2 + i FROM generate_series(1, 100000) AS i";
+const SQLITE_CANDIDATES: &str = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100) \
+     INSERT INTO candidate (candidate_id, campaign_id, name, description, status, registered_by, \
+     votes, created_at) SELECT $1 || '-c' || substr('00' || i, -3), $1, 'candidate ' || i, '', \
+     'approved', 'admin', 0, $2 FROM n";
+const PG_CANDIDATES: &str = "INSERT INTO candidate (candidate_id, campaign_id, name, description, \
+     status, registered_by, votes, created_at) SELECT $1 || '-c' || lpad(i::text, 3, '0'), $1, \
+     'candidate ' || i, '', 'approved', 'admin', 0, $2 FROM generate_series(1, 100) AS i";
+/// A vote for every fifth draw, for one of the 100 candidates.
+const VOTES: &str = "INSERT INTO vote (vote_id, campaign_id, candidate_id, player_id, day, channel, \
+     status, cast_at) SELECT 'v-' || draw_id, campaign_id, \
+     campaign_id || '-c' || substr('00' || (1 + draw_seq % 100), -3), player_id, day, channel, \
+     'accepted', drawn_at FROM draw WHERE campaign_id = $1 AND draw_seq % 5 = 0";
+const PG_VOTES: &str = "INSERT INTO vote (vote_id, campaign_id, candidate_id, player_id, day, \
+     channel, status, cast_at) SELECT 'v-' || draw_id, campaign_id, \
+     campaign_id || '-c' || lpad((1 + draw_seq % 100)::text, 3, '0'), player_id, day, channel, \
+     'accepted', drawn_at FROM draw WHERE campaign_id = $1 AND draw_seq % 5 = 0";
 const AWARDS: &str = "INSERT INTO prize_award (award_id, campaign_id, draw_id, player_id, \
      slot_index, prize_name, kind, status, won_at, updated_at) \
      SELECT 'a-' || draw_id, campaign_id, draw_id, player_id, 0, 'Points', 'points', 'granted', \
@@ -113,8 +144,10 @@ async fn main() -> anyhow::Result<()> {
         seeded.elapsed().as_secs_f64()
     );
 
+    packets_and_stores(&channel, &admin_key, &id).await?;
     time_stats(&channel, &admin_key, &id, draws).await?;
     time_lists(&channel, &admin_key, &id).await?;
+    time_activity_lists(&channel, &admin_key, &id).await?;
     let _ = stop.send(());
     let _ = server.await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -246,6 +279,14 @@ async fn seed(url: &str, id: &str, draws: i64, now: i64) -> anyhow::Result<()> {
         for sql in [AWARDS, PARTICIPANT_DAYS, PARTICIPANTS] {
             sqlx::query(sql).bind(id).execute(&mut conn).await?;
         }
+        for sql in [SQLITE_SHARES, SQLITE_CANDIDATES] {
+            sqlx::query(sql)
+                .bind(id)
+                .bind(now)
+                .execute(&mut conn)
+                .await?;
+        }
+        sqlx::query(VOTES).bind(id).execute(&mut conn).await?;
     } else {
         let mut conn = sqlx::PgConnection::connect(url).await?;
         sqlx::query(PG_SEED)
@@ -257,6 +298,14 @@ async fn seed(url: &str, id: &str, draws: i64, now: i64) -> anyhow::Result<()> {
         for sql in [AWARDS, PARTICIPANT_DAYS, PARTICIPANTS] {
             sqlx::query(sql).bind(id).execute(&mut conn).await?;
         }
+        for sql in [PG_SHARES, PG_CANDIDATES] {
+            sqlx::query(sql)
+                .bind(id)
+                .bind(now)
+                .execute(&mut conn)
+                .await?;
+        }
+        sqlx::query(PG_VOTES).bind(id).execute(&mut conn).await?;
         sqlx::query("ANALYZE").execute(&mut conn).await?;
     }
     Ok(())
@@ -393,5 +442,170 @@ async fn time_lists(channel: &Channel, admin_key: &str, id: &str) -> anyhow::Res
     })
     .await?;
     println!("ListCampaigns (first 50)       p50 {p50:.2} ms  p99 {p99:.2} ms  max {max:.2} ms");
+    Ok(())
+}
+
+/// 200 group red packets (a budget funded first) and 1,000 stores,
+/// through the RPCs.
+async fn packets_and_stores(channel: &Channel, admin_key: &str, id: &str) -> anyhow::Result<()> {
+    let mut money = MoneyServiceClient::new(channel.clone());
+    money
+        .fund_budget(with(
+            admin_key,
+            pb::FundBudgetRequest {
+                idempotency_key: key(),
+                campaign_id: id.to_owned(),
+                amount_cents: 1_000_000,
+            },
+        ))
+        .await?;
+    for _ in 0..200 {
+        money
+            .create_group_packet(with(
+                admin_key,
+                pb::CreateGroupPacketRequest {
+                    idempotency_key: key(),
+                    campaign_id: id.to_owned(),
+                    total_cents: 1000,
+                    parts: 10,
+                    split_mode: pb::SplitMode::Lucky as i32,
+                    expires_in_seconds: 86_400,
+                },
+            ))
+            .await?;
+    }
+    let mut stores = StoreAdminServiceClient::new(channel.clone());
+    for i in 0..1000 {
+        stores
+            .create_store(with(
+                admin_key,
+                pb::CreateStoreRequest {
+                    idempotency_key: key(),
+                    store_id: format!("S{i:04}"),
+                    name: format!("门店 {i}"),
+                    city: if i % 2 == 0 { "上海" } else { "北京" }.into(),
+                    ..Default::default()
+                },
+            ))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Times the first page of the other activities' lists and of the
+/// stores (100 calls each, one at a time).
+async fn time_activity_lists(channel: &Channel, admin_key: &str, id: &str) -> anyhow::Result<()> {
+    let votes = VoteAdminServiceClient::new(channel.clone());
+    let shares = ShareAdminServiceClient::new(channel.clone());
+    let money = MoneyServiceClient::new(channel.clone());
+    let stores = StoreAdminServiceClient::new(channel.clone());
+    let candidate = format!("{id}-c007");
+    macro_rules! time {
+        ($name:expr, $client:ident, $method:ident, $req:expr, $rows:ident) => {{
+            let req = $req;
+            let (p50, p99, max) = percentiles(100, || {
+                let mut c = $client.clone();
+                let r = req.clone();
+                async move {
+                    Ok(c.$method(with(admin_key, r))
+                        .await?
+                        .into_inner()
+                        .$rows
+                        .len())
+                }
+            })
+            .await?;
+            let mut c = $client.clone();
+            let n = c
+                .$method(with(admin_key, req.clone()))
+                .await?
+                .into_inner()
+                .$rows
+                .len();
+            println!(
+                "{:<30} p50 {p50:.2} ms  p99 {p99:.2} ms  max {max:.2} ms  ({n} rows)",
+                $name
+            );
+        }};
+    }
+    time!(
+        "ListVotes (first 100)",
+        votes,
+        list_votes,
+        pb::ListVotesRequest {
+            campaign_id: id.to_owned(),
+            ..Default::default()
+        },
+        votes
+    );
+    time!(
+        "ListVotes, one candidate",
+        votes,
+        list_votes,
+        pb::ListVotesRequest {
+            campaign_id: id.to_owned(),
+            candidate_id: candidate,
+            ..Default::default()
+        },
+        votes
+    );
+    time!(
+        "ListCandidates (first 100)",
+        votes,
+        list_candidates,
+        pb::ListCandidatesRequest {
+            campaign_id: id.to_owned(),
+            ..Default::default()
+        },
+        candidates
+    );
+    time!(
+        "ListShareChains (first 50)",
+        shares,
+        list_share_chains,
+        pb::ListShareChainsRequest {
+            campaign_id: id.to_owned(),
+            ..Default::default()
+        },
+        shares
+    );
+    time!(
+        "ListShareChains, one sharer",
+        shares,
+        list_share_chains,
+        pb::ListShareChainsRequest {
+            campaign_id: id.to_owned(),
+            sharer_id: "p7".into(),
+            ..Default::default()
+        },
+        shares
+    );
+    time!(
+        "ListRedPackets (first 50)",
+        money,
+        list_red_packets,
+        pb::ListRedPacketsRequest {
+            campaign_id: id.to_owned(),
+            ..Default::default()
+        },
+        packets
+    );
+    time!(
+        "ListStores (first 100)",
+        stores,
+        list_stores,
+        pb::ListStoresRequest::default(),
+        stores
+    );
+    time!(
+        "ListStores, one city",
+        stores,
+        list_stores,
+        pb::ListStoresRequest {
+            city: "上海".into(),
+            ..Default::default()
+        },
+        stores
+    );
     Ok(())
 }
