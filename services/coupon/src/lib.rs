@@ -43,7 +43,7 @@ use tokio::{net::TcpListener, sync::Notify};
 use tonic::{server::NamedService, service::RoutesBuilder};
 
 use config::CouponSettings;
-use domain::vault::CodeVault;
+use domain::{target::TargetJobState, vault::CodeVault};
 use grpc::{
     CouponShared, admin::AdminApi, delivery::DeliveryApi, guard::TillGuard, player::PlayerApi,
     pos::PosApi,
@@ -157,7 +157,7 @@ impl Module for CouponModule {
 
 /// Issues the coupons of RUNNING bulk jobs, batch by batch; resumes jobs
 /// left running by a restart. Repeated failures of one job mark it FAILED
-/// and give back its unissued supply.
+/// and give back its unissued supply. Then the targeted issue jobs.
 async fn run_bulk_worker<D: Db>(
     coupons: CouponStore<D>,
     clock: Arc<dyn Clock>,
@@ -197,7 +197,48 @@ async fn run_bulk_worker<D: Db>(
                 }
             }
         }
+        run_targeted_jobs(&coupons, clock.as_ref()).await;
         let _ = tokio::time::timeout(Duration::from_secs(5), wakeup.notified()).await;
+    }
+}
+
+/// Decides the targets of RUNNING targeted issue jobs, batch by batch
+/// (`store::target`); resumes jobs left running by a restart. Repeated
+/// failures of one job mark it FAILED (its undecided targets stay PENDING).
+async fn run_targeted_jobs<D: Db>(coupons: &CouponStore<D>, clock: &dyn Clock) {
+    let jobs = match coupons.running_targeted_jobs().await {
+        Ok(j) => j,
+        Err(e) => {
+            tracing::warn!(error = %e, "listing targeted issue jobs failed");
+            Vec::new()
+        }
+    };
+    for job in jobs {
+        let mut failures = 0u32;
+        loop {
+            match coupons.targeted_issue_step(&job, clock.now_ms()).await {
+                Ok(j) if j.state == TargetJobState::Running => failures = 0,
+                Ok(j) => {
+                    tracing::info!(job.id = %job, issued = j.issued, refused = j.refused,
+                        state = j.state.as_str(), "targeted issue job finished");
+                    break;
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(job.id = %job, error = %e, failures, "targeted issue batch failed");
+                    if failures >= 5 {
+                        if let Err(e) = coupons
+                            .fail_targeted_job(&job, &e.to_string(), clock.now_ms())
+                            .await
+                        {
+                            tracing::warn!(job.id = %job, error = %e, "marking the job failed");
+                        }
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200 << failures)).await;
+                }
+            }
+        }
     }
 }
 

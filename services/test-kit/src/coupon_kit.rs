@@ -156,8 +156,13 @@ pub fn fixed_window(
 /// Invariant 4 and the supply ledger, checked from the tables:
 /// - no coupon has more than one live (unreversed) redemption, and
 ///   `coupon.redemption_id` points at exactly the live one;
-/// - every template's `issued` equals its claimed and bulk-issued coupons,
-///   and never exceeds the supply;
+/// - every template's `issued` equals its claimed, bulk-issued and
+///   targeted coupons, and never exceeds the supply;
+/// - a player's per-user count equals the coupons claimed or targeted to
+///   them, never above the template's limit;
+/// - every targeted issue job's counts equal its targets', each issued
+///   target has exactly its one coupon (its owner the openid), and no
+///   targeted coupon exists without an issued target;
 /// - every won coupon prize whose delivery is recorded has exactly one
 ///   coupon, and no prize coupon exists without a win.
 pub async fn assert_coupon_invariants(db: &TestDb) {
@@ -188,7 +193,7 @@ pub async fn assert_coupon_invariants(db: &TestDb) {
         .scalar(
             "SELECT COUNT(*) FROM coupon_template t WHERE $1 = $1 AND (t.issued > t.total_supply \
              OR t.issued < (SELECT COUNT(*) FROM coupon c WHERE c.template_id = t.template_id \
-                AND c.source IN ('claim', 'bulk')))",
+                AND c.source IN ('claim', 'bulk', 'targeted')))",
             "",
         )
         .await;
@@ -197,7 +202,7 @@ pub async fn assert_coupon_invariants(db: &TestDb) {
         .scalar(
             "SELECT COUNT(*) FROM coupon_template t WHERE $1 = $1 AND t.issued <> \
              (SELECT COUNT(*) FROM coupon c WHERE c.template_id = t.template_id \
-                AND c.source = 'claim') + \
+                AND c.source IN ('claim', 'targeted')) + \
              (SELECT COALESCE(SUM(j.requested), 0) FROM coupon_bulk_job j \
                 WHERE j.template_id = t.template_id AND j.state <> 'FAILED') + \
              (SELECT COALESCE(SUM(j.issued), 0) FROM coupon_bulk_job j \
@@ -205,7 +210,11 @@ pub async fn assert_coupon_invariants(db: &TestDb) {
             "",
         )
         .await;
-    assert_eq!(claimed, 0, "issued != claims + reserved bulk supply");
+    assert_eq!(
+        claimed, 0,
+        "issued != claims + targeted + reserved bulk supply"
+    );
+    assert_targeted_invariants(db).await;
     let bulk = db
         .scalar(
             "SELECT COUNT(*) FROM coupon_bulk_job j WHERE $1 = $1 AND j.issued <> \
@@ -235,6 +244,135 @@ pub async fn assert_coupon_invariants(db: &TestDb) {
         delivered_twice, 0,
         "a delivered prize without exactly one coupon"
     );
+}
+
+/// The per-user counts and targeted issue jobs (`assert_coupon_invariants`).
+async fn assert_targeted_invariants(db: &TestDb) {
+    let counts = db
+        .scalar(
+            "SELECT COUNT(*) FROM coupon_player_count p JOIN coupon_template t \
+               ON t.template_id = p.template_id WHERE $1 = $1 AND ( \
+               (t.per_user_limit > 0 AND p.held > t.per_user_limit) \
+               OR p.held <> (SELECT COUNT(*) FROM coupon c WHERE c.template_id = p.template_id \
+                  AND c.player_id = p.player_id AND c.source IN ('claim', 'targeted')))",
+            "",
+        )
+        .await;
+    assert_eq!(
+        counts, 0,
+        "a per-user count disagrees with the coupons held"
+    );
+    let jobs = db
+        .scalar(
+            "SELECT COUNT(*) FROM coupon_target_job j WHERE $1 = $1 AND ( \
+               j.targets <> (SELECT COUNT(*) FROM coupon_target t WHERE t.job_id = j.job_id) \
+               OR j.issued <> (SELECT COUNT(*) FROM coupon_target t WHERE t.job_id = j.job_id \
+                  AND t.state = 'ISSUED') \
+               OR j.refused <> (SELECT COUNT(*) FROM coupon_target t WHERE t.job_id = j.job_id \
+                  AND t.state = 'REFUSED') \
+               OR (j.state = 'DONE' AND j.issued + j.refused <> j.targets))",
+            "",
+        )
+        .await;
+    assert_eq!(jobs, 0, "a targeted job's counts disagree with its targets");
+    let issued = db
+        .scalar(
+            "SELECT COUNT(*) FROM coupon_target t JOIN coupon_target_job j \
+               ON j.job_id = t.job_id WHERE t.state = 'ISSUED' AND $1 = $1 AND 1 <> \
+               (SELECT COUNT(*) FROM coupon c WHERE c.source_id = t.target_id \
+                  AND c.coupon_id = t.coupon_id AND c.source = 'targeted' \
+                  AND c.player_id = t.openid AND c.template_id = j.template_id \
+                  AND c.merchant_id = j.merchant_id)",
+            "",
+        )
+        .await;
+    assert_eq!(issued, 0, "an issued target without exactly its coupon");
+    let orphans = db
+        .scalar(
+            "SELECT COUNT(*) FROM coupon c WHERE c.source = 'targeted' AND $1 = $1 \
+             AND NOT EXISTS (SELECT 1 FROM coupon_target t WHERE t.target_id = c.source_id \
+                AND t.coupon_id = c.coupon_id AND t.state = 'ISSUED')",
+            "",
+        )
+        .await;
+    assert_eq!(orphans, 0, "a targeted coupon without an issued target");
+}
+
+/// Creates a targeted issue job over `openids` and starts it.
+pub async fn start_targeted(
+    app: &TestApp,
+    template_id: &str,
+    openids: &[&str],
+) -> pb::TargetedIssueJob {
+    admin(&app.channel)
+        .create_targeted_issue(with(
+            &app.admin_key,
+            pb::CreateTargetedIssueRequest {
+                idempotency_key: key(),
+                template_id: template_id.into(),
+                openids: openids.iter().map(|o| (*o).to_owned()).collect(),
+                start: true,
+            },
+        ))
+        .await
+        .expect("create targeted issue")
+        .into_inner()
+}
+
+/// Waits until the targeted issue job is DONE.
+pub async fn wait_targeted(app: &TestApp, job_id: &str) -> pb::TargetedIssueJob {
+    let mut a = admin(&app.channel);
+    for _ in 0..1200 {
+        let j = a
+            .get_targeted_issue(with(
+                &app.admin_key,
+                pb::GetTargetedIssueRequest {
+                    job_id: job_id.into(),
+                },
+            ))
+            .await
+            .expect("poll targeted issue")
+            .into_inner();
+        if j.state == pb::TargetedIssueState::Done as i32 {
+            return j;
+        }
+        assert_ne!(j.state, pb::TargetedIssueState::Failed as i32, "{j:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("targeted issue job {job_id} did not finish");
+}
+
+/// Every line of a job's report (as `credential` reads it), page by page.
+pub async fn target_results(
+    app: &TestApp,
+    credential: &str,
+    job_id: &str,
+    outcome: pb::TargetOutcome,
+    page_size: i32,
+) -> Vec<pb::TargetResult> {
+    let mut a = admin(&app.channel);
+    let mut out = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = a
+            .list_targeted_issue_results(with(
+                credential,
+                pb::ListTargetedIssueResultsRequest {
+                    page_size,
+                    page_token: token,
+                    job_id: job_id.into(),
+                    outcome: outcome as i32,
+                },
+            ))
+            .await
+            .expect("report page")
+            .into_inner();
+        out.extend(page.results);
+        if page.next_page_token.is_empty() {
+            return out;
+        }
+        token = page.next_page_token;
+    }
 }
 
 /// The CSV of a finished bulk issue job (`ExportBulkIssueCodes`), its

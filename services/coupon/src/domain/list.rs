@@ -148,7 +148,7 @@ impl CouponState {
 }
 
 /// How a coupon was issued (`coupon.source`).
-pub const SOURCES: [&str; 3] = ["claim", "prize", "bulk"];
+pub const SOURCES: [&str; 4] = ["claim", "prize", "bulk", "targeted"];
 
 /// Which coupons of one template to list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,7 +171,10 @@ impl CouponFilter {
         let source = match source.trim() {
             "" => None,
             s => Some(SOURCES.into_iter().find(|k| *k == s).ok_or_else(|| {
-                InvalidField::new("source", "\"claim\", \"prize\", \"bulk\" or empty (any)")
+                InvalidField::new(
+                    "source",
+                    "\"claim\", \"prize\", \"bulk\", \"targeted\" or empty (any)",
+                )
             })?),
         };
         Ok(Self {

@@ -1,10 +1,12 @@
 //! Coupon rules as pure functions and types, no I/O: codes and their check
 //! character ([`code`]), templates, discounts and validity ([`template`]),
-//! the list RPCs' filters, cursors and derived states ([`list`]), and how
-//! codes are kept at rest ([`vault`]).
+//! the list RPCs' filters, cursors and derived states ([`list`]), targeted
+//! issue's lists, states and refusals ([`target`]), and how codes are kept
+//! at rest ([`vault`]).
 
 pub mod code;
 pub mod list;
+pub mod target;
 pub mod template;
 pub mod vault;
 
@@ -32,4 +34,11 @@ pub enum CouponRejection {
     JobNotDone(&'static str),
     #[error("a coupon for this source was delivered with other parameters")]
     SourceMismatch,
+    #[error(
+        "the targeted issue job is {0}; openids are appended and the job started only while it is OPEN"
+    )]
+    TargetJobNotOpen(&'static str),
+    /// Worded as an invalid field: the transport answers INVALID_ARGUMENT.
+    #[error("openids: a targeted issue job holds at most {0} distinct openids")]
+    TooManyTargets(usize),
 }

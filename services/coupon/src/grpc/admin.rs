@@ -1,5 +1,5 @@
 //! CouponAdminService: templates, supplier code pools, bulk issue for print;
-//! its lists are in `list.rs`.
+//! its lists are in `list.rs`, targeted issue in `target.rs`.
 
 use std::{pin::Pin, sync::Arc};
 
@@ -318,6 +318,46 @@ impl<D: Db> CouponAdminService for AdminApi<D> {
         request: Request<pb::ListRedemptionsRequest>,
     ) -> Result<Response<pb::ListRedemptionsResponse>, Status> {
         traced(super::list::list_redemptions(&self.shared, request).await)
+    }
+
+    #[tracing::instrument(name = "CreateTargetedIssue", skip_all, fields(outcome, openids = request.get_ref().openids.len()))]
+    async fn create_targeted_issue(
+        &self,
+        request: Request<pb::CreateTargetedIssueRequest>,
+    ) -> Result<Response<pb::TargetedIssueJob>, Status> {
+        traced(super::target::create(&self.shared, request).await)
+    }
+
+    #[tracing::instrument(name = "AppendTargetedIssue", skip_all, fields(outcome, openids = request.get_ref().openids.len()))]
+    async fn append_targeted_issue(
+        &self,
+        request: Request<pb::AppendTargetedIssueRequest>,
+    ) -> Result<Response<pb::TargetedIssueJob>, Status> {
+        traced(super::target::append(&self.shared, request).await)
+    }
+
+    #[tracing::instrument(name = "StartTargetedIssue", skip_all, fields(outcome))]
+    async fn start_targeted_issue(
+        &self,
+        request: Request<pb::StartTargetedIssueRequest>,
+    ) -> Result<Response<pb::TargetedIssueJob>, Status> {
+        traced(super::target::start(&self.shared, request).await)
+    }
+
+    #[tracing::instrument(name = "GetTargetedIssue", skip_all, fields(outcome))]
+    async fn get_targeted_issue(
+        &self,
+        request: Request<pb::GetTargetedIssueRequest>,
+    ) -> Result<Response<pb::TargetedIssueJob>, Status> {
+        traced(super::target::get(&self.shared, request).await)
+    }
+
+    #[tracing::instrument(name = "ListTargetedIssueResults", skip_all, fields(outcome))]
+    async fn list_targeted_issue_results(
+        &self,
+        request: Request<pb::ListTargetedIssueResultsRequest>,
+    ) -> Result<Response<pb::ListTargetedIssueResultsResponse>, Status> {
+        traced(super::target::list_results(&self.shared, request).await)
     }
 
     #[tracing::instrument(name = "GetStoreFigures", skip_all, fields(outcome))]

@@ -17,7 +17,9 @@ pub fn rejection(r: CouponRejection) -> Status {
         CouponRejection::OtherStore => Code::PermissionDenied,
         CouponRejection::Unusable(_)
         | CouponRejection::AlreadyReversed
-        | CouponRejection::JobNotDone(_) => Code::FailedPrecondition,
+        | CouponRejection::JobNotDone(_)
+        | CouponRejection::TargetJobNotOpen(_) => Code::FailedPrecondition,
+        CouponRejection::TooManyTargets(_) => Code::InvalidArgument,
         CouponRejection::SourceMismatch => Code::AlreadyExists,
     };
     Status::new(code, r.to_string())

@@ -12,6 +12,7 @@ pub mod guard;
 mod list;
 pub mod player;
 pub mod pos;
+mod target;
 
 use std::sync::Arc;
 

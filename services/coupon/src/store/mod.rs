@@ -13,6 +13,7 @@ mod codes;
 pub mod figures;
 mod pool;
 mod pool_postgres;
+mod target;
 
 use std::sync::Arc;
 
@@ -35,6 +36,7 @@ use crate::domain::{
 
 pub use bulk::{BATCH, JobRecord, JobState, MAX_JOB};
 pub use pool::{MAX_IMPORT, PoolRecord};
+pub use target::{TargetJobRecord, TargetRow};
 
 /// `args![a, b]`: the parameter list for `$1, $2`.
 macro_rules! args {
@@ -72,6 +74,8 @@ pub enum Source {
     Claim,
     Prize,
     Bulk,
+    /// Targeted issue: one coupon per openid of a job's list.
+    Targeted,
 }
 
 impl Source {
@@ -80,6 +84,7 @@ impl Source {
             Self::Claim => "claim",
             Self::Prize => "prize",
             Self::Bulk => "bulk",
+            Self::Targeted => "targeted",
         }
     }
 }

@@ -36,4 +36,5 @@ mod lists;
 mod lists_admin;
 mod outbox;
 mod stores;
+mod targeted;
 mod till;
