@@ -346,6 +346,11 @@ rpc_table! { coupon_rpc, COUPON_RPCS:
     [cpb::coupon_admin_service_client::CouponAdminServiceClient] list_bulk_issue_jobs(cpb::ListBulkIssueJobsRequest) Admin unary;
     [cpb::coupon_admin_service_client::CouponAdminServiceClient] list_coupons(cpb::ListCouponsRequest) Admin unary;
     [cpb::coupon_admin_service_client::CouponAdminServiceClient] list_redemptions(cpb::ListRedemptionsRequest) Admin unary;
+    [cpb::coupon_admin_service_client::CouponAdminServiceClient] create_targeted_issue(cpb::CreateTargetedIssueRequest) Admin unary;
+    [cpb::coupon_admin_service_client::CouponAdminServiceClient] append_targeted_issue(cpb::AppendTargetedIssueRequest) Admin unary;
+    [cpb::coupon_admin_service_client::CouponAdminServiceClient] start_targeted_issue(cpb::StartTargetedIssueRequest) Admin unary;
+    [cpb::coupon_admin_service_client::CouponAdminServiceClient] get_targeted_issue(cpb::GetTargetedIssueRequest) Admin unary;
+    [cpb::coupon_admin_service_client::CouponAdminServiceClient] list_targeted_issue_results(cpb::ListTargetedIssueResultsRequest) Admin unary;
 }
 
 /// One campaign-service input: a selector byte, then the request bytes.
