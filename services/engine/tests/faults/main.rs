@@ -86,7 +86,7 @@ async fn engine_survives_faults(backend: Backend) {
         &rig.admin_key,
         id,
     );
-    workload::play(&rig.world, &rig.targets, seed, prof.run_for).await;
+    workload::play(&rig.world, &rig.targets, seed, prof.run_for, prof.think).await;
 
     // Final phase: faults off, the engine up, every unknown re-sent with
     // its key until it resolves.

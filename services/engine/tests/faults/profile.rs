@@ -11,6 +11,11 @@ pub(crate) struct Profile {
     pub(crate) draws_per_day: i64,
     pub(crate) draws_total: i64,
     pub(crate) coupon_stock: i64,
+    /// Each client's pause after each request, as a fan's between taps:
+    /// the load stays high enough that every fault strikes requests in
+    /// flight (28 clients), and in CI, where the suite runs beside the
+    /// other tests and the fuzz build, it leaves them CPU.
+    pub(crate) think: Duration,
 }
 
 pub(crate) fn profile() -> Profile {
@@ -21,6 +26,7 @@ pub(crate) fn profile() -> Profile {
             draws_per_day: 150,
             draws_total: 250,
             coupon_stock: 300,
+            think: Duration::from_millis(50),
         },
         Ok("long") => Profile {
             name: "long",
@@ -28,6 +34,7 @@ pub(crate) fn profile() -> Profile {
             draws_per_day: 500,
             draws_total: 800,
             coupon_stock: 1000,
+            think: Duration::from_millis(30),
         },
         _ => Profile {
             name: "quick",
@@ -35,6 +42,7 @@ pub(crate) fn profile() -> Profile {
             draws_per_day: 25,
             draws_total: 40,
             coupon_stock: 60,
+            think: Duration::from_millis(5),
         },
     }
 }

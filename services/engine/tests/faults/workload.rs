@@ -336,9 +336,15 @@ async fn send_with_copies(
 }
 
 /// The workload: `PLAYERS` players and `TILLS` store tills, each sending
-/// until `run_for` has passed since the world's start; returns when they
-/// and every late copy are done.
-pub(crate) async fn play(world: &Arc<World>, targets: &Arc<Targets>, seed: u64, run_for: Duration) {
+/// (pausing `think` after each request) until `run_for` has passed since
+/// the world's start; returns when they and every late copy are done.
+pub(crate) async fn play(
+    world: &Arc<World>,
+    targets: &Arc<Targets>,
+    seed: u64,
+    run_for: Duration,
+    think: Duration,
+) {
     let t0 = world.t0;
     let late: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
     let mut clients = tokio::task::JoinSet::new();
@@ -354,6 +360,7 @@ pub(crate) async fn play(world: &Arc<World>, targets: &Arc<Targets>, seed: u64, 
                     // The engine may be down: back off a little.
                     tokio::time::sleep(Duration::from_millis(25)).await;
                 }
+                tokio::time::sleep(think).await;
             }
         });
     }
@@ -371,6 +378,7 @@ pub(crate) async fn play(world: &Arc<World>, targets: &Arc<Targets>, seed: u64, 
                 if ops.iter().any(|o| o.outcome == Outcome::Unknown) {
                     tokio::time::sleep(Duration::from_millis(25)).await;
                 }
+                tokio::time::sleep(think).await;
             }
         });
     }
