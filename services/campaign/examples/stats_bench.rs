@@ -89,19 +89,23 @@ const PG_SHARES: &str = "INSERT INTO share (token, campaign_id, sharer_id, paren
      '2026-11-' || lpad((1 + i % 28)::text, 2, '0'), $2 + i FROM generate_series(1, 100000) AS i";
 const SQLITE_CANDIDATES: &str = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100) \
      INSERT INTO candidate (candidate_id, campaign_id, name, description, status, registered_by, \
-     votes, created_at) SELECT $1 || '-c' || substr('00' || i, -3), $1, 'candidate ' || i, '', \
+     votes, created_at) SELECT '00000000-0000-7000-8000-' || substr('000000000000' || i, -12), $1, \
+     'candidate ' || i, '', \
      'approved', 'admin', 0, $2 FROM n";
 const PG_CANDIDATES: &str = "INSERT INTO candidate (candidate_id, campaign_id, name, description, \
-     status, registered_by, votes, created_at) SELECT $1 || '-c' || lpad(i::text, 3, '0'), $1, \
-     'candidate ' || i, '', 'approved', 'admin', 0, $2 FROM generate_series(1, 100) AS i";
+     status, registered_by, votes, created_at) SELECT '00000000-0000-7000-8000-' || \
+     lpad(i::text, 12, '0'), $1, 'candidate ' || i, '', 'approved', 'admin', 0, $2 \
+     FROM generate_series(1, 100) AS i";
 /// A vote for every fifth draw, for one of the 100 candidates.
 const VOTES: &str = "INSERT INTO vote (vote_id, campaign_id, candidate_id, player_id, day, channel, \
      status, cast_at) SELECT 'v-' || draw_id, campaign_id, \
-     campaign_id || '-c' || substr('00' || (1 + draw_seq % 100), -3), player_id, day, channel, \
+     '00000000-0000-7000-8000-' || substr('000000000000' || (1 + draw_seq % 100), -12), \
+     player_id, day, channel, \
      'accepted', drawn_at FROM draw WHERE campaign_id = $1 AND draw_seq % 5 = 0";
 const PG_VOTES: &str = "INSERT INTO vote (vote_id, campaign_id, candidate_id, player_id, day, \
      channel, status, cast_at) SELECT 'v-' || draw_id, campaign_id, \
-     campaign_id || '-c' || lpad((1 + draw_seq % 100)::text, 3, '0'), player_id, day, channel, \
+     '00000000-0000-7000-8000-' || lpad((1 + draw_seq % 100)::text, 12, '0'), player_id, day, \
+     channel, \
      'accepted', drawn_at FROM draw WHERE campaign_id = $1 AND draw_seq % 5 = 0";
 const AWARDS: &str = "INSERT INTO prize_award (award_id, campaign_id, draw_id, player_id, \
      slot_index, prize_name, kind, status, won_at, updated_at) \
@@ -499,7 +503,7 @@ async fn time_activity_lists(channel: &Channel, admin_key: &str, id: &str) -> an
     let shares = ShareAdminServiceClient::new(channel.clone());
     let money = MoneyServiceClient::new(channel.clone());
     let stores = StoreAdminServiceClient::new(channel.clone());
-    let candidate = format!("{id}-c007");
+    let candidate = "00000000-0000-7000-8000-000000000007".to_owned();
     macro_rules! time {
         ($name:expr, $client:ident, $method:ident, $req:expr, $rows:ident) => {{
             let req = $req;
