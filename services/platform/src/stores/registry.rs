@@ -329,22 +329,4 @@ impl<D: Db> StoreRegistry<D> {
             .collect::<Result<Vec<_>, _>>()?;
         Ok((stores, more))
     }
-
-    /// The merchant's stores with these codes (unknown codes left out), in
-    /// code order.
-    pub async fn stores_named(
-        &self,
-        merchant_id: &str,
-        store_ids: &[String],
-    ) -> Result<Vec<StoreRecord>, StoreError> {
-        let mut tx = self.db.begin_read().await?;
-        let mut out = Vec::with_capacity(store_ids.len());
-        for id in store_ids {
-            if let Some(s) = find(&mut tx, merchant_id, id).await? {
-                out.push(s);
-            }
-        }
-        out.sort_by(|a, b| a.store_id.cmp(&b.store_id));
-        Ok(out)
-    }
 }
