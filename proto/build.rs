@@ -11,6 +11,7 @@ fn main() {
         "campaign/v1/sharing.proto",
         "campaign/v1/stats.proto",
         "campaign/v1/stores.proto",
+        "campaign/v1/raffles.proto",
         "coupon/v1/coupon.proto",
     ];
     for p in protos {

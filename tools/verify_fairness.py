@@ -27,7 +27,12 @@ engine: Python standard library only. It checks
     each at least 1 cent, each grab given the part of its position, and
     total == granted + released + remaining; a campaign packet's grants
     recomputed from the seed, each the drawn amount except at most the last,
-    capped to what was left of the budget.
+    capped to what was left of the budget;
+  * every raffle (the lines after the packets): numbered without gaps, drawn
+    after its cut-off, its entrants listed once each in canonical order and
+    hashed to entrants_hash, its winners recomputed from the seed (or, for
+    the top candidates, the ranking by votes), and a draw raffle's entrants
+    recomputed from the draws of its period.
 
 Prints "VALID: ..." and exits 0, or "INVALID: ..." and exits 1.
 """
@@ -168,6 +173,84 @@ def verify_packet(k, seed, campaign_uuid_bytes):
     return len(grabs)
 
 
+def entrants_hash(entrants):
+    """SHA-256("raffle-entrants/v1" || per entrant: u32be len || id || u32be len || owner || u64be weight)."""
+    h = hashlib.sha256(b"raffle-entrants/v1")
+    for e in entrants:
+        for s in (e["id"], e["owner"]):
+            b = s.encode("utf-8")
+            h.update(struct.pack(">I", len(b)) + b)
+        h.update(struct.pack(">Q", e["weight"]))
+    return h.digest()
+
+
+def raffle_pick(seed, campaign_uuid_bytes, raffle_seq, ehash, weights, n):
+    """Weighted draws without replacement, by the plain walk of FAIRNESS.md §9."""
+    rng = MoneyRng(seed, b"raffle-pick/v1" + campaign_uuid_bytes + struct.pack(">Q", raffle_seq) + ehash)
+    left, out, total = list(weights), [], sum(weights)
+    while len(out) < n and total > 0:
+        x, acc = rng.below(total), 0
+        for i, w in enumerate(left):
+            acc += w
+            if acc > x:
+                break
+        total -= left[i]
+        left[i] = 0
+        out.append(i)
+    return out
+
+
+def verify_raffles(raffles, seed, campaign_uuid_bytes, draws):
+    """Raffles (FAIRNESS.md §9): numbering, entrant list and hash, the pick
+    recomputed from the seed (or the top candidates' ranking), and a draw
+    raffle's entrants recomputed from the draws."""
+    winners = 0
+    for n, r in enumerate(raffles, start=1):
+        name = f"raffle {r.get('raffle_seq')}"
+        check(r["raffle_seq"] == n, f"{name}: raffle numbers have gaps (a raffle is missing or moved)")
+        check(r["from_ms"] < r["until_ms"], f"{name}: its period ends before it starts")
+        check(1 <= r["winners"] <= 1000, f"{name}: {r['winners']} winners")
+        if r["status"] == "open":
+            check(not r["entrants"] and not r["drawn"], f"{name}: open, yet it has entrants or winners")
+            continue
+        check(r["status"] == "drawn", f"{name}: unknown status {r['status']!r}")
+        check(r["drawn_at_ms"] >= r["until_ms"], f"{name}: drawn before its cut-off")
+        entrants = [{"id": e[0], "owner": e[1], "weight": e[2]} for e in r["entrants"]]
+        weights = [e["weight"] for e in entrants]
+        ids = [e["id"] for e in entrants]
+        check(len(entrants) == r["entrant_count"], f"{name}: {len(entrants)} entrants listed, the raffle says {r['entrant_count']}")
+        check(sum(weights) == r["ticket_count"], f"{name}: the tickets do not add up to ticket_count")
+        check(len(set(ids)) == len(ids), f"{name}: an entrant is listed twice")
+        h = entrants_hash(entrants)
+        check(h.hex() == r["entrants_hash"], f"{name}: the entrant list does not hash to entrants_hash")
+        if r["source"] == "top_candidates":
+            keys = [(-w, i) for w, i in zip(weights, ids)]
+            check(keys == sorted(keys), f"{name}: the candidates are not ranked by votes, then id")
+            picked = list(range(min(r["winners"], len(entrants))))
+        else:
+            check(ids == sorted(ids), f"{name}: the entrants are not in pseudonym order")
+            check(all(e["owner"] == "" for e in entrants), f"{name}: a player entrant with an owner")
+            if r["tickets"]:
+                check(all(w >= 1 for w in weights), f"{name}: an entrant without a ticket")
+            else:
+                check(all(w == 1 for w in weights), f"{name}: an entrant counted more than once without tickets")
+            picked = raffle_pick(seed, campaign_uuid_bytes, r["raffle_seq"], h, weights, r["winners"])
+        got = [(w["rank"], w["position"]) for w in r["drawn"]]
+        check(got == [(k + 1, p) for k, p in enumerate(picked)], f"{name}: the winners do not recompute from the seed")
+        for w in r["drawn"]:
+            e = entrants[w["position"]]
+            check(w["entrant"] == e["id"] and w["owner"] == e["owner"], f"{name}: winner {w['rank']} is not the entrant at its position")
+        if r["source"] == "draw":
+            counted = {}
+            for d in draws:
+                if r["from_ms"] <= d["drawn_at_ms"] < r["until_ms"]:
+                    counted[d["player"]] = counted.get(d["player"], 0) + 1
+            want = [[p, "", c if r["tickets"] else 1] for p, c in sorted(counted.items())]
+            check(want == r["entrants"], f"{name}: the entrants are not the players who drew in its period")
+        winners += len(picked)
+    return winners
+
+
 def slot_for_roll(weights, roll):
     acc = 0
     for i, w in enumerate(weights):
@@ -182,7 +265,9 @@ def verify(lines, seed_hex=None):
     head = lines[0]
     check(head.get("type") == "campaign", "the first line is not the campaign")
     check(head.get("format") == FORMAT, f"unknown format {head.get('format')!r}")
-    packets, chances = [], []
+    packets, chances, raffles = [], [], []
+    while lines and lines[-1].get("type") == "raffle":
+        raffles.insert(0, lines.pop())
     while lines and lines[-1].get("type") == "packet":
         packets.insert(0, lines.pop())
     while lines and lines[-1].get("type") == "chance":
@@ -230,7 +315,8 @@ def verify(lines, seed_hex=None):
             check(lines[-1]["draws"] == 0 and not lines[-1]["slots"], "stock in a campaign without a wheel")
             grabs = sum(verify_packet(k, seed, uuid.UUID(head["campaign_id"]).bytes) for k in packets)
             check(not packets or "packet" in held, "red packets in a campaign without the red-packet activity")
-            return f"no wheel ({', '.join(table['activities'])}); commitment verified; {len(packets)} red packets and {grabs} grabs recomputed"
+            won = verify_raffles(raffles, seed, uuid.UUID(head["campaign_id"]).bytes, [])
+            return f"no wheel ({', '.join(table['activities'])}); commitment verified; {len(packets)} red packets and {grabs} grabs recomputed; {len(raffles)} raffles and {won} winners recomputed"
         check(table.get("format") == "prize-table/v1", "unknown prize table format")
         check(table.get("version") == n == v["version"], f"version {n}: numbered {v['version']} / {table.get('version')}")
         check(table["campaign_id"] == head["campaign_id"], f"version {n}: the prize table names another campaign")
@@ -331,6 +417,9 @@ def verify(lines, seed_hex=None):
         check(r >= 0, f"slot {i}: negative stock")
     grabs = sum(verify_packet(k, seed, uuid.UUID(head["campaign_id"]).bytes) for k in packets)
     money = f"; {len(packets)} red packets and {grabs} grabs recomputed" if packets else ""
+    if raffles:
+        won = verify_raffles(raffles, seed, uuid.UUID(head["campaign_id"]).bytes, draws)
+        money += f"; {len(raffles)} raffles and {won} winners recomputed"
     return f"{len(draws)} draws, {given} prizes given, {fallbacks} fallbacks; commitment, prize table and stock verified{money}"
 
 

@@ -1,5 +1,5 @@
 //! The campaign service as a module of the platform's server
-//! (`platform::server::Module`): its eleven gRPC services, the sweepers and
+//! (`platform::server::Module`): its twelve gRPC services, the sweepers and
 //! the prize delivery worker behind them, its figures on `GET /metrics`,
 //! and its pages and development token issuer on the listener.
 
@@ -8,6 +8,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use engine_proto::campaign::v1::{
     admin_service_server::AdminServiceServer, audit_service_server::AuditServiceServer,
     money_service_server::MoneyServiceServer, player_service_server::PlayerServiceServer,
+    raffle_admin_service_server::RaffleAdminServiceServer,
     red_packet_service_server::RedPacketServiceServer,
     share_admin_service_server::ShareAdminServiceServer, share_service_server::ShareServiceServer,
     stats_service_server::StatsServiceServer, store_admin_service_server::StoreAdminServiceServer,
@@ -26,6 +27,7 @@ use crate::{
         audit::AuditApi,
         money::{MoneyApi, RedPacketApi},
         player::PlayerApi,
+        raffle::RaffleApi,
         share::{ShareAdminApi, ShareApi},
         stats::StatsApi,
         stores::StoresApi,
@@ -175,6 +177,7 @@ fn add_services<D: Db>(
         ShareServiceServer(ShareApi::new(shared.clone())),
         StatsServiceServer(StatsApi::new(shared.clone())),
         StoreAdminServiceServer(StoresApi::new(shared.clone())),
+        RaffleAdminServiceServer(RaffleApi::new(shared.clone())),
     );
     serving
 }

@@ -1,8 +1,8 @@
 //! The campaign's background sweeps, started by its module
 //! (`module.rs`) and aborted with the server: prizes past their claim
 //! deadline, campaigns past their window, stored answers past retention,
-//! red packets past their expiry, and drafts scheduled to publish at their
-//! start.
+//! red packets past their expiry, drafts scheduled to publish at their
+//! start, and raffles past their cut-off.
 
 use std::{sync::Arc, time::Duration};
 
@@ -10,7 +10,9 @@ use crate::{
     clock::Clock,
     domain::{Rejection, wheel::Transition},
     prize_refs::{PrizeReferences, PublishCheckError, ReferenceError, check_campaign},
-    store::{Outcome, Store, StoreError, db::Db, schedule::scheduled_publish_key},
+    store::{
+        Outcome, Store, StoreError, db::Db, raffle::raffle_run_key, schedule::scheduled_publish_key,
+    },
 };
 
 /// Expires due red packets every few seconds, returning their unclaimed
@@ -88,6 +90,11 @@ pub fn spawn_publisher<D: Db>(
                 Ok(n) => tracing::info!(published = n, "scheduled campaigns published"),
                 Err(e) => tracing::warn!(error = %e, "scheduled publish sweep failed"),
             }
+            match run_due_raffles(&store, clock.as_ref()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(drawn = n, "due raffles drawn"),
+                Err(e) => tracing::warn!(error = %e, "raffle sweep failed"),
+            }
         }
     })
 }
@@ -154,4 +161,36 @@ pub async fn publish_due<D: Db>(
         }
     }
     Ok(published)
+}
+
+/// One pass of the raffle runner (in the publisher's loop): each raffle
+/// whose cut-off has passed is run as `RunRaffle` runs it, under the
+/// engine's own key for that raffle, so replicas racing run it once (and
+/// an admin's run meanwhile leaves the same winners). A refusal (the
+/// campaign never published, a budget too short for a CASH prize) is
+/// recorded on the raffle and not tried again. Returns how many it drew.
+pub async fn run_due_raffles<D: Db>(
+    store: &Store<D>,
+    clock: &dyn Clock,
+) -> Result<u64, StoreError> {
+    let now = clock.now_ms();
+    let mut drawn = 0;
+    for due in store.due_raffles(now, 20).await? {
+        let key = raffle_run_key(due.raffle_id)?;
+        match store
+            .run_raffle(&due.merchant_id, due.raffle_id, &key, now, |_| Vec::new())
+            .await
+        {
+            Ok(Outcome::Fresh(_)) => drawn += 1,
+            Ok(Outcome::Replay(_)) => {}
+            Err(e) if e.refusal::<Rejection>().is_some() => {
+                tracing::warn!(raffle.id = %due.raffle_id, error = %e, "raffle run refused");
+                store
+                    .record_raffle_refusal(due.raffle_id, &e.to_string())
+                    .await?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(drawn)
 }

@@ -10,6 +10,7 @@ pub mod csv;
 pub mod fairness;
 pub mod list;
 pub mod money;
+pub mod raffle;
 pub mod shipping;
 pub mod simulation;
 pub mod vote;
@@ -120,4 +121,13 @@ pub enum Rejection {
     NoActivity(&'static str),
     #[error("the campaign already has the {0} activity")]
     ActivityAttached(&'static str),
+    /// A raffle run before its cut-off: its entrants are not fixed yet.
+    #[error("the raffle's entries close at {0} (Unix ms); it can be run only after")]
+    RaffleNotDue(i64),
+    /// A field the current state makes invalid (a raffle's cut-off
+    /// against the clock and the campaign's window).
+    #[error("{0}")]
+    Invalid(InvalidField),
+    #[error("a campaign holds at most {0} raffles")]
+    TooManyRaffles(i64),
 }

@@ -18,6 +18,7 @@ use crate::store::{
     audit::AuditRecord,
     db::Db,
     money::PacketKind,
+    raffle::RaffleRecord,
     wheel::{ExportItem, LedgerDraw},
 };
 
@@ -34,6 +35,39 @@ impl<D: Db> AuditApi<D> {
     pub fn new(shared: Arc<Shared<D>>) -> Self {
         Self { shared }
     }
+}
+
+/// A raffle's export line (FAIRNESS.md §9): its definition, and once
+/// drawn its entrants in pick order and its winners, pseudonymous only.
+fn raffle_json(r: &RaffleRecord, entrants: &str) -> Value {
+    let s = &r.spec;
+    let d = r.drawn.as_ref();
+    json!({
+        "type": "raffle",
+        "raffle_id": r.raffle_id,
+        "raffle_seq": r.raffle_seq,
+        "name": s.name,
+        "source": s.source.as_str(),
+        "candidate_id": s.candidate_id.clone().unwrap_or_default(),
+        "tickets": s.tickets,
+        "from_ms": s.from,
+        "until_ms": s.until,
+        "winners": s.winners,
+        "prize": {"kind": s.prize.kind.as_str(), "name": s.prize.name, "amount": s.prize.amount},
+        "status": if d.is_some() { "drawn" } else { "open" },
+        "drawn_at_ms": d.map(|d| d.drawn_at),
+        "entrant_count": d.map_or(0, |d| d.entrant_count),
+        "ticket_count": d.map_or(0, |d| d.ticket_count),
+        "entrants_hash": d.map(|d| hex::encode(&d.entrants_hash)),
+        "entrants": serde_json::from_str::<Value>(entrants)
+            .unwrap_or_else(|_| json!([])),
+        "drawn": d.map_or_else(Vec::new, |d| d.winners.iter().map(|w| json!({
+            "rank": w.rank,
+            "position": w.position,
+            "entrant": w.entrant,
+            "owner": w.owner,
+        })).collect::<Vec<_>>()),
+    })
 }
 
 /// One export item as one JSON line (documented in FAIRNESS.md).
@@ -91,6 +125,7 @@ pub fn export_line(item: &ExportItem) -> String {
                 })).collect::<Vec<_>>(),
             })
         }
+        ExportItem::Raffle(r, entrants) => raffle_json(r, entrants),
         ExportItem::Stock { draws, remaining } => json!({
             "type": "stock",
             "draws": draws,

@@ -77,6 +77,8 @@ keyed!(
     pb::SetChanceRulesRequest,
     pb::CreateStoreRequest,
     pb::UpdateStoreRequest,
+    pb::CreateRaffleRequest,
+    pb::RunRaffleRequest,
 );
 
 /// The exactly-once identity of a request: caller scope, RPC, key, and a
@@ -347,10 +349,15 @@ pub fn award_to_proto(a: &AwardRecord, now: Millis, with_player: bool) -> pb::Pr
         source: match a.source {
             AwardSource::Draw(_) => pb::AwardSource::Draw,
             AwardSource::Tier(_) => pb::AwardSource::ShareTier,
+            AwardSource::Raffle(_) => pb::AwardSource::Raffle,
         } as i32,
         tier_index: match a.source {
-            AwardSource::Draw(_) => 0,
             AwardSource::Tier(t) => t,
+            AwardSource::Draw(_) | AwardSource::Raffle(_) => 0,
+        },
+        raffle_id: match &a.source {
+            AwardSource::Raffle(r) => r.clone(),
+            AwardSource::Draw(_) | AwardSource::Tier(_) => String::new(),
         },
     }
 }

@@ -32,12 +32,14 @@ fn rejection_code(r: &Rejection) -> Code {
         | Rejection::BudgetSpent
         | Rejection::PacketEmpty
         | Rejection::CashPrizesUnfunded { .. }
+        | Rejection::TooManyRaffles(_)
         | Rejection::VoteCap(_) => Code::ResourceExhausted,
         Rejection::CampaignExists
         | Rejection::AlreadyGrabbed
         | Rejection::CandidateExists
         | Rejection::ActivityAttached(_) => Code::AlreadyExists,
         Rejection::NoSuchSlot(_) => Code::NotFound,
+        Rejection::Invalid(_) => Code::InvalidArgument,
         Rejection::NotDraft(_)
         | Rejection::InvalidTransition { .. }
         | Rejection::NotRunning(_)
@@ -64,6 +66,7 @@ fn rejection_code(r: &Rejection) -> Code {
         | Rejection::VoteNotAccepted
         | Rejection::TiersInUse
         | Rejection::NoActivity(_)
+        | Rejection::RaffleNotDue(_)
         | Rejection::NotEnded(_) => Code::FailedPrecondition,
     }
 }

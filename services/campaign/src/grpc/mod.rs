@@ -12,6 +12,7 @@ pub mod export;
 mod list;
 pub mod money;
 pub mod player;
+pub mod raffle;
 pub mod share;
 mod shipping;
 pub mod stats;

@@ -246,12 +246,12 @@ async fn winners_after<T: DbTx>(
     tx.fetch_all(
         "SELECT a.award_id, a.campaign_id, a.draw_id, a.player_id, a.slot_index, \
          a.prize_name, a.kind, a.status, a.won_at, a.claim_deadline, a.recipient, a.phone, \
-         a.address, a.tracking_number, c.merchant_id, a.tier_index \
+         a.address, a.tracking_number, c.merchant_id, a.tier_index, a.raffle_id \
          FROM prize_award a JOIN campaign c ON c.campaign_id = a.campaign_id \
          WHERE a.campaign_id = $1 \
          AND ($2 = '' OR $2 LIKE ('%,' || CASE WHEN a.status = 'won' AND a.claim_deadline < $10 \
               THEN 'expired' ELSE a.status END || ',%')) \
-         AND ($3 < 0 OR (a.tier_index IS NULL AND a.slot_index = $3)) \
+         AND ($3 < 0 OR (a.draw_id IS NOT NULL AND a.slot_index = $3)) \
          AND a.won_at >= $4 AND a.won_at < $5 \
          AND ($6 = 0 OR a.won_at < $7 OR (a.won_at = $7 AND a.award_id < $8)) \
          ORDER BY a.won_at DESC, a.award_id DESC LIMIT $9",

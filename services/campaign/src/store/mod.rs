@@ -25,6 +25,7 @@ pub mod list;
 pub mod money;
 pub mod outbox;
 pub mod privacy;
+pub mod raffle;
 pub mod retention;
 pub mod schedule;
 pub mod seal;

@@ -45,6 +45,7 @@ mod metrics;
 mod money;
 mod money_races;
 mod prize_refs;
+mod raffles;
 mod restart;
 mod schedule;
 mod schema;

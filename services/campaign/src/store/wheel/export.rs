@@ -97,6 +97,11 @@ impl<D: Db> Store<D> {
                 return Ok(());
             }
         }
+        for (r, entrants) in crate::store::raffle::export_raffles(&mut tx, id).await? {
+            if !sink.send(ExportItem::Raffle(Box::new(r), entrants)).await? {
+                return Ok(());
+            }
+        }
         Ok(())
     }
 }

@@ -160,12 +160,14 @@ pub struct AwardRecord {
     pub tracking_number: Option<String>,
 }
 
-/// What earned a prize award: a wheel draw (by its id) or a forward-to-
-/// Moments tier (by its index); exactly one, as the table's CHECK says.
+/// What earned a prize award: a wheel draw (by its id), a forward-to-
+/// Moments tier (by its index) or a raffle (by its id; the rank is the
+/// award's slot index); exactly one, as the table's CHECK says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AwardSource {
     Draw(String),
     Tier(u32),
+    Raffle(String),
 }
 
 impl AwardSource {
@@ -173,7 +175,7 @@ impl AwardSource {
     pub fn draw_id(&self) -> &str {
         match self {
             Self::Draw(id) => id,
-            Self::Tier(_) => "",
+            Self::Tier(_) | Self::Raffle(_) => "",
         }
     }
 }
@@ -266,6 +268,9 @@ pub enum ExportItem {
     Chance(String, String, i64),
     /// A red packet of the campaign, after the stock line.
     Packet(Box<super::money::PacketExport>),
+    /// A raffle of the campaign, after the packets, with its entrants as
+    /// stored (JSON `[[id, owner, weight]]`; `[]` until drawn).
+    Raffle(Box<super::raffle::RaffleRecord>, String),
 }
 
 /// Who draws, where, when.
@@ -290,7 +295,7 @@ const SELECT_SLOTS: &str = "SELECT slot_index, name, kind, weight, initial_stock
      FROM prize_slot WHERE campaign_id = $1 ORDER BY slot_index";
 const SELECT_AWARD: &str = "SELECT a.award_id, a.campaign_id, a.draw_id, a.player_id, a.slot_index, \
      a.prize_name, a.kind, a.status, a.won_at, a.claim_deadline, a.recipient, a.phone, a.address, \
-     a.tracking_number, c.merchant_id, a.tier_index \
+     a.tracking_number, c.merchant_id, a.tier_index, a.raffle_id \
      FROM prize_award a JOIN campaign c ON c.campaign_id = a.campaign_id WHERE a.award_id = $1";
 
 fn corrupt(what: &str, v: impl std::fmt::Debug) -> StoreError {
@@ -333,12 +338,13 @@ fn slot_from_row_at(r: &impl DbRow, at: usize) -> Result<SlotRecord, StoreError>
 }
 
 /// An award row (SELECT_AWARD's columns) and its campaign's merchant.
-/// `draw_id` and `tier_index` are both nullable; exactly one is set.
+/// `draw_id`, `tier_index` and `raffle_id` are nullable; exactly one is set.
 pub(crate) fn award_from_row(r: &impl DbRow) -> Result<(AwardRecord, String), StoreError> {
-    let source = match (r.opt_text(2)?, r.opt_int(15)?) {
-        (Some(draw), None) => AwardSource::Draw(draw),
-        (None, Some(tier)) => AwardSource::Tier(index_of(tier)?),
-        other => return Err(corrupt("award source (draw, tier)", other)),
+    let source = match (r.opt_text(2)?, r.opt_int(15)?, r.opt_text(16)?) {
+        (Some(draw), None, None) => AwardSource::Draw(draw),
+        (None, Some(tier), None) => AwardSource::Tier(index_of(tier)?),
+        (None, None, Some(raffle)) => AwardSource::Raffle(raffle),
+        other => return Err(corrupt("award source (draw, tier, raffle)", other)),
     };
     let shipping = match (r.opt_text(10)?, r.opt_text(11)?, r.opt_text(12)?) {
         (Some(recipient), Some(phone), Some(address)) => Some(Shipping {
