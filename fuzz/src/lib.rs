@@ -322,6 +322,11 @@ rpc_table! { campaign_rpc, CAMPAIGN_RPCS:
     [pb::store_admin_service_client::StoreAdminServiceClient] create_store(pb::CreateStoreRequest) Admin unary;
     [pb::store_admin_service_client::StoreAdminServiceClient] get_store(pb::GetStoreRequest) Admin unary;
     [pb::store_admin_service_client::StoreAdminServiceClient] list_stores(pb::ListStoresRequest) Admin unary;
+    // Raffles (issue 24).
+    [pb::raffle_admin_service_client::RaffleAdminServiceClient] create_raffle(pb::CreateRaffleRequest) Admin unary;
+    [pb::raffle_admin_service_client::RaffleAdminServiceClient] get_raffle(pb::GetRaffleRequest) Admin unary;
+    [pb::raffle_admin_service_client::RaffleAdminServiceClient] list_raffles(pb::ListRafflesRequest) Admin unary;
+    [pb::raffle_admin_service_client::RaffleAdminServiceClient] run_raffle(pb::RunRaffleRequest) Admin unary;
 }
 
 rpc_table! { coupon_rpc, COUPON_RPCS:

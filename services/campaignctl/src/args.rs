@@ -135,8 +135,8 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
-    /// List the merchant's campaigns, newest first (`get campaigns`), or
-    /// its stores (`get stores`)
+    /// List the merchant's campaigns, newest first (`get campaigns`), its
+    /// stores (`get stores`) or a campaign's raffles (`get raffles`)
     Get {
         #[command(subcommand)]
         what: GetWhat,
@@ -161,6 +161,11 @@ enum Cmd {
         /// With --csv: write to FILE instead of standard output
         #[arg(long, value_name = "FILE", requires = "csv")]
         out: Option<PathBuf>,
+    },
+    /// Draw a raffle now (after its cut-off), or show the winners it has
+    RunRaffle {
+        /// The raffle's id (`get raffles CAMPAIGN` lists them)
+        raffle: String,
     },
     /// Ship physical prizes from a courier's CSV file (award_id,tracking_number)
     Ship {
@@ -193,6 +198,11 @@ enum GetWhat {
         /// Only names starting with this text
         #[arg(long, value_name = "TEXT", default_value = "")]
         name_prefix: String,
+    },
+    /// A campaign's raffles, in the order they were made
+    Raffles {
+        #[arg(help = CAMPAIGN)]
+        campaign: String,
     },
     /// The merchant's stores, in code order
     Stores {
@@ -317,6 +327,12 @@ pub enum Command {
     },
     GetCampaigns(CampaignQuery),
     GetStores(StoreQuery),
+    GetRaffles {
+        campaign: String,
+    },
+    RunRaffle {
+        raffle: String,
+    },
     Ship {
         campaign: String,
         file: PathBuf,
@@ -396,6 +412,10 @@ impl Args {
             Cmd::Get {
                 what: GetWhat::Stores { status, city },
             } => Command::GetStores(StoreQuery { status, city }),
+            Cmd::Get {
+                what: GetWhat::Raffles { campaign },
+            } => Command::GetRaffles { campaign },
+            Cmd::RunRaffle { raffle } => Command::RunRaffle { raffle },
             Cmd::Ship { campaign, file } => Command::Ship { campaign, file },
             Cmd::Winners {
                 campaign,
@@ -487,6 +507,15 @@ mod tests {
                 city: "上海".into(),
             })
         );
+        let a = args("get raffles c").expect("ok");
+        assert_eq!(
+            a.command,
+            Command::GetRaffles {
+                campaign: "c".into()
+            }
+        );
+        let a = args("run-raffle r").expect("ok");
+        assert_eq!(a.command, Command::RunRaffle { raffle: "r".into() });
         let a = args("winners c --state won --slot 2 --day 2026-12-07").expect("ok");
         assert_eq!(
             a.command,

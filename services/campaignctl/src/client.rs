@@ -7,6 +7,7 @@ use std::{future::Future, net::IpAddr, path::Path, time::Duration};
 
 use engine_proto::campaign::v1::{
     admin_service_client::AdminServiceClient, audit_service_client::AuditServiceClient,
+    raffle_admin_service_client::RaffleAdminServiceClient,
     share_admin_service_client::ShareAdminServiceClient, stats_service_client::StatsServiceClient,
     store_admin_service_client::StoreAdminServiceClient,
     vote_admin_service_client::VoteAdminServiceClient,
@@ -182,6 +183,10 @@ impl Engine {
 
     pub fn stores(&self) -> StoreAdminServiceClient<Svc> {
         StoreAdminServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
+    }
+
+    pub fn raffles(&self) -> RaffleAdminServiceClient<Svc> {
+        RaffleAdminServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
     }
 }
 

@@ -35,6 +35,8 @@ pub async fn run(args: Args) -> Result<Outcome, CtlError> {
         Command::Simulate { campaign, opts } => simulate(&ctx, &campaign, &opts).await?,
         Command::GetCampaigns(query) => get_campaigns(&ctx, &query).await?,
         Command::GetStores(query) => get_stores(&ctx, &query).await?,
+        Command::GetRaffles { campaign } => get_raffles(&ctx, &campaign).await?,
+        Command::RunRaffle { raffle } => run_raffle(&ctx, &raffle).await?,
         Command::Winners { campaign, query } => winners(&ctx, &campaign, &query).await?,
         Command::WinnersCsv {
             campaign,
@@ -178,11 +180,13 @@ async fn transition(ctx: &Ctx, to: Transition, arg: &str) -> Result<(), CtlError
 
 mod apply;
 mod lists;
+mod raffles;
 mod report;
 
 use apply::*;
 pub use lists::{CampaignQuery, StoreQuery, WinnerQuery};
 use lists::{get_campaigns, get_stores, ship, winners, winners_csv};
+use raffles::{get_raffles, run_raffle};
 use report::*;
 
 #[cfg(test)]

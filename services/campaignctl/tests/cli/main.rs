@@ -39,6 +39,7 @@ struct Engine {
     endpoint: String,
     channel: Channel,
     admin_key: String,
+    clock: ManualClock,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<Result<(), ServerError>>>,
 }
@@ -59,13 +60,14 @@ impl Engine {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
+        let clock = ManualClock::new(T0);
         let server = tokio::spawn(campaign::run(
             settings,
             listener,
             async {
                 let _ = rx.await;
             },
-            Arc::new(ManualClock::new(T0)),
+            Arc::new(clock.clone()),
         ));
         let channel = helpers::wait_serving(addr).await;
         let admin_key = helpers::read_key(&key_file).await;
@@ -74,6 +76,7 @@ impl Engine {
             endpoint: format!("http://{addr}"),
             channel,
             admin_key,
+            clock,
             shutdown: Some(tx),
             server: Some(server),
         }
@@ -632,6 +635,54 @@ async fn cli_story(backend: Backend) {
     );
     assert!(!text(&denied.stderr).contains(&auditor));
     assert_eq!(e.audit_entries().await, audit_before, "nothing created");
+
+    // A raffle among the players who drew: listed open, drawn by
+    // `run-raffle` after its cut-off, listed drawn.
+    let raffle = pb::raffle_admin_service_client::RaffleAdminServiceClient::new(e.channel.clone())
+        .create_raffle(with(
+            &e.admin_key,
+            pb::CreateRaffleRequest {
+                idempotency_key: key(),
+                campaign_id: id.clone(),
+                name: "幸运转盘玩家".into(),
+                source: pb::RaffleSource::Draw as i32,
+                until_ms: T0 + 3_600_000,
+                winners: 1,
+                prize: Some(pb::PrizeSlotSpec {
+                    name: "积分".into(),
+                    kind: pb::PrizeKind::Points as i32,
+                    amount: 500,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("create a raffle")
+        .into_inner();
+    let open = e.ctl(&["get", "raffles", &id]).await;
+    assert_exit(&open, 0);
+    let open = text(&open.stdout);
+    assert!(
+        open.contains("幸运转盘玩家") && open.contains("open"),
+        "{open}"
+    );
+    let early = e.ctl(&["run-raffle", &raffle.raffle_id]).await;
+    assert!(!early.status.success(), "drawn before its cut-off");
+    e.clock.set(T0 + 3_600_000);
+    let ran = e.ctl(&["run-raffle", &raffle.raffle_id]).await;
+    assert_exit(&ran, 0);
+    assert!(
+        text(&ran.stdout).contains("1 winners among"),
+        "{}",
+        text(&ran.stdout)
+    );
+    let listed = e.ctl(&["get", "raffles", &id]).await;
+    assert!(
+        text(&listed.stdout).contains("drawn: 1 of"),
+        "{}",
+        text(&listed.stdout)
+    );
 
     // Usage errors exit 1; a missing key is an error, and no key is printed.
     assert_exit(&e.ctl(&["frobnicate"]).await, 1);
