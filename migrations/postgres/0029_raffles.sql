@@ -2,6 +2,13 @@
 -- for the design. PostgreSQL changes prize_award's CHECK in place.
 ALTER TABLE campaign ADD COLUMN raffle_count BIGINT NOT NULL DEFAULT 0;
 
+-- Winners by store: the store a draw was made in, on the draw and its
+-- award.
+ALTER TABLE draw ADD COLUMN store_id TEXT;
+ALTER TABLE prize_award ADD COLUMN store_id TEXT;
+CREATE INDEX prize_award_store ON prize_award (campaign_id, store_id, won_at)
+    WHERE store_id IS NOT NULL;
+
 CREATE TABLE raffle (
     raffle_id      TEXT PRIMARY KEY,
     campaign_id    TEXT NOT NULL REFERENCES campaign (campaign_id),

@@ -11,10 +11,16 @@
 -- answers the same winners.
 --
 -- Raffle prizes are prize awards like the wheel's and the tiers'
--- (`prize_award.raffle_id`, the winner's rank in `slot_index`). SQLite
--- cannot change a CHECK in place, so `prize_award` is rebuilt (nothing
+-- (`prize_award.raffle_id`, the winner's rank in `slot_index`); an award
+-- also gains the store its draw was made in. SQLite cannot change a CHECK
+-- in place, so `prize_award` is rebuilt (nothing
 -- references it); its indexes are made again as they were.
 ALTER TABLE campaign ADD COLUMN raffle_count INTEGER NOT NULL DEFAULT 0;
+
+-- Winners by store (issue 24): a draw made in a store (its in-store QR
+-- code names the store the merchant registered) carries the store, and so
+-- does its prize award; ListWinners filters on it.
+ALTER TABLE draw ADD COLUMN store_id TEXT;
 
 CREATE TABLE raffle (
     raffle_id      TEXT PRIMARY KEY,
@@ -84,6 +90,7 @@ CREATE TABLE prize_award_v3 (
     address          TEXT,
     tracking_number  TEXT,
     updated_at       INTEGER NOT NULL,
+    store_id         TEXT,
     -- A wheel prize comes from a draw, a tier prize from its tier, a
     -- raffle prize from its raffle: exactly one.
     CHECK ((draw_id IS NOT NULL) + (tier_index IS NOT NULL) + (raffle_id IS NOT NULL) = 1)
@@ -102,6 +109,8 @@ CREATE INDEX prize_award_expiry ON prize_award (claim_deadline)
     WHERE status = 'won' AND claim_deadline IS NOT NULL;
 CREATE UNIQUE INDEX prize_award_tier_once ON prize_award (campaign_id, tier_index, player_id)
     WHERE tier_index IS NOT NULL;
+CREATE INDEX prize_award_store ON prize_award (campaign_id, store_id, won_at)
+    WHERE store_id IS NOT NULL;
 -- Each rank of a raffle is awarded once.
 CREATE UNIQUE INDEX prize_award_raffle_once ON prize_award (raffle_id, slot_index)
     WHERE raffle_id IS NOT NULL;

@@ -43,6 +43,7 @@ async fn no_secret_is_ever_logged(backend: Backend) {
                 idempotency_key: key(),
                 campaign_id: c.campaign_id.clone(),
                 channel: String::new(),
+                store_id: String::new(),
             },
         ))
         .await

@@ -307,6 +307,7 @@ fn command(w: &Wheel, player: u8, channel: bool) -> DrawCommand {
         player_id: format!("p{player}"),
         campaign_id: w.id,
         channel: channel.then(|| "qr".to_owned()),
+        store_id: None,
     }
 }
 

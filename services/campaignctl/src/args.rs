@@ -154,6 +154,9 @@ enum Cmd {
         /// Only prizes won on this day of the campaign (YYYY-MM-DD)
         #[arg(long, value_name = "DATE", default_value = "")]
         day: String,
+        /// Only prizes won in this store (its code, e.g. SH-001)
+        #[arg(long, value_name = "STORE", default_value = "")]
+        store: String,
         /// The shipping list as CSV (ExportWinners: UTF-8 with a BOM, for
         /// Excel), byte for byte, instead of a table
         #[arg(long)]
@@ -422,6 +425,7 @@ impl Args {
                 states,
                 slot,
                 day,
+                store,
                 csv,
                 out,
             } => {
@@ -429,6 +433,7 @@ impl Args {
                     statuses: states,
                     slot,
                     day,
+                    store,
                 };
                 if csv {
                     Command::WinnersCsv {
@@ -525,10 +530,11 @@ mod tests {
                     statuses: vec![pb::AwardStatus::Won],
                     slot: Some(2),
                     day: "2026-12-07".into(),
+                    store: String::new(),
                 },
             }
         );
-        let a = args("winners c --csv --state shipped --out list.csv").expect("ok");
+        let a = args("winners c --csv --state shipped --store SH-001 --out list.csv").expect("ok");
         assert_eq!(
             a.command,
             Command::WinnersCsv {
@@ -537,6 +543,7 @@ mod tests {
                     statuses: vec![pb::AwardStatus::Shipped],
                     slot: None,
                     day: String::new(),
+                    store: "SH-001".into(),
                 },
                 out: Some(PathBuf::from("list.csv")),
             }

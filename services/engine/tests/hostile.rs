@@ -267,6 +267,7 @@ async fn draw(ch: Channel, token: &str, campaign: &str) -> Result<pb::DrawRespon
                 idempotency_key: key(),
                 campaign_id: campaign.into(),
                 channel: String::new(),
+                store_id: String::new(),
             },
         ))
         .await

@@ -213,6 +213,7 @@ async fn direct<D: Db>(
                 player_id: format!("direct-{t}-{}", n / per_player),
                 campaign_id: campaign,
                 channel: None,
+                store_id: None,
             };
             let Ok(k) = IdempotencyKey::parse(&key()) else {
                 return Err("bad key".into());
@@ -419,6 +420,7 @@ async fn over_grpc(
                         idempotency_key: key(),
                         campaign_id: id,
                         channel: String::new(),
+                        store_id: String::new(),
                     },
                 ))
                 .await

@@ -138,6 +138,9 @@ pub struct WinnerFilter {
     /// Only prizes won on this day of the campaign (`YYYY-MM-DD` in its
     /// time zone); empty: any day.
     pub day: String,
+    /// Only prizes won in this store (a store code, checked by the
+    /// caller).
+    pub store: Option<String>,
 }
 
 impl WinnerFilter {
@@ -146,6 +149,7 @@ impl WinnerFilter {
         mut statuses: Vec<&'static str>,
         slot: Option<u32>,
         day: String,
+        store: Option<String>,
     ) -> Result<Self, InvalidField> {
         if !day.is_empty() && !valid_day(&day) {
             return Err(InvalidField::new("day", DAY_FORMAT));
@@ -156,6 +160,7 @@ impl WinnerFilter {
             statuses,
             slot,
             day,
+            store,
         })
     }
 
@@ -166,8 +171,15 @@ impl WinnerFilter {
 
     /// The page token's scope: the merchant, the campaign and the filter.
     pub fn scope(&self, merchant_id: &str, campaign_id: &str) -> String {
-        serde_json::json!([merchant_id, campaign_id, self.statuses, self.slot, self.day])
-            .to_string()
+        serde_json::json!([
+            merchant_id,
+            campaign_id,
+            self.statuses,
+            self.slot,
+            self.day,
+            self.store
+        ])
+        .to_string()
     }
 }
 
@@ -442,7 +454,7 @@ mod tests {
         );
         for bad in ["7 Dec", "9999-12-31", "1999-12-31", "2026-02-30"] {
             assert_eq!(
-                WinnerFilter::new(vec![], None, bad.into())
+                WinnerFilter::new(vec![], None, bad.into(), None)
                     .expect_err("refused")
                     .field,
                 "day"
@@ -457,8 +469,8 @@ mod tests {
         let v =
             VoteFilter::new(Some("k".into()), "2026-12-07".into(), Some("accepted")).expect("ok");
         assert_ne!(v.scope("m", "c"), VoteFilter::default().scope("m", "c"));
-        let w =
-            WinnerFilter::new(vec!["won", "claimed"], Some(2), "2026-12-07".into()).expect("ok");
+        let w = WinnerFilter::new(vec!["won", "claimed"], Some(2), "2026-12-07".into(), None)
+            .expect("ok");
         assert_eq!(w.status_set(), ",claimed,won,");
         assert_ne!(w.scope("m", "c"), w.scope("m", "d"));
     }

@@ -359,6 +359,7 @@ pub fn award_to_proto(a: &AwardRecord, now: Millis, with_player: bool) -> pb::Pr
             AwardSource::Raffle(r) => r.clone(),
             AwardSource::Draw(_) | AwardSource::Tier(_) => String::new(),
         },
+        store_id: a.store_id.clone().unwrap_or_default(),
     }
 }
 
@@ -493,6 +494,7 @@ mod tests {
                 claim_deadline: Some(1_700_600_000_000),
                 shipping: None,
                 tracking_number: None,
+                store_id: Some("SH-001".into()),
             }),
             drawn_at: 1_700_000_000_000,
             table_version: 1,
@@ -580,6 +582,7 @@ mod tests {
             idempotency_key: "k1".into(),
             campaign_id: "c".into(),
             channel: String::new(),
+            store_id: String::new(),
         };
         let b = pb::DrawRequest {
             idempotency_key: "k2".into(),

@@ -55,6 +55,15 @@ fn campaign_statuses(statuses: &[i32]) -> Result<Vec<&'static str>, InvalidField
         .collect()
 }
 
+/// The winners' store filter: empty is none, else a well-formed store
+/// code (an unknown one simply matches nothing).
+pub(super) fn winner_store(raw: &str) -> Result<Option<String>, InvalidField> {
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    platform::stores::domain::store_code("store_id", raw).map(Some)
+}
+
 pub(super) fn award_statuses(statuses: &[i32]) -> Result<Vec<&'static str>, InvalidField> {
     statuses
         .iter()
@@ -235,6 +244,7 @@ pub(super) async fn list_winners<D: Db>(
         award_statuses(&req.statuses).map_err(invalid)?,
         req.slot,
         req.day.clone(),
+        winner_store(&req.store_id).map_err(invalid)?,
     )
     .map_err(invalid)?;
     let tokens = s.store.page_tokens();

@@ -23,14 +23,37 @@ use crate::{
     },
     store::{Outcome, StoreError, db::Db, wheel::DrawCommand},
 };
+use platform::stores::{
+    StoreRegistry,
+    domain::{StoreRefusal, StoreStatus, store_code},
+};
 
 pub struct PlayerApi<D: Db> {
     shared: Arc<Shared<D>>,
+    stores: StoreRegistry<D>,
 }
 
 impl<D: Db> PlayerApi<D> {
     pub fn new(shared: Arc<Shared<D>>) -> Self {
-        Self { shared }
+        let stores = StoreRegistry::new(shared.store.db().clone());
+        Self { shared, stores }
+    }
+
+    /// The store a draw names: none, or an OPEN store of the merchant
+    /// (FAILED_PRECONDITION naming `store_id` otherwise). Read apart from
+    /// the draw: the store only attributes the prize, it guards nothing.
+    async fn draw_store(&self, merchant: &str, raw: &str) -> Result<Option<String>, Status> {
+        if raw.trim().is_empty() {
+            return Ok(None);
+        }
+        let code = store_code("store_id", raw).map_err(invalid)?;
+        let refusal = match self.stores.get_store(merchant, &code).await {
+            Ok(s) if s.status == StoreStatus::Open => return Ok(Some(code)),
+            Ok(_) => StoreRefusal::Closed("store_id", code),
+            Err(StoreError::NotFound(_)) => StoreRefusal::Unknown("store_id", code),
+            Err(e) => return Err(e.into()),
+        };
+        Err(StoreError::from(refusal).into())
     }
 }
 
@@ -81,12 +104,14 @@ impl<D: Db> PlayerService for PlayerApi<D> {
                 if channel.len() > 64 {
                     return Err(invalid(InvalidField::new("channel", "at most 64 bytes")));
                 }
+                let store_id = self.draw_store(merchant, &req.store_id).await?;
                 let idem = idempotency(&who, "Draw", req)?;
                 let cmd = DrawCommand {
                     merchant_id: merchant.to_owned(),
                     player_id: player.to_owned(),
                     campaign_id: id,
                     channel: Some(channel.to_owned()).filter(|c| !c.is_empty()),
+                    store_id,
                 };
                 let campaign = cmd.campaign_id.to_string();
                 let stored = campaign.clone();

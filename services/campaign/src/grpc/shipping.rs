@@ -14,7 +14,7 @@ use super::{
     convert::{idempotency, uuid_field},
     error::invalid,
     export::{ItemStream, Page, PageFuture, Reads, paged},
-    list::award_statuses,
+    list::{award_statuses, winner_store},
     respond,
 };
 use crate::{
@@ -206,6 +206,7 @@ pub(super) async fn export_winners<D: Db>(
         award_statuses(&req.statuses).map_err(invalid)?,
         req.slot,
         req.day,
+        winner_store(&req.store_id).map_err(invalid)?,
     )
     .map_err(invalid)?;
     let now = s.clock.now_ms();
@@ -269,6 +270,7 @@ mod tests {
             claim_deadline: Some(i64::MAX),
             shipping,
             tracking_number: None,
+            store_id: None,
         }
     }
 

@@ -243,18 +243,15 @@ async fn winners_after<T: DbTx>(
     size: u32,
     now: Millis,
 ) -> Result<Vec<T::Row>, StoreError> {
+    // By store, its own statement: the planner then reads the store's
+    // awards from `prize_award_store` instead of filtering the campaign's.
+    let sql = if filter.store.is_some() {
+        WINNERS_IN_STORE
+    } else {
+        WINNERS
+    };
     tx.fetch_all(
-        "SELECT a.award_id, a.campaign_id, a.draw_id, a.player_id, a.slot_index, \
-         a.prize_name, a.kind, a.status, a.won_at, a.claim_deadline, a.recipient, a.phone, \
-         a.address, a.tracking_number, c.merchant_id, a.tier_index, a.raffle_id \
-         FROM prize_award a JOIN campaign c ON c.campaign_id = a.campaign_id \
-         WHERE a.campaign_id = $1 \
-         AND ($2 = '' OR $2 LIKE ('%,' || CASE WHEN a.status = 'won' AND a.claim_deadline < $10 \
-              THEN 'expired' ELSE a.status END || ',%')) \
-         AND ($3 < 0 OR (a.draw_id IS NOT NULL AND a.slot_index = $3)) \
-         AND a.won_at >= $4 AND a.won_at < $5 \
-         AND ($6 = 0 OR a.won_at < $7 OR (a.won_at = $7 AND a.award_id < $8)) \
-         ORDER BY a.won_at DESC, a.award_id DESC LIMIT $9",
+        sql,
         args![
             campaign,
             filter.status_set(),
@@ -265,8 +262,32 @@ async fn winners_after<T: DbTx>(
             at,
             id,
             i64::from(size) + 1,
-            now
+            now,
+            filter.store.clone().unwrap_or_default()
         ],
     )
     .await
 }
+
+/// A winners page; `$store` is where the store filter goes.
+macro_rules! winners_sql {
+    ($store:literal) => {
+        concat!(
+            "SELECT a.award_id, a.campaign_id, a.draw_id, a.player_id, a.slot_index, \
+             a.prize_name, a.kind, a.status, a.won_at, a.claim_deadline, a.recipient, a.phone, \
+             a.address, a.tracking_number, c.merchant_id, a.tier_index, a.raffle_id, a.store_id \
+             FROM prize_award a JOIN campaign c ON c.campaign_id = a.campaign_id \
+             WHERE a.campaign_id = $1 ",
+            $store,
+            " AND ($2 = '' OR $2 LIKE ('%,' || CASE WHEN a.status = 'won' AND a.claim_deadline < $10 \
+              THEN 'expired' ELSE a.status END || ',%')) \
+             AND ($3 < 0 OR (a.draw_id IS NOT NULL AND a.slot_index = $3)) \
+             AND a.won_at >= $4 AND a.won_at < $5 \
+             AND ($6 = 0 OR a.won_at < $7 OR (a.won_at = $7 AND a.award_id < $8)) \
+             ORDER BY a.won_at DESC, a.award_id DESC LIMIT $9"
+        )
+    };
+}
+// `$11 = $11` keeps the parameter bound in the statement without a store.
+const WINNERS: &str = winners_sql!("AND $11 = $11");
+const WINNERS_IN_STORE: &str = winners_sql!("AND a.store_id = $11");

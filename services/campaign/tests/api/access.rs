@@ -229,6 +229,7 @@ async fn call(app: &TestApp, rpc: Rpc, cred: &str, t: &Targets) -> Result<(), St
                     idempotency_key: k.clone(),
                     campaign_id: t.published.clone(),
                     channel: String::new(),
+                    store_id: String::new(),
                 },
             ))
             .await

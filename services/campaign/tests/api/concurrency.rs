@@ -311,6 +311,7 @@ async fn a_crowd_of_mixed_draws_gets_exact_answers(backend: Backend) {
         idempotency_key: key(),
         campaign_id: id.clone(),
         channel: "qr".into(),
+        store_id: String::new(),
     };
     let mut set = JoinSet::new();
     let mut spawn = |who: Crowd| {
@@ -513,6 +514,7 @@ async fn two_replicas_race_for_the_last_units(backend: Backend) {
                 idempotency_key: key(),
                 campaign_id: id,
                 channel: String::new(),
+                store_id: String::new(),
             };
             let token = app.token(&format!("replica-racer-{p}"));
             loop {

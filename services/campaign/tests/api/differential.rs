@@ -162,6 +162,7 @@ fn request(campaign: &str) -> pb::DrawRequest {
         idempotency_key: key(),
         campaign_id: campaign.into(),
         channel: String::new(),
+        store_id: String::new(),
     }
 }
 

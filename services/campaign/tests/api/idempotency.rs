@@ -28,6 +28,7 @@ async fn retries_replay_and_conflicting_reuse_is_refused(backend: Backend) {
         idempotency_key: "draw-1".into(),
         campaign_id: id.clone(),
         channel: "poster".into(),
+        store_id: String::new(),
     };
 
     // Same key, same request: the same answer, byte for byte, one draw.
@@ -68,6 +69,7 @@ async fn retries_replay_and_conflicting_reuse_is_refused(backend: Backend) {
             idempotency_key: format!("win-{i}"),
             campaign_id: wins.campaign_id.clone(),
             channel: String::new(),
+            store_id: String::new(),
         };
         let got = app
             .player()
@@ -192,6 +194,7 @@ async fn retries_replay_and_conflicting_reuse_is_refused(backend: Backend) {
         idempotency_key: "ivy-1".into(),
         campaign_id: id.clone(),
         channel: String::new(),
+        store_id: String::new(),
     };
     assert_code(
         app.player().draw(with(&t, dreq.clone())).await,
@@ -230,6 +233,7 @@ async fn racing_copies_of_one_request_apply_once(backend: Backend) {
         idempotency_key: "same-key".into(),
         campaign_id: id.clone(),
         channel: String::new(),
+        store_id: String::new(),
     };
     let mut set = JoinSet::new();
     for _ in 0..20 {
@@ -280,6 +284,7 @@ async fn racing_copies_of_a_last_draw_all_get_its_answer(backend: Backend) {
             idempotency_key: format!("last-{round}"),
             campaign_id: id.clone(),
             channel: String::new(),
+            store_id: String::new(),
         };
         let mut set = JoinSet::new();
         for _ in 0..20 {
@@ -327,6 +332,7 @@ async fn stored_answers_are_kept_for_the_window_then_forgotten(backend: Backend)
         idempotency_key: "old-spin".into(),
         campaign_id: c.campaign_id.clone(),
         channel: String::new(),
+        store_id: String::new(),
     };
     let spin = |r: pb::DrawRequest| {
         let mut p = app.player();

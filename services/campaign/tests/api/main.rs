@@ -60,3 +60,4 @@ mod tier_prizes;
 mod validation;
 mod voting;
 mod web;
+mod winners_by_store;

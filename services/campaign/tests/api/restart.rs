@@ -56,6 +56,7 @@ async fn acknowledged_draws_survive_kill_9_and_sigterm_drains(backend: Backend) 
                     idempotency_key: key(),
                     campaign_id: id.clone(),
                     channel: String::new(),
+                    store_id: String::new(),
                 };
                 match client.draw(with(&tok, req.clone())).await {
                     Ok(resp) => acked.lock().await.push((

@@ -45,6 +45,7 @@ async fn stalled_exports_are_cut_and_never_starve_draws(backend: Backend) {
                             idempotency_key: key(),
                             campaign_id: id.clone(),
                             channel: String::new(),
+                            store_id: String::new(),
                         },
                     ))
                     .await

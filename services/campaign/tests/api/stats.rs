@@ -23,6 +23,7 @@ async fn draw_via(app: &TestApp, who: &str, campaign: &str, channel: &str) {
                 idempotency_key: key(),
                 campaign_id: campaign.into(),
                 channel: channel.into(),
+                store_id: String::new(),
             },
         ))
         .await

@@ -405,6 +405,7 @@ async fn bad_input_is_refused_precisely_and_changes_nothing(backend: Backend) {
                 idempotency_key: ik.into(),
                 campaign_id: id.into(),
                 channel: channel.into(),
+                store_id: String::new(),
             },
         )
     };
@@ -654,6 +655,7 @@ async fn abusive_players_are_slowed_and_oversized_requests_refused(backend: Back
         idempotency_key: key(),
         campaign_id: id.clone(),
         channel: "x".repeat(8192),
+        store_id: String::new(),
     };
     let e = app
         .player()

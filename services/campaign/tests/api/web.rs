@@ -181,6 +181,7 @@ async fn grpc_web_calls_real_rpcs_and_cors_admits_only_listed_origins(backend: B
         idempotency_key: key(),
         campaign_id: c.campaign_id.clone(),
         channel: "web".into(),
+        store_id: String::new(),
     };
     let token = app.token("web-player");
 
@@ -364,6 +365,7 @@ async fn draw_as(
                 idempotency_key: key(),
                 campaign_id: campaign_id.into(),
                 channel: String::new(),
+                store_id: String::new(),
             },
         ))
         .await

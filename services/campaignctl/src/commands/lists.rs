@@ -30,6 +30,8 @@ pub struct WinnerQuery {
     pub statuses: Vec<pb::AwardStatus>,
     pub slot: Option<u32>,
     pub day: String,
+    /// Only prizes won in this store (its code); empty: any.
+    pub store: String,
 }
 
 pub(super) fn activity_name(kind: i32) -> &'static str {
@@ -159,6 +161,7 @@ pub(super) async fn winners(ctx: &Ctx, arg: &str, q: &WinnerQuery) -> Result<(),
         statuses: q.statuses.iter().map(|s| *s as i32).collect(),
         slot: q.slot,
         day: q.day.clone(),
+        store_id: q.store.clone(),
         ..Default::default()
     };
     let mut rows = Vec::new();
@@ -216,6 +219,7 @@ pub(super) async fn winners_csv(
         statuses: q.statuses.iter().map(|s| *s as i32).collect(),
         slot: q.slot,
         day: q.day.clone(),
+        store_id: q.store.clone(),
     };
     let what = format!("ExportWinners {id}");
     let mut stream = call(&what, || {

@@ -239,6 +239,7 @@ async fn draw(e: &Engine, issuer: &str, secret: &[u8], openid: &str, campaign: &
                 idempotency_key: key(),
                 campaign_id: campaign.into(),
                 channel: ch.into(),
+                store_id: String::new(),
             },
         ))
         .await

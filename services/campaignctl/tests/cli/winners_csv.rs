@@ -76,6 +76,7 @@ async fn winners_csv(backend: Backend) {
                     idempotency_key: key(),
                     campaign_id: id.clone(),
                     channel: String::new(),
+                    store_id: String::new(),
                 },
             ))
             .await

@@ -32,6 +32,7 @@ pub(crate) async fn progress_after(
         idempotency_key: key(),
         campaign_id: id.to_owned(),
         channel: String::new(),
+        store_id: String::new(),
     });
     loop {
         let (outcome, _, _) = send_once(proxy_addr, &fresh, &fresh_req).await;

@@ -278,6 +278,7 @@ fn next_player_req(rng: &mut StdRng, t: &Targets) -> Req {
             idempotency_key,
             campaign_id: t.campaign.clone(),
             channel: String::new(),
+            store_id: String::new(),
         }),
     }
 }

@@ -174,6 +174,7 @@ impl Worker for GrpcDraw {
                 idempotency_key: key(),
                 campaign_id: self.campaign.clone(),
                 channel: String::new(),
+                store_id: String::new(),
             },
         );
         match self.client.draw(req).await {
@@ -214,6 +215,7 @@ impl<D: Db> Worker for DirectDraw<D> {
             player_id: player.clone(),
             campaign_id: self.campaign,
             channel: None,
+            store_id: None,
         };
         let idem = match idem(format!("player:{}:{player}", self.merchant), "Draw") {
             Ok(i) => i,

@@ -542,6 +542,7 @@ impl TestApp {
                     idempotency_key: key(),
                     campaign_id: campaign_id.into(),
                     channel: String::new(),
+                    store_id: String::new(),
                 },
             ))
             .await

@@ -226,6 +226,7 @@ pub(super) static DRAW: Table = Table {
         ("ledger_seq", Ty::Int),
         ("player_pseudonym", Ty::Text),
         ("table_version", Ty::Int),
+        ("store_id", Ty::Text),
     ],
 };
 
@@ -244,6 +245,7 @@ pub(super) static AWARD: Table = Table {
         ("won_at", Ty::Int),
         ("claim_deadline", Ty::Int),
         ("updated_at", Ty::Int),
+        ("store_id", Ty::Text),
     ],
 };
 
@@ -284,7 +286,8 @@ impl DrawRows {
             now,
             ledger_seq,
             d.pseudonym,
-            d.table_version
+            d.table_version,
+            cmd.store_id.clone()
         ];
         let award = out.award.as_ref().map(|a| {
             args![
@@ -298,7 +301,8 @@ impl DrawRows {
                 a.status.as_str(),
                 now,
                 a.claim_deadline,
-                now
+                now,
+                cmd.store_id.clone()
             ]
         });
         let outbox = out.award.as_ref().and_then(|a| {
@@ -361,6 +365,7 @@ pub(super) fn outcome_of(
             claim_deadline: physical.then(|| claim_deadline(now, given.spec.claim_days)),
             shipping: None,
             tracking_number: None,
+            store_id: cmd.store_id.clone(),
         }
     });
     let (remaining_today, remaining_total) = d.remaining;

@@ -16,7 +16,7 @@ impl<D: Db> Store<D> {
         tx.fetch_all(
             "SELECT a.award_id, a.campaign_id, a.draw_id, a.player_id, a.slot_index, \
              a.prize_name, a.kind, a.status, a.won_at, a.claim_deadline, a.recipient, a.phone, \
-             a.address, a.tracking_number, c.merchant_id, a.tier_index, a.raffle_id \
+             a.address, a.tracking_number, c.merchant_id, a.tier_index, a.raffle_id, a.store_id \
              FROM prize_award a JOIN campaign c ON c.campaign_id = a.campaign_id \
              WHERE c.merchant_id = $1 AND a.player_id = $2 AND ($3 = '' OR a.campaign_id = $3) \
              ORDER BY a.won_at DESC, a.award_id DESC LIMIT 1000",

@@ -158,6 +158,8 @@ pub struct AwardRecord {
     pub claim_deadline: Option<Millis>,
     pub shipping: Option<Shipping>,
     pub tracking_number: Option<String>,
+    /// The store its draw was made in, if one was named.
+    pub store_id: Option<String>,
 }
 
 /// What earned a prize award: a wheel draw (by its id), a forward-to-
@@ -280,6 +282,8 @@ pub struct DrawCommand {
     pub player_id: String,
     pub campaign_id: Uuid,
     pub channel: Option<String>,
+    /// The store the player draws in (a registered store's code).
+    pub store_id: Option<String>,
 }
 
 // The seed is read only once revealed: the campaign has ended, or its
@@ -295,7 +299,7 @@ const SELECT_SLOTS: &str = "SELECT slot_index, name, kind, weight, initial_stock
      FROM prize_slot WHERE campaign_id = $1 ORDER BY slot_index";
 const SELECT_AWARD: &str = "SELECT a.award_id, a.campaign_id, a.draw_id, a.player_id, a.slot_index, \
      a.prize_name, a.kind, a.status, a.won_at, a.claim_deadline, a.recipient, a.phone, a.address, \
-     a.tracking_number, c.merchant_id, a.tier_index, a.raffle_id \
+     a.tracking_number, c.merchant_id, a.tier_index, a.raffle_id, a.store_id \
      FROM prize_award a JOIN campaign c ON c.campaign_id = a.campaign_id WHERE a.award_id = $1";
 
 fn corrupt(what: &str, v: impl std::fmt::Debug) -> StoreError {
@@ -369,6 +373,7 @@ pub(crate) fn award_from_row(r: &impl DbRow) -> Result<(AwardRecord, String), St
             claim_deadline: r.opt_int(9)?,
             shipping,
             tracking_number: r.opt_text(13)?,
+            store_id: r.opt_text(17)?,
         },
         r.text(14)?,
     ))
