@@ -241,6 +241,38 @@ async fn leaderboard_equals_accepted_votes_under_1000_concurrent_votes(backend: 
     }
     assert_eq!(all.len(), 1000);
     assert!(all.windows(2).all(|w| w[0].vote_id > w[1].vote_id));
+    // One candidate's votes, paged 64 at a time: the same votes in the
+    // same order as the campaign's list holds for that candidate.
+    let mut theirs = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = admin(&app.channel)
+            .list_votes(with(
+                &app.admin_key,
+                pb::ListVotesRequest {
+                    campaign_id: campaign.clone(),
+                    candidate_id: candidates[0].clone(),
+                    page_size: 64,
+                    page_token: token,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("candidate page")
+            .into_inner();
+        theirs.extend(page.votes.into_iter().map(|v| v.vote_id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    let expected: Vec<_> = all
+        .iter()
+        .filter(|v| v.candidate_id == candidates[0])
+        .map(|v| v.vote_id.clone())
+        .collect();
+    assert_eq!(theirs.len() as i64, accepted[&candidates[0]]);
+    assert_eq!(theirs, expected);
     let invalidated = list(pb::VoteStatus::Invalidated, "", String::new())
         .await
         .expect("invalidated")
