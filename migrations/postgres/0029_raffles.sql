@@ -6,7 +6,7 @@ ALTER TABLE campaign ADD COLUMN raffle_count BIGINT NOT NULL DEFAULT 0;
 -- award.
 ALTER TABLE draw ADD COLUMN store_id TEXT;
 ALTER TABLE prize_award ADD COLUMN store_id TEXT;
-CREATE INDEX prize_award_store ON prize_award (campaign_id, store_id, won_at)
+CREATE INDEX prize_award_store ON prize_award (campaign_id, store_id, won_at, award_id)
     WHERE store_id IS NOT NULL;
 
 CREATE TABLE raffle (

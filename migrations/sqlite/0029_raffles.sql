@@ -109,7 +109,7 @@ CREATE INDEX prize_award_expiry ON prize_award (claim_deadline)
     WHERE status = 'won' AND claim_deadline IS NOT NULL;
 CREATE UNIQUE INDEX prize_award_tier_once ON prize_award (campaign_id, tier_index, player_id)
     WHERE tier_index IS NOT NULL;
-CREATE INDEX prize_award_store ON prize_award (campaign_id, store_id, won_at)
+CREATE INDEX prize_award_store ON prize_award (campaign_id, store_id, won_at, award_id)
     WHERE store_id IS NOT NULL;
 -- Each rank of a raffle is awarded once.
 CREATE UNIQUE INDEX prize_award_raffle_once ON prize_award (raffle_id, slot_index)

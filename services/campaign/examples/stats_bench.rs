@@ -107,10 +107,12 @@ const PG_VOTES: &str = "INSERT INTO vote (vote_id, campaign_id, candidate_id, pl
      '00000000-0000-7000-8000-' || lpad((1 + draw_seq % 100)::text, 12, '0'), player_id, day, \
      channel, \
      'accepted', drawn_at FROM draw WHERE campaign_id = $1 AND draw_seq % 5 = 0";
+// One award in ten was won in store SH-001 (DrawRequest.store_id).
 const AWARDS: &str = "INSERT INTO prize_award (award_id, campaign_id, draw_id, player_id, \
-     slot_index, prize_name, kind, status, won_at, updated_at) \
+     slot_index, prize_name, kind, status, won_at, updated_at, store_id) \
      SELECT 'a-' || draw_id, campaign_id, draw_id, player_id, 0, 'Points', 'points', 'granted', \
-     drawn_at, drawn_at FROM draw WHERE campaign_id = $1 AND awarded_slot = 0";
+     drawn_at, drawn_at, CASE WHEN draw_seq % 10 = 0 THEN 'SH-001' END \
+     FROM draw WHERE campaign_id = $1 AND awarded_slot = 0";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -410,6 +412,20 @@ async fn time_lists(channel: &Channel, admin_key: &str, id: &str) -> anyhow::Res
             "ListWinners, a day",
             pb::ListWinnersRequest {
                 day: today,
+                ..base.clone()
+            },
+        ),
+        (
+            "ListWinners, one store",
+            pb::ListWinnersRequest {
+                store_id: "SH-001".into(),
+                ..base.clone()
+            },
+        ),
+        (
+            "ListWinners, a store with none",
+            pb::ListWinnersRequest {
+                store_id: "BJ-404".into(),
                 ..base.clone()
             },
         ),

@@ -117,7 +117,7 @@ pub async fn publish_due<D: Db>(
         if due.ends_at <= now {
             store
                 .record_publish_refusal(
-                    due.id,
+                    &due,
                     "the campaign's window ended before it could be published",
                 )
                 .await?;
@@ -128,7 +128,7 @@ pub async fn publish_due<D: Db>(
             Err(PublishCheckError::Reference(
                 e @ (ReferenceError::Missing { .. } | ReferenceError::NoCouponService { .. }),
             )) => {
-                store.record_publish_refusal(due.id, &e.to_string()).await?;
+                store.record_publish_refusal(&due, &e.to_string()).await?;
                 continue;
             }
             Err(e) => {
@@ -155,7 +155,7 @@ pub async fn publish_due<D: Db>(
             // Another publisher (a replica) published it under the same key.
             Ok(Outcome::Replay(_)) => {}
             Err(e) if e.refusal::<Rejection>().is_some() => {
-                store.record_publish_refusal(due.id, &e.to_string()).await?;
+                store.record_publish_refusal(&due, &e.to_string()).await?;
             }
             Err(e) => return Err(e),
         }

@@ -29,6 +29,9 @@ pub struct DuePublish {
     pub id: Uuid,
     pub merchant_id: String,
     pub ends_at: Millis,
+    /// The schedule read (`publish_schedule_seq`): a refusal is recorded
+    /// only while it is still this one.
+    pub schedule_seq: i64,
 }
 
 /// The exactly-once identity of a campaign's scheduled publish.
@@ -63,7 +66,8 @@ impl<D: Db> Store<D> {
         lock_campaign(&mut tx, merchant_id, id, true, now).await?;
         let before = load_campaign(&mut tx, id, now).await?;
         tx.execute(
-            "UPDATE campaign SET publish_at_start = $2, publish_error = '' \
+            "UPDATE campaign SET publish_at_start = $2, publish_error = '', \
+             publish_schedule_seq = publish_schedule_seq + 1 \
              WHERE campaign_id = $1 AND status = 'draft'",
             args![id.to_string(), i64::from(on)],
         )
@@ -91,7 +95,7 @@ impl<D: Db> Store<D> {
         let mut tx = self.db.begin_read().await?;
         let rows = tx
             .fetch_all(
-                "SELECT campaign_id, merchant_id, ends_at FROM campaign \
+                "SELECT campaign_id, merchant_id, ends_at, publish_schedule_seq FROM campaign \
                  WHERE status = 'draft' AND publish_at_start = 1 AND starts_at <= $1 \
                  AND publish_error = '' ORDER BY starts_at, campaign_id LIMIT $2",
                 args![now, limit],
@@ -103,22 +107,33 @@ impl<D: Db> Store<D> {
                     id: parse_uuid(&r.text(0)?)?,
                     merchant_id: r.text(1)?,
                     ends_at: r.int(2)?,
+                    schedule_seq: r.int(3)?,
                 })
             })
             .collect()
     }
 
     /// Records why the scheduled publish of a draft was refused; the
-    /// publisher skips it until it is scheduled again.
-    pub async fn record_publish_refusal(&self, id: Uuid, why: &str) -> Result<(), StoreError> {
+    /// publisher skips it until it is scheduled again. Only while the
+    /// schedule is still the one the publisher read (`due.schedule_seq`):
+    /// a refusal of a schedule an admin has since replaced is dropped.
+    /// Returns whether it was recorded.
+    pub async fn record_publish_refusal(
+        &self,
+        due: &DuePublish,
+        why: &str,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.db.begin_write().await?;
         let why: String = why.chars().take(500).collect();
-        tx.execute(
-            "UPDATE campaign SET publish_error = $2 \
-             WHERE campaign_id = $1 AND status = 'draft' AND publish_at_start = 1",
-            args![id.to_string(), why],
-        )
-        .await?;
-        tx.commit().await
+        let n = tx
+            .execute(
+                "UPDATE campaign SET publish_error = $2 \
+                 WHERE campaign_id = $1 AND status = 'draft' AND publish_at_start = 1 \
+                 AND publish_schedule_seq = $3",
+                args![due.id.to_string(), why, due.schedule_seq],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n == 1)
     }
 }

@@ -16,6 +16,7 @@ both_backends!(
     a_draft_due_while_the_engine_was_down_publishes_when_it_starts,
     refusals_are_kept_and_not_retried_until_scheduled_again,
     racing_publishers_publish_once,
+    a_refusal_of_a_replaced_schedule_is_dropped,
     schedule_requests_check_roles_and_state
 );
 
@@ -239,6 +240,56 @@ async fn racing_publishers_publish_once(backend: Backend) {
             .await;
         assert_eq!(versions, 1, "round {round}: one commitment");
     }
+}
+
+/// A publisher pass reads a due draft, an admin schedules it again (which
+/// clears any refusal), then the pass records its refusal: it is about a
+/// schedule that no longer stands, so it is dropped; one recorded against
+/// the schedule it read sticks.
+async fn a_refusal_of_a_replaced_schedule_is_dropped(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // Far in the future: the engine's own publisher leaves it alone.
+    let start = T0 + 5 * DAY;
+    let c = draft(&app, start, T0 + 10 * DAY).await;
+    schedule(&app, &app.admin_key, &c.campaign_id, true)
+        .await
+        .expect("schedule");
+    let due = on_store!(&app.db, |store| store.due_publications(start, 100).await).expect("due");
+    let due = due
+        .into_iter()
+        .find(|d| d.id.to_string() == c.campaign_id)
+        .expect("due at its start");
+    schedule(&app, &app.admin_key, &c.campaign_id, true)
+        .await
+        .expect("schedule again meanwhile");
+    let stale = on_store!(&app.db, |store| store
+        .record_publish_refusal(&due, "stale refusal")
+        .await)
+    .expect("record");
+    assert!(!stale, "a refusal of the replaced schedule is dropped");
+    assert!(
+        app.get_campaign(&c.campaign_id)
+            .await
+            .scheduled_publish_error
+            .is_empty()
+    );
+    // Read again, the refusal is about the schedule that stands: kept.
+    let due = on_store!(&app.db, |store| store.due_publications(start, 100).await)
+        .expect("due")
+        .into_iter()
+        .find(|d| d.id.to_string() == c.campaign_id)
+        .expect("due");
+    let kept = on_store!(&app.db, |store| store
+        .record_publish_refusal(&due, "kept refusal")
+        .await)
+    .expect("record");
+    assert!(kept);
+    assert_eq!(
+        app.get_campaign(&c.campaign_id)
+            .await
+            .scheduled_publish_error,
+        "kept refusal"
+    );
 }
 
 async fn schedule_requests_check_roles_and_state(backend: Backend) {
