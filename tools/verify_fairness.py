@@ -200,6 +200,27 @@ def raffle_pick(seed, campaign_uuid_bytes, raffle_seq, ehash, weights, n):
     return out
 
 
+def join_raffle_entrants(lines):
+    """Each raffle line followed by its `entrant_lines` raffle_entrants lines
+    (parts 1, 2, ...): the raffle with its whole entrant list."""
+    out, i = [], 0
+    while i < len(lines):
+        r = dict(lines[i])
+        check(r.get("type") == "raffle", f"raffle entrants without their raffle (line {r.get('raffle_seq')})")
+        parts = lines[i + 1 : i + 1 + r["entrant_lines"]]
+        check(len(parts) == r["entrant_lines"], f"raffle {r['raffle_seq']}: entrant lines missing")
+        r["entrants"] = []
+        for n, p in enumerate(parts, start=1):
+            check(
+                p.get("type") == "raffle_entrants" and p["raffle_seq"] == r["raffle_seq"] and p["part"] == n,
+                f"raffle {r['raffle_seq']}: entrant line {n} missing or out of order",
+            )
+            r["entrants"].extend(p["entrants"])
+        out.append(r)
+        i += 1 + r["entrant_lines"]
+    return out
+
+
 def verify_raffles(raffles, seed, campaign_uuid_bytes, draws):
     """Raffles (FAIRNESS.md §9): numbering, entrant list and hash, the pick
     recomputed from the seed (or the top candidates' ranking), and a draw
@@ -266,8 +287,9 @@ def verify(lines, seed_hex=None):
     check(head.get("type") == "campaign", "the first line is not the campaign")
     check(head.get("format") == FORMAT, f"unknown format {head.get('format')!r}")
     packets, chances, raffles = [], [], []
-    while lines and lines[-1].get("type") == "raffle":
+    while lines and lines[-1].get("type") in ("raffle", "raffle_entrants"):
         raffles.insert(0, lines.pop())
+    raffles = join_raffle_entrants(raffles)
     while lines and lines[-1].get("type") == "packet":
         packets.insert(0, lines.pop())
     while lines and lines[-1].get("type") == "chance":

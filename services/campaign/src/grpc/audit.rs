@@ -38,8 +38,9 @@ impl<D: Db> AuditApi<D> {
 }
 
 /// A raffle's export line (FAIRNESS.md §9): its definition, and once
-/// drawn its entrants in pick order and its winners, pseudonymous only.
-fn raffle_json(r: &RaffleRecord, entrants: &str) -> Value {
+/// drawn its winners (pseudonymous only) and how many `raffle_entrants`
+/// lines with its entrants follow.
+fn raffle_json(r: &RaffleRecord, entrant_lines: usize) -> Value {
     let s = &r.spec;
     let d = r.drawn.as_ref();
     json!({
@@ -59,8 +60,7 @@ fn raffle_json(r: &RaffleRecord, entrants: &str) -> Value {
         "entrant_count": d.map_or(0, |d| d.entrant_count),
         "ticket_count": d.map_or(0, |d| d.ticket_count),
         "entrants_hash": d.map(|d| hex::encode(&d.entrants_hash)),
-        "entrants": serde_json::from_str::<Value>(entrants)
-            .unwrap_or_else(|_| json!([])),
+        "entrant_lines": entrant_lines,
         "drawn": d.map_or_else(Vec::new, |d| d.winners.iter().map(|w| json!({
             "rank": w.rank,
             "position": w.position,
@@ -125,7 +125,13 @@ pub fn export_line(item: &ExportItem) -> String {
                 })).collect::<Vec<_>>(),
             })
         }
-        ExportItem::Raffle(r, entrants) => raffle_json(r, entrants),
+        ExportItem::Raffle(r, lines) => raffle_json(r, *lines),
+        ExportItem::RaffleEntrants(seq, part, entrants) => json!({
+            "type": "raffle_entrants",
+            "raffle_seq": seq,
+            "part": part,
+            "entrants": entrants,
+        }),
         ExportItem::Stock { draws, remaining } => json!({
             "type": "stock",
             "draws": draws,

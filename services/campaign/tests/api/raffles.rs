@@ -371,6 +371,12 @@ async fn raffles_of_every_source_draw_once_and_verify(backend: Backend) {
             .position(|l| l["type"] == "raffle" && l["raffle_seq"] == seq)
             .expect("raffle line")
     };
+    // A raffle's entrants follow its line (one part here: fewer than 5,000).
+    let entrants_at = |v: &Vec<serde_json::Value>, seq: i64| {
+        v.iter()
+            .position(|l| l["type"] == "raffle_entrants" && l["raffle_seq"] == seq)
+            .expect("entrants line")
+    };
     let tampered: Vec<(&str, Vec<String>)> = vec![
         (
             "winners do not recompute",
@@ -383,16 +389,24 @@ async fn raffles_of_every_source_draw_once_and_verify(backend: Backend) {
         (
             "does not hash",
             edit(&lines, |v| {
-                let i = raffle_at(v, 2);
-                let was = v[i]["entrants"][0][2].as_i64().expect("weight");
-                v[i]["entrants"][0][2] = 9.into();
+                let (i, e) = (raffle_at(v, 2), entrants_at(v, 2));
+                let was = v[e]["entrants"][0][2].as_i64().expect("weight");
+                v[e]["entrants"][0][2] = 9.into();
                 v[i]["ticket_count"] = (14 - was + 9).into();
+            }),
+        ),
+        (
+            "entrant line 1 missing",
+            edit(&lines, |v| {
+                let e = entrants_at(v, 1);
+                v.remove(e);
             }),
         ),
         (
             "raffle numbers have gaps",
             edit(&lines, |v| {
-                let i = raffle_at(v, 2);
+                let (i, e) = (raffle_at(v, 2), entrants_at(v, 2));
+                v.remove(e);
                 v.remove(i);
             }),
         ),
@@ -408,8 +422,8 @@ async fn raffles_of_every_source_draw_once_and_verify(backend: Backend) {
             "not ranked",
             edit(&lines, |v| {
                 // Reordered, with the hash recomputed to match.
-                let i = raffle_at(v, 5);
-                let e = v[i]["entrants"].as_array_mut().expect("entrants");
+                let (i, at) = (raffle_at(v, 5), entrants_at(v, 5));
+                let e = v[at]["entrants"].as_array_mut().expect("entrants");
                 e.swap(0, 2);
                 let listed: Vec<Entrant> = e
                     .iter()

@@ -98,8 +98,21 @@ impl<D: Db> Store<D> {
             }
         }
         for (r, entrants) in crate::store::raffle::export_raffles(&mut tx, id).await? {
-            if !sink.send(ExportItem::Raffle(Box::new(r), entrants)).await? {
+            let entrants: Vec<serde_json::Value> = serde_json::from_str(&entrants)
+                .map_err(|e| StoreError::Corrupt(format!("raffle entrants: {e}")))?;
+            let seq = r.raffle_seq;
+            let parts: Vec<&[serde_json::Value]> = entrants.chunks(ENTRANTS_PER_LINE).collect();
+            if !sink
+                .send(ExportItem::Raffle(Box::new(r), parts.len()))
+                .await?
+            {
                 return Ok(());
+            }
+            for (i, part) in parts.into_iter().enumerate() {
+                let item = ExportItem::RaffleEntrants(seq, i + 1, part.to_vec());
+                if !sink.send(item).await? {
+                    return Ok(());
+                }
             }
         }
         Ok(())

@@ -270,10 +270,18 @@ pub enum ExportItem {
     Chance(String, String, i64),
     /// A red packet of the campaign, after the stock line.
     Packet(Box<super::money::PacketExport>),
-    /// A raffle of the campaign, after the packets, with its entrants as
-    /// stored (JSON `[[id, owner, weight]]`; `[]` until drawn).
-    Raffle(Box<super::raffle::RaffleRecord>, String),
+    /// A raffle of the campaign, after the packets, and how many
+    /// `RaffleEntrants` lines follow it.
+    Raffle(Box<super::raffle::RaffleRecord>, usize),
+    /// A drawn raffle's entrants in pick order, `[id, owner, weight]`
+    /// each, at most `ENTRANTS_PER_LINE` a line: `(raffle_seq, part from
+    /// 1, entrants)`. One line for a big raffle would pass the 4 MiB a
+    /// gRPC client takes by default.
+    RaffleEntrants(i64, usize, Vec<serde_json::Value>),
 }
+
+/// Entrants in one `RaffleEntrants` export line (about 50 bytes each).
+pub const ENTRANTS_PER_LINE: usize = 5_000;
 
 /// Who draws, where, when.
 #[derive(Debug, Clone)]
