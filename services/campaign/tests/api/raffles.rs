@@ -20,10 +20,12 @@ use tonic::{Code, Status, transport::Channel};
 
 use crate::fairness::{edit, export, verify};
 use crate::helpers::*;
+use crate::money::{budget, create_group, funded_campaign, grab, group};
 
 both_backends!(
     raffles_of_every_source_draw_once_and_verify,
     racing_runs_give_one_set_of_winners,
+    a_cash_raffle_among_grabbers_pays_all_winners_or_none,
     raffle_requests_check_roles_fields_and_state,
 );
 
@@ -478,6 +480,66 @@ async fn racing_runs_give_one_set_of_winners(backend: Backend) {
             .collect();
         assert_eq!(awards.len(), 3, "round {round}: one award per winner");
     }
+}
+
+/// Grabbers of a red packet enter once each; a CASH prize is paid from the
+/// budget for every winner, and a budget short for all of them refuses
+/// the whole run and changes nothing.
+async fn a_cash_raffle_among_grabbers_pays_all_winners_or_none(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.player_rate_per_sec = 0).await;
+    let campaign = funded_campaign(&app, 10_000).await;
+    let cut = app.clock_now() + HOUR;
+    let cash = |amount: i64, winners: u32| {
+        let mut req = request(&campaign, pb::RaffleSource::Grab, winners, cut);
+        let mut prize = slot("现金红包", pb::PrizeKind::Cash, 0, 0);
+        prize.amount = amount;
+        req.prize = Some(prize);
+        req
+    };
+    let paid = create(&app, &app.admin_key, cash(500, 2))
+        .await
+        .expect("paid");
+    let short = create(&app, &app.admin_key, cash(5_000, 2))
+        .await
+        .expect("short");
+    let packet = create_group(&app, group(&campaign, 1_000, 5, pb::SplitMode::Lucky)).await;
+    for g in 0..4 {
+        grab(&app, &format!("g{g}"), &packet.packet_id)
+            .await
+            .expect("grab");
+    }
+    app.clock.set(cut);
+    let r = run(&app, &app.admin_key, &paid.raffle_id)
+        .await
+        .expect("run");
+    assert_eq!((r.entrant_count, r.drawn.len()), (4, 2));
+    let after = budget(&app, &campaign).await;
+    // 1,000 went to the packet's grabbers, 2 x 500 to the winners.
+    assert_eq!(after.available_cents, 10_000 - 1_000 - 1_000);
+    // 2 x 5,000 > 8,000 available: refused whole, nothing paid or given.
+    assert_code(
+        run(&app, &app.admin_key, &short.raffle_id).await,
+        Code::ResourceExhausted,
+        None,
+    );
+    assert_eq!(
+        budget(&app, &campaign).await.available_cents,
+        after.available_cents
+    );
+    let awards = raffle_awards(&app, &campaign).await;
+    assert_eq!(awards.len(), 2);
+    assert!(awards.iter().all(|a| a.raffle_id == paid.raffle_id));
+    let still = raffles(&app.channel)
+        .get_raffle(with(
+            &app.admin_key,
+            pb::GetRaffleRequest {
+                raffle_id: short.raffle_id.clone(),
+            },
+        ))
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(still.status, pb::RaffleStatus::Open as i32);
 }
 
 async fn raffle_requests_check_roles_fields_and_state(backend: Backend) {
