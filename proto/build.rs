@@ -12,6 +12,7 @@ fn main() {
         "campaign/v1/stats.proto",
         "campaign/v1/stores.proto",
         "campaign/v1/raffles.proto",
+        "campaign/v1/events.proto",
         "coupon/v1/coupon.proto",
     ];
     for p in protos {

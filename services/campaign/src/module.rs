@@ -7,7 +7,8 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use engine_proto::campaign::v1::{
     admin_service_server::AdminServiceServer, audit_service_server::AuditServiceServer,
-    money_service_server::MoneyServiceServer, player_service_server::PlayerServiceServer,
+    event_service_server::EventServiceServer, money_service_server::MoneyServiceServer,
+    player_service_server::PlayerServiceServer,
     raffle_admin_service_server::RaffleAdminServiceServer,
     red_packet_service_server::RedPacketServiceServer,
     share_admin_service_server::ShareAdminServiceServer, share_service_server::ShareServiceServer,
@@ -25,6 +26,7 @@ use crate::{
         Shared,
         admin::AdminApi,
         audit::AuditApi,
+        events::EventApi,
         money::{MoneyApi, RedPacketApi},
         player::PlayerApi,
         raffle::RaffleApi,
@@ -88,6 +90,7 @@ impl Module for CampaignModule {
             ),
             sweepers::spawn_packet_expiry(store.clone(), ctx.clock.clone()),
             sweepers::spawn_publisher(store.clone(), ctx.clock.clone(), shared.prize_refs.clone()),
+            sweepers::spawn_sequencer(store.clone(), ctx.clock.clone()),
         ];
         match endpoint {
             Some(endpoint) => tasks.push(tokio::spawn(delivery::run_worker(
@@ -145,6 +148,7 @@ fn shared_state<D: Db>(
         ),
         outbox_wakeup: Arc::new(Notify::new()),
         exports: Default::default(),
+        event_streams: Default::default(),
         stall: Duration::from_secs(settings.stream_stall_secs.max(1).into()),
     })
 }
@@ -178,6 +182,7 @@ fn add_services<D: Db>(
         StatsServiceServer(StatsApi::new(shared.clone())),
         StoreAdminServiceServer(StoresApi::new(shared.clone())),
         RaffleAdminServiceServer(RaffleApi::new(shared.clone())),
+        EventServiceServer(EventApi::new(shared.clone())),
     );
     serving
 }

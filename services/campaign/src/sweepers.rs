@@ -2,7 +2,7 @@
 //! (`module.rs`) and aborted with the server: prizes past their claim
 //! deadline, campaigns past their window, stored answers past retention,
 //! red packets past their expiry, drafts scheduled to publish at their
-//! start, and raffles past their cut-off.
+//! start, raffles past their cut-off; and the event sequencer.
 
 use std::{sync::Arc, time::Duration};
 
@@ -14,6 +14,31 @@ use crate::{
         Outcome, Store, StoreError, db::Db, raffle::raffle_run_key, schedule::scheduled_publish_key,
     },
 };
+
+/// How often the event sequencer looks for committed, unnumbered events.
+pub const SEQUENCER_POLL: Duration = Duration::from_millis(25);
+
+/// Numbers committed events (`store::events`) every [`SEQUENCER_POLL`],
+/// and at once again after a full batch, waking the streams.
+pub fn spawn_sequencer<D: Db>(
+    store: Store<D>,
+    clock: Arc<dyn Clock>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match store.sequence_and_wake(clock.now_ms()).await {
+                Ok(n) if n >= crate::store::events::SEQUENCE_BATCH => continue,
+                Ok(_) => tokio::time::sleep(SEQUENCER_POLL).await,
+                // Another process numbered them first.
+                Err(StoreError::Conflict(_)) => tokio::time::sleep(SEQUENCER_POLL).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "numbering events failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    })
+}
 
 /// Expires due red packets every few seconds, returning their unclaimed
 /// money to the budget (each exactly once; see `store::money`).

@@ -99,16 +99,9 @@ pub fn seed_commitment(seed: &[u8], table_hash: &[u8]) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
-/// The player's name in the ledger and in the roll: hex of the first 16
-/// bytes of SHA-256("player-pseudonym/v1" || campaign uuid (16 bytes) ||
-/// openid). Exports never carry the openid.
-pub fn player_pseudonym(campaign_id: Uuid, openid: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(b"player-pseudonym/v1");
-    h.update(campaign_id.as_bytes());
-    h.update(openid.as_bytes());
-    hex::encode(&h.finalize()[..16])
-}
+// The player's name in the ledger and in the roll lives in the platform
+// crate (events carry it too, coupon events among them).
+pub use platform::domain::pseudonym::player_pseudonym;
 
 #[cfg(test)]
 mod tests {

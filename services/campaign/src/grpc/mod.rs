@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod convert;
 pub mod error;
+pub mod events;
 pub mod export;
 mod list;
 pub mod money;
@@ -45,6 +46,8 @@ pub struct Shared<D: Db> {
     pub prize_refs: Arc<crate::prize_refs::PrizeReferences>,
     /// The exports running now (`export`).
     pub exports: export::ExportBudget,
+    /// The event streams open now (`events`).
+    pub event_streams: events::StreamBudget,
     /// How long a stream waits for a client that reads nothing before it
     /// is cut (`stream_stall_secs`).
     pub stall: std::time::Duration,

@@ -19,6 +19,7 @@ pub mod activity;
 pub mod audit;
 pub mod chance;
 pub mod clone;
+pub mod events;
 mod gate;
 pub mod lifecycle;
 pub mod list;
@@ -62,6 +63,8 @@ pub struct Store<D: db::Db> {
     draw_batches: Option<std::sync::Arc<wheel::draw_batch_postgres::DrawBatches>>,
     /// Seals the secrets kept at rest (`seal`); set by the server.
     seal_key: Option<std::sync::Arc<crate::domain::seal::SealKey>>,
+    /// Grows when this process numbers events (`events`).
+    event_tick: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl<D: db::Db> Store<D> {
@@ -78,6 +81,7 @@ impl<D: db::Db> Store<D> {
             ledger_gate,
             draw_batches,
             seal_key: None,
+            event_tick: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
         }
     }
 

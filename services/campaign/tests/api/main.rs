@@ -32,6 +32,7 @@ mod clients;
 mod clone;
 mod concurrency;
 mod differential;
+mod events;
 mod fairness;
 mod health;
 use test_kit::harness as helpers;

@@ -5,10 +5,12 @@
 
 pub mod audit;
 pub mod credential;
+pub mod events;
 pub mod hs256;
 pub mod idempotency;
 pub mod paging;
 pub mod player_token;
+pub mod pseudonym;
 pub mod seal;
 
 use thiserror::Error;

@@ -11,6 +11,7 @@
 
 pub mod batching;
 pub mod db;
+pub mod events;
 mod glue;
 pub mod postgres;
 pub mod rows;

@@ -34,6 +34,7 @@ use std::{
 
 use std::sync::LazyLock;
 
+use platform::store::events::EVENT;
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
@@ -157,6 +158,7 @@ struct Written {
     draws: Vec<Json>,
     awards: Vec<Json>,
     queued: Vec<Json>,
+    events: Vec<Json>,
     answers: Vec<Json>,
     outs: Vec<(usize, DrawOutcome, i64)>,
 }
@@ -579,6 +581,7 @@ impl<'a> Batch<'a> {
             draws: Vec::new(),
             awards: Vec::new(),
             queued: Vec::new(),
+            events: Vec::new(),
             answers: Vec::new(),
             outs: Vec::with_capacity(counted.len()),
         };
@@ -621,6 +624,9 @@ impl<'a> Batch<'a> {
             if let Some(outbox) = &r.outbox {
                 rows.queued.push(OUTBOX.json_row(outbox)?);
             }
+            if let Some(event) = &r.event {
+                rows.events.push(EVENT.json_row(event)?);
+            }
             rows.answers.push(ANSWERED_KEY.json_row(&r.answer)?);
             rows.outs.push((c.at, out, given.spec.amount));
         }
@@ -640,11 +646,12 @@ impl<'a> Batch<'a> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "WITH drawn AS ({} RETURNING 1), awarded AS ({}), queued AS ({}), \
-                 answered AS ({}) SELECT CAST(COUNT(*) AS BIGINT) FROM drawn",
+                 evented AS ({}), answered AS ({}) SELECT CAST(COUNT(*) AS BIGINT) FROM drawn",
                 DRAW.insert_json(1, ""),
                 AWARD.insert_json(2, ""),
                 OUTBOX.insert_json(3, ""),
-                ANSWERED_KEY.insert_json(4, "")
+                EVENT.insert_json(4, ""),
+                ANSWERED_KEY.insert_json(5, "")
             )
         });
         let array = |rows: Vec<Json>| Json::Array(rows).to_string();
@@ -656,6 +663,7 @@ impl<'a> Batch<'a> {
                 array(rows.draws),
                 array(rows.awards),
                 array(rows.queued),
+                array(rows.events),
                 array(rows.answers)
             ],
         )

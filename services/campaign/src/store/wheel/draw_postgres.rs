@@ -43,24 +43,28 @@ pub(super) async fn count_draw<T: DbTx>(
     ))
 }
 
-/// `record_draw`'s rows on PostgreSQL: one statement, the award and the
-/// outbox entry written only when bound.
+/// `record_draw`'s rows on PostgreSQL: one statement, the award, the
+/// outbox entry and the event written only when bound.
 pub(super) async fn write_rows<T: DbTx>(tx: &mut T, rows: DrawRows) -> Result<(), StoreError> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         let award_at = DRAW.columns.len() + 1;
         let outbox_at = award_at + AWARD.columns.len();
-        let answer_at = outbox_at + OUTBOX.columns.len();
+        let event_at = outbox_at + OUTBOX.columns.len();
+        let answer_at = event_at + EVENT.columns.len();
         format!(
-            "WITH drawn AS ({}), awarded AS ({}), queued AS ({}), answered AS ({}) SELECT 1",
+            "WITH drawn AS ({}), awarded AS ({}), queued AS ({}), evented AS ({}), \
+             answered AS ({}) SELECT 1",
             DRAW.insert_values(1),
             AWARD.insert_if_bound(award_at),
             OUTBOX.insert_if_bound(outbox_at),
+            EVENT.insert_if_bound(event_at),
             ANSWERED_KEY.insert_values(answer_at)
         )
     });
     let mut all = rows.draw;
     all.extend(rows.award.unwrap_or_else(|| AWARD.nulls()));
     all.extend(rows.outbox.unwrap_or_else(|| OUTBOX.nulls()));
+    all.extend(rows.event.unwrap_or_else(|| EVENT.nulls()));
     all.extend(rows.answer);
     tx.execute(SQL.as_str(), all).await?;
     Ok(())

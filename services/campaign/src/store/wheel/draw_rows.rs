@@ -251,13 +251,15 @@ pub(super) static AWARD: Table = Table {
 
 /// The rows one draw writes, each in its table's column order: the draw,
 /// its award if it gives a prize, the outbox entry if another service
-/// delivers that prize, and the request's key with its answer. Written by
+/// delivers that prize, its `draw.won` event, and the request's key with its answer. Written by
 /// `draw_sqlite::write_rows`, `draw_postgres::write_rows` and the
 /// PostgreSQL batch, all from these values.
 pub(super) struct DrawRows {
     pub(super) draw: Vec<Value>,
     pub(super) award: Option<Vec<Value>>,
     pub(super) outbox: Option<Vec<Value>>,
+    /// The `draw.won` event of a draw that gives a prize.
+    pub(super) event: Option<Vec<Value>>,
     pub(super) answer: Vec<Value>,
 }
 
@@ -317,6 +319,14 @@ impl DrawRows {
                 now,
             })
         });
+        let event = out.award.as_ref().map(|a| {
+            event_values(&crate::store::events::emit::draw_won(
+                cmd,
+                out,
+                a,
+                given.spec.amount,
+            ))
+        });
         let answer = answered_key_values(d.idem, now, answer);
         // Values against their definitions: a column added to a table but
         // not here (or in another order) fails every draw, not one backend.
@@ -332,6 +342,7 @@ impl DrawRows {
             draw,
             award,
             outbox,
+            event,
             answer,
         })
     }

@@ -39,6 +39,7 @@ pub(super) async fn write_rows<T: DbTx>(tx: &mut T, rows: DrawRows) -> Result<()
     static DRAW_SQL: LazyLock<String> = LazyLock::new(|| DRAW.insert_values(1));
     static AWARD_SQL: LazyLock<String> = LazyLock::new(|| AWARD.insert_values(1));
     static OUTBOX_SQL: LazyLock<String> = LazyLock::new(|| OUTBOX.insert_values(1));
+    static EVENT_SQL: LazyLock<String> = LazyLock::new(|| EVENT.insert_values(1));
     static ANSWER_SQL: LazyLock<String> = LazyLock::new(|| ANSWERED_KEY.insert_values(1));
     tx.execute(DRAW_SQL.as_str(), rows.draw).await?;
     if let Some(award) = rows.award {
@@ -46,6 +47,9 @@ pub(super) async fn write_rows<T: DbTx>(tx: &mut T, rows: DrawRows) -> Result<()
     }
     if let Some(outbox) = rows.outbox {
         tx.execute(OUTBOX_SQL.as_str(), outbox).await?;
+    }
+    if let Some(event) = rows.event {
+        tx.execute(EVENT_SQL.as_str(), event).await?;
     }
     tx.execute(ANSWER_SQL.as_str(), rows.answer).await?;
     Ok(())

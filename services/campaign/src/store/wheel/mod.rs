@@ -52,6 +52,7 @@ use crate::domain::{
         remaining_chances, slot_for_roll, total_weight,
     },
 };
+use platform::store::events::{EVENT, event_values};
 use tokio::sync::OwnedSemaphorePermit;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
