@@ -16,6 +16,7 @@ use super::{
     chance::ChanceSource,
     claim_key,
     db::{Db, DbRow, DbTx, args, fetch_one},
+    events::emit::{prize, tier_reached},
     finish, new_id,
     wheel::own_campaign,
 };
@@ -281,6 +282,17 @@ async fn grant_tiers<T: DbTx>(
             now,
         };
         super::outbox::enqueue(tx, &entry).await?;
+        let slot = u32::try_from(tier).unwrap_or(0);
+        let deadline = physical.then_some(now + claim_days * 86_400_000);
+        let won = prize(&award_id, slot, &name, kind, amount, deadline);
+        let event = tier_reached(
+            (merchant_id, campaign, fan),
+            metric.as_str(),
+            value,
+            won,
+            now,
+        );
+        platform::store::events::append(tx, &event).await?;
         super::chance::grant_chances(tx, campaign, fan, day, ChanceSource::Tier).await?;
         tracing::info!(tier, metric = metric.as_str(), "share tier granted");
     }

@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 
+use platform::domain::events::{EventDraft, EventType, PrizeChanged};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -50,11 +51,11 @@ impl<D: Db> Store<D> {
                 outcomes.push(RowOutcome::Refused(RowRefusal::Repeated));
                 continue;
             }
-            let n = tx
-                .execute(
+            let winner = tx
+                .fetch_optional(
                     "UPDATE prize_award SET status = 'shipped', tracking_number = $2, \
                      updated_at = $3 WHERE award_id = $1 AND campaign_id = $4 \
-                     AND kind = 'physical' AND status = 'claimed'",
+                     AND kind = 'physical' AND status = 'claimed' RETURNING player_id, prize_name",
                     args![
                         r.award_id.as_str(),
                         r.tracking_number.as_str(),
@@ -62,8 +63,23 @@ impl<D: Db> Store<D> {
                         campaign_id.as_str()
                     ],
                 )
-                .await?;
-            if n == 1 {
+                .await?
+                .map(|w| Ok::<_, StoreError>((w.text(0)?, w.text(1)?)))
+                .transpose()?;
+            if let Some((player_id, prize_name)) = winner {
+                let event = EventDraft::new(
+                    EventType::PrizeShipped,
+                    merchant_id,
+                    &campaign_id,
+                    &player_id,
+                    now,
+                    &PrizeChanged {
+                        award_id: r.award_id.clone(),
+                        prize_name,
+                        tracking_number: r.tracking_number.clone(),
+                    },
+                );
+                platform::store::events::append(&mut tx, &event).await?;
                 outcomes.push(RowOutcome::Shipped);
                 shipped.push(json!({"award_id": r.award_id, "tracking_number": r.tracking_number}));
                 continue;

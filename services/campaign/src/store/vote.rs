@@ -7,6 +7,7 @@
 //! same transaction, with an audit entry. So `candidate.votes` always
 //! equals the candidate's accepted votes.
 
+use platform::domain::events::{EventDraft, EventType, VoteCast};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -480,6 +481,19 @@ impl<D: Db> Store<D> {
         )
         .await?;
         super::stats::note_activity(&mut tx, &c.campaign_id, player_id, &day, channel, now).await?;
+        let cast = VoteCast {
+            vote_id: v.vote_id.clone(),
+            candidate_id: id.clone(),
+        };
+        let event = EventDraft::new(
+            EventType::VoteCast,
+            merchant_id,
+            &c.campaign_id,
+            player_id,
+            now,
+            &cast,
+        );
+        platform::store::events::append(&mut tx, &event).await?;
         finish(tx, idem, encode(&v)).await?;
         Ok(Outcome::Fresh(v))
     }

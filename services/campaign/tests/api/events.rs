@@ -117,12 +117,22 @@ async fn won_draws_are_events_numbered_without_gaps(backend: Backend) {
         }
     }
     assert!(!wins.is_empty() && wins.len() < 12, "{} wins", wins.len());
-    wait_for_head(&app, wins.len() as u64).await;
-    let got = all_events(&app, &app.admin_key).await;
+    // The publication first, then one event per win.
+    wait_for_head(&app, wins.len() as u64 + 1).await;
+    let mut got = all_events(&app, &app.admin_key).await;
+    let published = got.remove(0);
+    assert_eq!(published.r#type, "campaign.published.v1");
+    assert_eq!((published.position, published.seq), (1, 1));
+    assert_eq!(payload(&published)["status"], "PUBLISHED");
+    assert_eq!(
+        payload(&published)["commitment"].as_str().map(str::len),
+        Some(64)
+    );
+    assert!(published.player_id.is_empty() && published.player_pseudonym.is_empty());
     assert_eq!(got.len(), wins.len());
     for (i, e) in got.iter().enumerate() {
-        assert_eq!(e.position, i as u64 + 1, "positions without gaps");
-        assert_eq!(e.seq, i as u64 + 1, "one campaign: seq without gaps");
+        assert_eq!(e.position, i as u64 + 2, "positions without gaps");
+        assert_eq!(e.seq, i as u64 + 2, "one campaign: seq without gaps");
         assert_eq!(e.r#type, "draw.won.v1");
         assert_eq!(e.campaign_id, c.campaign_id);
         let p = payload(e);
@@ -146,7 +156,7 @@ async fn won_draws_are_events_numbered_without_gaps(backend: Backend) {
     // An auditor reads the same events without openids.
     let auditor = app.api_key(pb::Role::Auditor, "").await;
     let seen = all_events(&app, &auditor).await;
-    assert_eq!(seen.len(), got.len());
+    assert_eq!(seen.len(), got.len() + 1);
     assert!(seen.iter().all(|e| e.player_id.is_empty()));
     // After an event: the rest; a type filter: only those types.
     let rest = list(
@@ -160,7 +170,7 @@ async fn won_draws_are_events_numbered_without_gaps(backend: Backend) {
     .await
     .expect("after an event");
     assert_eq!(rest.events.len(), got.len() - 1);
-    assert_eq!(rest.events[0].position, 2);
+    assert_eq!(rest.events[0].position, 3);
     let none = list(
         &app,
         &app.admin_key,
@@ -190,7 +200,7 @@ async fn won_draws_are_events_numbered_without_gaps(backend: Backend) {
     let after = list(&app, &app.admin_key, pb::ListEventsRequest::default())
         .await
         .expect("head");
-    assert_eq!(after.head_position, wins.len() as u64);
+    assert_eq!(after.head_position, wins.len() as u64 + 1);
 }
 
 async fn racing_draws_write_one_event_per_prize(backend: Backend) {
@@ -233,8 +243,14 @@ async fn racing_draws_write_one_event_per_prize(backend: Backend) {
         }
     }
     assert_eq!(awarded.len(), 15, "the stock, no more");
-    wait_for_head(&app, 15).await;
+    wait_for_head(&app, 16).await;
     let got = all_events(&app, &app.admin_key).await;
+    let positions: Vec<u64> = got.iter().map(|e| e.position).collect();
+    assert_eq!(positions, (1..=16).collect::<Vec<_>>());
+    let got: Vec<_> = got
+        .into_iter()
+        .filter(|e| e.r#type == "draw.won.v1")
+        .collect();
     let seen: HashSet<String> = got
         .iter()
         .map(|e| {
@@ -245,8 +261,7 @@ async fn racing_draws_write_one_event_per_prize(backend: Backend) {
         })
         .collect();
     assert_eq!(seen, awarded, "one event per prize given");
-    let positions: Vec<u64> = got.iter().map(|e| e.position).collect();
-    assert_eq!(positions, (1..=15).collect::<Vec<_>>());
+    assert_eq!(got.len(), 15);
     for e in &got {
         let p = payload(e);
         assert_eq!(p["prize"]["kind"], "PHYSICAL");
@@ -280,13 +295,14 @@ async fn a_stream_sends_the_backlog_then_live_events_and_resumes(backend: Backen
         .await
         .expect("subscribe")
         .into_inner();
-    for want in 1..=3 {
+    // The backlog: the publication and three wins.
+    for want in 1..=4 {
         assert_eq!(next(&mut stream).await.position, want, "the backlog first");
     }
     draw(&app, "live-0", &c.campaign_id).await;
     let live = next(&mut stream).await;
-    assert_eq!((live.position, live.player_id.as_str()), (4, "live-0"));
-    // Disconnect; two more effects; resume after 4: exactly 5 and 6.
+    assert_eq!((live.position, live.player_id.as_str()), (5, "live-0"));
+    // Disconnect; two more effects; resume after 5: exactly 6 and 7.
     drop(stream);
     draw(&app, "gap-0", &c.campaign_id).await;
     draw(&app, "gap-1", &c.campaign_id).await;
@@ -301,8 +317,8 @@ async fn a_stream_sends_the_backlog_then_live_events_and_resumes(backend: Backen
         .await
         .expect("resume")
         .into_inner();
-    assert_eq!(next(&mut resumed).await.position, 5);
     assert_eq!(next(&mut resumed).await.position, 6);
+    assert_eq!(next(&mut resumed).await.position, 7);
     // From now: nothing old, only what comes.
     let mut fresh = events(&app.channel)
         .subscribe_events(with(
@@ -316,8 +332,8 @@ async fn a_stream_sends_the_backlog_then_live_events_and_resumes(backend: Backen
         .expect("from now")
         .into_inner();
     draw(&app, "late-0", &c.campaign_id).await;
-    assert_eq!(next(&mut fresh).await.position, 7);
-    assert_eq!(next(&mut resumed).await.position, 7);
+    assert_eq!(next(&mut fresh).await.position, 8);
+    assert_eq!(next(&mut resumed).await.position, 8);
     // Four streams of a merchant at most.
     let mut open = Vec::new();
     for _ in 0..2 {
@@ -385,7 +401,7 @@ async fn event_reads_refuse_bad_input_precisely(backend: Backend) {
         Some("page_token"),
     );
     draw(&app, "fan", &c.campaign_id).await;
-    let mine = wait_for_head(&app, 1).await.events[0].clone();
+    let mine = wait_for_head(&app, 2).await.events[1].clone();
     let other = other_merchant(&app.db).await;
     // Another merchant's campaign, event or cursor: as if none existed.
     assert_code(

@@ -62,6 +62,7 @@ impl<D: Db> CouponStore<D> {
             None,
             &code,
             now,
+            "",
         )
         .await?;
         finish(tx, idem, encode(&coupon)).await?;
@@ -176,6 +177,7 @@ impl<D: Db> CouponStore<D> {
                     Some(source_id),
                     &code,
                     now,
+                    campaign_id.unwrap_or_default(),
                 )
                 .await?;
                 // The campaign that gave it, for its statistics

@@ -17,7 +17,12 @@ mod target;
 
 use std::sync::Arc;
 
-use platform::domain::{Millis, idempotency::Idempotency, paging::PageTokens};
+use platform::domain::{
+    Millis,
+    events::{CouponIssued, CouponRedeemed, EventDraft, EventType},
+    idempotency::Idempotency,
+    paging::PageTokens,
+};
 use platform::store::{
     Outcome, StoreError, claim_key,
     db::{Backend, Db, DbRow, DbTx, Value, fetch_one},
@@ -287,7 +292,8 @@ impl<D: Db> CouponStore<D> {
 }
 
 /// Inserts one coupon of `template` (validity from `now`): its code as a
-/// digest and a sealed copy (`domain::vault`).
+/// digest and a sealed copy (`domain::vault`); one issued to a player
+/// writes its `coupon.issued` event (of `campaign_id`, empty for none).
 #[allow(clippy::too_many_arguments)]
 async fn insert_coupon<T: DbTx>(
     tx: &mut T,
@@ -298,6 +304,7 @@ async fn insert_coupon<T: DbTx>(
     source_id: Option<&str>,
     code: &CouponCode,
     now: Millis,
+    campaign_id: &str,
 ) -> Result<CouponRecord, StoreError> {
     let (from, until) = template.spec.validity.window(now);
     let coupon = CouponRecord {
@@ -331,6 +338,25 @@ async fn insert_coupon<T: DbTx>(
         ],
     )
     .await?;
+    // Issued to a player: the merchant's systems hear of it (never the
+    // code itself).
+    if let Some(player) = player_id {
+        let issued = CouponIssued {
+            coupon_id: coupon.coupon_id.clone(),
+            template_id: coupon.template_id.clone(),
+            source_id: source_id.unwrap_or_default().to_owned(),
+            valid_until_ms: Some(until),
+        };
+        let event = EventDraft::new(
+            EventType::CouponIssued,
+            &template.merchant_id,
+            campaign_id,
+            player,
+            now,
+            &issued,
+        );
+        platform::store::events::append(tx, &event).await?;
+    }
     Ok(coupon)
 }
 
@@ -387,7 +413,7 @@ macro_rules! sql_coupon_in_use {
          t.template_id, t.merchant_id, t.name, t.kind, t.amount_off_cents, \
          t.percent_off, t.max_discount_cents, t.min_spend_cents, t.gift_item, \
          t.valid_from, t.valid_until, t.valid_days, t.total_supply, t.per_user_limit, \
-         t.store_ids, t.issued, t.created_at"
+         t.store_ids, t.issued, t.created_at, c.player_id, c.campaign_id"
     };
 }
 
@@ -399,9 +425,24 @@ struct CouponInUse {
     valid_from: Millis,
     valid_until: Millis,
     redeemed: bool,
+    /// Whose it is (none for a printed code) and the campaign that gave
+    /// it (none for a claim), for its events.
+    player_id: Option<String>,
+    campaign_id: Option<String>,
 }
 
 impl CouponInUse {
+    /// The `coupon.redeemed` (or `coupon.reversed`) event of `r`.
+    fn event(&self, event_type: EventType, r: &RedemptionRecord, till: &Till<'_>) -> EventDraft {
+        coupon_use_event(
+            event_type,
+            (self.campaign_id.as_deref(), self.player_id.as_deref()),
+            &self.template.template_id,
+            r,
+            till,
+        )
+    }
+
     fn usage(&self) -> CouponUse<'_> {
         CouponUse {
             spec: &self.template.spec,
@@ -419,7 +460,39 @@ fn coupon_in_use(row: &impl DbRow, at: usize) -> Result<CouponInUse> {
         valid_from: row.int(at + 1)?,
         valid_until: row.int(at + 2)?,
         redeemed: row.int(at + 3)? != 0,
+        player_id: row.opt_text(at + 21)?,
+        campaign_id: row.opt_text(at + 22)?,
     })
+}
+
+/// A redemption's event, or its reversal's, for the coupon of `campaign`
+/// and `player` (either may be none).
+pub(super) fn coupon_use_event(
+    event_type: EventType,
+    (campaign, player): (Option<&str>, Option<&str>),
+    template_id: &str,
+    r: &RedemptionRecord,
+    till: &Till<'_>,
+) -> EventDraft {
+    let used = CouponRedeemed {
+        coupon_id: r.coupon_id.clone(),
+        template_id: template_id.to_owned(),
+        redemption_id: r.redemption_id.clone(),
+        store_id: r.store_id.clone(),
+        pos_key_id: till.key_id.to_owned(),
+        order_ref: r.order_ref.clone(),
+        order_amount: r.order_amount_cents,
+        discount: r.discount_cents,
+    };
+    let at = r.reversed_at.unwrap_or(r.redeemed_at);
+    EventDraft::new(
+        event_type,
+        till.merchant_id,
+        campaign.unwrap_or_default(),
+        player.unwrap_or_default(),
+        at,
+        &used,
+    )
 }
 
 /// The redemption row, defined once for the SQLite and PostgreSQL paths

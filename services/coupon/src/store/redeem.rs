@@ -2,7 +2,8 @@
 //! refund. A code is found by its keyed digest (`domain::vault`), never by
 //! the code itself.
 
-use platform::domain::{Millis, idempotency::Idempotency};
+use platform::domain::{Millis, events::EventType, idempotency::Idempotency};
+use platform::store::events::event_values;
 use platform::store::{
     Outcome, StoreError, claim_key,
     db::{Backend, Db, DbRow, DbTx, fetch_one},
@@ -141,7 +142,7 @@ impl<D: Db> CouponStore<D> {
         let discount = check_use(&c.usage(), till.store_id, order, now)?;
         let r = RedemptionRecord {
             redemption_id: new_id(),
-            coupon_id: c.coupon_id,
+            coupon_id: c.coupon_id.clone(),
             store_id: till.store_id.to_owned(),
             order_amount_cents: order.amount_cents,
             discount_cents: discount,
@@ -154,9 +155,10 @@ impl<D: Db> CouponStore<D> {
         let answer = encode(&r);
         let redemption = redemption_values(&r, &till, idem)?;
         let key = answered_key_values(idem, now, answer);
+        let event = event_values(&c.event(EventType::CouponRedeemed, &r, &till));
         let taken = match D::BACKEND {
             Backend::Postgres => {
-                match super::redeem_postgres::apply(&mut tx, redemption, key).await {
+                match super::redeem_postgres::apply(&mut tx, redemption, key, event).await {
                     Ok(taken) => taken,
                     Err(e @ StoreError::Conflict(_)) => {
                         return replay_or(&mut tx, idem, e.into()).await;
@@ -164,7 +166,7 @@ impl<D: Db> CouponStore<D> {
                     Err(e) => return Err(e.into()),
                 }
             }
-            Backend::Sqlite => super::redeem_sqlite::apply(&mut tx, redemption, key).await?,
+            Backend::Sqlite => super::redeem_sqlite::apply(&mut tx, redemption, key, event).await?,
         };
         if !taken {
             // Taken by another redemption; if it was this request's
@@ -195,13 +197,16 @@ impl<D: Db> CouponStore<D> {
             .fetch_optional(
                 "SELECT r.redemption_id, r.coupon_id, r.store_id, r.order_amount_cents, \
                  r.discount_cents, r.order_ref, r.redeemed_at, r.reversal_id, r.reversed_at, \
-                 c.code_sealed FROM coupon_redemption r JOIN coupon c ON c.coupon_id = r.coupon_id \
+                 c.code_sealed, c.template_id, c.player_id, c.campaign_id \
+                 FROM coupon_redemption r JOIN coupon c ON c.coupon_id = r.coupon_id \
                  WHERE r.redemption_id = $1 AND r.merchant_id = $2",
                 args![redemption_id, till.merchant_id],
             )
             .await?
             .ok_or(StoreError::NotFound("redemption"))?;
         let mut r = self.redemption_from_row(&row)?;
+        let (template_id, player, campaign) = (row.text(10)?, row.opt_text(11)?, row.opt_text(12)?);
+        drop(row);
         if r.store_id != till.store_id {
             return Err(CouponRejection::OtherStore.into());
         }
@@ -232,6 +237,14 @@ impl<D: Db> CouponStore<D> {
         }
         r.reversal_id = Some(reversal_id);
         r.reversed_at = Some(now);
+        let event = super::coupon_use_event(
+            EventType::CouponReversed,
+            (campaign.as_deref(), player.as_deref()),
+            &template_id,
+            &r,
+            till,
+        );
+        platform::store::events::append(&mut tx, &event).await?;
         finish(tx, idem, encode(&r)).await?;
         Ok(Outcome::Fresh(r))
     }

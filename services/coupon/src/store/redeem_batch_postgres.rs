@@ -26,11 +26,16 @@ use std::{
     sync::{Arc, LazyLock},
 };
 
-use platform::domain::{Millis, idempotency::Idempotency};
+use platform::domain::{
+    Millis,
+    events::{EventDraft, EventType},
+    idempotency::Idempotency,
+};
 use platform::store::{
     Outcome, StoreError,
     batching::{self, BatchCounters, BatchQueue},
     db::{Db, DbRow, DbTx},
+    events::{EVENT, event_values},
     new_id, replay_of,
     rows::{ANSWERED_KEY, Ty, answered_key_values},
 };
@@ -99,8 +104,8 @@ impl RedeemBatches {
 enum Decided {
     /// Answered without writing: a stored answer, or a refusal.
     Answer(Answer),
-    /// To apply: the redemption and its encoded answer.
-    Apply(RedemptionRecord, Vec<u8>),
+    /// To apply: the redemption, its encoded answer and its event.
+    Apply(RedemptionRecord, Vec<u8>, EventDraft),
     /// To redeem alone.
     Alone,
 }
@@ -224,9 +229,14 @@ impl<D: Db> CouponStore<D> {
             decided[at] = decide(&set[at], r)?;
         }
 
-        let (mut apply, mut keys) = (Vec::new(), Vec::new());
+        let (mut apply, mut keys, mut events) = (Vec::new(), Vec::new(), Vec::new());
         for (w, d) in set.iter().zip(&decided) {
-            if let Decided::Apply(r, answer) = d {
+            if let Decided::Apply(r, answer, event) = d {
+                let mut event = EVENT.json_row(&event_values(event))?;
+                if let serde_json::Value::Object(event) = &mut event {
+                    event.insert("redemption_id".into(), r.redemption_id.clone().into());
+                }
+                events.push(event);
                 apply.push(REDEMPTION.json_row(&redemption_values(r, &w.cmd.till(), &w.idem)?)?);
                 let mut key = ANSWERED_KEY.json_row(&answered_key_values(
                     &w.idem,
@@ -252,14 +262,19 @@ impl<D: Db> CouponStore<D> {
                        coupon_id text) \
                        WHERE c.coupon_id = x.coupon_id AND c.redemption_id IS NULL \
                        RETURNING c.coupon_id, c.redemption_id), \
-                     keyed AS ({}), redeemed AS ({}) SELECT redemption_id FROM taken",
+                     keyed AS ({}), redeemed AS ({}), evented AS ({}) \
+                     SELECT redemption_id FROM taken",
                     ANSWERED_KEY.insert_json_with(2, &[("redemption_id", Ty::Text)], took),
-                    REDEMPTION.insert_json(1, took)
+                    REDEMPTION.insert_json(1, took),
+                    EVENT.insert_json_with(3, &[("redemption_id", Ty::Text)], took)
                 )
             });
             let array = |rows: Vec<serde_json::Value>| serde_json::Value::Array(rows).to_string();
             let rows = tx
-                .fetch_all(SQL.as_str(), args![array(apply), array(keys)])
+                .fetch_all(
+                    SQL.as_str(),
+                    args![array(apply), array(keys), array(events)],
+                )
                 .await?;
             for r in &rows {
                 taken.insert(r.text(0)?);
@@ -270,7 +285,7 @@ impl<D: Db> CouponStore<D> {
             .into_iter()
             .map(|d| match d {
                 Decided::Answer(got) => Some(got),
-                Decided::Apply(r, _) if taken.contains(&r.redemption_id) => {
+                Decided::Apply(r, ..) if taken.contains(&r.redemption_id) => {
                     Some(Ok(Outcome::Fresh(r)))
                 }
                 // Taken by another redemption after the read: alone, it
@@ -305,7 +320,7 @@ fn decide(w: &Waiting, row: &impl DbRow) -> Result<Decided, StoreError> {
     };
     let r = RedemptionRecord {
         redemption_id: new_id(),
-        coupon_id: c.coupon_id,
+        coupon_id: c.coupon_id.clone(),
         store_id: w.cmd.store_id.clone(),
         order_amount_cents: w.cmd.order.amount_cents,
         discount_cents: discount,
@@ -316,5 +331,6 @@ fn decide(w: &Waiting, row: &impl DbRow) -> Result<Decided, StoreError> {
         code_tail: w.cmd.code.tail().to_owned(),
     };
     let answer = (w.encode)(&r);
-    Ok(Decided::Apply(r, answer))
+    let event = c.event(EventType::CouponRedeemed, &r, &w.cmd.till());
+    Ok(Decided::Apply(r, answer, event))
 }

@@ -8,19 +8,22 @@ use std::sync::LazyLock;
 use platform::store::{
     StoreError,
     db::{DbTx, Value},
+    events::EVENT,
     rows::ANSWERED_KEY,
 };
 
 use super::REDEMPTION;
 
 /// Takes the coupon for the redemption (`redemption`'s first two values)
-/// and, if this redemption got it, writes the key with its answer and the
-/// redemption row. False: another redemption holds the coupon.
+/// and, if this redemption got it, writes the key with its answer, the
+/// redemption row and its event. False: another redemption holds the coupon.
 pub(super) async fn apply<T: DbTx>(
     tx: &mut T,
     redemption: Vec<Value>,
     key: Vec<Value>,
+    event: Vec<Value>,
 ) -> Result<bool, StoreError> {
+    static EVENT_SQL: LazyLock<String> = LazyLock::new(|| EVENT.insert_values(1));
     static KEY_SQL: LazyLock<String> = LazyLock::new(|| ANSWERED_KEY.insert_values(1));
     static ROW_SQL: LazyLock<String> = LazyLock::new(|| REDEMPTION.insert_values(1));
     let take = redemption.iter().take(2).cloned().collect();
@@ -29,5 +32,6 @@ pub(super) async fn apply<T: DbTx>(
     }
     tx.execute(KEY_SQL.as_str(), key).await?;
     tx.execute(ROW_SQL.as_str(), redemption).await?;
+    tx.execute(EVENT_SQL.as_str(), event).await?;
     Ok(true)
 }

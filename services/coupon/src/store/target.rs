@@ -569,6 +569,7 @@ impl<D: Db> CouponStore<D> {
                     Some(target_id),
                     code,
                     now,
+                    "",
                 )
                 .await?;
                 tx.execute(

@@ -59,6 +59,9 @@ pub(crate) async fn check(
     db.assert_money_balances().await;
     db.assert_leaderboard_matches_votes().await;
     db.assert_sharing_balances().await;
+    // Issue 25: every effect's event numbered, none lost across the kills.
+    db.assert_events_numbered(Duration::from_secs(30)).await;
+    db.assert_events_match_effects().await;
     limits(db, ev, id).await;
     // Liveness: progress within 30 s of the last fault.
     let progress_after = ev.progress_after;

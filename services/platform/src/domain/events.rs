@@ -224,11 +224,15 @@ pub struct DrawWon {
     pub prize: PrizePayload,
 }
 
-/// `tier.reached.v1`: a Forward-to-Moments share reached a reward tier.
+/// `tier.reached.v1`: a sharer's Forward-to-Moments count reached a
+/// reward tier (the prize is `prize`; its slot is the tier's index).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct TierReached {
-    pub share_id: String,
     pub tier_index: u32,
+    /// What the tier counts: `shares`, `viewers` or `forwards`.
+    pub metric: String,
+    /// The count that reached it.
+    pub value: i64,
     pub prize: PrizePayload,
 }
 
@@ -270,7 +274,10 @@ pub struct CouponRedeemed {
     pub template_id: String,
     pub redemption_id: String,
     pub store_id: String,
-    pub till_id: String,
+    /// The POS key that redeemed (or reversed) it.
+    pub pos_key_id: String,
+    /// The order's reference at the till.
+    pub order_ref: String,
     /// The order's amount and the discount given, in cents (fen).
     pub order_amount: i64,
     pub discount: i64,
@@ -281,7 +288,10 @@ pub struct CouponRedeemed {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PacketGranted {
     pub packet_id: String,
-    pub grab_id: String,
+    /// The grab's number in the packet, from 1.
+    pub grab_seq: i64,
+    /// The ledger movement that pays it (ExportLedger).
+    pub movement_id: String,
     /// Cents (fen).
     pub amount: i64,
 }

@@ -83,6 +83,94 @@ impl TestDb {
             0,
             "a packet released twice"
         );
+        self.assert_events_match_effects().await;
+    }
+
+    /// Issue 25 from the tables: every effect a merchant's systems act on
+    /// has exactly one event, written with it (the counts agree however
+    /// the effects raced or crashed), and the numbered events have no gap
+    /// per merchant or per campaign.
+    pub async fn assert_events_match_effects(&self) {
+        let q = |sql: &'static str| self.scalar(sql, "");
+        let pairs: [(&str, &'static str); 14] = [
+            (
+                "draw.won.v1",
+                "SELECT COUNT(*) FROM prize_award WHERE draw_id IS NOT NULL AND $1 = $1",
+            ),
+            (
+                "tier.reached.v1",
+                "SELECT COUNT(*) FROM prize_award WHERE tier_index IS NOT NULL AND $1 = $1",
+            ),
+            (
+                "raffle.won.v1",
+                "SELECT COUNT(*) FROM prize_award WHERE raffle_id IS NOT NULL AND $1 = $1",
+            ),
+            (
+                "prize.claimed.v1",
+                "SELECT COUNT(*) FROM prize_award WHERE status IN ('claimed', 'shipped') AND $1 = $1",
+            ),
+            (
+                "prize.shipped.v1",
+                "SELECT COUNT(*) FROM prize_award WHERE status = 'shipped' AND $1 = $1",
+            ),
+            (
+                "prize.expired.v1",
+                "SELECT COUNT(*) FROM prize_award WHERE status = 'expired' AND $1 = $1",
+            ),
+            ("vote.cast.v1", "SELECT COUNT(*) FROM vote WHERE $1 = $1"),
+            (
+                "packet.granted.v1",
+                "SELECT COUNT(*) FROM packet_grab WHERE $1 = $1",
+            ),
+            (
+                "packet.expired.v1",
+                "SELECT COUNT(*) FROM red_packet WHERE state = 'expired' AND $1 = $1",
+            ),
+            (
+                "budget.funded.v1",
+                "SELECT COUNT(*) FROM money_movement WHERE kind = 'fund' AND $1 = $1",
+            ),
+            (
+                "budget.refunded.v1",
+                "SELECT COUNT(*) FROM money_movement WHERE kind = 'refund' AND $1 = $1",
+            ),
+            (
+                "coupon.issued.v1",
+                "SELECT COUNT(*) FROM coupon WHERE player_id IS NOT NULL AND $1 = $1",
+            ),
+            (
+                "coupon.redeemed.v1",
+                "SELECT COUNT(*) FROM coupon_redemption WHERE $1 = $1",
+            ),
+            (
+                "coupon.reversed.v1",
+                "SELECT COUNT(*) FROM coupon_redemption WHERE reversed_at IS NOT NULL AND $1 = $1",
+            ),
+        ];
+        for (event, effects) in pairs {
+            let events = self
+                .scalar("SELECT COUNT(*) FROM event WHERE event_type = $1", event)
+                .await;
+            assert_eq!(events, q(effects).await, "{event} events != effects");
+        }
+        assert_eq!(
+            q(
+                "SELECT COUNT(*) FROM (SELECT merchant_id FROM event WHERE position IS NOT NULL \
+               AND $1 = $1 GROUP BY merchant_id HAVING COUNT(*) <> MAX(position)) x"
+            )
+            .await,
+            0,
+            "a gap in a merchant's positions"
+        );
+        assert_eq!(
+            q(
+                "SELECT COUNT(*) FROM (SELECT campaign_id FROM event WHERE seq IS NOT NULL \
+               AND $1 = $1 GROUP BY campaign_id HAVING COUNT(*) <> MAX(seq)) x"
+            )
+            .await,
+            0,
+            "a gap in a campaign's seq"
+        );
     }
 
     /// Invariant 5 from the tables: every candidate's counter equals its
@@ -100,6 +188,7 @@ impl TestDb {
             off, 0,
             "a leaderboard count differs from its accepted votes"
         );
+        self.assert_events_match_effects().await;
     }
 
     /// Tier stock and fan counters against the records.
@@ -143,6 +232,7 @@ impl TestDb {
             )
             .await;
         assert_eq!(self_views, 0, "a sharer's own view was counted");
+        self.assert_events_match_effects().await;
     }
 }
 
@@ -160,6 +250,7 @@ pub async fn state_digest(db: &TestDb) -> Vec<i64> {
         "SELECT COUNT(*) FROM merchant WHERE token_issuer IS NOT NULL AND $1 = $1",
         "SELECT COUNT(*) FROM player_token_key WHERE $1 = $1",
         "SELECT COUNT(*) FROM prize_award WHERE status <> 'won' AND $1 = $1",
+        "SELECT COUNT(*) FROM event WHERE $1 = $1",
     ] {
         v.push(db.scalar(sql, "x").await);
     }

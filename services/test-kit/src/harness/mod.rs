@@ -231,6 +231,29 @@ impl TestDb {
                 "slot {slot}: won {w} + remaining {rem} != initial {init}"
             );
         }
+        self.assert_events_match_effects().await;
+    }
+
+    /// Waits until the engine has numbered every event (issue 25): none
+    /// is lost or stuck unnumbered, whatever happened before.
+    pub async fn assert_events_numbered(&self, within: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let waiting = self
+                .scalar(
+                    "SELECT COUNT(*) FROM event WHERE position IS NULL AND $1 = $1",
+                    "",
+                )
+                .await;
+            if waiting == 0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{waiting} events still unnumbered after {within:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 }
 

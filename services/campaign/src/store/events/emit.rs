@@ -1,11 +1,12 @@
-//! The events of the campaign service's effects, built from the records
-//! the effects write (the catalogue is `platform::domain::events`).
+//! The events of the campaign service's effects, built from what the
+//! effects write (the catalogue is `platform::domain::events`).
 
 use platform::domain::events::{
-    DrawWon, EventDraft, EventType, PrizePayload, RaffleWon, TierReached, how_to_claim,
+    DrawWon, EventDraft, EventType, PrizeChanged, PrizePayload, RaffleWon, TierReached,
+    how_to_claim,
 };
 
-use crate::domain::wheel::PrizeKind;
+use crate::domain::{Millis, wheel::PrizeKind};
 use crate::store::wheel::{AwardRecord, DrawCommand, DrawOutcome};
 
 /// A prize kind as events name it (the proto's enum names).
@@ -20,21 +21,29 @@ pub fn kind_name(kind: PrizeKind) -> &'static str {
     }
 }
 
-/// The prize of award `a`; `amount` is the slot's (cents for CASH, points
-/// for POINTS).
-pub fn prize_payload(a: &AwardRecord, amount: i64) -> PrizePayload {
-    let kind = kind_name(a.kind);
+/// A prize given: its award, the slot (tier, rank) it came from, its name
+/// and kind, its amount (cents for CASH, points for POINTS) and claim
+/// deadline (PHYSICAL).
+pub fn prize(
+    award_id: &str,
+    slot_index: u32,
+    name: &str,
+    kind: PrizeKind,
+    amount: i64,
+    claim_deadline: Option<Millis>,
+) -> PrizePayload {
+    let k = kind_name(kind);
     PrizePayload {
-        award_id: a.award_id.clone(),
-        slot_index: a.slot_index,
-        name: a.prize_name.clone(),
-        kind: kind.to_owned(),
-        amount: match a.kind {
+        award_id: award_id.to_owned(),
+        slot_index,
+        name: name.to_owned(),
+        kind: k.to_owned(),
+        amount: match kind {
             PrizeKind::Cash | PrizeKind::Points => amount,
             _ => 0,
         },
-        claim_deadline_ms: a.claim_deadline,
-        how_to_claim: how_to_claim(kind).to_owned(),
+        claim_deadline_ms: claim_deadline,
+        how_to_claim: how_to_claim(k).to_owned(),
     }
 }
 
@@ -51,46 +60,84 @@ pub fn draw_won(cmd: &DrawCommand, out: &DrawOutcome, a: &AwardRecord, amount: i
             draw_sequence: out.draw_sequence,
             channel: cmd.channel.clone(),
             store_id: cmd.store_id.clone(),
-            prize: prize_payload(a, amount),
+            prize: prize(
+                &a.award_id,
+                a.slot_index,
+                &a.prize_name,
+                a.kind,
+                amount,
+                a.claim_deadline,
+            ),
         },
     )
 }
 
-/// `tier.reached.v1` for the tier award `a` of share `share_id`.
-pub fn tier_reached(merchant: &str, share_id: &str, a: &AwardRecord, amount: i64) -> EventDraft {
+/// `tier.reached.v1`: `fan` reached tier `p.slot_index` with `value` of
+/// `metric`.
+pub fn tier_reached(
+    (merchant, campaign, fan): (&str, &str, &str),
+    metric: &str,
+    value: i64,
+    p: PrizePayload,
+    now: Millis,
+) -> EventDraft {
     EventDraft::new(
         EventType::TierReached,
         merchant,
-        &a.campaign_id,
-        &a.player_id,
-        a.won_at,
+        campaign,
+        fan,
+        now,
         &TierReached {
-            share_id: share_id.to_owned(),
-            tier_index: a.slot_index,
-            prize: prize_payload(a, amount),
+            tier_index: p.slot_index,
+            metric: metric.to_owned(),
+            value,
+            prize: p,
         },
     )
 }
 
-/// `raffle.won.v1` for the raffle award `a` (its rank in `slot_index`).
+/// `raffle.won.v1`: `openid` drawn at rank `p.slot_index`.
 pub fn raffle_won(
-    merchant: &str,
+    (merchant, campaign, openid): (&str, &str, &str),
     raffle_id: &str,
     raffle_seq: i64,
-    a: &AwardRecord,
-    amount: i64,
+    p: PrizePayload,
+    now: Millis,
 ) -> EventDraft {
     EventDraft::new(
         EventType::RaffleWon,
         merchant,
-        &a.campaign_id,
-        &a.player_id,
-        a.won_at,
+        campaign,
+        openid,
+        now,
         &RaffleWon {
             raffle_id: raffle_id.to_owned(),
             raffle_seq,
-            rank: a.slot_index,
-            prize: prize_payload(a, amount),
+            rank: p.slot_index,
+            prize: p,
+        },
+    )
+}
+
+/// `prize.claimed.v1`, `prize.shipped.v1` or `prize.expired.v1` for award
+/// `a` (its merchant `merchant`).
+pub fn prize_changed(
+    event_type: EventType,
+    merchant: &str,
+    a: &AwardRecord,
+    tracking_number: &str,
+    now: Millis,
+) -> EventDraft {
+    EventDraft::new(
+        event_type,
+        merchant,
+        &a.campaign_id,
+        &a.player_id,
+        now,
+        &PrizeChanged {
+            award_id: a.award_id.clone(),
+            prize_name: a.prize_name.clone(),
+            tracking_number: tracking_number.to_owned(),
         },
     )
 }

@@ -2,6 +2,7 @@
 //! or a packet takes from it, each a balanced ledger movement.
 
 use super::*;
+use platform::domain::events::{BudgetChanged, EventDraft, EventType};
 
 /// Keeps the wheel's cash-prize reserve equal to what its CASH slots can
 /// still pay (`remaining × amount`; nothing once `ended`): at publish it is
@@ -205,7 +206,7 @@ impl<D: Db> Store<D> {
             args![&campaign, amount],
         )
         .await?;
-        move_money(
+        let entry_id = move_money(
             &mut tx,
             &campaign,
             "fund",
@@ -217,6 +218,16 @@ impl<D: Db> Store<D> {
             now,
         )
         .await?;
+        let changed = BudgetChanged { amount, entry_id };
+        let event = EventDraft::new(
+            EventType::BudgetFunded,
+            merchant_id,
+            &campaign,
+            "",
+            now,
+            &changed,
+        );
+        platform::store::events::append(&mut tx, &event).await?;
         let b = own_budget(&mut tx, merchant_id, &campaign).await?;
         finish(tx, idem, encode(&b)).await?;
         Ok(Outcome::Fresh(b))
@@ -252,7 +263,7 @@ impl<D: Db> Store<D> {
             }
             .into());
         }
-        move_money(
+        let entry_id = move_money(
             &mut tx,
             &campaign,
             "refund",
@@ -264,6 +275,16 @@ impl<D: Db> Store<D> {
             now,
         )
         .await?;
+        let changed = BudgetChanged { amount, entry_id };
+        let event = EventDraft::new(
+            EventType::BudgetRefunded,
+            merchant_id,
+            &campaign,
+            "",
+            now,
+            &changed,
+        );
+        platform::store::events::append(&mut tx, &event).await?;
         let b = own_budget(&mut tx, merchant_id, &campaign).await?;
         finish(tx, idem, encode(&b)).await?;
         Ok(Outcome::Fresh(b))

@@ -3,6 +3,7 @@
 //! returned once.
 
 use super::*;
+use platform::domain::events::{EventDraft, EventType, PacketExpired, PacketGranted};
 
 /// Expires one packet if it is open and due: its unclaimed money goes back
 /// to the budget. Guarded by `state = 'open'` (and the UNIQUE release per
@@ -26,6 +27,28 @@ pub(super) async fn expire_packet<T: DbTx>(
         return Ok(None);
     };
     let (campaign, released) = (r.text(0)?, r.int(1)?);
+    drop(r);
+    let merchant = fetch_one(
+        tx,
+        "campaign",
+        "SELECT merchant_id FROM campaign WHERE campaign_id = $1",
+        args![&campaign],
+    )
+    .await?
+    .text(0)?;
+    let expired = PacketExpired {
+        packet_id: packet_id.to_owned(),
+        refunded: released,
+    };
+    let event = EventDraft::new(
+        EventType::PacketExpired,
+        &merchant,
+        &campaign,
+        "",
+        now,
+        &expired,
+    );
+    platform::store::events::append(tx, &event).await?;
     if released > 0 {
         tx.execute(
             "UPDATE budget SET reserved = reserved - $2, available = available + $2 \
@@ -391,6 +414,21 @@ impl<D: Db> Store<D> {
         .await?;
         crate::store::stats::note_activity(&mut tx, &p.campaign_id, player_id, &day, channel, now)
             .await?;
+        let granted = PacketGranted {
+            packet_id: packet_id.clone(),
+            grab_seq: seq,
+            movement_id: movement.clone(),
+            amount,
+        };
+        let event = EventDraft::new(
+            EventType::PacketGranted,
+            merchant_id,
+            &p.campaign_id,
+            player_id,
+            now,
+            &granted,
+        );
+        platform::store::events::append(&mut tx, &event).await?;
         let g = GrabRecord {
             packet_id,
             campaign_id: p.campaign_id,

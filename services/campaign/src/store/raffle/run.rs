@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use platform::store::events::append;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -24,6 +25,7 @@ use crate::store::{
     audit::append_audit,
     claim_key,
     db::{Db, DbRow, DbTx, args, fetch_one},
+    events::emit::{prize, raffle_won},
     finish, new_id,
     outbox::{OutboxEntry, enqueue},
     wheel::own_campaign,
@@ -207,6 +209,11 @@ async fn award<T: DbTx>(
         now,
     };
     enqueue(tx, &entry).await?;
+    let slot = u32::try_from(rank).unwrap_or(0);
+    let deadline = physical.then(|| now.saturating_add(p.claim_days.saturating_mul(86_400_000)));
+    let won = prize(&award_id, slot, &p.name, p.kind, p.amount, deadline);
+    let who = (merchant_id, r.campaign_id.as_str(), openid);
+    append(tx, &raffle_won(who, &r.raffle_id, r.raffle_seq, won, now)).await?;
     Ok(award_id)
 }
 

@@ -3,6 +3,7 @@
 //! audit entry.
 
 use super::*;
+use platform::domain::events::{CampaignChanged, EventDraft, EventType};
 
 pub(super) fn slot_args(id: Uuid, index: u32, s: &SlotSpec) -> Vec<Value> {
     args![
@@ -272,6 +273,12 @@ impl<D: Db> Store<D> {
             _ => c.shown_status(),
         };
         let next = t.apply(from)?;
+        let mut commitment = c
+            .fairness
+            .as_ref()
+            .map(|f| hex::encode(&f.seed_commitment))
+            .unwrap_or_default();
+        let mut published = None;
         if t == Transition::Publish {
             // The seed is drawn now, from the OS CSPRNG, and committed to
             // together with the exact rules it will roll against: the
@@ -311,6 +318,7 @@ impl<D: Db> Store<D> {
             .await?;
             insert_table_version(&mut tx, id, 1, &table, &table_hash, &commitment, now).await?;
             crate::store::money::settle_cash_reserve(&mut tx, &id.to_string(), false, now).await?;
+            published = Some(hex::encode(&commitment));
         } else {
             tx.execute(
                 "UPDATE campaign SET status = $2, revealed_at = $4 \
@@ -329,6 +337,22 @@ impl<D: Db> Store<D> {
                     .await?;
             }
         }
+        if let Some(fresh) = published {
+            commitment = fresh;
+        }
+        let event_type = match t {
+            Transition::Publish => EventType::CampaignPublished,
+            Transition::Pause => EventType::CampaignPaused,
+            Transition::Resume => EventType::CampaignResumed,
+            Transition::End => EventType::CampaignEnded,
+        };
+        let changed = CampaignChanged {
+            status: next.as_str().to_uppercase(),
+            commitment,
+            seed_revealed: next == CampaignStatus::Ended,
+        };
+        let event = EventDraft::new(event_type, merchant_id, &id.to_string(), "", now, &changed);
+        platform::store::events::append(&mut tx, &event).await?;
         let action = format!("campaign.{}", t.as_str());
         commit_change(tx, merchant_id, idem, &action, id, Some(&c), now, encode).await
     }

@@ -2,6 +2,8 @@
 //! physical prize, and expiring the unclaimed.
 
 use super::*;
+use crate::store::events::emit::prize_changed;
+use platform::domain::events::{EventDraft, EventType, PrizeChanged};
 
 impl<D: Db> Store<D> {
     /// One player's prizes at this merchant (optionally one campaign).
@@ -81,6 +83,8 @@ impl<D: Db> Store<D> {
             shipping: Some(shipping.clone()),
             ..award
         };
+        let event = prize_changed(EventType::PrizeClaimed, merchant_id, &award, "", now);
+        platform::store::events::append(&mut tx, &event).await?;
         finish(tx, idem, encode(&award)).await?;
         Ok(Outcome::Fresh(award))
     }
@@ -139,21 +143,62 @@ impl<D: Db> Store<D> {
             tracking_number: Some(tracking_number.to_owned()),
             ..award
         };
+        let event = prize_changed(
+            EventType::PrizeShipped,
+            merchant_id,
+            &award,
+            tracking_number,
+            now,
+        );
+        platform::store::events::append(&mut tx, &event).await?;
         finish(tx, idem, encode(&award)).await?;
         Ok(Outcome::Fresh(award))
     }
 
-    /// Marks WON physical prizes past their deadline EXPIRED; returns how
-    /// many. Safe to run any number of times.
+    /// Marks WON physical prizes past their deadline EXPIRED, each with its
+    /// `prize.expired` event; returns how many. Safe to run any number of
+    /// times (a pass takes 1000 at most; the sweeper runs again).
     pub async fn expire_unclaimed(&self, now: Millis) -> Result<u64, StoreError> {
         let mut tx = self.db.begin_write().await?;
-        let n = tx
-            .execute(
-                "UPDATE prize_award SET status = 'expired', updated_at = $1 \
-                 WHERE status = 'won' AND claim_deadline < $1",
+        let rows = tx
+            .fetch_all(
+                "SELECT a.award_id, a.campaign_id, a.player_id, a.prize_name, c.merchant_id \
+                 FROM prize_award a JOIN campaign c ON c.campaign_id = a.campaign_id \
+                 WHERE a.status = 'won' AND a.claim_deadline < $1 ORDER BY a.award_id LIMIT 1000",
                 args![now],
             )
             .await?;
+        let due = rows
+            .iter()
+            .map(|r| Ok((r.text(0)?, r.text(1)?, r.text(2)?, r.text(3)?, r.text(4)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        drop(rows);
+        let mut n = 0;
+        for (award_id, campaign_id, player_id, prize_name, merchant) in due {
+            let changed = tx
+                .execute(
+                    "UPDATE prize_award SET status = 'expired', updated_at = $1 \
+                     WHERE award_id = $2 AND status = 'won' AND claim_deadline < $1",
+                    args![now, &award_id],
+                )
+                .await?;
+            if changed == 1 {
+                let event = EventDraft::new(
+                    EventType::PrizeExpired,
+                    &merchant,
+                    &campaign_id,
+                    &player_id,
+                    now,
+                    &PrizeChanged {
+                        award_id,
+                        prize_name,
+                        tracking_number: String::new(),
+                    },
+                );
+                platform::store::events::append(&mut tx, &event).await?;
+                n += 1;
+            }
+        }
         tx.commit().await?;
         Ok(n)
     }
