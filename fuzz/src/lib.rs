@@ -125,6 +125,7 @@ fn start() -> Engine {
     };
     campaign::config::CampaignSettings {
         coupon_endpoint: "none".into(),
+        ..Default::default()
     }
     .write_into(&mut settings);
     coupon::config::CouponSettings {
@@ -327,6 +328,15 @@ rpc_table! { campaign_rpc, CAMPAIGN_RPCS:
     [pb::raffle_admin_service_client::RaffleAdminServiceClient] get_raffle(pb::GetRaffleRequest) Admin unary;
     [pb::raffle_admin_service_client::RaffleAdminServiceClient] list_raffles(pb::ListRafflesRequest) Admin unary;
     [pb::raffle_admin_service_client::RaffleAdminServiceClient] run_raffle(pb::RunRaffleRequest) Admin unary;
+    // Events and webhooks (issue 25). Not SubscribeEvents (it never ends),
+    // CreateWebhookEndpoint nor TestWebhookEndpoint (they would make the
+    // engine call addresses off this machine).
+    [pb::event_service_client::EventServiceClient] list_events(pb::ListEventsRequest) Admin unary;
+    [pb::webhook_admin_service_client::WebhookAdminServiceClient] list_webhook_endpoints(pb::ListWebhookEndpointsRequest) Admin unary;
+    [pb::webhook_admin_service_client::WebhookAdminServiceClient] update_webhook_endpoint(pb::UpdateWebhookEndpointRequest) Admin unary;
+    [pb::webhook_admin_service_client::WebhookAdminServiceClient] delete_webhook_endpoint(pb::DeleteWebhookEndpointRequest) Admin unary;
+    [pb::webhook_admin_service_client::WebhookAdminServiceClient] list_webhook_deliveries(pb::ListWebhookDeliveriesRequest) Admin unary;
+    [pb::webhook_admin_service_client::WebhookAdminServiceClient] redeliver_event(pb::RedeliverEventRequest) Admin unary;
 }
 
 rpc_table! { coupon_rpc, COUPON_RPCS:

@@ -3,7 +3,7 @@
 -- its own transaction with `position` and `seq` unset; the sequencer (one
 -- at a time) numbers committed events afterwards: `position` without
 -- gaps per merchant (the stream's and ListEvents' cursor), `seq` without
--- gaps per campaign. Numbering after commit keeps a hot counter row out of
+-- gaps per campaign (and per merchant for events of no campaign). Numbering after commit keeps a hot counter row out of
 -- every draw; an event becomes visible to readers once numbered.
 CREATE TABLE event (
     -- UUIDv7, made in Rust.
@@ -26,5 +26,5 @@ CREATE TABLE event (
     CHECK ((position IS NULL) = (sequenced_at IS NULL))
 );
 CREATE UNIQUE INDEX event_merchant_position ON event (merchant_id, position);
-CREATE UNIQUE INDEX event_campaign_seq ON event (campaign_id, seq);
+CREATE UNIQUE INDEX event_campaign_seq ON event (merchant_id, campaign_id, seq);
 CREATE INDEX event_unsequenced ON event (event_id) WHERE position IS NULL;

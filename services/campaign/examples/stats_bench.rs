@@ -177,6 +177,7 @@ async fn start_engine(
     };
     campaign::config::CampaignSettings {
         coupon_endpoint: "none".into(),
+        ..Default::default()
     }
     .write_into(&mut settings);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

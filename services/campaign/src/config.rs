@@ -21,12 +21,25 @@ pub struct CampaignSettings {
     /// such as `http://10.0.0.5:50051`, or `none` (prizes wait in the
     /// outbox). Env: `CAMPAIGN_COUPON_ENDPOINT`.
     pub coupon_endpoint: String,
+    /// Webhooks may call loopback, private and link-local addresses
+    /// (tests, on-premises receivers). Off by default: an admin could
+    /// otherwise make the engine call its own network (SSRF). Env:
+    /// `CAMPAIGN_WEBHOOK_ALLOW_PRIVATE`.
+    pub webhook_allow_private: bool,
+    /// How long a webhook delivery is retried before it is FAILED and its
+    /// endpoint FAILING (hours, from its first attempt).
+    pub webhook_retry_hours: u32,
+    /// Requests in flight at once to one endpoint.
+    pub webhook_concurrency: u32,
 }
 
 impl Default for CampaignSettings {
     fn default() -> Self {
         Self {
             coupon_endpoint: "self".into(),
+            webhook_allow_private: false,
+            webhook_retry_hours: 24,
+            webhook_concurrency: 16,
         }
     }
 }
@@ -48,6 +61,15 @@ impl CampaignSettings {
         {
             s.coupon_endpoint = v;
         }
+        if let Ok(v) = std::env::var("CAMPAIGN_WEBHOOK_ALLOW_PRIVATE") {
+            s.webhook_allow_private = matches!(v.trim(), "1" | "true" | "yes");
+        }
+        if s.webhook_retry_hours == 0 || s.webhook_concurrency == 0 || s.webhook_concurrency > 256 {
+            return Err(SettingsError::Section(
+                SECTION,
+                "webhook_retry_hours must be at least 1 and webhook_concurrency 1..=256".into(),
+            ));
+        }
         Ok(s)
     }
 
@@ -59,6 +81,18 @@ impl CampaignSettings {
             "coupon_endpoint".to_owned(),
             toml::Value::String(self.coupon_endpoint.clone()),
         );
+        table.insert(
+            "webhook_allow_private".to_owned(),
+            toml::Value::Boolean(self.webhook_allow_private),
+        );
+        table.insert(
+            "webhook_retry_hours".to_owned(),
+            toml::Value::Integer(self.webhook_retry_hours.into()),
+        );
+        table.insert(
+            "webhook_concurrency".to_owned(),
+            toml::Value::Integer(self.webhook_concurrency.into()),
+        );
         settings.sections.insert(SECTION.to_owned(), table);
     }
 }
@@ -66,6 +100,9 @@ impl CampaignSettings {
 /// The section as `print-config` shows it.
 pub const EXAMPLE: &str = r#"[campaign]                                    # the campaign service
 coupon_endpoint = "self"                      # or "http://host:port", or "none" (no coupon prizes)
+webhook_allow_private = false                 # true: webhooks may call private addresses (SSRF guard off)
+webhook_retry_hours = 24                      # a delivery is retried this long, then FAILED
+webhook_concurrency = 16                      # requests in flight to one endpoint
 "#;
 
 #[cfg(test)]
@@ -113,6 +150,9 @@ mod tests {
         let mut settings = Settings::default();
         let s = CampaignSettings {
             coupon_endpoint: "none".into(),
+            webhook_allow_private: true,
+            webhook_retry_hours: 2,
+            webhook_concurrency: 3,
         };
         s.write_into(&mut settings);
         assert_eq!(CampaignSettings::from_settings(&settings).ok(), Some(s));

@@ -35,6 +35,7 @@ pub mod prize_refs;
 pub mod store;
 pub mod sweepers;
 pub mod web;
+pub mod webhooks;
 
 // Platform parts (the time authority, logs, the first admin key's and the
 // seal key's files, the server's error) re-exported under their old paths.

@@ -14,6 +14,7 @@ use engine_proto::campaign::v1::{
     share_admin_service_server::ShareAdminServiceServer, share_service_server::ShareServiceServer,
     stats_service_server::StatsServiceServer, store_admin_service_server::StoreAdminServiceServer,
     vote_admin_service_server::VoteAdminServiceServer, vote_service_server::VoteServiceServer,
+    webhook_admin_service_server::WebhookAdminServiceServer,
 };
 use platform::server::{Installed, Module, ModuleContext, metrics::BoxFuture};
 use tokio::sync::Notify;
@@ -34,6 +35,7 @@ use crate::{
         stats::StatsApi,
         stores::StoresApi,
         vote::{VoteAdminApi, VoteApi},
+        webhooks::WebhookApi,
     },
     metrics, prize_refs,
     store::Store,
@@ -80,7 +82,8 @@ impl Module for CampaignModule {
     fn install<D: Db>(self, ctx: &ModuleContext<'_, D>, routes: &mut RoutesBuilder) -> Installed {
         let store = Store::new(ctx.db.clone()).with_seal_key(ctx.seal_key.clone());
         let endpoint = self.coupon_endpoint(ctx.local_addr);
-        let shared = shared_state(&store, ctx, endpoint.as_deref());
+        let sender = crate::webhooks::Sender::new(self.settings.webhook_allow_private);
+        let shared = shared_state(&store, ctx, endpoint.as_deref(), sender.clone());
         let serving = add_services(routes, &shared, ctx.settings.max_request_bytes);
         let mut tasks = vec![
             sweepers::spawn_sweeper(
@@ -91,6 +94,15 @@ impl Module for CampaignModule {
             sweepers::spawn_packet_expiry(store.clone(), ctx.clock.clone()),
             sweepers::spawn_publisher(store.clone(), ctx.clock.clone(), shared.prize_refs.clone()),
             sweepers::spawn_sequencer(store.clone(), ctx.clock.clone()),
+            crate::webhooks::spawn(
+                store.clone(),
+                ctx.clock.clone(),
+                sender,
+                crate::webhooks::WebhookConfig {
+                    retry_window_ms: i64::from(self.settings.webhook_retry_hours) * 3_600_000,
+                    concurrency: self.settings.webhook_concurrency as usize,
+                },
+            ),
         ];
         match endpoint {
             Some(endpoint) => tasks.push(tokio::spawn(delivery::run_worker(
@@ -134,6 +146,7 @@ fn shared_state<D: Db>(
     store: &Store<D>,
     ctx: &ModuleContext<'_, D>,
     coupon_endpoint: Option<&str>,
+    webhooks: crate::webhooks::Sender,
 ) -> Arc<Shared<D>> {
     let settings = ctx.settings;
     let prize_refs = prize_refs::PrizeReferences::new(coupon_endpoint, &ctx.delivery_secret);
@@ -149,6 +162,7 @@ fn shared_state<D: Db>(
         outbox_wakeup: Arc::new(Notify::new()),
         exports: Default::default(),
         event_streams: Default::default(),
+        webhooks,
         stall: Duration::from_secs(settings.stream_stall_secs.max(1).into()),
     })
 }
@@ -183,6 +197,7 @@ fn add_services<D: Db>(
         StoreAdminServiceServer(StoresApi::new(shared.clone())),
         RaffleAdminServiceServer(RaffleApi::new(shared.clone())),
         EventServiceServer(EventApi::new(shared.clone())),
+        WebhookAdminServiceServer(WebhookApi::new(shared.clone())),
     );
     serving
 }

@@ -165,6 +165,11 @@ enum Cmd {
         #[arg(long, value_name = "FILE", requires = "csv")]
         out: Option<PathBuf>,
     },
+    /// The merchant's webhook endpoints: add, list, test, remove
+    Webhooks {
+        #[command(subcommand)]
+        what: WebhookCmd,
+    },
     /// Draw a raffle now (after its cut-off), or show the winners it has
     RunRaffle {
         /// The raffle's id (`get raffles CAMPAIGN` lists them)
@@ -187,6 +192,36 @@ enum Cmd {
 }
 
 const CAMPAIGN: &str = "A campaign id, or a campaign file applied before";
+
+#[derive(Debug, Subcommand)]
+enum WebhookCmd {
+    /// Register an endpoint; prints its signing secret, this once
+    Add {
+        /// Where events are POSTed (https://...)
+        url: String,
+        /// Only this event type (repeatable), e.g. draw.won.v1; none: every type
+        #[arg(long = "type", value_name = "TYPE")]
+        types: Vec<String>,
+        /// What it is for (shown in `webhooks list`)
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        description: String,
+    },
+    /// Every endpoint with its delivery health
+    List,
+    /// Send one signed test event (webhook.ping.v1) now; fails if not delivered
+    Test {
+        /// The endpoint's id (`webhooks list`); not `endpoint`, the
+        /// engine's global flag
+        #[arg(value_name = "ENDPOINT")]
+        id: String,
+    },
+    /// Delete an endpoint and its deliveries (the events stay)
+    Remove {
+        /// The endpoint's id (`webhooks list`)
+        #[arg(value_name = "ENDPOINT")]
+        id: String,
+    },
+}
 
 #[derive(Debug, Subcommand)]
 enum GetWhat {
@@ -336,6 +371,18 @@ pub enum Command {
     RunRaffle {
         raffle: String,
     },
+    WebhookAdd {
+        url: String,
+        types: Vec<String>,
+        description: String,
+    },
+    WebhookList,
+    WebhookTest {
+        endpoint: String,
+    },
+    WebhookRemove {
+        endpoint: String,
+    },
     Ship {
         campaign: String,
         file: PathBuf,
@@ -419,6 +466,20 @@ impl Args {
                 what: GetWhat::Raffles { campaign },
             } => Command::GetRaffles { campaign },
             Cmd::RunRaffle { raffle } => Command::RunRaffle { raffle },
+            Cmd::Webhooks { what } => match what {
+                WebhookCmd::Add {
+                    url,
+                    types,
+                    description,
+                } => Command::WebhookAdd {
+                    url,
+                    types,
+                    description,
+                },
+                WebhookCmd::List => Command::WebhookList,
+                WebhookCmd::Test { id } => Command::WebhookTest { endpoint: id },
+                WebhookCmd::Remove { id } => Command::WebhookRemove { endpoint: id },
+            },
             Cmd::Ship { campaign, file } => Command::Ship { campaign, file },
             Cmd::Winners {
                 campaign,
@@ -521,6 +582,28 @@ mod tests {
         );
         let a = args("run-raffle r").expect("ok");
         assert_eq!(a.command, Command::RunRaffle { raffle: "r".into() });
+        let a = args(
+            "webhooks add https://crm.example.invalid/h --type draw.won.v1 --type vote.cast.v1",
+        )
+        .expect("ok");
+        assert_eq!(
+            a.command,
+            Command::WebhookAdd {
+                url: "https://crm.example.invalid/h".into(),
+                types: vec!["draw.won.v1".into(), "vote.cast.v1".into()],
+                description: String::new(),
+            }
+        );
+        assert_eq!(
+            args("webhooks list").expect("ok").command,
+            Command::WebhookList
+        );
+        assert_eq!(
+            args("webhooks test e").expect("ok").command,
+            Command::WebhookTest {
+                endpoint: "e".into()
+            }
+        );
         let a = args("winners c --state won --slot 2 --day 2026-12-07").expect("ok");
         assert_eq!(
             a.command,

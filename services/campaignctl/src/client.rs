@@ -11,6 +11,7 @@ use engine_proto::campaign::v1::{
     share_admin_service_client::ShareAdminServiceClient, stats_service_client::StatsServiceClient,
     store_admin_service_client::StoreAdminServiceClient,
     vote_admin_service_client::VoteAdminServiceClient,
+    webhook_admin_service_client::WebhookAdminServiceClient,
 };
 use tonic::{
     Code, Request, Response, Status,
@@ -187,6 +188,10 @@ impl Engine {
 
     pub fn raffles(&self) -> RaffleAdminServiceClient<Svc> {
         RaffleAdminServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
+    }
+
+    pub fn webhooks(&self) -> WebhookAdminServiceClient<Svc> {
+        WebhookAdminServiceClient::with_interceptor(self.channel.clone(), self.auth.clone())
     }
 }
 

@@ -18,3 +18,4 @@ pub mod exports;
 pub mod h2raw;
 pub mod harness;
 pub mod log_capture;
+pub mod webhook_receiver;

@@ -14,6 +14,7 @@ pub mod raffle;
 pub mod shipping;
 pub mod simulation;
 pub mod vote;
+pub mod webhook;
 pub mod wheel;
 
 // The rules every service shares (time, idempotency keys, credentials,
@@ -130,4 +131,6 @@ pub enum Rejection {
     Invalid(InvalidField),
     #[error("a campaign holds at most {0} raffles")]
     TooManyRaffles(i64),
+    #[error("a merchant registers at most {0} webhook endpoints; delete one first")]
+    TooManyEndpoints(i64),
 }

@@ -79,6 +79,10 @@ keyed!(
     pb::UpdateStoreRequest,
     pb::CreateRaffleRequest,
     pb::RunRaffleRequest,
+    pb::CreateWebhookEndpointRequest,
+    pb::UpdateWebhookEndpointRequest,
+    pb::DeleteWebhookEndpointRequest,
+    pb::RedeliverEventRequest,
 );
 
 /// The exactly-once identity of a request: caller scope, RPC, key, and a

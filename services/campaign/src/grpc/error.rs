@@ -33,6 +33,7 @@ fn rejection_code(r: &Rejection) -> Code {
         | Rejection::PacketEmpty
         | Rejection::CashPrizesUnfunded { .. }
         | Rejection::TooManyRaffles(_)
+        | Rejection::TooManyEndpoints(_)
         | Rejection::VoteCap(_) => Code::ResourceExhausted,
         Rejection::CampaignExists
         | Rejection::AlreadyGrabbed

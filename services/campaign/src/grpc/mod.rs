@@ -19,6 +19,7 @@ mod shipping;
 pub mod stats;
 pub mod stores;
 pub mod vote;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -48,6 +49,8 @@ pub struct Shared<D: Db> {
     pub exports: export::ExportBudget,
     /// The event streams open now (`events`).
     pub event_streams: events::StreamBudget,
+    /// The webhook client (TestWebhookEndpoint; the workers share it).
+    pub webhooks: crate::webhooks::Sender,
     /// How long a stream waits for a client that reads nothing before it
     /// is cut (`stream_stall_secs`).
     pub stall: std::time::Duration,

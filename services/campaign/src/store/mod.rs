@@ -35,6 +35,7 @@ pub mod shipping;
 pub mod stats;
 pub mod token_key;
 pub mod vote;
+pub mod webhooks;
 pub mod wheel;
 
 // The database seam, its backends, the store's error and the idempotency

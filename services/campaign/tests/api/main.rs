@@ -61,4 +61,5 @@ mod tier_prizes;
 mod validation;
 mod voting;
 mod web;
+mod webhooks;
 mod winners_by_store;

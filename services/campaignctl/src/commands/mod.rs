@@ -37,6 +37,14 @@ pub async fn run(args: Args) -> Result<Outcome, CtlError> {
         Command::GetStores(query) => get_stores(&ctx, &query).await?,
         Command::GetRaffles { campaign } => get_raffles(&ctx, &campaign).await?,
         Command::RunRaffle { raffle } => run_raffle(&ctx, &raffle).await?,
+        Command::WebhookAdd {
+            url,
+            types,
+            description,
+        } => webhook_add(&ctx, &url, &types, &description).await?,
+        Command::WebhookList => webhook_list(&ctx).await?,
+        Command::WebhookTest { endpoint } => webhook_test(&ctx, &endpoint).await?,
+        Command::WebhookRemove { endpoint } => webhook_remove(&ctx, &endpoint).await?,
         Command::Winners { campaign, query } => winners(&ctx, &campaign, &query).await?,
         Command::WinnersCsv {
             campaign,
@@ -182,12 +190,14 @@ mod apply;
 mod lists;
 mod raffles;
 mod report;
+mod webhooks;
 
 use apply::*;
 pub use lists::{CampaignQuery, StoreQuery, WinnerQuery};
 use lists::{get_campaigns, get_stores, ship, winners, winners_csv};
 use raffles::{get_raffles, run_raffle};
 use report::*;
+use webhooks::{webhook_add, webhook_list, webhook_remove, webhook_test};
 
 #[cfg(test)]
 mod tests {

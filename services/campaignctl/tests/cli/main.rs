@@ -55,6 +55,7 @@ impl Engine {
             ..Settings::default()
         };
         helpers::set_coupon_endpoint(&mut settings, "none");
+        helpers::allow_local_webhooks(&mut settings, 24);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -684,6 +685,59 @@ async fn cli_story(backend: Backend) {
         "{}",
         text(&listed.stdout)
     );
+
+    // Webhooks: add (the secret shown once), list, test against a real
+    // receiver on 127.0.0.1; a receiver that fails makes `test` fail.
+    let rx = test_kit::webhook_receiver::Receiver::start().await;
+    let added = e
+        .ctl(&[
+            "webhooks",
+            "add",
+            &rx.url(),
+            "--type",
+            "draw.won.v1",
+            "--description",
+            "CRM",
+        ])
+        .await;
+    assert_exit(&added, 0);
+    let out = text(&added.stdout);
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("secret:  "))
+        .expect("the secret line")
+        .trim()
+        .to_owned();
+    assert!(secret.starts_with("whsec_"), "{out}");
+    let endpoint = out
+        .lines()
+        .find_map(|l| l.strip_prefix("endpoint "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the endpoint line")
+        .to_owned();
+    rx.set_secret(&secret);
+    let listed = e.ctl(&["webhooks", "list"]).await;
+    assert_exit(&listed, 0);
+    assert!(
+        text(&listed.stdout).contains(&rx.url()),
+        "{}",
+        text(&listed.stdout)
+    );
+    assert!(
+        !text(&listed.stdout).contains(&secret),
+        "the secret is shown once"
+    );
+    assert_exit(&e.ctl(&["webhooks", "test", &endpoint]).await, 0);
+    assert!(rx.got().iter().any(|g| g.event_type == "webhook.ping.v1"));
+    rx.answer_with(500);
+    let failed = e.ctl(&["webhooks", "test", &endpoint]).await;
+    assert!(!failed.status.success());
+    assert!(
+        text(&failed.stderr).contains("HTTP 500"),
+        "{}",
+        text(&failed.stderr)
+    );
+    assert_exit(&e.ctl(&["webhooks", "remove", &endpoint]).await, 0);
 
     // Usage errors exit 1; a missing key is an error, and no key is printed.
     assert_exit(&e.ctl(&["frobnicate"]).await, 1);

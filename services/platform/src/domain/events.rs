@@ -247,7 +247,7 @@ pub struct RaffleWon {
 
 /// `prize.claimed.v1`, `prize.shipped.v1`, `prize.expired.v1`: a physical
 /// prize's life. The address is not in the event: the shipping list
-/// (ExportShippingList) carries it to whoever ships.
+/// (ExportWinners, its shipping-list CSV) carries it to whoever ships.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct PrizeChanged {
     pub award_id: String,

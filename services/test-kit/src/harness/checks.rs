@@ -165,7 +165,7 @@ impl TestDb {
         assert_eq!(
             q(
                 "SELECT COUNT(*) FROM (SELECT campaign_id FROM event WHERE seq IS NOT NULL \
-               AND $1 = $1 GROUP BY campaign_id HAVING COUNT(*) <> MAX(seq)) x"
+               AND $1 = $1 GROUP BY merchant_id, campaign_id HAVING COUNT(*) <> MAX(seq)) x"
             )
             .await,
             0,

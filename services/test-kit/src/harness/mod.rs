@@ -310,8 +310,24 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
 pub fn set_coupon_endpoint(settings: &mut Settings, endpoint: impl Into<String>) {
     campaign::config::CampaignSettings {
         coupon_endpoint: endpoint.into(),
+        ..Default::default()
     }
     .write_into(settings);
+}
+
+/// Lets webhooks call this machine (the test receivers listen on
+/// 127.0.0.1), the rest of the `[campaign]` section kept; with
+/// `retry_hours` as the retry window.
+pub fn allow_local_webhooks(settings: &mut Settings, retry_hours: u32) {
+    let section = settings
+        .sections
+        .entry(campaign::config::SECTION.to_owned())
+        .or_default();
+    section.insert("webhook_allow_private".to_owned(), true.into());
+    section.insert(
+        "webhook_retry_hours".to_owned(),
+        i64::from(retry_hours).into(),
+    );
 }
 
 /// A server entry point: `campaign::run`, or the whole engine.

@@ -9,7 +9,8 @@
 //! of its campaign, both without gaps; UNIQUE indexes on both back it in
 //! SQL. An event is visible to readers once numbered, so a reader that
 //! has seen position n has seen every event of its merchant up to n:
-//! resuming after n misses nothing and repeats nothing.
+//! resuming after n misses nothing and repeats nothing. The numbering
+//! writes the events' webhook deliveries in the same transaction.
 
 pub mod emit;
 
@@ -141,7 +142,9 @@ impl<D: Db> Store<D> {
             return Ok(0);
         }
         let mut positions: HashMap<String, i64> = HashMap::new();
-        let mut seqs: HashMap<String, i64> = HashMap::new();
+        // Each merchant's last position before this batch.
+        let mut firsts: HashMap<String, i64> = HashMap::new();
+        let mut seqs: HashMap<(String, String), i64> = HashMap::new();
         let mut numbered = Vec::with_capacity(batch.len());
         for e in &batch {
             let position = match positions.get_mut(&e.merchant_id) {
@@ -155,23 +158,27 @@ impl<D: Db> Store<D> {
                     )
                     .await?
                     .int(0)?;
+                    firsts.insert(e.merchant_id.clone(), last);
                     positions.entry(e.merchant_id.clone()).or_insert(last)
                 }
             };
             *position += 1;
             let position = *position;
-            let seq = match seqs.get_mut(&e.campaign_id) {
+            // Per campaign; events of no campaign per merchant.
+            let stream = (e.merchant_id.clone(), e.campaign_id.clone());
+            let seq = match seqs.get_mut(&stream) {
                 Some(s) => s,
                 None => {
                     let last = fetch_one(
                         &mut tx,
                         "event seq",
-                        "SELECT COALESCE(MAX(seq), 0) FROM event WHERE campaign_id = $1",
-                        args![&e.campaign_id],
+                        "SELECT COALESCE(MAX(seq), 0) FROM event \
+                         WHERE merchant_id = $1 AND campaign_id = $2",
+                        args![&e.merchant_id, &e.campaign_id],
                     )
                     .await?
                     .int(0)?;
-                    seqs.entry(e.campaign_id.clone()).or_insert(last)
+                    seqs.entry(stream).or_insert(last)
                 }
             };
             *seq += 1;
@@ -215,6 +222,12 @@ impl<D: Db> Store<D> {
             return Err(StoreError::Conflict(format!(
                 "numbered {updated} of {n} events: another sequencer ran"
             )));
+        }
+        // Their webhook deliveries, in the same transaction: an event is
+        // never numbered without them.
+        for (merchant, last) in &positions {
+            let first = firsts.get(merchant).copied().unwrap_or(0);
+            super::webhooks::delivery::fan_out(&mut tx, merchant, (first, *last), now).await?;
         }
         tx.commit().await?;
         Ok(n)
