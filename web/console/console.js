@@ -105,6 +105,7 @@
   });
   $("#new-wheel").addEventListener("click", showCreate);
 
+
   // ---- create ----
   function localInput(ms) {
     const d = new Date(ms - new Date().getTimezoneOffset() * 60000);

@@ -229,6 +229,31 @@
       per_user_limit: [13, "uint32"], store_ids: [14, "string", "rep"],
     },
     GetTemplateRequest: { template_id: [1, "string"] },
+    // Webhooks (docs/events.md).
+    WebhookEndpoint: {
+      endpoint_id: [1, "string"], url: [2, "string"], description: [3, "string"],
+      event_types: [4, "string", "rep"], status: [5, "enum"], disabled_reason: [6, "string"],
+      created_at_ms: [7, "int64"], updated_at_ms: [8, "int64"], pending: [9, "uint64"],
+      delivered: [10, "uint64"], failed: [11, "uint64"], oldest_pending_at_ms: [12, "int64"],
+      last_success_at_ms: [13, "int64"], last_failure_at_ms: [14, "int64"],
+      last_status: [15, "uint32"], last_error: [16, "string"],
+    },
+    CreateWebhookEndpointRequest: {
+      idempotency_key: [1, "string"], url: [2, "string"], description: [3, "string"],
+      event_types: [4, "string", "rep"], secret: [5, "string"],
+    },
+    CreateWebhookEndpointResponse: { endpoint: [1, "WebhookEndpoint"], secret: [2, "string"] },
+    ListWebhookEndpointsRequest: {},
+    ListWebhookEndpointsResponse: { endpoints: [1, "WebhookEndpoint", "rep"] },
+    UpdateWebhookEndpointRequest: {
+      idempotency_key: [1, "string"], endpoint_id: [2, "string"], url: [3, "string"],
+      description: [4, "string"], update_description: [5, "bool"],
+      event_types: [6, "string", "rep"], status: [7, "enum"],
+    },
+    TestWebhookEndpointRequest: { endpoint_id: [1, "string"] },
+    TestWebhookEndpointResponse: {
+      status: [1, "uint32"], delivered: [2, "bool"], error: [3, "string"], latency_ms: [4, "uint64"],
+    },
   };
 
   // The RPCs the pages call: path, request and answer message.
@@ -263,6 +288,10 @@
     GetShareRules: ["/campaign.v1.ShareAdminService/GetShareRules", "GetShareRulesRequest", "ShareRules"],
     CreateTemplate: ["/coupon.v1.CouponAdminService/CreateTemplate", "CreateTemplateRequest", "CouponTemplate"],
     GetTemplate: ["/coupon.v1.CouponAdminService/GetTemplate", "GetTemplateRequest", "CouponTemplate"],
+    CreateWebhookEndpoint: ["/campaign.v1.WebhookAdminService/CreateWebhookEndpoint", "CreateWebhookEndpointRequest", "CreateWebhookEndpointResponse"],
+    ListWebhookEndpoints: ["/campaign.v1.WebhookAdminService/ListWebhookEndpoints", "ListWebhookEndpointsRequest", "ListWebhookEndpointsResponse"],
+    UpdateWebhookEndpoint: ["/campaign.v1.WebhookAdminService/UpdateWebhookEndpoint", "UpdateWebhookEndpointRequest", "WebhookEndpoint"],
+    TestWebhookEndpoint: ["/campaign.v1.WebhookAdminService/TestWebhookEndpoint", "TestWebhookEndpointRequest", "TestWebhookEndpointResponse"],
   };
 
   const VARINT = new Set(["int64", "uint64", "uint32", "int32", "enum", "bool"]);
@@ -496,6 +525,7 @@
     PacketKind: ["UNSPECIFIED", "GROUP", "CAMPAIGN"],
     ShareMetric: ["UNSPECIFIED", "SHARES", "VIEWERS", "FORWARDS"],
     DiscountKind: ["UNSPECIFIED", "AMOUNT_OFF", "PERCENT_OFF", "SPEND_THRESHOLD", "GIFT_ITEM"],
+    WebhookStatus: ["UNSPECIFIED", "ENABLED", "DISABLED", "FAILING"],
   };
 
   global.EngineWeb = { call, encode, decode, GrpcError, newKey, hex, ENUMS, SCHEMAS, RPCS };

@@ -302,6 +302,26 @@ try {
     if (shots) await console_.screenshot({ path: join(shots, "console-panels.png"), fullPage: true });
   });
 
+  await step("console: webhooks: a bad URL named, an endpoint added (secret once) and listed", async () => {
+    await console_.click("#show-webhooks");
+    const f = "#webhook-form";
+    await console_.fill(`${f} [name=url]`, "ftp://crm.example.invalid/");
+    await console_.click(`${f} button[type=submit]`);
+    await console_.waitForSelector(`${f} [data-err="url"]:not(:empty)`);
+    await console_.fill(`${f} [name=url]`, "https://192.0.2.10/hooks");
+    await console_.fill(`${f} [name=event_types]`, "draw.won.v1, tier.reached.v1");
+    await console_.click(`${f} button[type=submit]`);
+    await console_.waitForSelector("#webhook-secret:not([hidden])");
+    const secret = await console_.textContent("#webhook-secret-value");
+    if (!secret.startsWith("whsec_")) throw new Error("secret shown: " + secret);
+    await console_.waitForSelector("#webhook-list tbody tr");
+    const row = await console_.textContent("#webhook-list tbody tr");
+    if (!row.includes("https://192.0.2.10/hooks") || !row.includes("draw.won.v1")) {
+      throw new Error("endpoint row: " + row);
+    }
+    if (row.includes(secret)) throw new Error("the list shows the secret");
+  });
+
   await step("console: pauses and ends; the seed is revealed", async () => {
     await console_.click('#actions button[data-action="PauseCampaign"]');
     await console_.waitForFunction(() => document.querySelector("#c-status").textContent === "PAUSED");

@@ -78,6 +78,7 @@ pub fn routes() -> Router {
         )
         .route("/console/", file!(HTML, "console/index.html"))
         .route("/console/console.js", file!(JS, "console/console.js"))
+        .route("/console/webhooks.js", file!(JS, "console/webhooks.js"))
         .route("/console/console.css", file!(CSS, "console/console.css"))
         .route(
             "/h5",
