@@ -31,6 +31,10 @@ pub struct CampaignSettings {
     pub webhook_retry_hours: u32,
     /// Requests in flight at once to one endpoint.
     pub webhook_concurrency: u32,
+    /// The longest wait between two attempts of a delivery (seconds);
+    /// the waits double from 10 s up to it. Env:
+    /// `CAMPAIGN_WEBHOOK_BACKOFF_CAP_SECS`.
+    pub webhook_backoff_cap_secs: u32,
 }
 
 impl Default for CampaignSettings {
@@ -40,6 +44,7 @@ impl Default for CampaignSettings {
             webhook_allow_private: false,
             webhook_retry_hours: 24,
             webhook_concurrency: 16,
+            webhook_backoff_cap_secs: 3600,
         }
     }
 }
@@ -64,10 +69,29 @@ impl CampaignSettings {
         if let Ok(v) = std::env::var("CAMPAIGN_WEBHOOK_ALLOW_PRIVATE") {
             s.webhook_allow_private = matches!(v.trim(), "1" | "true" | "yes");
         }
-        if s.webhook_retry_hours == 0 || s.webhook_concurrency == 0 || s.webhook_concurrency > 256 {
+        for (var, field) in [
+            ("CAMPAIGN_WEBHOOK_RETRY_HOURS", &mut s.webhook_retry_hours),
+            (
+                "CAMPAIGN_WEBHOOK_BACKOFF_CAP_SECS",
+                &mut s.webhook_backoff_cap_secs,
+            ),
+        ] {
+            if let Ok(v) = std::env::var(var) {
+                *field = v.trim().parse().map_err(|_| {
+                    SettingsError::Section(SECTION, format!("{var}: {v:?} is not a whole number"))
+                })?;
+            }
+        }
+        if s.webhook_retry_hours == 0
+            || s.webhook_backoff_cap_secs == 0
+            || s.webhook_concurrency == 0
+            || s.webhook_concurrency > 256
+        {
             return Err(SettingsError::Section(
                 SECTION,
-                "webhook_retry_hours must be at least 1 and webhook_concurrency 1..=256".into(),
+                "webhook_retry_hours and webhook_backoff_cap_secs must be at least 1, \
+                 webhook_concurrency 1..=256"
+                    .into(),
             ));
         }
         Ok(s)
@@ -93,6 +117,10 @@ impl CampaignSettings {
             "webhook_concurrency".to_owned(),
             toml::Value::Integer(self.webhook_concurrency.into()),
         );
+        table.insert(
+            "webhook_backoff_cap_secs".to_owned(),
+            toml::Value::Integer(self.webhook_backoff_cap_secs.into()),
+        );
         settings.sections.insert(SECTION.to_owned(), table);
     }
 }
@@ -103,6 +131,7 @@ coupon_endpoint = "self"                      # or "http://host:port", or "none"
 webhook_allow_private = false                 # true: webhooks may call private addresses (SSRF guard off)
 webhook_retry_hours = 24                      # a delivery is retried this long, then FAILED
 webhook_concurrency = 16                      # requests in flight to one endpoint
+webhook_backoff_cap_secs = 3600               # the longest wait between two attempts
 "#;
 
 #[cfg(test)]
@@ -153,6 +182,7 @@ mod tests {
             webhook_allow_private: true,
             webhook_retry_hours: 2,
             webhook_concurrency: 3,
+            webhook_backoff_cap_secs: 60,
         };
         s.write_into(&mut settings);
         assert_eq!(CampaignSettings::from_settings(&settings).ok(), Some(s));

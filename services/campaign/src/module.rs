@@ -101,6 +101,7 @@ impl Module for CampaignModule {
                 crate::webhooks::WebhookConfig {
                     retry_window_ms: i64::from(self.settings.webhook_retry_hours) * 3_600_000,
                     concurrency: self.settings.webhook_concurrency as usize,
+                    backoff_cap_ms: i64::from(self.settings.webhook_backoff_cap_secs) * 1000,
                 },
             ),
         ];

@@ -49,6 +49,24 @@ pub struct Receiver {
     task: JoinHandle<()>,
 }
 
+/// A handle that changes how a receiver answers, for a nemesis task.
+#[derive(Clone)]
+pub struct Control {
+    state: Arc<State>,
+}
+
+impl Control {
+    pub fn answer_with(&self, status: u16) {
+        self.state.answer.store(status, Ordering::SeqCst);
+    }
+
+    pub fn delay(&self, d: Duration) {
+        self.state
+            .delay_ms
+            .store(d.as_millis() as u64, Ordering::SeqCst);
+    }
+}
+
 impl Receiver {
     /// Listens on 127.0.0.1 (port 0), answering 200 until told otherwise.
     pub async fn start() -> Self {
@@ -72,6 +90,13 @@ impl Receiver {
             }
         });
         Self { addr, state, task }
+    }
+
+    /// A handle to change its answers from another task.
+    pub fn handle(&self) -> Control {
+        Control {
+            state: self.state.clone(),
+        }
     }
 
     pub fn url(&self) -> String {

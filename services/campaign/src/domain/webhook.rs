@@ -135,14 +135,14 @@ impl Envelope<'_> {
 }
 
 /// The delay before the next attempt after `attempts` failed ones (1 or
-/// more): 10 s doubling to 1 h, the second half drawn at random
-/// (`jitter` in 0.0..1.0), so a receiver that comes back is not hit by
-/// every endpoint's retries at once.
-pub fn backoff_ms(attempts: i64, jitter: f64) -> Millis {
+/// more): 10 s doubling to `cap_ms` (1 h by default), the second half
+/// drawn at random (`jitter` in 0.0..1.0), so a receiver that comes back
+/// is not hit by every endpoint's retries at once.
+pub fn backoff_ms(attempts: i64, jitter: f64, cap_ms: Millis) -> Millis {
     let shift = attempts.saturating_sub(1).clamp(0, 20) as u32;
     let full = BACKOFF_BASE_MS
         .saturating_mul(1_i64 << shift)
-        .min(BACKOFF_CAP_MS);
+        .min(cap_ms.max(1));
     let half = full / 2;
     half + (half as f64 * jitter.clamp(0.0, 1.0)) as Millis
 }
@@ -297,14 +297,18 @@ mod tests {
 
     #[test]
     fn backoff_doubles_to_an_hour_with_jitter_in_its_second_half() {
-        assert_eq!(backoff_ms(1, 0.0), 5_000);
-        assert_eq!(backoff_ms(1, 1.0), 10_000);
-        assert_eq!(backoff_ms(2, 0.0), 10_000);
-        assert_eq!(backoff_ms(4, 0.5), 60_000);
-        assert_eq!(backoff_ms(30, 1.0), 3_600_000);
-        assert_eq!(backoff_ms(30, 0.0), 1_800_000);
-        assert_eq!(backoff_ms(0, 0.0), 5_000);
-        assert_eq!(backoff_ms(i64::MAX, 2.0), 3_600_000);
+        let cap = BACKOFF_CAP_MS;
+        assert_eq!(backoff_ms(1, 0.0, cap), 5_000);
+        assert_eq!(backoff_ms(1, 1.0, cap), 10_000);
+        assert_eq!(backoff_ms(2, 0.0, cap), 10_000);
+        assert_eq!(backoff_ms(4, 0.5, cap), 60_000);
+        assert_eq!(backoff_ms(30, 1.0, cap), 3_600_000);
+        assert_eq!(backoff_ms(30, 0.0, cap), 1_800_000);
+        assert_eq!(backoff_ms(0, 0.0, cap), 5_000);
+        assert_eq!(backoff_ms(i64::MAX, 2.0, cap), 3_600_000);
+        // A lower cap (the fault suite's 2 s) holds from the first retry.
+        assert_eq!(backoff_ms(1, 1.0, 2_000), 2_000);
+        assert_eq!(backoff_ms(9, 0.0, 2_000), 1_000);
     }
 
     #[test]

@@ -33,8 +33,9 @@ pub use http::{Posted, Sender};
 
 /// Deliveries a worker leases at a time.
 const BATCH: i64 = 256;
-/// How long a lease holds before its deliveries are due again.
-const LEASE_MS: Millis = 60_000;
+/// How long a lease holds before its deliveries are due again (a worker
+/// killed mid-batch delays them this long).
+const LEASE_MS: Millis = 30_000;
 /// How often an idle worker looks for new deliveries (it also wakes when
 /// this process numbers events).
 const IDLE_POLL: Duration = Duration::from_millis(250);
@@ -46,6 +47,7 @@ const SUPERVISE: Duration = Duration::from_secs(1);
 pub struct WebhookConfig {
     pub retry_window_ms: Millis,
     pub concurrency: usize,
+    pub backoff_cap_ms: Millis,
 }
 
 /// Starts the supervisor: a worker for each ENABLED or FAILING endpoint,
@@ -196,7 +198,7 @@ impl<D: Db> Worker<D> {
             status,
             answer,
             error,
-            retry_at: self.clock.now_ms() + backoff_ms(attempt, jitter),
+            retry_at: self.clock.now_ms() + backoff_ms(attempt, jitter, self.cfg.backoff_cap_ms),
         }
     }
 }

@@ -25,7 +25,9 @@
 //! leaderboard equal to the accepted votes, one coupon per won coupon prize
 //! (the outbox drained within 60 s), at most one live redemption per
 //! coupon, the audit chain valid, SQLite integrity, progress after the last
-//! fault.
+//! fault; every event delivered to a webhook receiver whose answers a
+//! nemesis fails and stalls, processed once per id, and streamed once in
+//! order to a subscriber that resumes across the faults (`events.rs`).
 //!
 //! Seeded: `FAULT_SEED=<u64>` reproduces a schedule (printed at start and on
 //! failure). `FAULT_PROFILE=quick` (the default of a bare `cargo test`,
@@ -35,6 +37,7 @@
 mod checks;
 mod clock;
 mod engine;
+mod events;
 mod history;
 mod hostile;
 mod nemesis;
@@ -73,6 +76,16 @@ async fn engine_survives_faults(backend: Backend) {
     let db = TestDb::new(backend).await;
     let (rig, road_down_tx) = setup::arrange(&db, prof, seed).await;
     let id = &rig.targets.campaign;
+    // Events: a webhook receiver under its own nemesis, a stream
+    // subscriber through the proxy.
+    let event_watch = events::watch(
+        &db,
+        &rig.engine.channel,
+        rig.proxy_addr,
+        &rig.admin_key,
+        seed,
+    )
+    .await;
 
     // Act: the nemesis strikes every 0.5-1.5 s (engine kill; on PostgreSQL
     // also killed backends and an immediate cluster restart); the clock and
@@ -116,6 +129,7 @@ async fn engine_survives_faults(backend: Backend) {
         &rig.admin_key,
     )
     .await;
+    report(&format!("{ctx}: {}", event_watch.check(&db, &ctx).await));
     report(&format!("{ctx}: every check passed"));
     rig.proxy_task.abort();
     rig.engine.road_task.abort();
