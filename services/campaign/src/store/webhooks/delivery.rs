@@ -205,25 +205,15 @@ impl<D: Db> Store<D> {
         window_ms: Millis,
     ) -> Result<(), StoreError> {
         let mut tx = self.db.begin_write().await?;
-        let (mut delivered, mut failed_out, mut gone) = (0u64, 0u64, false);
+        let (mut failed_out, mut gone) = (0u64, false);
         let mut last_ok = None;
         let mut last_bad = None;
+        // The failures one by one (rare); then every delivery still held
+        // by this lease was delivered: one statement for the batch.
         for r in results {
             let status = r.status.map(i64::from);
             match r.answer {
-                Answer::Delivered => {
-                    delivered += tx
-                        .execute(
-                            "UPDATE webhook_delivery SET state = 'delivered', delivered_at = $1, \
-                             attempts = attempts + 1, \
-                             first_attempt_at = COALESCE(first_attempt_at, $1), lease = NULL, \
-                             last_status = $2, last_error = '' \
-                             WHERE endpoint_id = $3 AND event_id = $4 AND lease = $5",
-                            args![now, status, endpoint_id, &r.event_id, token],
-                        )
-                        .await?;
-                    last_ok = status;
-                }
+                Answer::Delivered => last_ok = status,
                 Answer::Gone | Answer::Retry => {
                     gone |= r.answer == Answer::Gone;
                     let row = tx
@@ -256,6 +246,18 @@ impl<D: Db> Store<D> {
                 }
             }
         }
+        let delivered = if last_ok.is_some() {
+            tx.execute(
+                "UPDATE webhook_delivery SET state = 'delivered', delivered_at = $1, \
+                 attempts = attempts + 1, first_attempt_at = COALESCE(first_attempt_at, $1), \
+                 lease = NULL, last_status = $2, last_error = '' \
+                 WHERE endpoint_id = $3 AND lease = $4",
+                args![now, last_ok, endpoint_id, token],
+            )
+            .await?
+        } else {
+            0
+        };
         if delivered > 0 {
             tx.execute(
                 "UPDATE webhook_endpoint SET last_success_at = $1, last_status = $2, \
