@@ -47,3 +47,6 @@ CREATE INDEX webhook_delivery_due ON webhook_delivery (endpoint_id, next_attempt
     WHERE state = 'pending';
 CREATE INDEX webhook_delivery_lease ON webhook_delivery (endpoint_id, lease) WHERE lease IS NOT NULL;
 CREATE INDEX webhook_delivery_position ON webhook_delivery (endpoint_id, event_position);
+-- Delivered rows are forgotten after the retention window (the events
+-- stay): the purge walks them oldest first.
+CREATE INDEX webhook_delivery_done ON webhook_delivery (delivered_at) WHERE state = 'delivered';

@@ -93,6 +93,13 @@ pub fn spawn_sweeper<D: Db>(
                     }
                     Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
                 }
+                match store.purge_deliveries(before).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(purged = n, "delivered webhooks past retention forgotten")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "webhook delivery purge failed"),
+                }
             }
         }
     })

@@ -193,6 +193,13 @@ async fn every_event_reaches_the_receiver_signed_once_per_id(backend: Backend) {
     assert!(ping.delivered && ping.status == 200, "{ping:?}");
     assert!(rx.got().iter().any(|g| g.event_type == "webhook.ping.v1"));
     app.db.assert_events_match_effects().await;
+    // Past retention the delivered rows are forgotten; the events stay.
+    let before = app.clock_now() + 1;
+    let purged = on_store!(&app.db, |store| store.purge_deliveries(before).await).expect("purge");
+    assert_eq!(purged, 22, "every delivered row, no other");
+    let health = endpoint(&app, &id).await;
+    assert_eq!((health.delivered, health.pending), (0, 0));
+    assert_eq!(event_ids(&app).await.len(), 22);
 }
 
 async fn a_gone_receiver_disables_and_a_dead_one_fails_its_endpoint(backend: Backend) {

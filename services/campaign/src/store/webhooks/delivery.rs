@@ -372,6 +372,32 @@ impl<D: Db> Store<D> {
         rows.iter().map(delivery_of).collect()
     }
 
+    /// Forgets deliveries delivered before `before` (the events stay, and
+    /// RedeliverEvent can send one again); returns how many. In batches
+    /// of 1,000, each its own short transaction, as the idempotency purge.
+    pub async fn purge_deliveries(&self, before: Millis) -> Result<u64, StoreError> {
+        const BATCH: i64 = 1_000;
+        let mut purged = 0;
+        for _ in 0..100 {
+            let mut tx = self.db.begin_write().await?;
+            let n = tx
+                .execute(
+                    "DELETE FROM webhook_delivery WHERE (endpoint_id, event_id) IN \
+                     (SELECT endpoint_id, event_id FROM webhook_delivery \
+                      WHERE state = 'delivered' AND delivered_at < $1 \
+                      ORDER BY delivered_at LIMIT $2)",
+                    args![before, BATCH],
+                )
+                .await?;
+            tx.commit().await?;
+            purged += n;
+            if n < BATCH as u64 {
+                break;
+            }
+        }
+        Ok(purged)
+    }
+
     /// `(pending, delivered, failed)` deliveries of every endpoint, for
     /// operators and tests.
     pub async fn delivery_states(&self) -> Result<(i64, i64, i64), StoreError> {
