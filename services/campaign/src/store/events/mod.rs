@@ -96,6 +96,49 @@ struct Unnumbered {
     campaign_id: String,
 }
 
+/// Writes the numbers `(event, position, seq)` the sequencer gave; answers
+/// how many rows took them (fewer: another sequencer got there first).
+async fn write_numbers<D: Db, T: DbTx>(
+    tx: &mut T,
+    numbered: &[(&str, i64, i64)],
+    now: Millis,
+) -> Result<i64, StoreError> {
+    Ok(match D::BACKEND {
+        Backend::Postgres => {
+            let rows: Vec<Json> = numbered
+                .iter()
+                .map(|(id, p, s)| json!({"event_id": id, "position": p, "seq": s}))
+                .collect();
+            fetch_one(
+                tx,
+                "event numbering",
+                "WITH numbered AS (UPDATE event SET position = x.position, seq = x.seq, \
+                 sequenced_at = $2 FROM json_to_recordset(CAST($1 AS json)) \
+                 AS x(event_id text, position bigint, seq bigint) \
+                 WHERE event.event_id = x.event_id AND event.position IS NULL RETURNING 1) \
+                 SELECT CAST(COUNT(*) AS BIGINT) FROM numbered",
+                args![Json::Array(rows).to_string(), now],
+            )
+            .await?
+            .int(0)?
+        }
+        // One writer in-process: a statement a row costs no round trip.
+        Backend::Sqlite => {
+            let mut updated = 0;
+            for (id, p, s) in numbered {
+                updated += tx
+                    .execute(
+                        "UPDATE event SET position = $1, seq = $2, sequenced_at = $3 \
+                         WHERE event_id = $4 AND position IS NULL",
+                        args![*p, *s, now, *id],
+                    )
+                    .await?;
+            }
+            i64::try_from(updated).unwrap_or(i64::MAX)
+        }
+    })
+}
+
 impl<D: Db> Store<D> {
     /// Numbers up to [`SEQUENCE_BATCH`] committed events; answers how many
     /// it numbered (the caller runs again at once when that is a full
@@ -185,39 +228,7 @@ impl<D: Db> Store<D> {
             numbered.push((e.event_id.as_str(), position, *seq));
         }
         let n = i64::try_from(numbered.len()).unwrap_or(i64::MAX);
-        let updated = match D::BACKEND {
-            Backend::Postgres => {
-                let rows: Vec<Json> = numbered
-                    .iter()
-                    .map(|(id, p, s)| json!({"event_id": id, "position": p, "seq": s}))
-                    .collect();
-                fetch_one(
-                    &mut tx,
-                    "event numbering",
-                    "WITH numbered AS (UPDATE event SET position = x.position, seq = x.seq, \
-                     sequenced_at = $2 FROM json_to_recordset(CAST($1 AS json)) \
-                     AS x(event_id text, position bigint, seq bigint) \
-                     WHERE event.event_id = x.event_id AND event.position IS NULL RETURNING 1) \
-                     SELECT CAST(COUNT(*) AS BIGINT) FROM numbered",
-                    args![Json::Array(rows).to_string(), now],
-                )
-                .await?
-                .int(0)?
-            }
-            Backend::Sqlite => {
-                let mut updated = 0;
-                for (id, p, s) in &numbered {
-                    updated += tx
-                        .execute(
-                            "UPDATE event SET position = $1, seq = $2, sequenced_at = $3 \
-                             WHERE event_id = $4 AND position IS NULL",
-                            args![*p, *s, now, *id],
-                        )
-                        .await?;
-                }
-                i64::try_from(updated).unwrap_or(i64::MAX)
-            }
-        };
+        let updated = write_numbers::<D, _>(&mut tx, &numbered, now).await?;
         if updated != n {
             return Err(StoreError::Conflict(format!(
                 "numbered {updated} of {n} events: another sequencer ran"
