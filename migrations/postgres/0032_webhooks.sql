@@ -43,7 +43,8 @@ CREATE TABLE webhook_delivery (
     PRIMARY KEY (endpoint_id, event_id),
     CHECK ((state = 'delivered') = (delivered_at IS NOT NULL))
 );
-CREATE INDEX webhook_delivery_due ON webhook_delivery (endpoint_id, next_attempt_at, event_position)
+-- A worker's due deliveries, oldest event first.
+CREATE INDEX webhook_delivery_due ON webhook_delivery (endpoint_id, event_position)
     WHERE state = 'pending';
 CREATE INDEX webhook_delivery_lease ON webhook_delivery (endpoint_id, lease) WHERE lease IS NOT NULL;
 CREATE INDEX webhook_delivery_position ON webhook_delivery (endpoint_id, event_position);

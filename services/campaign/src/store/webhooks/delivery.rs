@@ -138,15 +138,30 @@ impl<D: Db> Store<D> {
         let url = w.text(0)?;
         drop(w);
         let token = super::super::new_id();
-        tx.execute(
-            "UPDATE webhook_delivery SET lease = $1, next_attempt_at = $2 \
-             WHERE endpoint_id = $3 AND state = 'pending' AND next_attempt_at <= $4 \
-               AND event_position IN (SELECT event_position FROM webhook_delivery \
-                 WHERE endpoint_id = $3 AND state = 'pending' AND next_attempt_at <= $4 \
-                 ORDER BY event_position LIMIT $5)",
-            args![&token, until, endpoint_id, now, limit],
+        // The last position of the first `limit` due deliveries, then one
+        // range update: every due delivery up to it is one of them. (An
+        // `IN (SELECT … LIMIT)` was planned on PostgreSQL as a nested loop
+        // re-running the subquery per row: seconds a batch once the
+        // statistics were stale.)
+        let last = fetch_one(
+            &mut tx,
+            "webhook deliveries",
+            "SELECT MAX(event_position) FROM (SELECT event_position FROM webhook_delivery \
+             WHERE endpoint_id = $1 AND state = 'pending' AND next_attempt_at <= $2 \
+             ORDER BY event_position LIMIT $3) due",
+            args![endpoint_id, now, limit],
         )
-        .await?;
+        .await?
+        .opt_int(0)?;
+        if let Some(last) = last {
+            tx.execute(
+                "UPDATE webhook_delivery SET lease = $1, next_attempt_at = $2 \
+                 WHERE endpoint_id = $3 AND state = 'pending' AND next_attempt_at <= $4 \
+                   AND event_position <= $5",
+                args![&token, until, endpoint_id, now, last],
+            )
+            .await?;
+        }
         let rows = tx
             .fetch_all(
                 "SELECT e.event_id, e.merchant_id, e.campaign_id, e.event_type, e.player_id, \
@@ -205,6 +220,13 @@ impl<D: Db> Store<D> {
         window_ms: Millis,
     ) -> Result<(), StoreError> {
         let mut tx = self.db.begin_write().await?;
+        // The endpoint's row first, as DeleteWebhookEndpoint and updates
+        // take it: the same lock order, so they never deadlock.
+        tx.execute(
+            "UPDATE webhook_endpoint SET updated_at = updated_at WHERE endpoint_id = $1",
+            args![endpoint_id],
+        )
+        .await?;
         let (mut failed_out, mut gone) = (0u64, false);
         let mut last_ok = None;
         let mut last_bad = None;

@@ -333,6 +333,13 @@ impl<D: Db> Store<D> {
             return Ok(Outcome::Replay(bytes));
         }
         let gone = own_endpoint(&mut tx, merchant, endpoint_id).await?;
+        // The endpoint's row locked first, then its deliveries: the order
+        // the worker's `record_attempts` takes them in.
+        tx.execute(
+            "UPDATE webhook_endpoint SET updated_at = $2 WHERE endpoint_id = $1",
+            args![endpoint_id, now],
+        )
+        .await?;
         tx.execute(
             "DELETE FROM webhook_delivery WHERE endpoint_id = $1",
             args![endpoint_id],
