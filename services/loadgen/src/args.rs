@@ -80,6 +80,13 @@ pub struct Opts {
     pub keep: bool,
     /// One engine for every workload instead of a fresh one per workload.
     pub one_engine: bool,
+    /// The webhook benchmark (issue 25) instead of the workloads:
+    /// `crate::webhook`.
+    pub webhook: bool,
+    /// Pairs of draw windows (without, with an endpoint) per in-flight count.
+    pub webhook_pairs: usize,
+    /// Events queued before the delivery throughput is timed.
+    pub webhook_backlog: u64,
 }
 
 pub const USAGE: &str = "\
@@ -111,6 +118,12 @@ usage: loadgen [options]
   --one-engine           one engine process for all workloads (default: a fresh
                          engine per workload on the same database, so memory
                          figures are the workload's own)
+  --webhook              the webhook benchmark instead of the workloads: draw-hot
+                         windows without and with an endpoint subscribed to every
+                         event, then the delivery of a backlog to a local receiver
+                         (default in flight 64,1; no baselines)
+  --webhook-pairs N      interleaved pairs of windows per in-flight count (default 3)
+  --webhook-backlog N    events queued before delivery is timed (default 20000)
 ";
 
 fn list<T: std::str::FromStr>(flag: &str, v: &str) -> anyhow::Result<Vec<T>> {
@@ -223,7 +236,19 @@ impl Opts {
                 "--json" => o.json = Some(PathBuf::from(value()?)),
                 "--keep" => o.keep = true,
                 "--one-engine" => o.one_engine = true,
+                "--webhook" => o.webhook = true,
+                "--webhook-pairs" => o.webhook_pairs = num(&flag, &value()?)?,
+                "--webhook-backlog" => o.webhook_backlog = num(&flag, &value()?)?,
                 other => bail!("unknown option {other:?}\n{USAGE}"),
+            }
+        }
+        if o.webhook {
+            // Same-run ratios only: no baselines; the draw-hot default
+            // in-flight count and one call at a time.
+            o.baseline = false;
+            o.machine_baseline = false;
+            if !given.contains(&"in-flight") {
+                o.in_flight = vec![64, 1];
             }
         }
         if o.smoke {
@@ -257,6 +282,9 @@ impl Opts {
             json: None,
             keep: false,
             one_engine: false,
+            webhook: false,
+            webhook_pairs: 3,
+            webhook_backlog: 20_000,
         }
     }
 
@@ -305,6 +333,9 @@ impl Opts {
         }
         if !(1..=1_000_000_000_000).contains(&self.grab_budget) {
             bail!("--grab-budget must be 1..=1000000000000 cents");
+        }
+        if self.webhook_pairs == 0 || !(1..=10_000_000).contains(&self.webhook_backlog) {
+            bail!("--webhook-pairs must be at least 1 and --webhook-backlog 1..=10000000");
         }
         if self.coupons == 0 || self.coupons > 5_000_000 {
             bail!("--coupons must be 1..=5000000");

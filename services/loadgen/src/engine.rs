@@ -82,13 +82,15 @@ pub async fn connect(addr: SocketAddr) -> anyhow::Result<Channel> {
 }
 
 impl Engine {
-    /// Starts `bin` in `dir` on a free port against `database_url` and
-    /// waits until its campaign and coupon services report SERVING.
+    /// Starts `bin` in `dir` on a free port against `database_url`, with
+    /// the bench's settings and `extra` ones, and waits until its campaign
+    /// and coupon services report SERVING.
     pub async fn start(
         bin: &Path,
         dir: &Path,
         database_url: &str,
         pg_pool: u32,
+        extra: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
         if !bin.exists() {
             bail!(
@@ -127,6 +129,7 @@ impl Engine {
             .env("CAMPAIGN_TILL_RATE_PER_SEC", "0")
             .env("CAMPAIGN_COUPON_ENDPOINT", "self")
             .env("CAMPAIGN_SEAL_KEY_FILE", seal_key_file(dir, database_url))
+            .envs(extra.iter().copied())
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(out)

@@ -156,13 +156,33 @@ impl Bench {
     // --------------------------------------------------------------- redeem
 }
 
-struct GrpcDraw {
+/// One task's draws over gRPC, rotating over its players' tokens.
+pub(crate) struct GrpcDraw {
     client: PlayerServiceClient<Channel>,
     tokens: Vec<String>,
     campaign: String,
     race: bool,
     wins: u64,
     fallbacks: u64,
+}
+
+impl GrpcDraw {
+    /// Draws on `campaign` (not a race) as `tokens` in turn.
+    pub(crate) fn new(ch: Channel, tokens: Vec<String>, campaign: String) -> Self {
+        Self {
+            client: PlayerServiceClient::new(ch),
+            tokens,
+            campaign,
+            race: false,
+            wins: 0,
+            fallbacks: 0,
+        }
+    }
+
+    /// Draws answered with a prize, and with none (a THANKS slot).
+    pub(crate) fn outcomes(&self) -> (u64, u64) {
+        (self.wins, self.fallbacks)
+    }
 }
 
 impl Worker for GrpcDraw {

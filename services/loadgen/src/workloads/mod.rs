@@ -258,5 +258,7 @@ fn sum_counts<'a>(it: impl Iterator<Item = &'a Vec<u64>>, n: usize) -> Vec<u64> 
 
 mod draw;
 mod grab;
+
+pub(crate) use draw::GrpcDraw;
 mod redeem;
 mod vote;
