@@ -161,6 +161,14 @@ impl<D: Db> Store<D> {
         if let Some(bytes) = claim_key(&mut tx, idem, now).await? {
             return Ok(Outcome::Replay(bytes));
         }
+        // The merchant's row locked first (as the gateway keys do), so two
+        // creates at once count one after the other: the cap holds in SQL,
+        // not only in this read.
+        tx.execute(
+            "UPDATE merchant SET token_issuer = token_issuer WHERE merchant_id = $1",
+            args![merchant],
+        )
+        .await?;
         let count = fetch_one(
             &mut tx,
             "webhook endpoints",
